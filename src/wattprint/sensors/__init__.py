@@ -1,0 +1,183 @@
+"""Sensors turn hardware into :class:`Reading` objects. No timing, no carbon, no output.
+
+Each sensor module exposes ``probe(ctx) -> Sensor`` that either opens the hardware or raises
+:class:`~wattprint.errors.SensorUnavailable` with the reason and the fix. :func:`detect` runs the
+probes in order (measured counters first, models last) and returns what it opened plus, for
+every probe that failed, why; ``wattprint doctor`` prints both.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Protocol, runtime_checkable
+
+from ..errors import SensorUnavailable
+
+__all__ = [
+    "COMPONENTS",
+    "METHODS",
+    "Detection",
+    "DeviceInfo",
+    "HostPaths",
+    "ProbeContext",
+    "Reading",
+    "Sensor",
+    "SensorOptions",
+    "Skipped",
+    "detect",
+]
+
+log = logging.getLogger("wattprint.sensors")
+
+#: What a reading measures. "system" (RAPL psys, a wall meter) covers cpu + ram + the rest;
+#: "soc" (Apple Silicon) covers cpu + gpu on one die.
+COMPONENTS = ("cpu", "gpu", "ram", "soc", "system")
+#: How a number was obtained: a hardware energy counter, sampled instantaneous power, or a model.
+METHODS = ("measured", "sampled", "modelled")
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One device at one moment.
+
+    ``energy_j`` is a cumulative counter when the hardware has one (the meter takes deltas and
+    handles wraparound at ``wrap_j``); ``power_w`` is instantaneous power when that is all there
+    is (the meter integrates it).
+    """
+
+    device: str
+    component: str
+    method: str
+    energy_j: float | None = None
+    power_w: float | None = None
+    wrap_j: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceInfo:
+    """Static description of one device a sensor reads, for run info and ``doctor``.
+
+    ``coverage`` says what the numbers cover: "host" (the whole machine the kernel sees) or
+    "cgroup" (a model of this container's share); process scope divides by the matching total.
+    """
+
+    device: str
+    component: str
+    method: str
+    detail: str
+    coverage: str = "host"
+    attributes: tuple[tuple[str, str], ...] = ()
+    warning: str | None = None  # a visible fallback ("unknown CPU model: default TDP used")
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A probe that found nothing usable: its name, why, and what would fix it."""
+
+    sensor: str
+    reason: str
+    fix: str | None = None
+
+
+@runtime_checkable
+class Sensor(Protocol):
+    name: str
+
+    def devices(self) -> list[DeviceInfo]: ...
+
+    def read(self) -> list[Reading]: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class HostPaths:
+    """Roots of the pseudo-filesystems sensors read; tests point them at a ``tmp_path`` tree."""
+
+    sys: Path = Path("/sys")
+    proc: Path = Path("/proc")
+    etc: Path = Path("/etc")
+
+    @property
+    def powercap(self) -> Path:
+        return self.sys / "class" / "powercap"
+
+    @property
+    def cgroup(self) -> Path:
+        return self.sys / "fs" / "cgroup"
+
+
+@dataclass(frozen=True, slots=True)
+class SensorOptions:
+    """The sensor settings from config (see :mod:`wattprint.config`)."""
+
+    cpu_tdp_w: float | None = None
+    ram_w_per_gb: float | None = None
+    rapl_psys: bool = False
+    gpu_ids: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class ProbeContext:
+    """Everything a probe may look at. Vendor modules (NVML, amdsmi) are injectable here too."""
+
+    paths: HostPaths = field(default_factory=HostPaths)
+    options: SensorOptions = field(default_factory=SensorOptions)
+    modules: dict[str, object] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Detection:
+    sensors: list[Sensor]
+    skipped: list[Skipped]
+
+    def devices(self) -> list[DeviceInfo]:
+        return [d for s in self.sensors for d in s.devices()]
+
+    def components(self) -> set[str]:
+        return {d.component for d in self.devices()}
+
+
+Probe = Callable[[ProbeContext], Sensor]
+
+
+def _covers(found: set[str], component: str) -> bool:
+    # A whole-system counter (psys) already includes CPU and RAM; a SoC counter includes the CPU.
+    if component in found or "system" in found:
+        return True
+    return component == "cpu" and "soc" in found
+
+
+def _try(name: str, probe: Probe, ctx: ProbeContext, detection: Detection) -> None:
+    try:
+        detection.sensors.append(probe(ctx))
+    except SensorUnavailable as exc:
+        detection.skipped.append(Skipped(name, exc.reason, exc.fix))
+    except Exception as exc:  # a probe bug must not stop detection of the others
+        log.warning("sensor probe %s failed unexpectedly: %r", name, exc)
+        detection.skipped.append(Skipped(name, f"probe failed unexpectedly: {exc!r}", None))
+
+
+def detect(ctx: ProbeContext | None = None) -> Detection:
+    """Open every sensor this machine offers, counters before models, never double counting."""
+    from . import model, rapl
+
+    ctx = ctx or ProbeContext()
+    detection = Detection(sensors=[], skipped=[])
+    _try("rapl", rapl.probe, ctx, detection)
+    for name, probe in _accelerator_probes():
+        _try(name, probe, ctx, detection)
+    found = detection.components()
+    if not _covers(found, "cpu"):
+        _try("cpu-model", model.probe_cpu, ctx, detection)
+    if not _covers(detection.components(), "ram"):
+        _try("ram-model", model.probe_ram, ctx, detection)
+    return detection
+
+
+def _accelerator_probes() -> list[tuple[str, Probe]]:
+    """GPU and accelerator probes, added as their sensors land (NVML, amdsmi, powermetrics)."""
+    return []
