@@ -1,2 +1,73 @@
-"""wattprint: measure the energy and emissions of computing."""
+"""wattprint: measure the energy and emissions of computing, honestly and cheaply.
+
+    import wattprint
+
+    with wattprint.Tracker(project="resnet", country="FR") as tracker:
+        with tracker.span("epoch-1"):
+            train_one_epoch()
+    print(tracker.summary.emissions_g)
+
+The public names below load on first use, so ``import wattprint`` costs almost nothing
+(no sensors, no SQLite, no threads until a tracker starts).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
+
+__all__ = [
+    "Config",
+    "ConfigError",
+    "Intensity",
+    "Location",
+    "LocationError",
+    "Record",
+    "RunInfo",
+    "RunSummary",
+    "Span",
+    "Tracker",
+    "WattprintError",
+    "__version__",
+    "load_config",
+    "track",
+]
+
+_LAZY = {
+    "Config": "wattprint.config",
+    "load_config": "wattprint.config",
+    "ConfigError": "wattprint.errors",
+    "LocationError": "wattprint.errors",
+    "WattprintError": "wattprint.errors",
+    "Intensity": "wattprint.intensity",
+    "Location": "wattprint.intensity",
+    "Record": "wattprint.records",
+    "RunInfo": "wattprint.records",
+    "RunSummary": "wattprint.records",
+    "Span": "wattprint.tracker",
+    "Tracker": "wattprint.tracker",
+    "track": "wattprint.tracker",
+}
+
+if TYPE_CHECKING:
+    from .config import Config, load_config
+    from .errors import ConfigError, LocationError, WattprintError
+    from .intensity import Intensity, Location
+    from .records import Record, RunInfo, RunSummary
+    from .tracker import Span, Tracker, track
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'wattprint' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module_name), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

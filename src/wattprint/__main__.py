@@ -1,0 +1,7 @@
+"""``python -m wattprint`` is the ``wattprint`` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

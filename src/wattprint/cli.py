@@ -1,0 +1,359 @@
+"""The ``wattprint`` command: run | monitor | doctor | runs | show | setup-rapl.
+
+The CLI is the host program here, so unlike the library it installs signal handlers: in
+``run`` it forwards termination signals to the child and ignores its own Ctrl-C (the terminal
+already sends it to the child), then exits the way the child did.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+from .errors import ConfigError, LocationError, StoreError, WattprintError
+
+EXIT_USAGE = 2
+
+# Settings every measuring command accepts; dest names are config keys.
+_SETTING_FLAGS = (
+    ("--project", "project", str, "project name (default: 'default')"),
+    ("--experiment", "experiment", str, "experiment name (default: 'default')"),
+    ("--country", "country", str, "ISO 3166 country code or name, e.g. FR"),
+    ("--subdivision", "subdivision", str, "region within the country, e.g. CA"),
+    ("--interval", "interval_s", float, "sampling interval in seconds (0.1-3600, default 5)"),
+    ("--scope", "scope", str, "'machine' (default) or 'process'"),
+    ("--pue", "pue", float, "data-centre PUE (default 1.0)"),
+    ("--sinks", "sinks", str, "comma-separated outputs: sqlite,csv,jsonl (default sqlite)"),
+    ("--cpu-tdp", "cpu_tdp_w", float, "CPU TDP in watts per socket, for the CPU model"),
+)
+
+
+def _add_settings(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("settings (override env and config files)")
+    for flag, dest, kind, help_text in _SETTING_FLAGS:
+        group.add_argument(flag, dest=dest, type=kind, default=None, help=help_text)
+    group.add_argument("--json-summary", type=Path, default=None, metavar="PATH",
+                       help="also write the run summary as JSON to PATH")
+    group.add_argument("--quiet", action="store_true", help="no live status line or summary")
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    return {dest: getattr(args, dest) for _, dest, _, _ in _SETTING_FLAGS
+            if getattr(args, dest, None) is not None}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="wattprint",
+        description="Measure the energy and emissions of computing.",
+    )
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"wattprint {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run a command and measure it",
+                         description="Run CMD, measure its energy and emissions, store the run.")
+    _add_settings(run)
+    run.add_argument("--no-status", action="store_true", help="no live status line")
+    run.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD ...")
+
+    monitor = sub.add_parser("monitor", help="measure the whole machine until Ctrl-C")
+    _add_settings(monitor)
+    monitor.add_argument("--duration", type=float, default=None, metavar="S",
+                         help="stop after S seconds instead of waiting for Ctrl-C")
+
+    doctor = sub.add_parser("doctor", help="explain what would be measured and how")
+    doctor.add_argument("--json", action="store_true", help="machine-readable output")
+    doctor.add_argument("--country", dest="country", default=None)
+    doctor.add_argument("--subdivision", dest="subdivision", default=None)
+
+    runs = sub.add_parser("runs", help="list recent runs")
+    runs.add_argument("--limit", type=int, default=20)
+    runs.add_argument("--project", default=None)
+    runs.add_argument("--experiment", default=None)
+    runs.add_argument("--json", action="store_true")
+
+    show = sub.add_parser("show", help="show one run")
+    show.add_argument("run_id", help="run id or a unique prefix of it")
+    show.add_argument("--json", action="store_true")
+
+    rapl = sub.add_parser("setup-rapl",
+                          help="let non-root users read RAPL energy counters (udev rule)")
+    rapl.add_argument("--apply", action="store_true", help="apply the steps now, with sudo")
+    rapl.add_argument("--group", default="powercap", help="group given read access")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handlers = {
+        "run": cmd_run, "monitor": cmd_monitor, "doctor": cmd_doctor, "runs": cmd_runs,
+        "show": cmd_show, "setup-rapl": cmd_setup_rapl,
+    }
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return handlers[args.command](args)
+    except (ConfigError, LocationError) as exc:
+        print(f"wattprint: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except StoreError as exc:
+        print(f"wattprint: {exc}", file=sys.stderr)
+        return 1
+
+
+# -- run ---------------------------------------------------------------------------------
+def _config(args: argparse.Namespace) -> Any:
+    from .config import load_config
+
+    return load_config(_overrides(args))
+
+
+def _write_json_summary(path: Path | None, summary: Any) -> None:
+    if path is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(summary.dumps() + "\n")
+
+
+def _print_summary(summary: Any, config: Any, args: argparse.Namespace) -> None:
+    if getattr(args, "quiet", False):
+        return
+    from .report import format_summary
+
+    stored = str(config.store_path) if "sqlite" in config.sinks else None
+    print(format_summary(summary, store_path=stored), file=sys.stderr)
+
+
+class _StatusLine:
+    """A one-line live view on a TTY: elapsed, power, energy, emissions."""
+
+    def __init__(self, tracker: Any, stream: Any = sys.stderr, period_s: float = 1.0) -> None:
+        self._tracker = tracker
+        self._stream = stream
+        self._period_s = period_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="wattprint-status", daemon=True)
+
+    def __enter__(self) -> _StatusLine:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+        self._stream.write("\r\x1b[2K")
+        self._stream.flush()
+
+    def _loop(self) -> None:
+        from .report import format_duration, format_energy, format_mass
+
+        while not self._stop.wait(self._period_s):
+            snap = self._tracker.snapshot()
+            self._stream.write(
+                f"\r\x1b[2K[wattprint] {format_duration(snap.elapsed_s)}  {snap.power_w:.1f} W  "
+                f"{format_energy(snap.energy_j)}  {format_mass(snap.emissions_g)} CO2e"
+            )
+            self._stream.flush()
+
+
+def _wait_unreaped(proc: subprocess.Popen[bytes]) -> int:
+    """Wait for the child to exit but leave it a zombie, so its CPU time is still readable for
+    the final process-scope sample. Returns a Popen-style code (negative: killed by signal)."""
+    if hasattr(os, "waitid") and hasattr(os, "WNOWAIT"):
+        try:
+            info = os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)
+        except ChildProcessError:
+            return proc.wait()
+        if info is not None:
+            killed = info.si_code in (os.CLD_KILLED, os.CLD_DUMPED)
+            return -info.si_status if killed else info.si_status
+    return proc.wait()
+
+
+def _in_terminal_foreground() -> bool:
+    """True when Ctrl-C from a terminal reaches our whole process group (child included)."""
+    for stream in (sys.stdin, sys.stderr):
+        try:
+            if stream.isatty() and os.tcgetpgrp(stream.fileno()) == os.getpgrp():
+                return True
+        except (OSError, ValueError, AttributeError):
+            continue
+    return False
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .tracker import Tracker
+
+    cmd = list(args.cmd)
+    if cmd and cmd[0] == "--":
+        cmd = cmd[1:]
+    if not cmd:
+        print("wattprint run: give a command after `--`, e.g. wattprint run -- python train.py",
+              file=sys.stderr)
+        return EXIT_USAGE
+    config = _config(args)
+    tracker = Tracker(config=config, command=" ".join(cmd))
+    proc: subprocess.Popen[bytes] | None = None
+
+    def forward(signum: int, _frame: Any) -> None:
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signum)
+
+    forwarded = [signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2]
+    previous = {sig: signal.signal(sig, forward) for sig in forwarded}
+    # Ctrl-C at a terminal already reaches the child (same process group): let it decide,
+    # and do not die before it. A SIGINT sent to us alone is passed on.
+    previous[signal.SIGINT] = signal.signal(
+        signal.SIGINT, signal.SIG_IGN if _in_terminal_foreground() else forward
+    )
+    try:
+        try:
+            proc = subprocess.Popen(cmd)
+        except OSError as exc:
+            print(f"wattprint run: cannot start {cmd[0]!r}: {exc}", file=sys.stderr)
+            return 127 if isinstance(exc, FileNotFoundError) else 126
+        tracker.start(pid=proc.pid)
+        if not (args.quiet or args.no_status) and sys.stderr.isatty():
+            with _StatusLine(tracker):
+                code = _wait_unreaped(proc)
+        else:
+            code = _wait_unreaped(proc)
+        exit_code = code if code >= 0 else 128 - code
+        summary = tracker.stop(exit_code=exit_code, status="finished" if code == 0 else "failed")
+        proc.wait()  # reap
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    _write_json_summary(args.json_summary, summary)
+    _print_summary(summary, config, args)
+    if code < 0:  # die the way the child died, so callers see the same signal
+        signal.signal(-code, signal.SIG_DFL)
+        os.kill(os.getpid(), -code)
+    return exit_code
+
+
+# -- monitor -----------------------------------------------------------------------------
+def cmd_monitor(args: argparse.Namespace) -> int:
+    from .tracker import Tracker
+
+    config = _config(args).with_overrides({"scope": "machine"})
+    tracker = Tracker(config=config, command="wattprint monitor")
+    stop = threading.Event()
+
+    def request_stop(_signum: int, _frame: Any) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        tracker.start()
+        if not args.quiet:
+            print("wattprint: monitoring this machine; Ctrl-C to stop", file=sys.stderr)
+        if not args.quiet and sys.stderr.isatty():
+            with _StatusLine(tracker):
+                stop.wait(args.duration)
+        else:
+            stop.wait(args.duration)
+        summary = tracker.stop()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    _write_json_summary(args.json_summary, summary)
+    _print_summary(summary, config, args)
+    return 0
+
+
+# -- doctor ------------------------------------------------------------------------------
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from .doctor import diagnose, render
+
+    report = diagnose(overrides={k: v for k, v in (("country", args.country),
+                                                    ("subdivision", args.subdivision)) if v})
+    if args.json:
+        print(json.dumps(report, indent=2, sort_keys=True, default=str))
+    else:
+        print(render(report))
+    return 0
+
+
+# -- runs / show -------------------------------------------------------------------------
+def _open_store() -> Any:
+    from .config import load_config
+    from .store import Store
+
+    config = load_config()
+    if not config.store_path.exists():
+        raise StoreError(f"no runs yet: {config.store_path} does not exist")
+    return Store(config.store_path)
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from .report import format_duration, format_energy, format_mass
+
+    store = _open_store()
+    rows = store.runs(limit=args.limit, project=args.project, experiment=args.experiment)
+    if args.json:
+        from dataclasses import asdict
+
+        print(json.dumps([asdict(r) for r in rows], indent=2))
+        return 0
+    if not rows:
+        print(f"no runs in {store.path}")
+        return 0
+    print(f"{'run':<9} {'started':<19} {'project/experiment':<28} {'duration':>9} "
+          f"{'energy':>12} {'CO2e':>10}  status")
+    for r in rows:
+        started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.started_s))
+        name = f"{r.project}/{r.experiment}"
+        print(f"{r.run_id[:8]:<9} {started:<19} {name[:28]:<28} "
+              f"{format_duration(r.duration_s) if r.duration_s is not None else '-':>9} "
+              f"{format_energy(r.energy_j) if r.energy_j is not None else '-':>12} "
+              f"{format_mass(r.emissions_g) if r.emissions_g is not None else '-':>10}  {r.status}")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from .report import format_summary
+
+    store = _open_store()
+    run_id = store.resolve_id(args.run_id)
+    summary = store.summary(run_id)
+    if args.json:
+        print(summary.dumps())
+    else:
+        print(format_summary(summary))
+    return 0
+
+
+# -- setup-rapl --------------------------------------------------------------------------
+def cmd_setup_rapl(args: argparse.Namespace) -> int:
+    from .sensors import HostPaths
+    from .sensors.rapl_setup import apply, plan, render
+
+    steps = plan(HostPaths(), group=args.group)
+    print(render(steps))
+    if not args.apply:
+        print("\nRe-run with --apply to do this now (uses sudo).")
+        return 0
+    try:
+        for line in apply(steps):
+            print(f"done: {line}")
+    except WattprintError as exc:
+        print(f"wattprint setup-rapl: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,287 @@
+"""Settings: the ONLY module that reads ``os.environ`` and config files.
+
+Precedence, highest first: explicit arguments > ``WATTPRINT_*`` environment variables >
+``./wattprint.toml`` (top-level keys) or ``[tool.wattprint]`` in ``./pyproject.toml`` > the user
+config file (``$WATTPRINT_CONFIG`` or ``$XDG_CONFIG_HOME/wattprint/config.toml``) > defaults.
+
+Every key is declared once in :data:`KEYS` with its parser and help; an unknown key or a bad
+value raises :class:`~wattprint.errors.ConfigError` naming the key, the value, where it came
+from and what is allowed. :class:`Config` remembers where each value came from (``doctor``
+prints it).
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import sys
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from .errors import ConfigError
+
+__all__ = ["KEYS", "Config", "Key", "load_config", "default_home"]
+
+ENV_PREFIX = "WATTPRINT_"
+# Environment variables that are not config keys but point at where config lives.
+_ENV_META = {"WATTPRINT_CONFIG"}
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    name: str
+    parse: Callable[[Any], Any]
+    allowed: str  # what the error message says is allowed
+    help: str
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+        raise ValueError
+    text = str(value).strip()
+    if not text:
+        raise ValueError
+    return text
+
+
+def _optional_text(value: Any) -> str | None:
+    return None if value is None or value == "" else _text(value)
+
+
+def _number(lo: float, hi: float, *, optional: bool = False) -> Callable[[Any], float | None]:
+    def parse(value: Any) -> float | None:
+        if optional and (value is None or value == ""):
+            return None
+        if isinstance(value, bool):
+            raise ValueError
+        number = float(value)
+        if not lo <= number <= hi or number != number:
+            raise ValueError
+        return number
+
+    return parse
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError
+
+
+def _choice(*choices: str) -> Callable[[Any], str]:
+    def parse(value: Any) -> str:
+        text = _text(value).lower()
+        if text not in choices:
+            raise ValueError
+        return text
+
+    return parse
+
+
+def _choices_list(*choices: str) -> Callable[[Any], tuple[str, ...]]:
+    def parse(value: Any) -> tuple[str, ...]:
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)):
+            raise ValueError
+        out = tuple(str(item).strip().lower() for item in items if str(item).strip())
+        if any(item not in choices for item in out):
+            raise ValueError
+        return tuple(dict.fromkeys(out))
+
+    return parse
+
+
+def _path(value: Any) -> Path | None:
+    if value is None or value == "":
+        return None
+    return Path(os.path.expanduser(_text(value)))
+
+
+SINK_NAMES = ("sqlite", "csv", "jsonl")
+
+KEYS: dict[str, Key] = {
+    k.name: k
+    for k in (
+        Key("project", _text, "a non-empty name", "project the runs belong to"),
+        Key("experiment", _text, "a non-empty name", "experiment within the project"),
+        Key("country", _optional_text, "an ISO 3166 country code or name, e.g. FR",
+            "where the machine is; overrides detection"),
+        Key("subdivision", _optional_text, "a region code such as CA for California",
+            "state/province within the country"),
+        Key("interval_s", _number(0.1, 3600), "a number of seconds from 0.1 to 3600",
+            "sampling interval"),
+        Key("scope", _choice("machine", "process"), "'machine' or 'process'",
+            "measure the whole machine, or the tracked process tree's share"),
+        Key("pue", _number(1.0, 3.0), "a number from 1.0 to 3.0",
+            "data-centre power usage effectiveness (1.0 for a laptop or workstation)"),
+        Key("home", _path, "a directory path", "where the local store lives"),
+        Key("sinks", _choices_list(*SINK_NAMES), f"a list drawn from {', '.join(SINK_NAMES)}",
+            "where records go"),
+        Key("csv_path", _path, "a file path", "file for the csv sink"),
+        Key("jsonl_path", _path, "a file path", "file for the jsonl sink"),
+        Key("cpu_tdp_w", _number(1, 2000, optional=True), "watts from 1 to 2000",
+            "CPU thermal design power per socket, for the CPU model"),
+        Key("ram_w_per_gb", _number(0.01, 10, optional=True), "watts per GB from 0.01 to 10",
+            "memory power for the RAM model"),
+        Key("rapl_psys", _bool, "true or false", "use the RAPL platform (psys) domain"),
+        Key("log_level", _choice("debug", "info", "warning", "error"),
+            "debug, info, warning or error", "level of the 'wattprint' logger"),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    project: str = "default"
+    experiment: str = "default"
+    country: str | None = None
+    subdivision: str | None = None
+    interval_s: float = 5.0
+    scope: str = "machine"
+    pue: float = 1.0
+    home: Path | None = None
+    sinks: tuple[str, ...] = ("sqlite",)
+    csv_path: Path | None = Path("wattprint.csv")
+    jsonl_path: Path | None = Path("wattprint.jsonl")
+    cpu_tdp_w: float | None = None
+    ram_w_per_gb: float | None = None
+    rapl_psys: bool = False
+    log_level: str = "warning"
+    # key -> where its value came from ("default", "argument", "env WATTPRINT_PUE", a file path)
+    sources: Mapping[str, str] = field(default_factory=dict, compare=False)
+    # values the rest of the package may need from the environment, read here and only here
+    environ: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def store_path(self) -> Path:
+        return (self.home or default_home(self.environ)) / "wattprint.db"
+
+    def source_of(self, key: str) -> str:
+        return self.sources.get(key, "default")
+
+    def with_overrides(self, overrides: Mapping[str, Any]) -> Config:
+        """A copy with validated argument overrides (``None`` values are ignored)."""
+        values, sources = {}, dict(self.sources)
+        for key, raw in overrides.items():
+            if raw is None:
+                continue
+            values[key] = _parse(key, raw, "argument")
+            sources[key] = "argument"
+        return replace(self, **values, sources=sources)
+
+
+def _parse(key: str, raw: Any, source: str) -> Any:
+    spec = KEYS.get(key)
+    if spec is None:
+        close = difflib.get_close_matches(key, KEYS, n=3)
+        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        raise ConfigError(
+            f"{source}: unknown setting {key!r}.{hint} Known settings: {', '.join(KEYS)}.",
+            key=key, source=source,
+        )
+    try:
+        return spec.parse(raw)
+    except (ValueError, TypeError):
+        raise ConfigError(
+            f"{source}: {key} = {raw!r} is not allowed; expected {spec.allowed} ({spec.help}).",
+            key=key, source=source,
+        ) from None
+
+
+def default_home(environ: Mapping[str, str]) -> Path:
+    """Per-user data directory, following each platform's convention."""
+    if environ.get("WATTPRINT_HOME"):
+        return Path(os.path.expanduser(environ["WATTPRINT_HOME"]))
+    home = Path(environ.get("HOME") or os.path.expanduser("~"))
+    if sys.platform == "darwin":
+        return home / "Library" / "Application Support" / "wattprint"
+    if sys.platform == "win32":
+        base = environ.get("LOCALAPPDATA")
+        return (Path(base) if base else home / "AppData" / "Local") / "wattprint"
+    base = environ.get("XDG_DATA_HOME")
+    return (Path(base) if base else home / ".local" / "share") / "wattprint"
+
+
+def user_config_path(environ: Mapping[str, str]) -> Path:
+    if environ.get("WATTPRINT_CONFIG"):
+        return Path(os.path.expanduser(environ["WATTPRINT_CONFIG"]))
+    if sys.platform == "win32" and environ.get("APPDATA"):
+        return Path(environ["APPDATA"]) / "wattprint" / "config.toml"
+    base = environ.get("XDG_CONFIG_HOME")
+    home = Path(environ.get("HOME") or os.path.expanduser("~"))
+    return (Path(base) if base else home / ".config") / "wattprint" / "config.toml"
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on 3.10 only
+        import tomli as tomllib
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}", source=str(path)) from None
+
+
+def _file_layers(cwd: Path, environ: Mapping[str, str]) -> list[tuple[str, dict[str, Any]]]:
+    """(source, values) for each config file that exists, lowest precedence first."""
+    layers: list[tuple[str, dict[str, Any]]] = []
+    user = user_config_path(environ)
+    if user.is_file():
+        layers.append((str(user), _read_toml(user)))
+    project_file = cwd / "wattprint.toml"
+    pyproject = cwd / "pyproject.toml"
+    if project_file.is_file():
+        layers.append((str(project_file), _read_toml(project_file)))
+    elif pyproject.is_file():
+        table = _read_toml(pyproject).get("tool", {}).get("wattprint")
+        if table is not None:
+            if not isinstance(table, dict):
+                raise ConfigError(f"{pyproject}: [tool.wattprint] must be a table")
+            layers.append((f"{pyproject} [tool.wattprint]", table))
+    return layers
+
+
+def _env_layer(environ: Mapping[str, str]) -> list[tuple[str, str, str]]:
+    out = []
+    for name, value in environ.items():
+        if name.startswith(ENV_PREFIX) and name not in _ENV_META:
+            out.append((f"environment {name}", name[len(ENV_PREFIX):].lower(), value))
+    return sorted(out)
+
+
+def load_config(
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Config:
+    """Build the effective :class:`Config` from every layer. Raises :class:`ConfigError`."""
+    env = dict(os.environ if environ is None else environ)
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for source, table in _file_layers(cwd or Path.cwd(), env):
+        for key, raw in table.items():
+            values[key] = _parse(key, raw, source)
+            sources[key] = source
+    for source, key, raw in _env_layer(env):
+        values[key] = _parse(key, raw, source)
+        sources[key] = source
+    config = Config(**values, sources=sources, environ=env)
+    return config.with_overrides(overrides or {})
+
+
+def describe(config: Config) -> list[tuple[str, Any, str]]:
+    """(key, value, source) for every setting, for ``doctor``."""
+    return [
+        (f.name, getattr(config, f.name), config.source_of(f.name))
+        for f in fields(config)
+        if f.name in KEYS
+    ]

@@ -1,0 +1,161 @@
+"""``wattprint doctor``: every sensor tried and what it found or why not (with the fix), the
+settings and where each came from, the location and intensity that would be used and why.
+
+It never fails: a broken setting is reported and the rest is diagnosed with defaults.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime, timezone
+from typing import Any, Mapping
+
+from .errors import WattprintError
+
+__all__ = ["diagnose", "render"]
+
+
+def diagnose(
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    paths: Any = None,
+) -> dict[str, Any]:
+    from . import __version__
+    from .config import Config, describe, load_config
+    from .sensors import HostPaths, ProbeContext, SensorOptions, detect
+
+    paths = paths or HostPaths()
+    report: dict[str, Any] = {"wattprint": __version__, "python": sys.version.split()[0],
+                              "platform": sys.platform, "problems": [], "warnings": []}
+    try:
+        config = load_config(overrides, environ=environ)
+    except WattprintError as exc:
+        report["problems"].append(f"config: {exc}")
+        config = Config(environ=dict(environ or {}))
+    report["config"] = [{"key": k, "value": v, "source": s} for k, v, s in describe(config)]
+
+    options = SensorOptions(cpu_tdp_w=config.cpu_tdp_w, ram_w_per_gb=config.ram_w_per_gb,
+                            rapl_psys=config.rapl_psys)
+    detection = detect(ProbeContext(paths=paths, options=options, env=dict(config.environ)))
+    report["devices"] = [
+        {"device": d.device, "component": d.component, "method": d.method, "detail": d.detail,
+         "coverage": d.coverage, "warning": d.warning}
+        for d in detection.devices()
+    ]
+    report["skipped"] = [{"sensor": s.sensor, "reason": s.reason, "fix": s.fix}
+                         for s in detection.skipped]
+    for device in report["devices"]:
+        if device["warning"]:
+            report["warnings"].append(f"{device['device']}: {device['warning']}")
+    for sensor in detection.sensors:
+        sensor.close()
+    report["container"] = _container(paths)
+    report["location"], report["intensity"] = _location_and_intensity(config, paths, report)
+    report["store"] = _store(config)
+    return report
+
+
+def _container(paths: Any) -> dict[str, Any] | None:
+    from .sensors.cgroup import detect_cgroup
+
+    try:
+        group = detect_cgroup(paths)
+    except Exception as exc:  # diagnosing must not fail on an odd cgroup layout
+        return {"error": repr(exc)}
+    if group is None:
+        return None
+    return {"version": group.version, "path": group.path, "limited": group.limited,
+            "cpu_quota_cores": group.cpu_quota_cores,
+            "memory_limit_bytes": group.memory_limit_bytes}
+
+
+def _location_and_intensity(
+    config: Any, paths: Any, report: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    from .intensity.bundled import BundledSource
+    from .intensity.locate import DEFAULT_WARNING, resolve_location
+
+    try:
+        location = resolve_location(country=config.country, subdivision=config.subdivision,
+                                    environ=config.environ, etc=paths.etc,
+                                    source=config.source_of("country"))
+    except WattprintError as exc:
+        report["problems"].append(f"location: {exc}")
+        location = resolve_location(country=None, subdivision=None, environ={}, etc=paths.etc)
+    if location.is_default:
+        report["warnings"].append(f"{DEFAULT_WARNING} ({location.detail})")
+    now = datetime.now(timezone.utc)
+    intensity = BundledSource().lookup(location, now, now)
+    if intensity.note:
+        report["warnings"].append(f"carbon intensity: {intensity.note}")
+    return location.to_dict(), {
+        "g_per_kwh": intensity.g_per_kwh, "zone": intensity.zone, "source": intensity.source,
+        "year": intensity.year, "kind": intensity.kind, "live": intensity.live,
+        "basis": intensity.basis, "scope": intensity.scope, "gases": intensity.gases,
+        "note": intensity.note,
+    }
+
+
+def _store(config: Any) -> dict[str, Any]:
+    path = config.store_path
+    info: dict[str, Any] = {"path": str(path), "exists": path.exists(),
+                            "sinks": list(config.sinks)}
+    if path.exists():
+        from .store import Store
+
+        try:
+            store = Store(path)
+            info["schema_version"] = store.schema_version
+            info["recent_runs"] = len(store.runs(limit=1000))
+            store.close()
+        except WattprintError as exc:
+            info["error"] = str(exc)
+    return info
+
+
+def render(report: Mapping[str, Any]) -> str:
+    out = [f"wattprint {report['wattprint']} on Python {report['python']} ({report['platform']})",
+           "", "Sensors in use:"]
+    if not report["devices"]:
+        out.append("  none: energy would read 0")
+    for d in report["devices"]:
+        out.append(f"  + {d['device']:<18} {d['component']:<6} {d['method']:<9} {d['detail']}")
+        if d["coverage"] != "host":
+            out.append(f"      covers: {d['coverage']}")
+        if d["warning"]:
+            out.append(f"      ! {d['warning']}")
+    out += ["", "Sensors not available:"]
+    for s in report["skipped"] or []:
+        out.append(f"  - {s['sensor']:<18} {s['reason']}")
+        if s["fix"]:
+            out.append(f"      fix: {s['fix']}")
+    if not report["skipped"]:
+        out.append("  (none)")
+    container = report.get("container")
+    if container:
+        out += ["", f"Control group: {container}"]
+    loc, inten = report["location"], report["intensity"]
+    where = loc.get("country") or "WORLD"
+    if loc.get("subdivision"):
+        where += f"-{loc['subdivision']}"
+    out += ["", f"Location: {where}, resolved by {loc['resolved_by']} ({loc.get('detail', '')})",
+            f"Intensity: {inten['g_per_kwh']:.1f} gCO2e/kWh for {inten['zone']} | "
+            f"{inten['source']}, {inten['year']} | {inten['kind']}, {inten['scope']}, "
+            f"{inten['gases']}, {'live' if inten['live'] else 'bundled'}"]
+    if inten.get("note"):
+        out.append(f"  note: {inten['note']}")
+    store = report["store"]
+    out += ["", f"Store: {store['path']} ({'exists' if store['exists'] else 'not created yet'}"
+            + (f", schema v{store['schema_version']}, {store['recent_runs']} runs"
+               if "schema_version" in store else "") + ")"]
+    out += ["", "Settings (value <- source):"]
+    for item in report["config"]:
+        out.append(f"  {item['key']:<13} {item['value']!s:<24} <- {item['source']}")
+    if report["warnings"] or report["problems"]:
+        out.append("")
+    for problem in report["problems"]:
+        out.append(f"PROBLEM: {problem}")
+    for warning in report["warnings"]:
+        out.append(f"WARNING: {warning}")
+    return "\n".join(out)

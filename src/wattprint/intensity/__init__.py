@@ -1,0 +1,100 @@
+"""Where and when -> grams CO2e per kWh. No energy arithmetic here.
+
+A :class:`Location` says where the machine is and how we know; an :class:`IntensitySource`
+turns a location and a time window into an :class:`Intensity` that carries its own provenance
+(zone, source, year, kind, live or bundled). :class:`FallbackChain` tries sources in order and
+records why an earlier one was skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Protocol, Sequence, runtime_checkable
+
+from ..errors import IntensityUnavailable
+
+__all__ = ["FallbackChain", "Intensity", "IntensitySource", "Location"]
+
+log = logging.getLogger("wattprint.intensity")
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """Where the energy was used.
+
+    ``resolved_by`` is how we know: "config" (the user said so), "timezone" (the OS time zone,
+    a reasonable guess), or "default" (nothing known: the world average, flagged loudly).
+    """
+
+    country: str | None  # ISO 3166-1 alpha-2
+    subdivision: str | None = None
+    resolved_by: str = "default"
+    detail: str = ""
+    zone: str | None = None
+    cloud: str | None = None
+    cloud_region: str | None = None
+
+    @property
+    def is_default(self) -> bool:
+        return self.resolved_by == "default"
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {
+            "country": self.country,
+            "subdivision": self.subdivision,
+            "resolved_by": self.resolved_by,
+            "detail": self.detail,
+            "zone": self.zone,
+            "cloud": self.cloud,
+            "cloud_region": self.cloud_region,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Intensity:
+    """Grams CO2e per kWh for a zone, with where the number came from."""
+
+    g_per_kwh: float
+    zone: str
+    source: str
+    year: int | None
+    kind: str = "average"  # "average" (attributional) or "marginal" (e.g. WattTime MOER)
+    live: bool = False
+    basis: str = "generation"  # or "consumption"
+    scope: str = "lifecycle"  # or "direct" (combustion only)
+    gases: str = "CO2e"  # or "CO2" where a source reports carbon dioxide only
+    note: str | None = None  # a visible fallback ("no data for XK: world average used")
+
+    def with_note(self, note: str) -> Intensity:
+        return replace(self, note=f"{self.note}; {note}" if self.note else note)
+
+
+@runtime_checkable
+class IntensitySource(Protocol):
+    name: str
+
+    def lookup(self, where: Location, start: datetime, end: datetime) -> Intensity: ...
+
+
+class FallbackChain:
+    """Try each source in order; the first answer wins and carries why earlier ones failed."""
+
+    name = "chain"
+
+    def __init__(self, sources: Sequence[IntensitySource]) -> None:
+        if not sources:
+            raise ValueError("FallbackChain needs at least one source")
+        self.sources = list(sources)
+
+    def lookup(self, where: Location, start: datetime, end: datetime) -> Intensity:
+        failures: list[str] = []
+        for source in self.sources:
+            try:
+                found = source.lookup(where, start, end)
+            except IntensityUnavailable as exc:
+                failures.append(f"{source.name}: {exc}")
+                continue
+            return found.with_note("fell back after " + "; ".join(failures)) if failures else found
+        raise IntensityUnavailable("; ".join(failures))

@@ -1,0 +1,329 @@
+"""The one record schema shared by the local store, CSV/JSON outputs, the HTTP sink and the
+server. SI units in every name (J, W, s, g); kWh and kg appear only at presentation.
+
+- :class:`RunInfo` is the static context of a run, sent once.
+- :class:`Record` is one measured interval: energy per component with per-device provenance,
+  the intensity used for that interval and the resulting emissions.
+- :class:`SpanRecord` is a named, possibly nested, part of a run.
+- :class:`RunSummary` totals a run; ``to_json()`` is the documented summary format.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Iterable, Mapping, Sequence
+
+__all__ = [
+    "RECORD_COLUMNS",
+    "SCHEMA_VERSION",
+    "ComponentEnergy",
+    "Record",
+    "RunInfo",
+    "RunSummary",
+    "SpanRecord",
+    "emissions_g",
+]
+
+SCHEMA_VERSION = 1
+J_PER_KWH = 3_600_000.0
+# Per-component totals kept as columns; soc/system land in "other" and stay visible per device.
+TOTAL_COMPONENTS = ("cpu", "gpu", "ram", "other")
+
+
+def emissions_g(energy_j: float, g_per_kwh: float, pue: float) -> float:
+    """Grams CO2e for ``energy_j`` of IT energy at intensity ``g_per_kwh`` and overhead ``pue``."""
+    return energy_j * pue * g_per_kwh / J_PER_KWH
+
+
+def component_bucket(component: str) -> str:
+    return component if component in ("cpu", "gpu", "ram") else "other"
+
+
+@dataclass(frozen=True, slots=True)
+class ComponentEnergy:
+    """Energy of one device in a record, with how it was obtained."""
+
+    component: str
+    device: str
+    method: str  # measured | sampled | modelled
+    energy_j: float
+    share: float = 1.0  # fraction of the device attributed to the tracked scope
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "component": self.component,
+            "device": self.device,
+            "method": self.method,
+            "energy_j": self.energy_j,
+            "share": self.share,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ComponentEnergy:
+        return cls(
+            component=str(data["component"]),
+            device=str(data["device"]),
+            method=str(data["method"]),
+            energy_j=float(data["energy_j"]),
+            share=float(data.get("share", 1.0)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    run_id: str
+    seq: int
+    start_s: float  # Unix seconds, UTC
+    duration_s: float
+    cpu_energy_j: float
+    gpu_energy_j: float
+    ram_energy_j: float
+    other_energy_j: float
+    energy_j: float  # IT energy: the sum of the components (before PUE)
+    pue: float
+    emissions_g: float
+    intensity_g_per_kwh: float
+    intensity_zone: str
+    intensity_source: str
+    intensity_year: int | None
+    intensity_kind: str
+    intensity_live: bool
+    components: tuple[ComponentEnergy, ...] = ()
+    gaps: tuple[str, ...] = ()
+
+    def to_row(self) -> dict[str, Any]:
+        """Flat mapping (components and gaps as JSON text) for CSV, SQL and HTTP."""
+        row = {name: getattr(self, name) for name in RECORD_COLUMNS}
+        row["components"] = json.dumps([c.to_dict() for c in self.components], sort_keys=True)
+        row["gaps"] = json.dumps(list(self.gaps))
+        return row
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Record:
+        components = row.get("components") or "[]"
+        gaps = row.get("gaps") or "[]"
+        comp_list = json.loads(components) if isinstance(components, str) else components
+        gap_list = json.loads(gaps) if isinstance(gaps, str) else gaps
+        year = row.get("intensity_year")
+        return cls(
+            run_id=str(row["run_id"]),
+            seq=int(row["seq"]),
+            start_s=float(row["start_s"]),
+            duration_s=float(row["duration_s"]),
+            cpu_energy_j=float(row["cpu_energy_j"]),
+            gpu_energy_j=float(row["gpu_energy_j"]),
+            ram_energy_j=float(row["ram_energy_j"]),
+            other_energy_j=float(row["other_energy_j"]),
+            energy_j=float(row["energy_j"]),
+            pue=float(row["pue"]),
+            emissions_g=float(row["emissions_g"]),
+            intensity_g_per_kwh=float(row["intensity_g_per_kwh"]),
+            intensity_zone=str(row["intensity_zone"]),
+            intensity_source=str(row["intensity_source"]),
+            intensity_year=None if year in (None, "") else int(year),
+            intensity_kind=str(row["intensity_kind"]),
+            intensity_live=_as_bool(row["intensity_live"]),
+            components=tuple(ComponentEnergy.from_dict(c) for c in comp_list),
+            gaps=tuple(str(g) for g in gap_list),
+        )
+
+
+def _as_bool(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes")
+    return bool(value)
+
+
+RECORD_COLUMNS: tuple[str, ...] = tuple(Record.__dataclass_fields__)
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    """Static context of a run, written once when it starts."""
+
+    run_id: str
+    project: str
+    experiment: str
+    started_s: float
+    scope: str
+    interval_s: float
+    pue: float
+    location: Mapping[str, Any]
+    host: Mapping[str, Any]  # hostname, os, python, cpu model, pid, command
+    devices: tuple[Mapping[str, Any], ...]  # DeviceInfo as dicts
+    skipped: tuple[Mapping[str, Any], ...]  # probes that found nothing, with reason and fix
+    warnings: tuple[str, ...] = ()
+    wattprint_version: str = ""
+    schema_version: int = SCHEMA_VERSION
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunInfo:
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        for key in ("devices", "skipped", "warnings"):
+            known[key] = tuple(known.get(key, ()))
+        return cls(**known)
+
+
+@dataclass(frozen=True, slots=True)
+class SpanRecord:
+    run_id: str
+    span_id: str
+    parent_id: str | None
+    name: str
+    start_s: float
+    end_s: float
+    duration_s: float
+    cpu_energy_j: float
+    gpu_energy_j: float
+    ram_energy_j: float
+    other_energy_j: float
+    energy_j: float
+    emissions_g: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(slots=True)
+class Totals:
+    """Running sums over records (used by the tracker, spans and summaries)."""
+
+    duration_s: float = 0.0
+    cpu_energy_j: float = 0.0
+    gpu_energy_j: float = 0.0
+    ram_energy_j: float = 0.0
+    other_energy_j: float = 0.0
+    emissions_g: float = 0.0
+
+    @property
+    def energy_j(self) -> float:
+        return self.cpu_energy_j + self.gpu_energy_j + self.ram_energy_j + self.other_energy_j
+
+    def add(self, record: Record) -> None:
+        self.duration_s += record.duration_s
+        self.cpu_energy_j += record.cpu_energy_j
+        self.gpu_energy_j += record.gpu_energy_j
+        self.ram_energy_j += record.ram_energy_j
+        self.other_energy_j += record.other_energy_j
+        self.emissions_g += record.emissions_g
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    """A run's totals, with provenance, in the documented summary format."""
+
+    run_id: str
+    project: str
+    experiment: str
+    started_s: float
+    duration_s: float
+    energy_j: Mapping[str, float]  # cpu, gpu, ram, other, total
+    emissions_g: float
+    components: tuple[Mapping[str, Any], ...]  # {component, device, method, energy_j, detail}
+    intensity: Mapping[str, Any]  # {g_per_kwh, zone, source, year, kind, live, note}
+    location: Mapping[str, Any]
+    pue: float
+    scope: str
+    spans: tuple[Mapping[str, Any], ...] = ()
+    warnings: tuple[str, ...] = ()
+    gaps: tuple[str, ...] = ()
+    status: str = "finished"
+    exit_code: int | None = None
+    records: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["energy_kwh"] = self.energy_j.get("total", 0.0) / J_PER_KWH
+        return data
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_json(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RunSummary:
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        for key in ("components", "spans", "warnings", "gaps"):
+            known[key] = tuple(known.get(key, ()))
+        return cls(**known)
+
+
+def summarize(
+    info: RunInfo,
+    records: Sequence[Record],
+    *,
+    spans: Iterable[SpanRecord] = (),
+    status: str = "finished",
+    exit_code: int | None = None,
+    duration_s: float | None = None,
+    intensity_detail: Mapping[str, Any] | None = None,
+) -> RunSummary:
+    """Totals of ``records`` for the run described by ``info``."""
+    totals = Totals()
+    per_device: dict[str, dict[str, Any]] = {}
+    gaps: dict[str, None] = {}
+    for record in records:
+        totals.add(record)
+        gaps.update(dict.fromkeys(record.gaps))
+        for comp in record.components:
+            entry = per_device.setdefault(
+                comp.device,
+                {"component": comp.component, "device": comp.device, "method": comp.method,
+                 "energy_j": 0.0},
+            )
+            entry["energy_j"] += comp.energy_j
+    details = {str(d.get("device")): d for d in info.devices}
+    for device, entry in per_device.items():
+        if device in details:
+            entry["detail"] = details[device].get("detail", "")
+    return RunSummary(
+        run_id=info.run_id,
+        project=info.project,
+        experiment=info.experiment,
+        started_s=info.started_s,
+        duration_s=totals.duration_s if duration_s is None else duration_s,
+        energy_j={
+            "cpu": totals.cpu_energy_j,
+            "gpu": totals.gpu_energy_j,
+            "ram": totals.ram_energy_j,
+            "other": totals.other_energy_j,
+            "total": totals.energy_j,
+        },
+        emissions_g=totals.emissions_g,
+        components=tuple(per_device.values()),
+        intensity={**(intensity_detail or {}), **_effective_intensity(records, totals)},
+        location=dict(info.location),
+        pue=info.pue,
+        scope=info.scope,
+        spans=tuple(s.to_dict() for s in spans),
+        warnings=info.warnings,
+        gaps=tuple(gaps),
+        status=status,
+        exit_code=exit_code,
+        records=len(records),
+    )
+
+
+def _effective_intensity(records: Sequence[Record], totals: Totals) -> dict[str, Any]:
+    """The intensity behind the run's emissions: energy-weighted when it varied over time."""
+    if not records:
+        return {}
+    last = records[-1]
+    weighted_kwh = sum(r.energy_j * r.pue for r in records) / J_PER_KWH
+    g_per_kwh = totals.emissions_g / weighted_kwh if weighted_kwh > 0 else last.intensity_g_per_kwh
+    sources = sorted({r.intensity_source for r in records})
+    zones = sorted({r.intensity_zone for r in records})
+    years = sorted({r.intensity_year for r in records if r.intensity_year is not None})
+    return {
+        "g_per_kwh": g_per_kwh,
+        "zone": zones[0] if len(zones) == 1 else ",".join(zones),
+        "source": sources[0] if len(sources) == 1 else "; ".join(sources),
+        "year": years[-1] if years else None,
+        "kind": last.intensity_kind,
+        "live": any(r.intensity_live for r in records),
+        "varied": len({r.intensity_g_per_kwh for r in records}) > 1,
+    }

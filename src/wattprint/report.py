@@ -1,0 +1,122 @@
+"""Presentation: a run summary as text for people. kWh, Wh, kg and equivalents live here only."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Mapping
+
+from .records import RunSummary
+
+__all__ = ["format_energy", "format_mass", "format_summary", "equivalents"]
+
+
+def format_energy(energy_j: float) -> str:
+    wh = energy_j / 3600.0
+    if wh >= 1000:
+        return f"{wh / 1000:.3f} kWh"
+    if wh >= 1:
+        return f"{wh:.2f} Wh"
+    return f"{wh * 1000:.1f} mWh"
+
+
+def format_mass(grams: float) -> str:
+    if grams >= 1000:
+        return f"{grams / 1000:.3f} kg"
+    if grams >= 1:
+        return f"{grams:.2f} g"
+    return f"{grams * 1000:.1f} mg"
+
+
+def format_duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, sec = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m{sec:02d}s" if hours else f"{minutes}m{sec:02d}s"
+
+
+def equivalents(emissions_g: float) -> list[tuple[str, str]]:
+    """(what, source) pairs that make grams CO2e tangible, from the bundled reference table."""
+    from .intensity.tables import equivalents as table
+
+    out = []
+    for key, ref in table().items():
+        if ref.value <= 0 or not ref.unit.startswith("g"):
+            continue
+        amount = emissions_g / ref.value
+        out.append((f"{_amount(amount)} {ref.unit.split('/', 1)[-1]} {_label(key)}",
+                    f"{ref.value:g} {ref.unit}, {ref.source} ({ref.year})"))
+    return out
+
+
+def _amount(value: float) -> str:
+    return f"{value:.3g}"
+
+
+def _label(key: str) -> str:
+    return key.replace("_", " ")
+
+
+def _intensity_line(intensity: Mapping[str, Any]) -> str:
+    if not intensity:
+        return "unavailable"
+    parts = [f"{intensity.get('g_per_kwh', 0):.0f} gCO2e/kWh", str(intensity.get("zone", ""))]
+    year = intensity.get("year")
+    source = str(intensity.get("source", ""))
+    parts.append(f"{source}{f', {year}' if year else ''}")
+    kind = intensity.get("kind", "average")
+    basis = intensity.get("scope")
+    live = "live" if intensity.get("live") else "bundled"
+    parts.append(f"{kind}{f', {basis}' if basis else ''}, {live}")
+    if intensity.get("varied"):
+        parts.append("energy-weighted over the run")
+    return " | ".join(p for p in parts if p)
+
+
+def _location_line(location: Mapping[str, Any]) -> str:
+    where = location.get("country") or "WORLD"
+    if location.get("subdivision"):
+        where += f"-{location['subdivision']}"
+    how = location.get("resolved_by", "default")
+    detail = location.get("detail")
+    return f"{where} (from {how}{f': {detail}' if detail else ''})"
+
+
+def format_summary(summary: RunSummary, *, store_path: str | None = None) -> str:
+    lines = []
+    started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(summary.started_s))
+    lines.append(
+        f"wattprint run {summary.run_id[:8]}  {summary.project}/{summary.experiment}  "
+        f"started {started}  [{summary.status}]"
+    )
+    lines.append(f"  duration   {format_duration(summary.duration_s)}   scope {summary.scope}")
+    total = summary.energy_j.get("total", 0.0)
+    lines.append(f"  energy     {format_energy(total)}  ({total:.1f} J, before PUE)")
+    for comp in sorted(summary.components, key=lambda c: (c["component"], c["device"])):
+        detail = comp.get("detail") or ""
+        lines.append(
+            f"    {comp['component']:<5} {format_energy(comp['energy_j']):>12}  "
+            f"{comp['method']:<9} {comp['device']}{f'  ({detail})' if detail else ''}"
+        )
+    lines.append(f"  intensity  {_intensity_line(summary.intensity)}")
+    lines.append(f"  location   {_location_line(summary.location)}")
+    lines.append(f"  pue        {summary.pue:g}")
+    lines.append(f"  emissions  {format_mass(summary.emissions_g)} CO2e")
+    for what, source in equivalents(summary.emissions_g):
+        lines.append(f"             ~ {what}  [{source}]")
+    if summary.spans:
+        lines.append("  spans")
+        for span in summary.spans:
+            lines.append(
+                f"    {span['name']:<20} {format_duration(span['duration_s']):>9}  "
+                f"{format_energy(span['energy_j']):>12}  {format_mass(span['emissions_g'])} CO2e"
+            )
+    if summary.exit_code is not None:
+        lines.append(f"  exit code  {summary.exit_code}")
+    for warning in summary.warnings:
+        lines.append(f"  ! {warning}")
+    for gap in summary.gaps:
+        lines.append(f"  ! gap: {gap}")
+    if store_path:
+        lines.append(f"  stored in  {store_path}  (see `wattprint show {summary.run_id[:8]}`)")
+    return "\n".join(lines)

@@ -1,0 +1,152 @@
+"""Which share of each device's energy belongs to what we track.
+
+``machine`` scope keeps everything. ``process`` scope attributes to a process tree, per
+interval, its share of CPU time and of memory, following the convention Scaphandre documents
+for per-process power (a process gets the part of CPU energy its CPU time is of all busy CPU
+time):
+
+- CPU share = process-tree CPU seconds / busy CPU seconds of what the CPU sensor covers
+  (the host from ``/proc/stat``, or the container from its cgroup when the CPU model covers
+  the cgroup only);
+- RAM share = process-tree resident memory / memory the RAM sensor covers (host total, or the
+  cgroup limit).
+
+GPUs, whole-system and SoC counters are kept whole here; per-process GPU attribution needs
+the GPU driver's per-process accounting and lives with the GPU sensors.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Protocol
+
+from .sensors import DeviceInfo, HostPaths
+
+__all__ = ["MachineScope", "ProcessScope", "Scope", "Shares", "make_scope"]
+
+log = logging.getLogger("wattprint.scope")
+
+
+@dataclass(frozen=True, slots=True)
+class Shares:
+    cpu: float = 1.0
+    ram: float = 1.0
+
+    def for_component(self, component: str) -> float:
+        if component == "cpu":
+            return self.cpu
+        if component == "ram":
+            return self.ram
+        return 1.0
+
+
+class Scope(Protocol):
+    name: str
+
+    def start(self) -> None: ...
+
+    def shares(self) -> Shares: ...
+
+
+class MachineScope:
+    name = "machine"
+
+    def start(self) -> None:
+        pass
+
+    def shares(self) -> Shares:
+        return Shares()
+
+
+class ProcessScope:
+    """The share of a process tree (a pid and all its descendants)."""
+
+    name = "process"
+
+    def __init__(
+        self,
+        pid: int,
+        *,
+        paths: HostPaths,
+        cpu_coverage: str = "host",
+        ram_coverage: str = "host",
+    ) -> None:
+        import psutil
+
+        from .sensors import cgroup, procfs
+
+        self._psutil = psutil
+        self._procfs = procfs
+        self._paths = paths
+        self._root = psutil.Process(pid)
+        self._cgroup = cgroup.detect_cgroup(paths) if "cgroup" in (cpu_coverage, ram_coverage) else None
+        self._cpu_coverage = cpu_coverage if self._cgroup else "host"
+        self._ram_coverage = ram_coverage if self._cgroup else "host"
+        self._last_tree_cpu_s = 0.0
+        self._last_total_cpu_s = 0.0
+        self._gone = False
+
+    def _tree(self) -> list[object]:
+        try:
+            return [self._root, *self._root.children(recursive=True)]
+        except self._psutil.Error:
+            return []
+
+    def _tree_cpu_s(self, procs: list[object]) -> float:
+        total = 0.0
+        for index, proc in enumerate(procs):
+            try:
+                times = proc.cpu_times()  # type: ignore[attr-defined]
+            except self._psutil.Error:
+                continue  # exited between listing and reading: its time moves to its parent
+            total += times.user + times.system
+            if index == 0:  # reaped children's time is folded into the root's counters
+                total += times.children_user + times.children_system
+        return total
+
+    def _covered_busy_cpu_s(self) -> float:
+        if self._cpu_coverage == "cgroup" and self._cgroup is not None:
+            return self._cgroup.cpu_usage_s()
+        return self._procfs.cpu_times(self._paths).busy_s
+
+    def _covered_memory_bytes(self) -> float:
+        if self._ram_coverage == "cgroup" and self._cgroup is not None:
+            limit = self._cgroup.memory_limit_bytes
+            if limit:
+                return float(limit)
+        return float(self._procfs.mem_total_bytes(self._paths))
+
+    def start(self) -> None:
+        self._last_tree_cpu_s = self._tree_cpu_s(self._tree())
+        self._last_total_cpu_s = self._covered_busy_cpu_s()
+
+    def shares(self) -> Shares:
+        procs = self._tree()
+        tree_cpu = self._tree_cpu_s(procs)
+        total_cpu = self._covered_busy_cpu_s()
+        d_tree = max(0.0, tree_cpu - self._last_tree_cpu_s)
+        d_total = total_cpu - self._last_total_cpu_s
+        self._last_tree_cpu_s, self._last_total_cpu_s = tree_cpu, total_cpu
+        cpu = min(1.0, d_tree / d_total) if d_total > 0 else 0.0
+        rss = 0
+        for proc in procs:
+            try:
+                rss += proc.memory_info().rss  # type: ignore[attr-defined]
+            except self._psutil.Error:
+                continue
+        memory = self._covered_memory_bytes()
+        ram = min(1.0, rss / memory) if memory > 0 else 0.0
+        return Shares(cpu=cpu, ram=ram)
+
+
+def make_scope(name: str, *, pid: int, devices: list[DeviceInfo], paths: HostPaths) -> Scope:
+    if name == "machine":
+        return MachineScope()
+    coverage = {d.component: d.coverage for d in devices}
+    return ProcessScope(
+        pid,
+        paths=paths,
+        cpu_coverage=coverage.get("cpu", "host"),
+        ram_coverage=coverage.get("ram", "host"),
+    )

@@ -1,0 +1,73 @@
+"""The local store's schema and its migrations.
+
+``PRAGMA user_version`` holds the schema version; :data:`MIGRATIONS` holds the SQL that takes
+version N-1 to N. Never edit a shipped migration: append a new one. The interval columns are
+:data:`wattprint.records.RECORD_COLUMNS`, the same schema the CSV/JSON sinks, the HTTP sink and
+the team server use.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: runs, interval records, spans
+    """
+    CREATE TABLE runs (
+        run_id       TEXT PRIMARY KEY,
+        project      TEXT NOT NULL,
+        experiment   TEXT NOT NULL,
+        started_s    REAL NOT NULL,
+        ended_s      REAL,
+        status       TEXT NOT NULL,          -- running | finished | failed
+        hostname     TEXT,
+        pid          INTEGER,
+        duration_s   REAL,
+        energy_j     REAL,
+        emissions_g  REAL,
+        exit_code    INTEGER,
+        info_json    TEXT NOT NULL,          -- RunInfo
+        summary_json TEXT                    -- RunSummary, once finished
+    );
+    CREATE INDEX runs_by_start ON runs (started_s);
+    CREATE INDEX runs_by_project ON runs (project, experiment, started_s);
+    CREATE TABLE records (
+        run_id              TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+        seq                 INTEGER NOT NULL,
+        start_s             REAL NOT NULL,
+        duration_s          REAL NOT NULL,
+        cpu_energy_j        REAL NOT NULL,
+        gpu_energy_j        REAL NOT NULL,
+        ram_energy_j        REAL NOT NULL,
+        other_energy_j      REAL NOT NULL,
+        energy_j            REAL NOT NULL,
+        pue                 REAL NOT NULL,
+        emissions_g         REAL NOT NULL,
+        intensity_g_per_kwh REAL NOT NULL,
+        intensity_zone      TEXT NOT NULL,
+        intensity_source    TEXT NOT NULL,
+        intensity_year      INTEGER,
+        intensity_kind      TEXT NOT NULL,
+        intensity_live      INTEGER NOT NULL,
+        components          TEXT NOT NULL,   -- JSON list of {component, device, method, energy_j, share}
+        gaps                TEXT NOT NULL,   -- JSON list of strings
+        PRIMARY KEY (run_id, seq)
+    );
+    CREATE TABLE spans (
+        run_id         TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+        span_id        TEXT NOT NULL,
+        parent_id      TEXT,
+        name           TEXT NOT NULL,
+        start_s        REAL NOT NULL,
+        end_s          REAL NOT NULL,
+        duration_s     REAL NOT NULL,
+        cpu_energy_j   REAL NOT NULL,
+        gpu_energy_j   REAL NOT NULL,
+        ram_energy_j   REAL NOT NULL,
+        other_energy_j REAL NOT NULL,
+        energy_j       REAL NOT NULL,
+        emissions_g    REAL NOT NULL,
+        PRIMARY KEY (run_id, span_id)
+    );
+    """,
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,606 @@
+"""Tracker: sensors + meter + intensity + sinks, driven by ONE daemon sampling thread.
+
+The thread runs ``while not stop.wait(interval): tick()``. A tick measures energy since the
+last tick, applies the scope's shares, multiplies by the intensity valid for that interval and
+hands one :class:`~wattprint.records.Record` to every sink. Spans and ``flush()`` tick from the
+caller's thread so their boundaries are exact. Nothing here raises into the host program after
+construction: sensor, intensity and sink failures are logged once and recorded as warnings.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import inspect
+import logging
+import os
+import sys
+import threading
+import time
+import weakref
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, TypeVar
+
+from .config import Config, load_config
+from .intensity import Intensity, IntensitySource, Location
+from .meter import Interval, Meter
+from .records import (
+    ComponentEnergy,
+    Record,
+    RunInfo,
+    RunSummary,
+    SpanRecord,
+    Totals,
+    component_bucket,
+    emissions_g,
+    summarize,
+)
+from .sensors import DeviceInfo, HostPaths, ProbeContext, Sensor, SensorOptions, Skipped
+
+if TYPE_CHECKING:
+    from .scope import Scope, Shares
+    from .sinks import Sink
+
+__all__ = ["Span", "Tracker", "track"]
+
+log = logging.getLogger("wattprint")
+log.addHandler(logging.NullHandler())
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_live: weakref.WeakSet[Tracker] = weakref.WeakSet()
+_hooks_installed = False
+
+
+def _install_process_hooks() -> None:
+    """One atexit hook and one fork hook for all trackers (weakly held)."""
+    global _hooks_installed
+    if _hooks_installed:
+        return
+    _hooks_installed = True
+    atexit.register(_stop_all_at_exit)
+    if hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=_forget_in_child)
+
+
+def _stop_all_at_exit() -> None:
+    for tracker in list(_live):
+        tracker._stop_at_exit()
+
+
+def _forget_in_child() -> None:
+    # The sampling thread does not exist in a forked child and the sinks' files and database
+    # belong to the parent: the child's copy goes quiet instead of writing twice.
+    for tracker in list(_live):
+        tracker._become_inert_after_fork()
+
+
+class _LogOnce:
+    def __init__(self) -> None:
+        self._seen: set[str] = set()
+
+    def __call__(self, key: str, message: str, *args: Any) -> bool:
+        if key in self._seen:
+            return False
+        self._seen.add(key)
+        log.warning(message, *args)
+        return True
+
+
+@dataclass
+class Span:
+    """A named part of a run with its own energy and emissions (``with tracker.span(...)``)."""
+
+    name: str
+    span_id: str
+    parent_id: str | None
+    _tracker: Tracker | None = field(repr=False, default=None)
+    start_s: float = 0.0
+    end_s: float | None = None
+    totals: Totals = field(default_factory=Totals)
+    _start_mono: float = 0.0
+    duration_s: float = 0.0
+
+    @property
+    def energy_j(self) -> float:
+        return self.totals.energy_j
+
+    @property
+    def emissions_g(self) -> float:
+        return self.totals.emissions_g
+
+    def __enter__(self) -> Span:
+        if self._tracker is not None:
+            self._tracker._open_span(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._tracker is not None:
+            self._tracker._close_span(self)
+
+    def to_record(self, run_id: str) -> SpanRecord:
+        t = self.totals
+        return SpanRecord(
+            run_id=run_id, span_id=self.span_id, parent_id=self.parent_id, name=self.name,
+            start_s=self.start_s, end_s=self.end_s or self.start_s, duration_s=self.duration_s,
+            cpu_energy_j=t.cpu_energy_j, gpu_energy_j=t.gpu_energy_j, ram_energy_j=t.ram_energy_j,
+            other_energy_j=t.other_energy_j, energy_j=t.energy_j, emissions_g=t.emissions_g,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What a live status line shows."""
+
+    elapsed_s: float
+    power_w: float
+    energy_j: float
+    emissions_g: float
+
+
+class Tracker:
+    """Measure the energy and emissions of a block of code, a function or a whole program.
+
+    Settings are keyword arguments (``project=``, ``country=``, ``interval_s=``, ``scope=`` ...,
+    see :mod:`wattprint.config`) layered over environment and config files. The other keyword
+    arguments inject parts (sensors, intensity source, sinks, clocks, host paths) for tests and
+    embedding.
+    """
+
+    def __init__(
+        self,
+        *,
+        config: Config | None = None,
+        sensors: Sequence[Sensor] | None = None,
+        intensity: IntensitySource | None = None,
+        sinks: Sequence[Sink] | None = None,
+        paths: HostPaths | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        pid: int | None = None,
+        run_id: str | None = None,
+        command: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        **settings: Any,
+    ) -> None:
+        from .intensity.locate import resolve_location
+
+        base = config if config is not None else load_config()
+        self.config = base.with_overrides(settings) if settings else base
+        logging.getLogger("wattprint").setLevel(self.config.log_level.upper())
+        self.location: Location = resolve_location(
+            country=self.config.country,
+            subdivision=self.config.subdivision,
+            environ=self.config.environ,
+            etc=(paths or HostPaths()).etc,
+            source=self.config.source_of("country"),
+        )
+        self._given_sensors = list(sensors) if sensors is not None else None
+        self._given_intensity = intensity
+        self._given_sinks = list(sinks) if sinks is not None else None
+        self._paths = paths or HostPaths()
+        self._clock = clock
+        self._wall = wall_clock
+        self._pid = pid
+        self.run_id = run_id or os.urandom(16).hex()
+        self._command = command
+        self._tags = dict(tags or {})
+
+        self._lock = threading.RLock()
+        self._stop_event = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._state = "new"  # new -> running -> stopped | inert
+        self._owner_pid = os.getpid()
+        self._log_once = _LogOnce()
+        self._warnings: list[str] = []
+        self._records: list[Record] = []
+        self._totals = Totals()
+        self._last_power_w = 0.0
+        self._open_spans: dict[str, Span] = {}
+        self._span_stack = threading.local()
+        self._span_count = 0
+        self._finished_spans: list[SpanRecord] = []
+        self._sinks: list[Sink] = []
+        self._failed_sinks: set[str] = set()
+        self._sensors: list[Sensor] = []
+        self._devices: list[DeviceInfo] = []
+        self._skipped: list[Skipped] = []
+        self._meter: Meter | None = None
+        self._scope: Scope | None = None
+        self._intensity: IntensitySource | None = None
+        self._intensity_detail: dict[str, Any] = {}
+        self._started_mono = 0.0
+        self.info: RunInfo | None = None
+        self.summary: RunSummary | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def start(self, *, pid: int | None = None) -> Tracker:
+        """Probe sensors, open sinks and start sampling. ``pid`` retargets process scope
+        (``wattprint run`` passes its child's pid)."""
+        with self._lock:
+            if self._state != "new":
+                return self
+            if pid is not None:
+                self._pid = pid
+            try:
+                self._setup()
+            except Exception as exc:  # never let setup break the host program
+                log.error("wattprint could not start tracking: %r; the program runs untracked", exc)
+                self._state = "inert"
+                return self
+            self._state = "running"
+            _live.add(self)
+            _install_process_hooks()
+        self._thread = threading.Thread(
+            target=self._run, name=f"wattprint-sampler-{self.run_id[:8]}", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def _setup(self) -> None:
+        from .intensity.bundled import BundledSource
+        from .intensity.locate import DEFAULT_WARNING
+        from .scope import make_scope
+
+        config = self.config
+        if self._given_sensors is not None:
+            self._sensors = self._given_sensors
+        else:
+            from .sensors import detect
+
+            options = SensorOptions(
+                cpu_tdp_w=config.cpu_tdp_w, ram_w_per_gb=config.ram_w_per_gb,
+                rapl_psys=config.rapl_psys,
+            )
+            detection = detect(ProbeContext(paths=self._paths, options=options,
+                                            env=dict(config.environ)))
+            self._sensors, self._skipped = detection.sensors, detection.skipped
+        self._devices = [d for s in self._sensors for d in s.devices()]
+        if not self._sensors:
+            self._warn("no energy sensor could be opened: energy will read 0; run "
+                       "`wattprint doctor` to see why")
+        for device in self._devices:
+            if device.warning:
+                self._warn(f"{device.device}: {device.warning}")
+
+        self._intensity = self._given_intensity or BundledSource()
+        if self.location.is_default:
+            self._warn(f"{DEFAULT_WARNING} ({self.location.detail})")
+        now = self._wall()
+        first = self._lookup_intensity(now, now)
+        if first is not None:
+            self._intensity_detail = {
+                "basis": first.basis, "scope": first.scope, "gases": first.gases,
+                "note": first.note,
+            }
+            if first.note:
+                self._warn(f"carbon intensity: {first.note}")
+
+        target_pid = self._pid if self._pid is not None else os.getpid()
+        self._scope = make_scope(config.scope, pid=target_pid, devices=self._devices,
+                                 paths=self._paths)
+        self._meter = Meter(self._sensors, clock=self._clock, wall_clock=self._wall)
+        self._started_mono = self._clock()
+        self._meter.start()
+        self._scope.start()
+
+        self.info = RunInfo(
+            run_id=self.run_id, project=config.project, experiment=config.experiment,
+            started_s=now, scope=config.scope, interval_s=config.interval_s, pue=config.pue,
+            location=self.location.to_dict(), host=self._host_info(target_pid),
+            devices=tuple(_device_dict(d) for d in self._devices),
+            skipped=tuple({"sensor": s.sensor, "reason": s.reason, "fix": s.fix}
+                          for s in self._skipped),
+            warnings=tuple(self._warnings), wattprint_version=_version(), tags=self._tags,
+        )
+        self._sinks = self._given_sinks if self._given_sinks is not None else self._config_sinks()
+        for sink in list(self._sinks):
+            self._call_sink(sink, "open", self.info)
+
+    def _config_sinks(self) -> list[Sink]:
+        from .sinks import make_sink
+
+        sinks = []
+        for name in self.config.sinks:
+            try:
+                sinks.append(make_sink(name, self.config))
+            except Exception as exc:
+                self._warn(f"sink {name} could not be created: {exc}")
+        return sinks
+
+    def _host_info(self, pid: int) -> dict[str, Any]:
+        import socket
+
+        uname = os.uname() if hasattr(os, "uname") else None
+        cpu = next((d.detail for d in self._devices if d.component == "cpu"), "")
+        return {
+            "hostname": socket.gethostname(),
+            "os": f"{uname.sysname} {uname.release}" if uname else sys.platform,
+            "machine": uname.machine if uname else "",
+            "python": sys.version.split()[0],
+            "pid": pid,
+            "command": self._command if self._command is not None else " ".join(sys.argv),
+            "cpu": cpu,
+        }
+
+    def _run(self) -> None:
+        interval = self.config.interval_s
+        while not self._stop_event.wait(interval):
+            self._tick()
+
+    def stop(self, *, exit_code: int | None = None, status: str = "finished") -> RunSummary:
+        """Final sample, close spans and sinks, and return the run's summary. Idempotent."""
+        with self._lock:
+            if self.summary is not None:
+                return self.summary
+            if self._state != "running":
+                self.summary = self._empty_summary(status="failed" if self._state == "inert"
+                                                   else "not started")
+                return self.summary
+        self._stop_event.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=10.0)
+        with self._lock:
+            if self.summary is not None:  # another thread stopped us meanwhile
+                return self.summary
+            self._tick()
+            for span in list(self._open_spans.values()):
+                self._finish_span(span)
+            assert self.info is not None
+            summary = summarize(
+                self.info, self._records, spans=self._finished_spans, status=status,
+                exit_code=exit_code, duration_s=max(0.0, self._clock() - self._started_mono),
+                intensity_detail=self._intensity_detail,
+            )
+            self.summary = replace(summary, warnings=tuple(self._warnings))
+            for sink in list(self._sinks):
+                self._call_sink(sink, "close", self.summary)
+            self._state = "stopped"
+            _live.discard(self)
+            for sensor in self._sensors:
+                try:
+                    sensor.close()
+                except Exception as exc:
+                    log.debug("closing sensor %s failed: %r", sensor.name, exc)
+            return self.summary
+
+    def flush(self) -> None:
+        """Measure now and write the interval to the sinks (normally the thread does this)."""
+        with self._lock:
+            if self._state == "running":
+                self._tick()
+
+    def _stop_at_exit(self) -> None:
+        if os.getpid() == self._owner_pid and self._state == "running":
+            try:
+                self.stop(status="finished")
+            except Exception as exc:
+                log.error("wattprint: stopping at exit failed: %r", exc)
+
+    def _become_inert_after_fork(self) -> None:
+        self._lock = threading.RLock()
+        self._thread = None
+        if self._state == "running":
+            self._state = "inert"
+            self._sinks = []
+
+    # -- context manager and decorator ----------------------------------------------------
+    def __enter__(self) -> Tracker:
+        return self.start()
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self.stop(status="failed" if exc_type is not None else "finished")
+
+    # -- spans ----------------------------------------------------------------------------
+    def span(self, name: str) -> Span:
+        """A named part of the run: ``with tracker.span("epoch-3") as s: ...; s.energy_j``."""
+        stack: list[Span] = getattr(self._span_stack, "stack", [])
+        parent = stack[-1].span_id if stack else None
+        with self._lock:
+            self._span_count += 1
+            span_id = f"{self._span_count}"
+        return Span(name=str(name), span_id=span_id, parent_id=parent, _tracker=self)
+
+    def _open_span(self, span: Span) -> None:
+        with self._lock:
+            if self._state == "running":
+                self._tick()
+            span.start_s = self._wall()
+            span._start_mono = self._clock()
+            self._open_spans[span.span_id] = span
+        stack = getattr(self._span_stack, "stack", None)
+        if stack is None:
+            stack = self._span_stack.stack = []
+        stack.append(span)
+
+    def _close_span(self, span: Span) -> None:
+        stack = getattr(self._span_stack, "stack", [])
+        if span in stack:
+            stack.remove(span)
+        with self._lock:
+            if self._state == "running":
+                self._tick()
+            if span.span_id in self._open_spans:
+                self._finish_span(span)
+
+    def _finish_span(self, span: Span) -> None:
+        span.end_s = self._wall()
+        span.duration_s = max(0.0, self._clock() - span._start_mono)
+        del self._open_spans[span.span_id]
+        record = span.to_record(self.run_id)
+        self._finished_spans.append(record)
+        for sink in list(self._sinks):
+            self._call_sink(sink, "write_span", record)
+
+    # -- the tick -------------------------------------------------------------------------
+    def _tick(self) -> None:
+        with self._lock:
+            if self._state != "running" or self._meter is None:
+                return
+            try:
+                interval = self._meter.measure()
+                shares = self._shares()
+                intensity = self._lookup_intensity(interval.start_s, interval.end_s)
+                record = self._record(interval, shares, intensity)
+            except Exception as exc:
+                self._note_failure("tick", "measuring an interval failed: %r", exc)
+                return
+            self._records.append(record)
+            self._totals.add(record)
+            if record.duration_s > 0:
+                self._last_power_w = record.energy_j / record.duration_s
+            for span in self._open_spans.values():
+                span.totals.add(record)
+            for gap in record.gaps:
+                self._log_once(f"gap:{gap}", "wattprint: %s", gap)
+            for sink in list(self._sinks):
+                self._call_sink(sink, "write", record)
+
+    def _shares(self) -> Shares:
+        from .scope import Shares
+
+        if self._scope is None:
+            return Shares()
+        try:
+            return self._scope.shares()
+        except Exception as exc:
+            self._note_failure("scope", "process share unavailable (%r); counting the whole machine",
+                               exc)
+            return Shares()
+
+    def _lookup_intensity(self, start_s: float, end_s: float) -> Intensity | None:
+        assert self._intensity is not None
+        try:
+            return self._intensity.lookup(
+                self.location,
+                datetime.fromtimestamp(start_s, timezone.utc),
+                datetime.fromtimestamp(end_s, timezone.utc),
+            )
+        except Exception as exc:
+            self._note_failure("intensity", "carbon intensity unavailable (%r); emissions of "
+                               "this interval are recorded as 0", exc)
+            return None
+
+    def _record(self, interval: Interval, shares: Shares, intensity: Intensity | None) -> Record:
+        buckets = {"cpu": 0.0, "gpu": 0.0, "ram": 0.0, "other": 0.0}
+        components = []
+        for dev in interval.devices:
+            share = shares.for_component(dev.component)
+            energy = dev.energy_j * share
+            components.append(ComponentEnergy(dev.component, dev.device, dev.method, energy, share))
+            buckets[component_bucket(dev.component)] += energy
+        total = sum(buckets.values())
+        pue = self.config.pue
+        g_per_kwh = intensity.g_per_kwh if intensity else 0.0
+        gaps = tuple(f"{g.device}: {g.reason}" for g in interval.gaps)
+        if intensity is None:
+            gaps += ("intensity: unavailable, emissions not counted",)
+        return Record(
+            run_id=self.run_id, seq=len(self._records), start_s=interval.start_s,
+            duration_s=interval.duration_s, cpu_energy_j=buckets["cpu"],
+            gpu_energy_j=buckets["gpu"], ram_energy_j=buckets["ram"],
+            other_energy_j=buckets["other"], energy_j=total, pue=pue,
+            emissions_g=emissions_g(total, g_per_kwh, pue), intensity_g_per_kwh=g_per_kwh,
+            intensity_zone=intensity.zone if intensity else "",
+            intensity_source=intensity.source if intensity else "unavailable",
+            intensity_year=intensity.year if intensity else None,
+            intensity_kind=intensity.kind if intensity else "average",
+            intensity_live=intensity.live if intensity else False,
+            components=tuple(components), gaps=gaps,
+        )
+
+    # -- failure handling -----------------------------------------------------------------
+    def _warn(self, message: str) -> None:
+        if message not in self._warnings:
+            self._warnings.append(message)
+
+    def _note_failure(self, key: str, message: str, exc: Exception) -> None:
+        if self._log_once(key, "wattprint: " + message, exc):
+            self._warn(message % (exc,))
+
+    def _call_sink(self, sink: Sink, method: str, arg: Any) -> None:
+        if sink.name in self._failed_sinks and method != "close":
+            return
+        try:
+            getattr(sink, method)(arg)
+        except Exception as exc:
+            # A sink that cannot open or write is dropped for the rest of the run; the others
+            # keep going and the summary says what was lost.
+            self._failed_sinks.add(sink.name)
+            self._note_failure(f"sink:{sink.name}", f"sink {sink.name} failed in {method} (%r); "
+                               "its output for this run is incomplete", exc)
+
+    # -- live view ------------------------------------------------------------------------
+    def snapshot(self) -> Snapshot:
+        with self._lock:
+            elapsed = self._clock() - self._started_mono if self._started_mono else 0.0
+            return Snapshot(elapsed, self._last_power_w, self._totals.energy_j,
+                            self._totals.emissions_g)
+
+    @property
+    def devices(self) -> list[DeviceInfo]:
+        return list(self._devices)
+
+    @property
+    def warnings(self) -> list[str]:
+        return list(self._warnings)
+
+    def _empty_summary(self, *, status: str) -> RunSummary:
+        info = self.info or RunInfo(
+            run_id=self.run_id, project=self.config.project, experiment=self.config.experiment,
+            started_s=self._wall(), scope=self.config.scope, interval_s=self.config.interval_s,
+            pue=self.config.pue, location=self.location.to_dict(), host={}, devices=(),
+            skipped=(), warnings=tuple(self._warnings),
+        )
+        return summarize(info, [], status=status)
+
+
+def _device_dict(device: DeviceInfo) -> dict[str, Any]:
+    return {
+        "device": device.device, "component": device.component, "method": device.method,
+        "detail": device.detail, "coverage": device.coverage,
+        "attributes": dict(device.attributes), "warning": device.warning,
+    }
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def track(func: F | None = None, **settings: Any) -> Any:
+    """Decorator: ``@wattprint.track`` or ``@wattprint.track(project="x")``.
+
+    Each call of the decorated function is one run; the last summary is kept on the wrapper as
+    ``wrapper.last_summary``.
+    """
+
+    def decorate(fn: F) -> F:
+        if inspect.iscoroutinefunction(fn):
+
+            @functools.wraps(fn)
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                tracker = Tracker(**settings)
+                try:
+                    with tracker:
+                        return await fn(*args, **kwargs)
+                finally:
+                    async_wrapper.last_summary = tracker.summary  # type: ignore[attr-defined]
+
+            return async_wrapper  # type: ignore[return-value]
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            tracker = Tracker(**settings)
+            try:
+                with tracker:
+                    return fn(*args, **kwargs)
+            finally:
+                wrapper.last_summary = tracker.summary  # type: ignore[attr-defined]
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate(func) if func is not None else decorate
