@@ -13,7 +13,8 @@ The public names below load on first use, so ``import wattprint`` costs almost n
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+# typing costs milliseconds to import; the names below are only needed by type checkers.
+TYPE_CHECKING = False
 
 __version__ = "0.1.0"
 
@@ -58,7 +59,7 @@ if TYPE_CHECKING:
     from .tracker import Span, Tracker, track
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     module_name = _LAZY.get(name)
     if module_name is None:
         raise AttributeError(f"module 'wattprint' has no attribute {name!r}")

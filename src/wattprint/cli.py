@@ -204,7 +204,7 @@ def cmd_run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return EXIT_USAGE
     config = _config(args)
-    tracker = Tracker(config=config, command=" ".join(cmd))
+    tracker = Tracker(config=config, command=" ".join(cmd)).prepare()
     proc: subprocess.Popen[bytes] | None = None
 
     def forward(signum: int, _frame: Any) -> None:

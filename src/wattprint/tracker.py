@@ -190,7 +190,7 @@ class Tracker:
         self._lock = threading.RLock()
         self._stop_event = threading.Event()
         self._thread: threading.Thread | None = None
-        self._state = "new"  # new -> running -> stopped | inert
+        self._state = "new"  # new -> prepared -> running -> stopped; any -> inert on failure
         self._owner_pid = os.getpid()
         self._log_once = _LogOnce()
         self._warnings: list[str] = []
@@ -215,17 +215,33 @@ class Tracker:
         self.summary: RunSummary | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
-    def start(self, *, pid: int | None = None) -> Tracker:
-        """Probe sensors, open sinks and start sampling. ``pid`` retargets process scope
-        (``wattprint run`` passes its child's pid)."""
+    def prepare(self) -> Tracker:
+        """Probe sensors and resolve the intensity source now. Optional: :meth:`start` does it
+        when needed; ``wattprint run`` calls it before spawning so no energy is missed."""
         with self._lock:
-            if self._state != "new":
+            if self._state == "new":
+                try:
+                    self._probe()
+                except Exception as exc:  # never let set-up break the host program
+                    log.error("wattprint could not set up tracking: %r; the program runs "
+                              "untracked", exc)
+                    self._state = "inert"
+                else:
+                    self._state = "prepared"
+        return self
+
+    def start(self, *, pid: int | None = None) -> Tracker:
+        """Start measuring (probing first if :meth:`prepare` was not called). ``pid`` retargets
+        process scope (``wattprint run`` passes its child's pid)."""
+        with self._lock:
+            self.prepare()
+            if self._state != "prepared":
                 return self
             if pid is not None:
                 self._pid = pid
             try:
-                self._setup()
-            except Exception as exc:  # never let setup break the host program
+                self._begin()
+            except Exception as exc:  # never let set-up break the host program
                 log.error("wattprint could not start tracking: %r; the program runs untracked", exc)
                 self._state = "inert"
                 return self
@@ -238,10 +254,9 @@ class Tracker:
         self._thread.start()
         return self
 
-    def _setup(self) -> None:
+    def _probe(self) -> None:
         from .intensity.bundled import BundledSource
         from .intensity.locate import DEFAULT_WARNING
-        from .scope import make_scope
 
         config = self.config
         if self._given_sensors is not None:
@@ -277,6 +292,10 @@ class Tracker:
             if first.note:
                 self._warn(f"carbon intensity: {first.note}")
 
+    def _begin(self) -> None:
+        from .scope import make_scope
+
+        config = self.config
         target_pid = self._pid if self._pid is not None else os.getpid()
         self._scope = make_scope(config.scope, pid=target_pid, devices=self._devices,
                                  paths=self._paths)
@@ -287,7 +306,7 @@ class Tracker:
 
         self.info = RunInfo(
             run_id=self.run_id, project=config.project, experiment=config.experiment,
-            started_s=now, scope=config.scope, interval_s=config.interval_s, pue=config.pue,
+            started_s=self._wall(), scope=config.scope, interval_s=config.interval_s, pue=config.pue,
             location=self.location.to_dict(), host=self._host_info(target_pid),
             devices=tuple(_device_dict(d) for d in self._devices),
             skipped=tuple({"sensor": s.sensor, "reason": s.reason, "fix": s.fix}
