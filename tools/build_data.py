@@ -405,7 +405,7 @@ def build_timezones(tz: TzData, iso: dict[str, str]) -> Table:
     )
 
 
-def build_zones(raw: Path, iso: dict[str, str]) -> Table:
+def build_zones(raw: Path, iso: dict[str, str], sub: Subnational) -> Table:
     ember = _load_json(raw / "grid/owid_ember_latest_by_country.json")
     mix: dict[str, dict[str, Any]] = _load_json(raw / "grid/owid_energy_mix_by_country.json")
     ember_year = ember["updated_at"][:4]
@@ -433,13 +433,18 @@ def build_zones(raw: Path, iso: dict[str, str]) -> Table:
         )
     world, world_notes = _world_row(raw, mix, ember)
     rows.append(world)
+    rows.extend(sub.zones)
     return Table(
         path=f"{INTENSITY}/zones.csv",
         header=ZONE_HEADER,
         rows=zone_rows(rows),
         description=(
-            "Average carbon intensity of electricity per zone (gCO2e/kWh). A zone is an ISO "
-            "3166 alpha-2 country or WORLD; sub-national zones ('US-CA', 'SE-SE1') share the schema."
+            "Average carbon intensity of electricity per zone (g/kWh of the gases in `gases`). A "
+            "zone is an ISO 3166 alpha-2 country, WORLD, or a sub-national zone '<ISO2>-<code>' "
+            "('US-CA', 'CN-BJ', 'SE-SE1'). `basis` says which electricity is averaged "
+            "(generation in the zone, or consumption including imports), `scope` which emissions "
+            "(lifecycle; direct = combustion at the plant only; direct+upstream = combustion plus "
+            "fuel supply and grid losses) and `gases` which gases (CO2e or CO2 only)."
         ),
         inputs=[
             _input(
@@ -460,6 +465,7 @@ def build_zones(raw: Path, iso: dict[str, str]) -> Table:
                 "grid/owid_energy_mix_by_country.json",
                 via=f"{CODECARBON} global_energy_mix.json (MIT)",
             ),
+            *sub.inputs,
         ],
         choices=[
             (
@@ -468,7 +474,9 @@ def build_zones(raw: Path, iso: dict[str, str]) -> Table:
             ),
             *world_notes,
             *(f"Dropped {c}: not an ISO 3166 code in the tz database" for c in missing),
+            *sub.choices,
         ],
+        extra={"rows_by_kind": sub.counts(len(rows) - len(sub.zones) - 1)},
     )
 
 
@@ -585,6 +593,439 @@ def _world_row(
     return entry, notes
 
 
+# --------------------------------------------------------------------------------------------
+# Sub-national zones and their names
+
+
+@dataclass(frozen=True)
+class SubdivisionEntry:
+    """One subdivisions.csv row: a code users may type, its English name and other names."""
+
+    country: str
+    code: str
+    name: str
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass
+class Subnational:
+    """Everything the sub-national sources add: zone rows, names, inputs and choices."""
+
+    zones: list[ZoneEntry] = field(default_factory=list)
+    names: list[SubdivisionEntry] = field(default_factory=list)
+    inputs: list[dict[str, str]] = field(default_factory=list)
+    choices: list[str] = field(default_factory=list)
+    kinds: dict[str, int] = field(default_factory=dict)
+
+    def add(self, other: Subnational, kind: str) -> None:
+        self.zones.extend(other.zones)
+        self.names.extend(other.names)
+        self.inputs.extend(other.inputs)
+        self.choices.extend(other.choices)
+        self.kinds[kind] = len(other.zones)
+
+    def counts(self, countries: int) -> dict[str, int]:
+        return {"countries": countries, "world": 1, **self.kinds}
+
+
+# eGRID publishes pounds per MWh; 1 lb = 0.45359237 kg exactly, and kg/MWh = g/kWh.
+LB_PER_MWH_TO_G_PER_KWH = 0.45359237
+US_PUBLIC_DOMAIN = "US public domain (US EPA)"
+
+
+def _title(name: str) -> str:
+    """ "district of columbia" -> "District of Columbia": eGRID keys are lower-case."""
+    small = {"of", "and"}
+    words = name.split()
+    return " ".join(w if w in small and i else w.capitalize() for i, w in enumerate(words))
+
+
+def _egrid(raw: Path) -> Subnational:
+    doc = _load_json(raw / "grid/egrid2023_us_states.json")
+    meta, unit = doc["_source"], doc["_unit"]["emissions"]
+    if unit != "lbs/MWh":
+        raise ValueError(f"eGRID file unit changed to {unit!r}")
+    year = int(meta["year"])
+    part = Subnational()
+    national = None
+    for key, entry in sorted(doc.items()):
+        if key.startswith("_"):
+            continue
+        code = str(entry["regionCode"]).upper()
+        g_per_kwh = float(entry["emissions"]) * LB_PER_MWH_TO_G_PER_KWH
+        if code == "USA":
+            national = g_per_kwh
+            continue
+        name = _title(key)
+        part.zones.append(
+            ZoneEntry(
+                zone=f"US-{code}",
+                country="US",
+                subdivision=code,
+                name=name,
+                g_per_kwh=g_per_kwh,
+                year=year,
+                basis="generation",
+                scope="direct",
+                gases="CO2e",
+                source=(
+                    f"US EPA eGRID{year}, state CO2e total output emission rate "
+                    f"({meta['field']}, lb/MWh x 0.45359237)"
+                ),
+                licence=US_PUBLIC_DOMAIN,
+            )
+        )
+        aliases = ("Washington DC", "Washington, D.C.") if code == "DC" else ()
+        part.names.append(SubdivisionEntry("US", code, name, aliases))
+    part.inputs.append(
+        _input(
+            "US Environmental Protection Agency",
+            f"eGRID{year}, state annual CO2e total output emission rate ({meta['field']})",
+            str(year),
+            US_PUBLIC_DOMAIN,
+            str(meta["url"]),
+            "grid/egrid2023_us_states.json",
+            via=f"{CODECARBON} usa_emissions.json (MIT)",
+        )
+    )
+    part.choices += [
+        (
+            f"US states + DC ({len(part.zones)} rows): eGRID{year} {meta['field']} in lb/MWh x "
+            "0.45359237 = g/kWh. eGRID output emission rates count the emissions of burning fuel "
+            "at the plants in the state, per MWh generated there (imports not counted): "
+            "scope=direct, basis=generation, not lifecycle, so they run below lifecycle country "
+            "values for the same grid."
+        ),
+        (
+            f"eGRID's national rate ({national:.2f} g/kWh, direct) is not used: the US country row "
+            "stays Ember's lifecycle value, so the two are not comparable one to one."
+        ),
+    ]
+    return part
+
+
+# Green Algorithms' own ids that are not ISO 3166-2, or that name a second grid of one state.
+GA_CODE_FIXES = {"CA-MT": "CA-MB"}  # Manitoba is MB in ISO 3166-2; MT is no Canadian code
+GA_SKIPPED = {
+    # Western Australia has two grids; Perth and nearly all of the state's load is on the South
+    # West Interconnected System (AU-WA2), so that one stands for AU-WA.
+    "AU-WA1": "North Western Interconnected System: AU-WA uses the South West system (Perth)",
+    # Northern Territory: the plain row is kept; the Darwin-Katherine row is a sub-grid of it.
+    "AU-NT2": "Darwin-Katherine Interconnected System: AU-NT uses Green Algorithms' NT row",
+}
+GA_ID_OVERRIDES = {"AU-WA2": "AU-WA"}
+# Names as ISO 3166-2 spells them where Green Algorithms adds a grid or a word.
+GA_NAMES = {
+    "CA-YT": ("Yukon", ("Yukon Territory",)),
+    "AU-WA": ("Western Australia", ()),
+    "AU-ACT": ("Australian Capital Territory", ("ACT",)),
+}
+_DATA_YEAR = re.compile(r"data from (\d{4})")
+
+
+def _eco2ai_regions(raw: Path) -> dict[tuple[str, str], float]:
+    """eco2ai's undated sub-national values by (ISO2, folded region name), for comparison."""
+    out = {}
+    for r in _read_csv(raw / "grid/eco2ai_carbon_index.csv"):
+        if r["region"] != "Whole country" and r["alpha_2_code"] in ("CA", "AU"):
+            out[(r["alpha_2_code"], r["region"].strip().casefold())] = float(
+                r["Emission intensity, kg/MWh"]
+            )
+    return out
+
+
+def _greenalgo_regions(raw: Path) -> Subnational:
+    """Canadian provinces and Australian states from Green Algorithms' CI_aggregated.csv."""
+    rows = _read_csv(raw / "grid/greenalgorithms_ci_aggregated.csv", skip=1)
+    eco = _eco2ai_regions(raw)
+    part = Subnational()
+    kept: dict[str, int] = {"CA": 0, "AU": 0}
+    for r in rows:
+        ga_id = r["location"].strip()
+        country = ga_id[:2]
+        if r["Type"] != "Region" or country not in kept or ga_id in GA_SKIPPED:
+            continue
+        zone = GA_ID_OVERRIDES.get(ga_id, GA_CODE_FIXES.get(ga_id, ga_id))
+        code = zone.split("-", 1)[1]
+        found = _DATA_YEAR.search(r["source"])
+        if not found:
+            raise ValueError(f"Green Algorithms row {ga_id} has no data year: {r['source']!r}")
+        ga_name = r["regionName"].strip()
+        name, aliases = GA_NAMES.get(zone, (ga_name, ()))
+        eco_value = eco.get((country, name.casefold()))
+        compared = (
+            f"; preferred to eco2ai 0.3.12's undated {eco_value:g} g/kWh"
+            if eco_value is not None
+            else ""
+        )
+        part.zones.append(
+            ZoneEntry(
+                zone=zone,
+                country=country,
+                subdivision=code,
+                name=ga_name,
+                g_per_kwh=float(r["carbonIntensity"]),
+                year=int(found.group(1)),
+                **_GA_LABELS[country],
+                source=f"Green Algorithms CI_aggregated.csv, citing {r['source'].strip()}{compared}",
+                licence=CC_BY,
+            )
+        )
+        part.names.append(SubdivisionEntry(country, code, name, aliases))
+        kept[country] += 1
+    part.inputs += [
+        _greenalgo_input("CI_aggregated.csv (data/latest)", "grid/greenalgorithms_ci_aggregated.csv"),
+        _input(
+            "eco2ai (Sber AI Lab)",
+            "carbon_index.csv (comparison only)",
+            ECO2AI,
+            "Apache-2.0",
+            "https://github.com/sb-ai-lab/Eco2AI",
+            "grid/eco2ai_carbon_index.csv",
+        ),
+    ]
+    part.choices += [
+        (
+            f"Canadian provinces and territories ({kept['CA']}) and Australian states and "
+            f"territories ({kept['AU']}): Green Algorithms' rows, each with the data year its "
+            "source states (2019). eco2ai's rows for the same places carry no year (its package "
+            "is of about 2020), so they only serve as a comparison, named in each row's source."
+        ),
+        (
+            "Canada (Canada's 2021 UNFCCC inventory submission, via carbonfootprint.com): "
+            "basis=generation, scope=direct. Quebec 1.5 and Manitoba 1.3 g/kWh, for grids that "
+            "are almost all hydro, are only possible without lifecycle emissions."
+        ),
+        (
+            "Australia (National Greenhouse Accounts factors, via carbonfootprint.com): "
+            "basis=consumption, since the ACT gets the NSW grid's value although it generates "
+            "almost nothing; scope=direct+upstream, since each value is eco2ai's value for the "
+            "state plus 2-12%, the pattern of the NGA scope 2 (combustion) plus scope 3 (fuel "
+            "supply and grid losses) factors. Green Algorithms does not state the scope; this "
+            "label is inferred from that pattern."
+        ),
+        "Green Algorithms' Manitoba id CA-MT is ISO 3166-2 CA-MB; Yukon Territory is CA-YT Yukon.",
+        *(f"Skipped {k}: {why}." for k, why in sorted(GA_SKIPPED.items())),
+        (
+            "Not used: Green Algorithms' US states (carbonfootprint.com, data from 2020; eGRID2023 "
+            "is newer and primary) and its Hong Kong utility rows (HK is a country zone)."
+        ),
+    ]
+    return part
+
+
+_GA_LABELS = {
+    "CA": {"basis": "generation", "scope": "direct", "gases": "CO2e"},
+    "AU": {"basis": "consumption", "scope": "direct+upstream", "gases": "CO2e"},
+}
+
+
+def _mee_china(raw: Path) -> Subnational:
+    doc = _load_json(raw / "grid/mee2023_china_provinces.json")
+    meta = doc["metadata"]
+    if meta["unit"] != "gCO2/kWh":
+        raise ValueError(f"MEE file unit changed to {meta['unit']!r}")
+    part = Subnational()
+    licence = "Chinese government publication (MEE/NBS)"
+    for zone, entry in sorted(doc["data"].items()):
+        country, code = zone.split("-", 1)
+        name = str(entry["description"])
+        part.zones.append(
+            ZoneEntry(
+                zone=zone,
+                country=country,
+                subdivision=code,
+                name=name,
+                g_per_kwh=float(entry["emission_factor"]),
+                year=int(entry["year"]),
+                basis="consumption",
+                scope="direct",
+                gases="CO2",
+                source=(
+                    f"China MEE and NBS, announcement {meta['announcement']} "
+                    f"({meta['published']}), provincial average electricity CO2 emission factor"
+                ),
+                licence=licence,
+            )
+        )
+        aliases = tuple(
+            _title(n) for n in entry.get("names", []) if n.casefold() != name.casefold()
+        )
+        part.names.append(SubdivisionEntry(country, code, name, aliases))
+    part.inputs.append(
+        _input(
+            "Ministry of Ecology and Environment and National Bureau of Statistics of China",
+            f"announcement {meta['announcement']}: 2023 electricity CO2 emission factors, table 3",
+            str(meta["year"]),
+            licence,
+            str(meta["source_url"]),
+            "grid/mee2023_china_provinces.json",
+            via=f"{CODECARBON} (MIT)",
+        )
+    )
+    part.choices += [
+        (
+            f"Chinese provinces ({len(part.zones)} rows): the official {meta['year']} factors "
+            "as published, gases=CO2 (CO2 only: no methane or N2O, so not comparable one to one "
+            "with CO2e rows), scope=direct (combustion, no lifecycle), basis=consumption (the "
+            "factors account for electricity traded between provinces)."
+        ),
+        f"Not published by MEE, so absent: {meta['not_published']}",
+    ]
+    return part
+
+
+# Nord Pool names each bidding zone after a city; those and the region names are aliases.
+NORDIC_NAMES = {
+    "SE1": ("Luleå / North Sweden", ("Luleå", "North Sweden", "Northern Sweden")),
+    "SE2": ("Sundsvall / North-central Sweden", ("Sundsvall", "North-central Sweden")),
+    "SE3": ("Stockholm / South-central Sweden", ("Stockholm", "South-central Sweden")),
+    "SE4": ("Malmö / South Sweden", ("Malmö", "South Sweden", "Southern Sweden")),
+    "NO1": ("Oslo / East Norway", ("Oslo", "East Norway", "Eastern Norway")),
+    "NO2": ("Kristiansand / South Norway", ("Kristiansand", "South Norway", "Southern Norway")),
+    "NO3": ("Trondheim / Central Norway", ("Trondheim", "Molde", "Central Norway")),
+    "NO4": ("Tromsø / North Norway", ("Tromsø", "North Norway", "Northern Norway")),
+    "NO5": ("Bergen / West Norway", ("Bergen", "West Norway", "Western Norway")),
+}
+
+
+def _nordic(raw: Path) -> Subnational:
+    doc = _load_json(raw / "grid/entsoe2025_nordic_bidding_zones.json")
+    meta = doc["metadata"]
+    part = Subnational()
+    licence = "MIT (CodeCarbon 3.3.2); derived from ENTSO-E Transparency Platform data"
+    for code, entry in sorted(doc["data"].items()):
+        if code not in NORDIC_NAMES:
+            continue  # FI: see the choices
+        country = code[:2]
+        name, aliases = NORDIC_NAMES[code]
+        part.zones.append(
+            ZoneEntry(
+                zone=f"{country}-{code}",
+                country=country,
+                subdivision=code,
+                name=str(entry["description"]),
+                g_per_kwh=float(entry["emission_factor"]),
+                year=int(entry["year"]),
+                basis="generation",
+                scope="lifecycle",
+                gases="CO2e",
+                source=(
+                    f"ENTSO-E actual generation per type (A75) {entry['year']} x lifecycle factors "
+                    f"per source (derived by Khepri v1.3, via CodeCarbon 3.3.2); coverage "
+                    f"{str(entry['coverage']).split(' ', 1)[0]}"
+                ),
+                licence=licence,
+            )
+        )
+        part.names.append(SubdivisionEntry(country, code, name, aliases))
+    part.inputs.append(
+        _input(
+            "ENTSO-E Transparency Platform (generation); Khepri v1.3 (derivation)",
+            "Nordic bidding-zone intensity from actual generation per production type (A75)",
+            f"full year 2025, updated {meta['last_updated']}",
+            licence,
+            "https://doi.org/10.5281/zenodo.22285397",
+            "grid/entsoe2025_nordic_bidding_zones.json",
+            via=f"{CODECARBON} (MIT)",
+        )
+    )
+    finland = doc["data"].get("FI", {})
+    part.choices += [
+        (
+            f"Nordic bidding zones ({len(part.zones)} rows, SE1-SE4, NO1-NO5): generation-weighted "
+            "mix x per-source lifecycle factors, basis=generation, scope=lifecycle. Types without "
+            "a factor count as 0, so where coverage is low (SE4: 85% of generation covered) the "
+            "value is a lower bound; NO4's gas share moves it from year to year."
+        ),
+        (
+            f"FI stays the Ember country value: the file's FI {finland.get('emission_factor')} "
+            "g/kWh is marked 'prior value, unchanged', with no method or year of its own."
+        ),
+    ]
+    return part
+
+
+def _skipped_regions(raw: Path) -> list[str]:
+    """Sub-national rows with a permissive licence that are left out, and why."""
+    by_country: dict[str, int] = {}
+    for r in _read_csv(raw / "grid/eco2ai_carbon_index.csv"):
+        if r["region"] != "Whole country":
+            by_country[r["country"]] = by_country.get(r["country"], 0) + 1
+    listed = ", ".join(f"{c} {n}" for c, n in sorted(by_country.items()))
+    return [
+        (
+            f"Skipped eco2ai 0.3.12's sub-national rows ({listed}): no row carries a year (the "
+            "package dates them only as about 2020), so none can be bundled with an honest year. "
+            "The Russian regions have no other source here; their country row applies."
+        )
+    ]
+
+
+def build_subnational(raw: Path) -> Subnational:
+    sub = Subnational()
+    sub.add(_egrid(raw), "us_states")
+    sub.add(_greenalgo_regions(raw), "ca_au_regions")
+    sub.add(_mee_china(raw), "cn_provinces")
+    sub.add(_nordic(raw), "nordic_bidding_zones")
+    sub.choices += _skipped_regions(raw)
+    return sub
+
+
+def build_subdivisions(sub: Subnational, iso: dict[str, str]) -> Table:
+    """subdivisions.csv: the names users may type for each sub-national zone."""
+    rows = []
+    for entry in sub.names:
+        if entry.country not in iso:
+            raise ValueError(f"subdivision {entry.code} of unknown country {entry.country}")
+        rows.append((entry.country, entry.code, entry.name, ";".join(entry.aliases)))
+    _check_names_unique(sub.names)
+    return Table(
+        path=f"{INTENSITY}/subdivisions.csv",
+        header=("country", "code", "name", "aliases"),
+        rows=sorted(rows),
+        description=(
+            "Codes and English names of every sub-national zone, so that a place can be given "
+            "as 'US'+'California' as well as US-CA. `aliases` are other names, ';'-separated."
+        ),
+        inputs=[
+            _input(
+                "wattprint",
+                "names from each zone's source (eGRID, Green Algorithms, MEE, Nord Pool city names)",
+                "see zones.csv",
+                "see zones.csv",
+                "",
+                "zones.csv sources",
+            )
+        ],
+        choices=[
+            "Codes are the ISO 3166-2 subdivision codes without the country prefix (CA, QC, NSW, "
+            "BJ); Nordic bidding zones keep their market codes (SE1-SE4, NO1-NO5).",
+            "Names and aliases are unique within a country once case and accents are ignored.",
+        ],
+    )
+
+
+def _fold(text: str) -> str:
+    """The runtime lookup's name key (no case, accents or repeated spaces), so the table can
+    promise its names are unique under exactly the comparison the lookup makes."""
+    if str(REPO_ROOT / "src") not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT / "src"))
+    from wattprint.intensity.tables import fold_name
+
+    return fold_name(text)
+
+
+def _check_names_unique(entries: Iterable[SubdivisionEntry]) -> None:
+    seen: dict[tuple[str, str], str] = {}
+    for e in entries:
+        for text in (e.code, e.name, *e.aliases):
+            key = (e.country, _fold(text))
+            if seen.get(key, e.code) != e.code:
+                raise ValueError(f"{e.country}: {text!r} names both {seen[key]} and {e.code}")
+            seen[key] = e.code
+
+
 # Which Green Algorithms reference values become equivalents: key, unit, description, and the
 # year of the source Green Algorithms cites (its URLs are copied from the raw file). Rows whose
 # only source is an undated web calculator (the flight city pairs, Google search) are left out:
@@ -673,6 +1114,535 @@ def _greenalgo_input(dataset: str, raw_file: str) -> dict[str, str]:
         CC_BY,
         "https://github.com/GreenAlgorithms/green-algorithms-tool",
         raw_file,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Cloud regions, Google's per-region data, PUE/WUE and embodied emissions
+
+CURATED_DIR = REPO_ROOT / "tools" / "curated"
+CLOUDS = ("aws", "azure", "gcp", "oci", "ovhcloud", "scaleway")
+REGION_HEADER = ("cloud", "region", "name", "country", "subdivision", "city", "lat", "lon")
+APACHE = "Apache-2.0"
+CCF_REPO = "https://github.com/cloud-carbon-footprint/ccf-coefficients"
+
+
+def _coordinate(text: str, limit: float, where: str) -> str:
+    if not text:
+        return ""
+    value = float(text)
+    if not -limit <= value <= limit:
+        raise ValueError(f"{where}: coordinate {text} out of range")
+    return f"{value:.2f}"
+
+
+def read_curated_regions(path: Path) -> list[dict[str, str]]:
+    rows = _read_csv(path)
+    if not rows or tuple(rows[0])[: len(REGION_HEADER)] != REGION_HEADER:
+        raise ValueError(f"{path}: header must start with {','.join(REGION_HEADER)}")
+    for r in rows:
+        where = f"{path.name}: {r['cloud']} {r['region']}"
+        if r["cloud"] not in CLOUDS:
+            raise ValueError(f"{where}: unknown cloud (known: {', '.join(CLOUDS)})")
+        if not (r["source"].startswith("https://") and re.fullmatch(r"\d{4}-\d\d-\d\d", r["curated"])):
+            raise ValueError(f"{where}: needs a https source page and a curated date")
+        if bool(r["lat"]) != bool(r["lon"]):
+            raise ValueError(f"{where}: give both lat and lon, or neither")
+    return rows
+
+
+def _region_zone(r: dict[str, str], zones: set[str], iso: dict[str, str]) -> str:
+    """The most specific zone for a region: '<country>-<subdivision>' or the country."""
+    where = f"{r['cloud']} {r['region']}"
+    if r["country"] not in iso or r["country"] not in zones:
+        raise ValueError(f"{where}: country {r['country']!r} has no zone")
+    if not r["subdivision"]:
+        return r["country"]
+    zone = f"{r['country']}-{r['subdivision']}"
+    if zone not in zones:
+        # Curated subdivisions are only filled where the zone table has them: a miss is a typo.
+        raise ValueError(f"{where}: no zone {zone}")
+    return zone
+
+
+def build_cloud_regions(raw: Path, zones: set[str], iso: dict[str, str]) -> Table:
+    curated = read_curated_regions(CURATED_DIR / "cloud_regions.csv")
+    rows = []
+    seen: set[tuple[str, str]] = set()
+    for r in curated:
+        key = (r["cloud"], r["region"])
+        if key in seen:
+            raise ValueError(f"duplicate cloud region {key}")
+        seen.add(key)
+        where = f"{r['cloud']} {r['region']}"
+        rows.append(
+            (
+                r["cloud"],
+                r["region"],
+                r["name"],
+                r["country"],
+                r["subdivision"],
+                _region_zone(r, zones, iso),
+                _coordinate(r["lat"], 90, where),
+                _coordinate(r["lon"], 180, where),
+                r["source"],
+            )
+        )
+    gcp_known = {region for cloud, region in seen if cloud == "gcp"}
+    missing = sorted(set(_gcp_years(raw).regions()) - gcp_known)
+    if missing:
+        raise ValueError(f"GCP regions with Google carbon data but no curated row: {missing}")
+    counts = {c: sum(1 for k in seen if k[0] == c) for c in CLOUDS}
+    dates = sorted({r["curated"] for r in curated})
+    return Table(
+        path=f"{INTENSITY}/cloud_regions.csv",
+        header=("cloud", "region", "name", "country", "subdivision", "zone", "lat", "lon", "source"),
+        rows=sorted(rows),
+        description=(
+            "Public cloud regions: where each one is, and `zone`, the most specific zones.csv id "
+            "for it (US-VA, SE-SE3, FR), so every region resolves to an intensity."
+        ),
+        inputs=[
+            {
+                "publisher": "wattprint (hand-curated)",
+                "dataset": "tools/curated/cloud_regions.csv",
+                "vintage": f"curated {', '.join(dates)}",
+                "licence": "Apache-2.0 (wattprint); facts from each provider's region page",
+                "url": "",
+                "raw_file": "tools/curated/cloud_regions.csv (committed)",
+            },
+            _greenalgo_input(
+                "cloud_datacenters.csv (cross-check only)",
+                "cloud/greenalgorithms_cloud_datacenters.csv",
+            ),
+            _input(
+                "Cloud Carbon Footprint",
+                "grid emissions factors per region (cross-check only)",
+                "about 2020",
+                APACHE,
+                CCF_REPO,
+                "cloud/ccf_grid_emissions_factors_{aws,azure,gcp}.csv",
+            ),
+        ],
+        choices=[
+            (
+                "Regions, names and locations are curated by hand from each provider's public "
+                "region list (the row's source): AWS commercial regions (the aws partition, not "
+                "GovCloud, China or the European Sovereign Cloud), every GCP region in Google's "
+                "carbon data plus later ones, Azure public regions (including restricted ones), "
+                "and a selection of OCI, OVHcloud and Scaleway regions."
+            ),
+            (
+                "subdivision is filled only where zones.csv has sub-national data (US states, "
+                "Canadian provinces, Australian states, Chinese provinces, Nordic bidding zones), "
+                "so zone is always the most specific zone that exists."
+            ),
+            (
+                "lat/lon are the named city's coordinates to 2 decimals (the metro area a region "
+                "is publicly reported in where the provider names only a state or country); they "
+                "place the grid, not the building. Empty where no city is public (aws "
+                "me-central-1, azure israelcentral)."
+            ),
+            (
+                "Nordic regions map to bidding zones: Stockholm and Gävle (Azure Sweden Central) "
+                "lie in SE3, Malmö in SE4, Oslo in NO1, Stavanger in NO2; Hamina (gcp "
+                "europe-north1) is Finland, a country zone."
+            ),
+            *_region_cross_checks(raw, {(r[0], r[1]): r for r in rows}),
+        ],
+        extra={"regions_by_cloud": counts},
+    )
+
+
+def _azure_key(display: str) -> str:
+    """ "Germany North (Public)" -> "germanynorth": Azure's programmatic names drop spaces."""
+    return re.sub(r"\(.*?\)|\s", "", display).casefold()
+
+
+def _region_cross_checks(raw: Path, regions: dict[tuple[str, str], tuple[str, ...]]) -> list[str]:
+    """Compare the curated locations with Green Algorithms' and CCF's region tables."""
+    agree, differ, unknown = 0, [], []
+    for r in _read_csv(raw / "cloud/greenalgorithms_cloud_datacenters.csv", skip=1):
+        key = (r["provider"], r["Name"] if r["provider"] == "gcp" else _azure_key(r["Name"]))
+        theirs = r["location"].strip().replace("CN-HK", "HK")
+        if key not in regions:
+            unknown.append(f"{key[0]} {r['Name']}")
+            continue
+        ours = regions[key][5]
+        if theirs in (ours, ours.split("-")[0]):
+            agree += 1
+        else:
+            differ.append(f"{key[0]} {key[1]}: Green Algorithms {theirs or '(none)'}, here {ours}")
+    ccf_agree, ccf_differ = 0, []
+    country_names = {"United States": "US", "England": "GB", "South Korea": "KR"}
+    for r in _read_csv(raw / "cloud/ccf_grid_emissions_factors_aws.csv"):
+        key = ("aws", r["Region"])
+        if key not in regions:
+            continue
+        theirs = country_names.get(r["Country"], "")
+        ours = regions[key][3]
+        if not theirs or theirs == ours:
+            ccf_agree += 1
+        else:
+            ccf_differ.append(f"aws {r['Region']}: CCF {r['Country']}, here {ours}")
+    return [
+        (
+            f"Cross-check with Green Algorithms' cloud_datacenters.csv: {agree} regions agree "
+            f"(same zone, or the same country where it has no subdivision); differ: "
+            f"{'; '.join(differ) or 'none'}. Not curated here: {', '.join(unknown) or 'none'}."
+        ),
+        (
+            f"Cross-check with CCF's AWS grid factors: {ccf_agree} regions checked by country "
+            f"agree; differ: {'; '.join(ccf_differ) or 'none'}."
+        ),
+    ]
+
+
+@dataclass(frozen=True)
+class GcpYear:
+    year: int
+    intensity_column: str
+    rows: list[dict[str, str]]
+
+
+@dataclass(frozen=True)
+class GcpYears:
+    years: list[GcpYear]
+
+    def regions(self) -> set[str]:
+        return {r["Google Cloud Region"] for y in self.years for r in y.rows}
+
+
+def _gcp_years(raw: Path) -> GcpYears:
+    years = []
+    for path in sorted((raw / "cloud").glob("gcp_region_carbon_*.csv")):
+        year = int(path.stem.rsplit("_", 1)[1])
+        rows = [r for r in _read_csv(path) if r.get("Google Cloud Region", "").strip()]
+        # Header names differ by year: 'Lifecycle grid carbon intensity ...' until 2020, then
+        # 'Grid carbon intensity ...'. The column is found by its unit, and its name is kept.
+        column = next(c for c in rows[0] if "gCO2eq / kWh" in c)
+        years.append(GcpYear(year, column, rows))
+    if not years:
+        raise ValueError("no cloud/gcp_region_carbon_YYYY.csv files")
+    return GcpYears(years)
+
+
+def build_gcp_intensity(raw: Path) -> Table:
+    data = _gcp_years(raw)
+    rows = []
+    for y in data.years:
+        for r in y.rows:
+            value = float(r[y.intensity_column])
+            if not 0 <= value <= 1500:
+                raise ValueError(f"gcp {r['Google Cloud Region']} {y.year}: {value} g/kWh")
+            cfe = r["Google CFE"].strip()
+            rows.append(
+                (
+                    r["Google Cloud Region"].strip(),
+                    str(y.year),
+                    f"{value:.2f}",
+                    f"{float(cfe):.2f}" if cfe else "",
+                    f"Google Cloud region-carbon-info, {y.year}: '{y.intensity_column}'",
+                    APACHE,
+                )
+            )
+    labels = sorted({(y.intensity_column, y.year) for y in data.years}, key=lambda t: t[1])
+    return Table(
+        path=f"{INTENSITY}/gcp_region_intensity.csv",
+        header=("region", "year", "g_per_kwh", "cfe_share", "source", "licence"),
+        rows=sorted(rows),
+        description=(
+            "Google's yearly grid carbon intensity (gCO2e/kWh) and carbon-free energy share "
+            "(0-1, Google's own CFE%) per Google Cloud region."
+        ),
+        inputs=[
+            _input(
+                "Google",
+                "region-carbon-info, data/yearly",
+                f"{data.years[0].year}-{data.years[-1].year}",
+                APACHE,
+                "https://github.com/GoogleCloudPlatform/region-carbon-info",
+                "cloud/gcp_region_carbon_{2019..2024}.csv",
+            )
+        ],
+        choices=[
+            (
+                "Values are copied as published, with the upstream column name in the source: "
+                + "; ".join(f"{year}: '{col}'" for col, year in labels)
+                + ". Google labels 2019-2020 lifecycle explicitly; from 2021 it says only 'grid "
+                "carbon intensity' (hourly, location-based), so the label is kept, not guessed."
+            ),
+            "cfe_share is empty where Google published no CFE% for the region and year.",
+        ],
+    )
+
+
+# Provider names as wattprint spells them, from Green Algorithms' defaults file.
+PUE_PROVIDERS = {
+    "Unknown": "*",
+    "gcp": "gcp",
+    "aws": "aws",
+    "azure": "azure",
+    "OVHcloud": "ovhcloud",
+    "Oracle": "oci",
+}
+
+
+@dataclass(frozen=True)
+class Wue:
+    value: float
+    year: int
+    source: str
+
+
+# Fleet-wide water usage effectiveness (site water for cooling and humidification per kWh of IT
+# energy), only where the provider publishes it. Google publishes water per campus but no
+# L/kWh, so gcp has none; OCI, OVHcloud and Scaleway publish no fleet WUE we could cite.
+PROVIDER_WUE = {
+    "aws": Wue(
+        0.12,
+        2025,
+        "Amazon, AWS sustainability (https://aws.amazon.com/sustainability/) and Amazon News, "
+        "June 2026: global data-center WUE 0.12 L/kWh in 2025",
+    ),
+    "azure": Wue(
+        0.30,
+        2024,
+        "Microsoft, 'Sustainable by design: Next-generation datacenters consume zero water for "
+        "cooling' (2024-12-09, https://www.microsoft.com/en-us/microsoft-cloud/blog/2024/12/09/"
+        "sustainable-by-design-next-generation-datacenters-consume-zero-water-for-cooling/): "
+        "average WUE 0.30 L/kWh in fiscal year 2024",
+    ),
+}
+_PUE_DATE = re.compile(r"\((\d\d)/(\d\d)/(\d{4})\)")
+
+
+def _pue_year(source: str) -> int:
+    """The year of a cited page: a leading year, a '(dd/mm/yyyy)' access date or a URL date."""
+    found = re.match(r"(\d{4}) ", source) or _PUE_DATE.search(source)
+    if found:
+        return int(found.group(found.lastindex or 1))
+    dated = re.search(r"/(20\d\d)/\d\d/\d\d/", source)
+    if dated:
+        return int(dated.group(1))
+    raise ValueError(f"no year in PUE source {source!r}")
+
+
+def build_cloud_pue(raw: Path) -> Table:
+    rows = []
+    for r in _read_csv(raw / "cloud/greenalgorithms_defaults_PUE.csv", skip=1):
+        cloud = PUE_PROVIDERS[r["provider"]]
+        wue = PROVIDER_WUE.get(cloud)
+        source = "Green Algorithms defaults_PUE.csv, citing " + r["source"].split(" ")[-1]
+        rows.append(_pue_row(cloud, "*", float(r["PUE"]), _pue_year(r["source"]), source, wue))
+    regional = 0
+    for r in _read_csv(raw / "cloud/greenalgorithms_cloud_datacenters.csv", skip=1):
+        if r["PUE"].strip():
+            source = "Green Algorithms cloud_datacenters.csv, citing " + r["source_PUE"].strip()
+            rows.append(
+                _pue_row(r["provider"], r["Name"], float(r["PUE"]), _pue_year(source), source, None)
+            )
+            regional += 1
+    return Table(
+        path=f"{INTENSITY}/cloud_pue.csv",
+        header=("cloud", "region", "pue", "wue_l_per_kwh", "year", "source", "wue_year", "wue_source"),
+        rows=sorted(rows),
+        description=(
+            "Power usage effectiveness (facility energy / IT energy) and, where published, water "
+            "usage effectiveness (litres per kWh of IT energy). region '*' is a provider's fleet "
+            "default; cloud '*' the default for any other site. year/source are the PUE's; "
+            "wue_year/wue_source the WUE's."
+        ),
+        inputs=[
+            _greenalgo_input("defaults_PUE.csv", "cloud/greenalgorithms_defaults_PUE.csv"),
+            _greenalgo_input("cloud_datacenters.csv", "cloud/greenalgorithms_cloud_datacenters.csv"),
+            *(
+                {
+                    "publisher": "Amazon" if cloud == "aws" else "Microsoft",
+                    "dataset": "fleet water usage effectiveness statement",
+                    "vintage": str(w.year),
+                    "licence": "fact cited from a public statement",
+                    "url": re.search(r"https://\S+?(?=[),])", w.source).group(0),  # type: ignore[union-attr]
+                    "raw_file": "(cited in tools/build_data.py PROVIDER_WUE)",
+                }
+                for cloud, w in sorted(PROVIDER_WUE.items())
+            ),
+        ],
+        choices=[
+            (
+                "Lookup order: the region's own row, else the provider's '*' row, else the "
+                "'*','*' row (Green Algorithms' 'Unknown': Uptime Institute's 2024 survey average)."
+            ),
+            (
+                f"{regional} region rows (Google campuses, 2020) come from Green Algorithms' "
+                "cloud_datacenters.csv; it gives no Azure PUE per region."
+            ),
+            (
+                "Provider defaults are Green Algorithms' (a 2023 Nutanix article); the providers' "
+                "own newer fleet figures are noted, not used: AWS 1.14 (2025), Google about 1.09 "
+                "(2024)."
+            ),
+            (
+                "WUE only where the provider publishes a fleet L/kWh figure: AWS and Microsoft. "
+                "Google publishes water per campus without L/kWh; OCI, OVHcloud and Scaleway: none "
+                "found to cite. Empty means unknown, not zero. Microsoft's later 0.27 L/kWh (FY2025) "
+                "was only found in secondary reports, so FY2024's 0.30 is kept."
+            ),
+        ],
+    )
+
+
+def _pue_row(
+    cloud: str, region: str, pue: float, year: int, source: str, wue: Wue | None
+) -> tuple[str, ...]:
+    if not 1.0 <= pue <= 3.0:
+        raise ValueError(f"PUE {pue} for {cloud} {region} is implausible")
+    return (
+        cloud,
+        region,
+        _fixed(pue, 3),
+        _fixed(wue.value, 3) if wue else "",
+        str(year),
+        source,
+        str(wue.year) if wue else "",
+        wue.source if wue else "",
+    )
+
+
+# Instance hardware used to turn CCF's per-instance additions into per-part coefficients.
+# Counts are the providers' published specifications (AWS, Google Cloud and Azure instance-type
+# pages). CCF models every host as its base server plus additions beyond 1 CPU and 16 GB.
+HOST_SOCKETS = {("aws", "a1.metal"): 1, ("aws", "m5.metal"): 2, ("aws", "x1.32xlarge"): 4}
+HOST_MEMORY_GB = {
+    ("aws", "a1.metal"): 32,
+    ("aws", "c5.metal"): 192,
+    ("aws", "m5.metal"): 384,
+    ("aws", "x1.32xlarge"): 1952,
+}
+HOST_GPUS = {
+    ("aws", "p4d.24xlarge"): 8,  # 8 NVIDIA A100
+    ("aws", "p3.16xlarge"): 8,  # 8 NVIDIA V100
+    ("gcp", "a2-megagpu-16g"): 16,  # 16 NVIDIA A100
+    ("azure", "ND40rs v2"): 8,  # 8 NVIDIA V100
+}
+HOST_SSDS = {("aws", "i3.metal"): 8, ("aws", "p4d.24xlarge"): 8, ("aws", "x1.32xlarge"): 2}
+HOST_HDDS = {("aws", "d2.8xlarge"): 24}
+CCF_LIFETIME_YEARS = 4  # CCF amortises embodied emissions over a 4-year server life
+CCF_EMBODIED_YEAR = 2021  # CCF's embodied-emissions coefficients and method (Teads, 2021)
+CCF_EMBODIED_URL = "https://www.cloudcarbonfootprint.org/docs/embodied-emissions"
+
+
+def _ccf_hosts(raw: Path) -> dict[tuple[str, str], dict[str, float]]:
+    hosts = {}
+    for cloud in ("aws", "azure", "gcp"):
+        for r in _read_csv(raw / f"embodied/ccf_coefficients_{cloud}_embodied.csv"):
+            values = {k: float(v) for k, v in r.items() if k.startswith("additional_") or k == "total"}
+            hosts[(cloud, r["type"])] = values
+    return hosts
+
+
+def _per_unit(
+    hosts: dict[tuple[str, str], dict[str, float]],
+    counts: dict[tuple[str, str], int],
+    column: str,
+    offset: int,
+) -> tuple[float, str]:
+    """One coefficient from several hosts of known hardware; they must agree."""
+    ratios = {}
+    for key, count in counts.items():
+        if count - offset > 0:
+            ratios[key] = hosts[key][column] / (count - offset)
+        elif hosts[key][column] != 0:
+            raise ValueError(f"CCF gives {key} {column}={hosts[key][column]} for the base count")
+    values = list(ratios.values())
+    if max(values) - min(values) > 0.005 * max(values):
+        raise ValueError(f"CCF {column} per unit disagrees between hosts: {ratios}")
+    shown = ", ".join(f"{c} {t} {hosts[(c, t)][column]:g}/{n - offset}" for (c, t), n in counts.items() if n - offset > 0)
+    return statistics.fmean(values), shown
+
+
+def build_embodied(raw: Path) -> Table:
+    hosts = _ccf_hosts(raw)
+    bases = {round(h["total"] - sum(v for k, v in h.items() if k != "total"), 6) for h in hosts.values()}
+    if len(bases) != 1:
+        raise ValueError(f"CCF base server differs between instances: {sorted(bases)}")
+    base = bases.pop()
+    socket, socket_how = _per_unit(hosts, HOST_SOCKETS, "additional_cpus", 1)
+    memory, memory_how = _per_unit(hosts, HOST_MEMORY_GB, "additional_memory", 16)
+    gpu, gpu_how = _per_unit(hosts, HOST_GPUS, "additional_gpus", 0)
+    ssd, ssd_how = _per_unit(hosts, HOST_SSDS, "additional_storage", 0)
+    hdd, hdd_how = _per_unit(hosts, HOST_HDDS, "additional_storage", 0)
+    two_socket = [h["total"] - h["additional_gpus"] for h in hosts.values() if h["additional_cpus"] == socket]
+    server = statistics.median(two_socket)
+    ccf = "Cloud Carbon Footprint embodied coefficients (Apache-2.0)"
+    year = str(CCF_EMBODIED_YEAR)
+    life = str(CCF_LIFETIME_YEARS)
+    rows = [
+        (
+            "server",
+            _fixed(server, 2),
+            life,
+            "kgCO2e per 2-socket server, GPUs excluded",
+            f"{ccf}: median of total minus GPUs over the {len(two_socket)} instance rows CCF "
+            "models as 2-socket hosts (AWS, Azure, GCP)",
+            year,
+        ),
+        (
+            "server_base",
+            _fixed(base, 2),
+            life,
+            "kgCO2e per minimal server (1 CPU, 16 GB, no drives)",
+            f"{ccf}: the base every instance row starts from (Dell PowerEdge R740 LCA)",
+            year,
+        ),
+        ("cpu_socket", _fixed(socket, 2), life, "kgCO2e per CPU socket beyond the first",
+         f"{ccf}: additional_cpus / (sockets - 1) for {socket_how}", year),
+        ("memory_gb", _fixed(memory, 4), life, "kgCO2e per GB of memory beyond 16 GB",
+         f"{ccf}: additional_memory / (GB - 16) for {memory_how}", year),
+        ("gpu", _fixed(gpu, 2), life, "kgCO2e per GPU",
+         f"{ccf}: additional_gpus / GPUs for {gpu_how}", year),
+        ("ssd", _fixed(ssd, 2), life, "kgCO2e per SSD", f"{ccf}: additional_storage / SSDs for {ssd_how}", year),
+        ("hdd", _fixed(hdd, 2), life, "kgCO2e per HDD", f"{ccf}: additional_storage / HDDs for {hdd_how}", year),
+    ]
+    return Table(
+        path=f"{INTENSITY}/embodied.csv",
+        header=("kind", "kg_co2e", "lifetime_years", "unit", "source", "year"),
+        rows=sorted(rows),
+        description=(
+            "Manufacturing (embodied) emissions of server parts, in kgCO2e per unit, with the "
+            "service life to amortise them over (share per hour = kg_co2e / (lifetime_years x 8760))."
+        ),
+        inputs=[
+            _input(
+                "Cloud Carbon Footprint",
+                "ccf-coefficients output/*_embodied.csv",
+                f"coefficients of the {CCF_EMBODIED_YEAR} embodied-emissions method",
+                APACHE,
+                CCF_EMBODIED_URL,
+                "embodied/ccf_coefficients_{aws,azure,gcp}_embodied.csv",
+            )
+        ],
+        choices=[
+            (
+                f"Every CCF row is base {base:g} kg + additional memory, storage, CPUs and GPUs; "
+                "the per-part coefficients are recovered by dividing an addition by the part count "
+                "of instances whose hardware the providers publish (HOST_* in tools/build_data.py), "
+                "and the build fails if two such instances disagree."
+            ),
+            (
+                f"server = {server:g} kg: the median 2-socket host without GPUs (e.g. AWS m5.metal: "
+                "base + second CPU + 368 GB of memory). Add gpu x the GPU count for a GPU server."
+            ),
+            (
+                f"lifetime_years = {CCF_LIFETIME_YEARS}: CCF's amortisation period. year = "
+                f"{CCF_EMBODIED_YEAR}, when CCF published these coefficients (the base is Dell's "
+                "PowerEdge R740 product carbon footprint, 2019)."
+            ),
+            (
+                "No 'share of a server per CPU socket or vCPU' row: CCF allocates by vCPU share of "
+                "the host, which needs the host's vCPU count at run time, not a constant."
+            ),
+        ],
     )
 
 
@@ -1113,6 +2083,63 @@ row counts and every choice made where sources disagree are in `SOURCES.json`.
   energy dataset (Ember and Energy Institute data, CC BY 4.0,
   <https://github.com/owid/energy-data>), as repackaged by CodeCarbon 3.3.2 (MIT).
 
+Sub-national rows, each labelled with its own basis, scope and gases:
+
+- US states and DC: **US EPA eGRID2023**, state CO2e total output emission rates (direct,
+  combustion-only emissions), US Government work in the public domain:
+  <https://www.epa.gov/egrid>. Converted from lb/MWh; as repackaged by CodeCarbon 3.3.2 (MIT).
+- Chinese provinces: **Ministry of Ecology and Environment and National Bureau of Statistics
+  of China**, announcement 2025 No. 47, 2023 provincial electricity CO2 emission factors (CO2
+  only), a government publication:
+  <https://www.mee.gov.cn/xxgk2018/xxgk/xxgk01/202512/t20251231_1139517.html>; as compiled by
+  CodeCarbon 3.3.2 (MIT).
+- Nordic bidding zones SE1-SE4 and NO1-NO5: derived from **ENTSO-E Transparency Platform**
+  actual generation per production type (2025) with per-source lifecycle factors, by Khepri
+  v1.3 (<https://doi.org/10.5281/zenodo.22285397>); as shipped by CodeCarbon 3.3.2 (MIT).
+- Canadian provinces and Australian states: **Green Algorithms** (Lannelongue, Grealey and
+  Inouye), `CI_aggregated.csv`, CC BY 4.0, citing carbonfootprint.com, Canada's UNFCCC
+  inventory and the Australian Government's National Greenhouse Accounts factors. **eco2ai**
+  0.3.12 (Sber AI Lab, Apache-2.0, <https://github.com/sb-ai-lab/Eco2AI>) values are quoted
+  for comparison only.
+
+## subdivisions.csv
+
+- Names from the sources above; the Nordic bidding-zone city names are Nord Pool's.
+
+## cloud_regions.csv
+
+- Hand-curated by wattprint from each provider's public region list: Amazon Web Services
+  (<https://docs.aws.amazon.com/global-infrastructure/latest/regions/aws-regions.html>), Google
+  Cloud (<https://cloud.google.com/compute/docs/regions-zones>), Microsoft Azure
+  (<https://learn.microsoft.com/azure/reliability/regions-list>), Oracle Cloud Infrastructure
+  (<https://docs.oracle.com/en-us/iaas/Content/General/Concepts/regions.htm>), OVHcloud
+  (<https://www.ovhcloud.com/en/public-cloud/regions-availability/>) and Scaleway
+  (<https://www.scaleway.com/en/docs/account/reference-content/products-availability/>).
+- Cross-checked against **Green Algorithms** `cloud_datacenters.csv` (CC BY 4.0) and **Cloud
+  Carbon Footprint** grid emission factors (Apache-2.0,
+  <https://github.com/cloud-carbon-footprint/ccf-coefficients>).
+
+## gcp_region_intensity.csv
+
+- **Google**, *region-carbon-info* yearly data 2019-2024, Apache-2.0:
+  <https://github.com/GoogleCloudPlatform/region-carbon-info>.
+
+## cloud_pue.csv
+
+- **Green Algorithms** `defaults_PUE.csv` and `cloud_datacenters.csv`, CC BY 4.0, citing the
+  Uptime Institute 2024 Global Data Center Survey, a 2023 Nutanix article and Google's data
+  center efficiency page.
+- Water usage effectiveness as published by **Amazon** (AWS sustainability,
+  <https://aws.amazon.com/sustainability/>) and **Microsoft** (Microsoft Cloud blog, 9 December
+  2024).
+
+## embodied.csv
+
+- **Cloud Carbon Footprint** embodied-emissions coefficients, Apache-2.0:
+  <https://github.com/cloud-carbon-footprint/ccf-coefficients>; method:
+  <https://www.cloudcarbonfootprint.org/docs/embodied-emissions>. Per-part values are
+  wattprint's derivation from them.
+
 ## countries.csv, country_aliases.csv, timezones.csv
 
 - **IANA time zone database** (version {tz_version}; `iso3166.tab`, `zone.tab`,
@@ -1164,12 +2191,19 @@ def build(raw: Path) -> dict[str, str]:
     tz = find_tzdata()
     iso = read_iso3166(tz)
     countries, aliases = build_countries(raw, iso, tz)
+    sub = build_subnational(raw)
+    zones = build_zones(raw, iso, sub)
     intensity = [
-        build_zones(raw, iso),
+        zones,
+        build_subdivisions(sub, iso),
         countries,
         aliases,
         build_timezones(tz, iso),
         build_equivalents(raw),
+        build_cloud_regions(raw, {row[0] for row in zones.rows}, iso),
+        build_gcp_intensity(raw),
+        build_cloud_pue(raw),
+        build_embodied(raw),
     ]
     cpu = build_cpu_tdp(raw)
     sensors = [cpu, build_power_model(raw, cpu)]

@@ -123,6 +123,8 @@ KEYS: dict[str, Key] = {
         Key("home", _path, "a directory path", "where the local store lives"),
         Key("sinks", _choices_list(*SINK_NAMES), f"a list drawn from {', '.join(SINK_NAMES)}",
             "where records go"),
+        Key("store_flush_s", _number(0, 300), "seconds from 0 to 300",
+            "longest time records wait before the local store commits them (0: every record)"),
         Key("csv_path", _path, "a file path", "file for the csv sink"),
         Key("jsonl_path", _path, "a file path", "file for the jsonl sink"),
         Key("cpu_tdp_w", _number(1, 2000, optional=True), "watts from 1 to 2000",
@@ -147,6 +149,7 @@ class Config:
     pue: float = 1.0
     home: Path | None = None
     sinks: tuple[str, ...] = ("sqlite",)
+    store_flush_s: float = 10.0
     csv_path: Path | None = Path("wattprint.csv")
     jsonl_path: Path | None = Path("wattprint.jsonl")
     cpu_tdp_w: float | None = None

@@ -38,8 +38,10 @@ from .records import (
 )
 from .sensors import DeviceInfo, HostPaths, ProbeContext, Sensor, SensorOptions, Skipped
 
+from .scope import Shares
+
 if TYPE_CHECKING:
-    from .scope import Scope, Shares
+    from .scope import Scope
     from .sinks import Sink
 
 __all__ = ["Span", "Tracker", "track"]
@@ -188,7 +190,10 @@ class Tracker:
         self._tags = dict(tags or {})
 
         self._lock = threading.RLock()
-        self._stop_event = threading.Event()
+        # Held until stop(); the sampler waits on it with a timeout. One lock acquire per tick
+        # is the cheapest stoppable wait CPython has (Event.wait allocates a lock per call).
+        self._stop_signal = threading.Lock()
+        self._stop_signal.acquire()
         self._thread: threading.Thread | None = None
         self._state = "new"  # new -> prepared -> running -> stopped; any -> inert on failure
         self._owner_pid = os.getpid()
@@ -210,6 +215,7 @@ class Tracker:
         self._scope: Scope | None = None
         self._intensity: IntensitySource | None = None
         self._intensity_detail: dict[str, Any] = {}
+        self._static_intensity: Intensity | None = None
         self._started_mono = 0.0
         self.info: RunInfo | None = None
         self.summary: RunSummary | None = None
@@ -284,6 +290,10 @@ class Tracker:
             self._warn(f"{DEFAULT_WARNING} ({self.location.detail})")
         now = self._wall()
         first = self._lookup_intensity(now, now)
+        # A source whose value cannot change over a run (the bundled annual tables) is asked
+        # once, not on every tick.
+        if first is not None and getattr(self._intensity, "static", False):
+            self._static_intensity = first
         if first is not None:
             self._intensity_detail = {
                 "basis": first.basis, "scope": first.scope, "gases": first.gases,
@@ -345,7 +355,7 @@ class Tracker:
 
     def _run(self) -> None:
         interval = self.config.interval_s
-        while not self._stop_event.wait(interval):
+        while not self._stop_signal.acquire(timeout=interval):
             self._tick()
 
     def stop(self, *, exit_code: int | None = None, status: str = "finished") -> RunSummary:
@@ -357,7 +367,7 @@ class Tracker:
                 self.summary = self._empty_summary(status="failed" if self._state == "inert"
                                                    else "not started")
                 return self.summary
-        self._stop_event.set()
+        self._stop_signal.release()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=10.0)
@@ -386,10 +396,12 @@ class Tracker:
             return self.summary
 
     def flush(self) -> None:
-        """Measure now and write the interval to the sinks (normally the thread does this)."""
+        """Measure now and write everything buffered to the sinks."""
         with self._lock:
             if self._state == "running":
                 self._tick()
+                for sink in list(self._sinks):
+                    self._call_sink(sink, "flush", None)
 
     def _stop_at_exit(self) -> None:
         if os.getpid() == self._owner_pid and self._state == "running":
@@ -478,19 +490,19 @@ class Tracker:
                 self._call_sink(sink, "write", record)
 
     def _shares(self) -> Shares:
-        from .scope import Shares
-
-        if self._scope is None:
-            return Shares()
+        if self._scope is None or self._scope.name == "machine":
+            return _WHOLE
         try:
             return self._scope.shares()
         except Exception as exc:
             self._note_failure("scope", "process share unavailable (%r); counting the whole machine",
                                exc)
-            return Shares()
+            return _WHOLE
 
     def _lookup_intensity(self, start_s: float, end_s: float) -> Intensity | None:
         assert self._intensity is not None
+        if self._static_intensity is not None:
+            return self._static_intensity
         try:
             return self._intensity.lookup(
                 self.location,
@@ -543,7 +555,10 @@ class Tracker:
         if sink.name in self._failed_sinks and method != "close":
             return
         try:
-            getattr(sink, method)(arg)
+            if method == "flush":
+                sink.flush()
+            else:
+                getattr(sink, method)(arg)
         except Exception as exc:
             # A sink that cannot open or write is dropped for the rest of the run; the others
             # keep going and the summary says what was lost.
@@ -574,6 +589,9 @@ class Tracker:
             skipped=(), warnings=tuple(self._warnings),
         )
         return summarize(info, [], status=status)
+
+
+_WHOLE = Shares()
 
 
 def _device_dict(device: DeviceInfo) -> dict[str, Any]:

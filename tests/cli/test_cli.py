@@ -156,7 +156,8 @@ def test_sigkill_mid_run_leaves_every_flushed_interval_readable(tmp_path):
     home = Path(os.environ["WATTPRINT_HOME"])
     script = (
         "import time, wattprint\n"
-        "t = wattprint.Tracker(country='FR', interval_s=0.1, project='killed').start()\n"
+        "t = wattprint.Tracker(country='FR', interval_s=0.1, store_flush_s=0.3,\n"
+        "                      project='killed').start()\n"
         "print(t.run_id, flush=True)\n"
         "time.sleep(60)\n"
     )

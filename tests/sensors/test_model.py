@@ -290,13 +290,24 @@ def test_cgroup_quota_with_unreadable_usage_falls_back_visibly(host: FakeHost) -
 # --- RAM -------------------------------------------------------------------------------------
 
 
+def _ram_energy_over(sensor: RamModelSensor, seconds: float) -> float:
+    from wattprint.meter import Meter
+
+    now = [0.0]
+    meter = Meter([sensor], clock=lambda: now[0], wall_clock=lambda: now[0])
+    meter.start()
+    now[0] += seconds
+    return meter.measure().energy_j("ram")
+
+
 def test_ram_host_energy(host: FakeHost) -> None:
     sensor = probe_ram(_ctx(host), model=FAKE_MODEL)
     assert isinstance(sensor, Sensor)
-    before = _energy(sensor)
-    host.uptime(110.0)
+    (reading,) = sensor.read()
+    assert (reading.power_w, reading.energy_j, reading.method) == (
+        pytest.approx(5.96), None, "modelled")
     # 16 GiB x 0.3725 W/GiB = 5.96 W, for 10 s.
-    assert _energy(sensor) - before == pytest.approx(59.6)
+    assert _ram_energy_over(sensor, 10.0) == pytest.approx(59.6)
     device = sensor.devices()[0]
     assert (device.device, device.component, device.coverage) == ("model:ram", "ram", "host")
     assert "Green Algorithms (test)" in device.detail
@@ -306,9 +317,7 @@ def test_ram_host_energy(host: FakeHost) -> None:
 def test_ram_cgroup_limit_below_host(host: FakeHost) -> None:
     _container(host, cpu_max="max 100000", usage_usec=0, memory_max=str(2 * GIB))
     sensor = probe_ram(_ctx(host), model=FAKE_MODEL)
-    before = _energy(sensor)
-    host.uptime(110.0)
-    assert _energy(sensor) - before == pytest.approx(2 * 0.3725 * 10)
+    assert _ram_energy_over(sensor, 10.0) == pytest.approx(2 * 0.3725 * 10)
     device = sensor.devices()[0]
     assert device.coverage == "cgroup" and "memory limit" in device.detail
 

@@ -43,6 +43,7 @@ def zone_for(where: Location) -> str | None:
 
 class BundledSource:
     name = "bundled"
+    static = True  # annual averages: one lookup serves a whole run
 
     def lookup(self, where: Location, start: datetime, end: datetime) -> Intensity:
         table = zones()
@@ -52,8 +53,8 @@ class BundledSource:
         world = table.get(WORLD_ZONE)
         if world is None:  # the build validates this row exists; guard a broken install
             raise IntensityUnavailable("bundled tables have no WORLD row; reinstall wattprint")
-        if zone is None:
-            return _intensity(world, "location unknown: world average used")
+        if zone is None:  # the location itself is flagged as unknown; WORLD says the rest
+            return _intensity(world)
         if where.country and where.country in table:
             row = table[where.country]
             return _intensity(row, f"no bundled data for {zone}: {where.country} average used")

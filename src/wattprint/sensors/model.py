@@ -42,8 +42,8 @@ from .procfs import (
     cpu_info,
     cpu_times,
     mem_total_bytes,
-    read_busy_total_s,
     read_uptime_s,
+    ProcFile,
 )
 
 __all__ = [
@@ -277,14 +277,29 @@ class CpuModelSensor(_ModelSensor):
         self.power = power
 
 
-class RamModelSensor(_ModelSensor):
-    """Modelled RAM energy: watts per GiB times the RAM size, constant over time."""
+class RamModelSensor:
+    """Modelled RAM power: watts per GiB times the RAM size, constant over time.
 
-    def __init__(
-        self, *, device: DeviceInfo, power_w: float, energy_j: Callable[[], float]
-    ) -> None:
-        super().__init__(name="ram-model", device=device, energy_j=energy_j)
+    It reports power, not a counter: the meter integrates a constant exactly, and a tick then
+    costs no file read at all.
+    """
+
+    name = "ram-model"
+    method = "modelled"
+
+    def __init__(self, *, device: DeviceInfo, power_w: float) -> None:
+        self._device = device
         self.power_w = power_w
+        self._reading = Reading(device.device, device.component, self.method, power_w=power_w)
+
+    def devices(self) -> list[DeviceInfo]:
+        return [self._device]
+
+    def read(self) -> list[Reading]:
+        return [self._reading]
+
+    def close(self) -> None:
+        """Nothing to release."""
 
 
 # --- probes ----------------------------------------------------------------------------------
@@ -356,11 +371,11 @@ def _cpu_share(ctx: ProbeContext, cgroup: Cgroup | None) -> tuple[float | None, 
 
 
 def _host_cpu_energy(ctx: ProbeContext, n_cpus: int, power: CpuPower) -> Callable[[], float]:
-    stat_path, clk_tck = str(ctx.paths.proc / "stat"), clock_ticks_per_s()
+    stat, clk_tck = ProcFile(str(ctx.paths.proc / "stat")), clock_ticks_per_s()
     idle_w, dynamic_w = power.idle_w, power.max_w - power.idle_w
 
     def energy_j() -> float:
-        busy_s, total_s = read_busy_total_s(stat_path, clk_tck)
+        busy_s, total_s = stat.busy_total_s(clk_tck)
         # wall_s = total_s / n; busy_s / n is the average load times wall time.
         return (idle_w * total_s + dynamic_w * busy_s) / n_cpus
 
@@ -370,7 +385,7 @@ def _host_cpu_energy(ctx: ProbeContext, n_cpus: int, power: CpuPower) -> Callabl
 def _cgroup_cpu_energy(
     ctx: ProbeContext, cgroup: Cgroup, quota_cores: float, n_cpus: int, power: CpuPower
 ) -> Callable[[], float]:
-    uptime_path = str(ctx.paths.proc / "uptime")
+    uptime = ProcFile(str(ctx.paths.proc / "uptime"))
     # Per host CPU: the container's quota of CPUs idles at their share of idle power, and each
     # CPU-second it uses adds one CPU's share of the dynamic range.
     idle_w = power.idle_w / n_cpus * quota_cores
@@ -378,7 +393,7 @@ def _cgroup_cpu_energy(
     usage_s = cgroup.cpu_usage_s
 
     def energy_j() -> float:
-        return idle_w * read_uptime_s(uptime_path) + dynamic_w_per_cpu * usage_s()
+        return idle_w * uptime.uptime_s() + dynamic_w_per_cpu * usage_s()
 
     return energy_j
 
@@ -434,10 +449,8 @@ def probe_ram(
 ) -> RamModelSensor:
     """Open the modelled RAM sensor, or raise :class:`SensorUnavailable` saying why not."""
     platform = platform or sys.platform
-    uptime_path = str(ctx.paths.proc / "uptime")
     try:
         host_bytes = mem_total_bytes(ctx.paths)
-        read_uptime_s(uptime_path)
     except (OSError, ValueError) as exc:
         raise _no_proc(exc, "RAM", platform) from exc
     w_per_gib, source = _ram_w_per_gib(ctx.options, model)
@@ -465,11 +478,7 @@ def probe_ram(
             ("power_w", f"{power_w:.4g}"),
         ),
     )
-
-    def energy_j() -> float:
-        return power_w * read_uptime_s(uptime_path)
-
-    return RamModelSensor(device=device, power_w=power_w, energy_j=energy_j)
+    return RamModelSensor(device=device, power_w=power_w)
 
 
 def _ram_w_per_gib(options: SensorOptions, model: PowerModel | None) -> tuple[float, str]:

@@ -1,8 +1,8 @@
 """Records -> somewhere. One module per destination, found through :data:`SINKS`.
 
 A sink is opened once with the run's :class:`~wattprint.records.RunInfo`, receives each
-interval :class:`~wattprint.records.Record` and each finished span, and is closed with the
-run's summary. The tracker calls sinks from its sampling thread and isolates them: one failing
+interval :class:`~wattprint.records.Record` and each finished span, may buffer until
+``flush()``, and is closed with the run's summary. The tracker calls sinks from its sampling thread and isolates them: one failing
 sink is logged once and never stops the others.
 """
 
@@ -28,6 +28,8 @@ class Sink(Protocol):
     def write(self, record: Record) -> None: ...
 
     def write_span(self, span: SpanRecord) -> None: ...
+
+    def flush(self) -> None: ...
 
     def close(self, summary: RunSummary) -> None: ...
 

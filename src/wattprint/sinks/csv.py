@@ -49,6 +49,9 @@ class CsvSink:
     def write_span(self, span: SpanRecord) -> None:
         pass  # spans live in the store and the JSON Lines sink; CSV keeps one row shape
 
+    def flush(self) -> None:
+        pass  # written through line by line
+
     def close(self, summary: RunSummary) -> None:
         if self._fh is not None:
             self._fh.close()

@@ -39,6 +39,9 @@ class JsonlSink:
     def write_span(self, span: SpanRecord) -> None:
         self._emit("span", span.to_dict())
 
+    def flush(self) -> None:
+        pass  # written through line by line
+
     def close(self, summary: RunSummary) -> None:
         self._emit("summary", summary.to_json())
         if self._fh is not None:

@@ -28,6 +28,9 @@ class MemorySink:
     def write_span(self, span: SpanRecord) -> None:
         self.spans.append(span)
 
+    def flush(self) -> None:
+        pass  # written through line by line
+
     def close(self, summary: RunSummary) -> None:
         self.summary = summary
 

@@ -14,7 +14,7 @@ import sqlite3
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from ..errors import StoreError
 from ..records import RECORD_COLUMNS, Record, RunInfo, RunSummary, SpanRecord, summarize
@@ -23,6 +23,10 @@ from .schema import MIGRATIONS, SCHEMA_VERSION
 __all__ = ["RunRow", "Store"]
 
 _SPAN_COLUMNS = tuple(SpanRecord.__dataclass_fields__)
+_INSERT_RECORD = (
+    f"INSERT INTO records ({', '.join(RECORD_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in RECORD_COLUMNS)})"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,14 +102,19 @@ class Store:
             )
 
     def add_record(self, record: Record) -> None:
-        row = record.to_row()
-        columns = ", ".join(RECORD_COLUMNS)
-        marks = ", ".join("?" for _ in RECORD_COLUMNS)
+        self.add_records([record])
+
+    def add_records(self, records: Sequence[Record]) -> None:
+        """Insert records in one transaction (one commit, however many rows)."""
+        rows = [tuple(r.to_row()[c] for c in RECORD_COLUMNS) for r in records]
         with self._lock:
-            self._db.execute(
-                f"INSERT INTO records ({columns}) VALUES ({marks})",
-                tuple(row[c] for c in RECORD_COLUMNS),
-            )
+            self._db.execute("BEGIN")
+            try:
+                self._db.executemany(_INSERT_RECORD, rows)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
     def add_span(self, span: SpanRecord) -> None:
         data = span.to_dict()

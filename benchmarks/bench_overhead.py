@@ -1,0 +1,87 @@
+"""Tracker CPU cost at a 1 s interval, as CPU seconds per hour of tracking.
+
+Three measurements:
+- per tick: CPU time of N back-to-back ticks (sensors, meter, intensity, record, buffered
+  store write; `_tick` is called directly so the store batches as in a real run), times 3600;
+- end to end: process CPU time of an idle program tracked for `--seconds` at 1 s minus the same
+  program untracked, scaled to an hour.
+- floor: the same idle program with a thread that only wakes once a second and does nothing
+  (the cost of waking at all on this machine, which no tracker can go under).
+Goal: <= 0.02 % of one core = 0.72 CPU s per hour.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+from _common import emit, fresh_env, run_python
+
+PER_TICK = r"""
+import json, time, wattprint
+tracker = wattprint.Tracker(interval_s=3600).start()
+for _ in range(20):
+    tracker._tick()
+n = {n}
+t0 = time.process_time()
+for _ in range(n):
+    tracker._tick()
+per_tick = (time.process_time() - t0) / n
+tracker.stop()
+print(json.dumps({{"per_tick_us": per_tick * 1e6, "sensors": [d.device for d in tracker.devices]}}))
+"""
+
+IDLE = r"""
+import json, threading, time
+tracked = {tracked}
+if tracked == "floor":
+    stop = threading.Lock()
+    stop.acquire()
+    def wake():
+        while not stop.acquire(timeout=1.0):
+            pass
+    threading.Thread(target=wake, daemon=True).start()
+elif tracked:
+    import wattprint
+    tracker = wattprint.Tracker(interval_s=1.0).start()
+t0 = time.process_time()
+time.sleep({seconds})
+used = time.process_time() - t0
+if tracked is True:
+    tracker.stop()
+print(json.dumps({{"cpu_s": used}}))
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--ticks", type=int, default=2000)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        env = fresh_env(Path(tmp))
+        cwd = Path(tmp)
+        tick = json.loads(run_python(PER_TICK.format(n=args.ticks), env, cwd))
+        idle = json.loads(run_python(IDLE.format(tracked=False, seconds=args.seconds), env, cwd))
+        busy = json.loads(run_python(IDLE.format(tracked=True, seconds=args.seconds), env, cwd))
+        floor = json.loads(run_python(IDLE.format(tracked='"floor"', seconds=args.seconds),
+                                      env, cwd))
+    per_hour_tick = tick["per_tick_us"] * 1e-6 * 3600
+    per_hour_e2e = max(0.0, busy["cpu_s"] - idle["cpu_s"]) * 3600 / args.seconds
+    per_hour_floor = max(0.0, floor["cpu_s"] - idle["cpu_s"]) * 3600 / args.seconds
+    emit("overhead", {
+        "sensors": tick["sensors"],
+        "per_tick_us": round(tick["per_tick_us"], 1),
+        "cpu_s_per_hour_from_ticks": round(per_hour_tick, 3),
+        "cpu_s_per_hour_end_to_end": round(per_hour_e2e, 3),
+        "share_of_one_core_pct": round(per_hour_e2e / 3600 * 100, 4),
+        "cpu_s_per_hour_wake_floor": round(per_hour_floor, 3),
+        "seconds_measured": args.seconds,
+        "goal_cpu_s_per_hour": 0.72,
+    })
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,54 @@
+"""Fixtures for the live intensity provider tests.
+
+``tests/`` is not a package (importlib mode), so, as in ``tests/sensors/conftest.py``, the
+shared fakes are made importable by putting ``tests/`` on ``sys.path``. Recordings and the
+replaying transport live in ``tests/fakes/http_recordings/``. No test touches the network or
+sleeps for a backoff: ``sleeps`` collects what the client would have waited.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+_TESTS_DIR = str(Path(__file__).resolve().parents[2])
+if _TESTS_DIR not in sys.path:
+    sys.path.insert(0, _TESTS_DIR)
+
+from fakes.http_recordings.replay import Replay  # needs the sys.path entry above
+
+from wattprint.intensity.providers._http import HttpOptions
+
+NOW_OFFSET_S = 10 * 3600 + 20 * 60  # tests run at 2026-01-01T10:20Z (clock wall start + this)
+
+
+@pytest.fixture
+def replay() -> Replay:
+    return Replay()
+
+
+@pytest.fixture
+def sleeps() -> list[float]:
+    return []
+
+
+@pytest.fixture
+def cache_dir(tmp_path: Path) -> Path:
+    return tmp_path / "wattprint-home" / "cache" / "intensity"
+
+
+@pytest.fixture
+def http(replay: Replay, sleeps: list[float], clock: Any, cache_dir: Path) -> HttpOptions:
+    """Options wired to the replay, the fake clock (moved to 10:20Z) and a temp cache."""
+    clock.advance(NOW_OFFSET_S)
+    return HttpOptions(transport=replay.transport, cache_dir=cache_dir, sleep=sleeps.append,
+                       wall_clock=clock.wall_clock, jitter=lambda: 0.0)
+
+
+@pytest.fixture
+def utcnow(clock: Any) -> Callable[[], datetime]:
+    return lambda: datetime.fromtimestamp(clock.wall, timezone.utc)
