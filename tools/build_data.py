@@ -740,6 +740,7 @@ def _greenalgo_regions(raw: Path) -> Subnational:
     eco = _eco2ai_regions(raw)
     part = Subnational()
     kept: dict[str, int] = {"CA": 0, "AU": 0}
+    au_increase: list[float] = []
     for r in rows:
         ga_id = r["location"].strip()
         country = ga_id[:2]
@@ -773,6 +774,8 @@ def _greenalgo_regions(raw: Path) -> Subnational:
         )
         part.names.append(SubdivisionEntry(country, code, name, aliases))
         kept[country] += 1
+        if country == "AU" and eco_value:
+            au_increase.append(float(r["carbonIntensity"]) / eco_value - 1)
     part.inputs += [
         _greenalgo_input("CI_aggregated.csv (data/latest)", "grid/greenalgorithms_ci_aggregated.csv"),
         _input(
@@ -799,10 +802,11 @@ def _greenalgo_regions(raw: Path) -> Subnational:
         (
             "Australia (National Greenhouse Accounts factors, via carbonfootprint.com): "
             "basis=consumption, since the ACT gets the NSW grid's value although it generates "
-            "almost nothing; scope=direct+upstream, since each value is eco2ai's value for the "
-            "state plus 2-12%, the pattern of the NGA scope 2 (combustion) plus scope 3 (fuel "
-            "supply and grid losses) factors. Green Algorithms does not state the scope; this "
-            "label is inferred from that pattern."
+            "almost nothing; scope=direct+upstream, since every state's value is eco2ai's "
+            f"value for it plus {min(au_increase):.0%}-{max(au_increase):.0%}, the pattern of "
+            "NGA scope 2 (combustion) plus scope 3 (fuel supply and grid losses) factors next to "
+            "scope 2 alone. Green Algorithms does not state the scope; the label is inferred "
+            "from that pattern."
         ),
         "Green Algorithms' Manitoba id CA-MT is ISO 3166-2 CA-MB; Yukon Territory is CA-YT Yukon.",
         *(f"Skipped {k}: {why}." for k, why in sorted(GA_SKIPPED.items())),
@@ -1248,7 +1252,7 @@ def build_cloud_regions(raw: Path, zones: set[str], iso: dict[str, str]) -> Tabl
                 "lie in SE3, Malmö in SE4, Oslo in NO1, Stavanger in NO2; Hamina (gcp "
                 "europe-north1) is Finland, a country zone."
             ),
-            *_region_cross_checks(raw, {(r[0], r[1]): r for r in rows}),
+            *_region_cross_checks(raw, {(r[0], r[1]): r for r in rows}, iso),
         ],
         extra={"regions_by_cloud": counts},
     )
@@ -1259,41 +1263,45 @@ def _azure_key(display: str) -> str:
     return re.sub(r"\(.*?\)|\s", "", display).casefold()
 
 
-def _region_cross_checks(raw: Path, regions: dict[tuple[str, str], tuple[str, ...]]) -> list[str]:
+def _region_cross_checks(
+    raw: Path, regions: dict[tuple[str, str], tuple[str, ...]], iso: dict[str, str]
+) -> list[str]:
     """Compare the curated locations with Green Algorithms' and CCF's region tables."""
-    agree, differ, unknown = 0, [], []
+    agree, differ, unknown, blank = 0, [], [], []
     for r in _read_csv(raw / "cloud/greenalgorithms_cloud_datacenters.csv", skip=1):
         key = (r["provider"], r["Name"] if r["provider"] == "gcp" else _azure_key(r["Name"]))
-        theirs = r["location"].strip().replace("CN-HK", "HK")
-        if key not in regions:
+        theirs = r["location"].strip().replace("CN-HK", "HK")  # HK is a country code here
+        ours = regions[key][5] if key in regions else ""
+        if not ours:
             unknown.append(f"{key[0]} {r['Name']}")
-            continue
-        ours = regions[key][5]
-        if theirs in (ours, ours.split("-")[0]):
+        elif not theirs:
+            blank.append(f"{key[0]} {key[1]}")
+        elif theirs in (ours, ours.split("-")[0]):
             agree += 1
         else:
-            differ.append(f"{key[0]} {key[1]}: Green Algorithms {theirs or '(none)'}, here {ours}")
+            differ.append(f"{key[0]} {key[1]}: Green Algorithms {theirs}, here {ours}")
+    # CCF names countries in English; two of its names are not the tz database's.
+    by_name = {name: code for code, name in iso.items()} | {"England": "GB", "South Korea": "KR"}
     ccf_agree, ccf_differ = 0, []
-    country_names = {"United States": "US", "England": "GB", "South Korea": "KR"}
     for r in _read_csv(raw / "cloud/ccf_grid_emissions_factors_aws.csv"):
         key = ("aws", r["Region"])
         if key not in regions:
-            continue
-        theirs = country_names.get(r["Country"], "")
-        ours = regions[key][3]
-        if not theirs or theirs == ours:
+            continue  # GovCloud and China regions are not curated
+        theirs = by_name[r["Country"]]
+        if theirs == regions[key][3]:
             ccf_agree += 1
         else:
-            ccf_differ.append(f"aws {r['Region']}: CCF {r['Country']}, here {ours}")
+            ccf_differ.append(f"aws {r['Region']}: CCF {r['Country']}, here {regions[key][3]}")
     return [
         (
             f"Cross-check with Green Algorithms' cloud_datacenters.csv: {agree} regions agree "
             f"(same zone, or the same country where it has no subdivision); differ: "
-            f"{'; '.join(differ) or 'none'}. Not curated here: {', '.join(unknown) or 'none'}."
+            f"{'; '.join(differ) or 'none'}; no location there: {', '.join(blank) or 'none'}; "
+            f"not curated here (sovereign or China clouds): {', '.join(unknown) or 'none'}."
         ),
         (
-            f"Cross-check with CCF's AWS grid factors: {ccf_agree} regions checked by country "
-            f"agree; differ: {'; '.join(ccf_differ) or 'none'}."
+            f"Cross-check with CCF's AWS grid factors by country: {ccf_agree} regions agree; "
+            f"differ: {'; '.join(ccf_differ) or 'none'}."
         ),
     ]
 
@@ -1532,13 +1540,30 @@ CCF_EMBODIED_YEAR = 2021  # CCF's embodied-emissions coefficients and method (Te
 CCF_EMBODIED_URL = "https://www.cloudcarbonfootprint.org/docs/embodied-emissions"
 
 
-def _ccf_hosts(raw: Path) -> dict[tuple[str, str], dict[str, float]]:
-    hosts = {}
+def _ccf_rows(raw: Path) -> list[tuple[str, str, dict[str, float]]]:
+    """(cloud, instance type, {total, additional_*}) for every CCF embodied row."""
+    rows = []
     for cloud in ("aws", "azure", "gcp"):
         for r in _read_csv(raw / f"embodied/ccf_coefficients_{cloud}_embodied.csv"):
             values = {k: float(v) for k, v in r.items() if k.startswith("additional_") or k == "total"}
-            hosts[(cloud, r["type"])] = values
-    return hosts
+            rows.append((cloud, r["type"], values))
+    return rows
+
+
+def _typical_server(rows: list[tuple[str, str, dict[str, float]]], socket: float) -> tuple[float, int, str]:
+    """Median embodied total, GPUs excluded, over CCF's distinct 2-socket host configurations.
+
+    Each host is counted once, however many instance sizes are sold on it: a family with ten
+    sizes would otherwise outvote one with two.
+    """
+    configs = {
+        (cloud, v["additional_memory"], v["additional_storage"]): v["total"] - v["additional_gpus"]
+        for cloud, _, v in rows
+        if v["additional_cpus"] == socket
+    }
+    values = sorted(configs.values())
+    q1, median, q3 = statistics.quantiles(values, n=4)
+    return median, len(values), f"interquartile range {q1:.0f}-{q3:.0f} kg"
 
 
 def _per_unit(
@@ -1562,8 +1587,11 @@ def _per_unit(
 
 
 def build_embodied(raw: Path) -> Table:
-    hosts = _ccf_hosts(raw)
-    bases = {round(h["total"] - sum(v for k, v in h.items() if k != "total"), 6) for h in hosts.values()}
+    ccf_rows = _ccf_rows(raw)
+    hosts: dict[tuple[str, str], dict[str, float]] = {}
+    for cloud, kind, values in ccf_rows:
+        hosts.setdefault((cloud, kind), values)
+    bases = {round(v["total"] - sum(x for k, x in v.items() if k != "total"), 6) for *_, v in ccf_rows}
     if len(bases) != 1:
         raise ValueError(f"CCF base server differs between instances: {sorted(bases)}")
     base = bases.pop()
@@ -1572,8 +1600,7 @@ def build_embodied(raw: Path) -> Table:
     gpu, gpu_how = _per_unit(hosts, HOST_GPUS, "additional_gpus", 0)
     ssd, ssd_how = _per_unit(hosts, HOST_SSDS, "additional_storage", 0)
     hdd, hdd_how = _per_unit(hosts, HOST_HDDS, "additional_storage", 0)
-    two_socket = [h["total"] - h["additional_gpus"] for h in hosts.values() if h["additional_cpus"] == socket]
-    server = statistics.median(two_socket)
+    server, n_hosts, spread = _typical_server(ccf_rows, socket)
     ccf = "Cloud Carbon Footprint embodied coefficients (Apache-2.0)"
     year = str(CCF_EMBODIED_YEAR)
     life = str(CCF_LIFETIME_YEARS)
@@ -1583,8 +1610,8 @@ def build_embodied(raw: Path) -> Table:
             _fixed(server, 2),
             life,
             "kgCO2e per 2-socket server, GPUs excluded",
-            f"{ccf}: median of total minus GPUs over the {len(two_socket)} instance rows CCF "
-            "models as 2-socket hosts (AWS, Azure, GCP)",
+            f"{ccf}: median of total minus GPUs over the {n_hosts} distinct host "
+            "configurations CCF models with 2 sockets (AWS, Azure, GCP)",
             year,
         ),
         (
@@ -1630,8 +1657,9 @@ def build_embodied(raw: Path) -> Table:
                 "and the build fails if two such instances disagree."
             ),
             (
-                f"server = {server:g} kg: the median 2-socket host without GPUs (e.g. AWS m5.metal: "
-                "base + second CPU + 368 GB of memory). Add gpu x the GPU count for a GPU server."
+                f"server = {server:g} kg: the median 2-socket host configuration without GPUs "
+                f"({spread}; e.g. AWS m5.metal is base + second CPU + 368 GB of memory = 1611 kg). "
+                "Add gpu x the GPU count for a GPU server."
             ),
             (
                 f"lifetime_years = {CCF_LIFETIME_YEARS}: CCF's amortisation period. year = "

@@ -338,10 +338,11 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 # -- setup-rapl --------------------------------------------------------------------------
 def cmd_setup_rapl(args: argparse.Namespace) -> int:
+    from .config import load_config
     from .sensors import HostPaths
     from .sensors.rapl_setup import apply, plan, render
 
-    steps = plan(HostPaths(), group=args.group)
+    steps = plan(HostPaths(), group=args.group, env=load_config().environ)
     print(render(steps))
     if not args.apply:
         print("\nRe-run with --apply to do this now (uses sudo).")

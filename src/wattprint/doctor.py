@@ -48,6 +48,8 @@ def diagnose(
     for device in report["devices"]:
         if device["warning"]:
             report["warnings"].append(f"{device['device']}: {device['warning']}")
+    report["notes"] = [f"{sensor.name}: {note}" for sensor in detection.sensors
+                       for note in getattr(sensor, "notes", [])]
     for sensor in detection.sensors:
         sensor.close()
     report["container"] = _container(paths)
@@ -125,6 +127,8 @@ def render(report: Mapping[str, Any]) -> str:
             out.append(f"      covers: {d['coverage']}")
         if d["warning"]:
             out.append(f"      ! {d['warning']}")
+    for note in report.get("notes", []):
+        out.append(f"  note: {note}")
     out += ["", "Sensors not available:"]
     for s in report["skipped"] or []:
         out.append(f"  - {s['sensor']:<18} {s['reason']}")

@@ -35,26 +35,30 @@ def format_duration(seconds: float) -> str:
     return f"{hours}h{minutes:02d}m{sec:02d}s" if hours else f"{minutes}m{sec:02d}s"
 
 
+# The equivalents a summary shows, with their wording; the full table is in intensity/data/.
+SHOWN_EQUIVALENTS = {
+    "car_eu_km": "driven by an average European passenger car",
+    "video_streaming_hour": "of video streaming",
+}
+
+
 def equivalents(emissions_g: float) -> list[tuple[str, str]]:
     """(what, source) pairs that make grams CO2e tangible, from the bundled reference table."""
     from .intensity.tables import equivalents as table
 
+    rows = table()
     out = []
-    for key, ref in table().items():
-        if ref.value <= 0 or not ref.unit.startswith("g"):
+    for key, label in SHOWN_EQUIVALENTS.items():
+        ref = rows.get(key)
+        if ref is None or ref.value <= 0:
             continue
         amount = emissions_g / ref.value
-        out.append((f"{_amount(amount)} {ref.unit.split('/', 1)[-1]} {_label(key)}",
-                    f"{ref.value:g} {ref.unit}, {ref.source} ({ref.year})"))
+        unit = ref.unit.split("/", 1)[-1]
+        if unit == "km" and amount < 1:
+            amount, unit = amount * 1000, "m"
+        what = f"{amount:.3g} {unit} {label}"
+        out.append((what, f"{ref.value:g} {ref.unit}, {ref.source.split(', citing')[0]}, {ref.year}"))
     return out
-
-
-def _amount(value: float) -> str:
-    return f"{value:.3g}"
-
-
-def _label(key: str) -> str:
-    return key.replace("_", " ")
 
 
 def _intensity_line(intensity: Mapping[str, Any]) -> str:
@@ -92,11 +96,12 @@ def format_summary(summary: RunSummary, *, store_path: str | None = None) -> str
     lines.append(f"  duration   {format_duration(summary.duration_s)}   scope {summary.scope}")
     total = summary.energy_j.get("total", 0.0)
     lines.append(f"  energy     {format_energy(total)}  ({total:.1f} J, before PUE)")
+    # How each device was measured is shown here; the long provenance text of each device is
+    # in `wattprint show --json` and `wattprint doctor`.
     for comp in sorted(summary.components, key=lambda c: (c["component"], c["device"])):
-        detail = comp.get("detail") or ""
         lines.append(
             f"    {comp['component']:<5} {format_energy(comp['energy_j']):>12}  "
-            f"{comp['method']:<9} {comp['device']}{f'  ({detail})' if detail else ''}"
+            f"{comp['method']:<9} {comp['device']}"
         )
     lines.append(f"  intensity  {_intensity_line(summary.intensity)}")
     lines.append(f"  location   {_location_line(summary.location)}")

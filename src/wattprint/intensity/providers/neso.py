@@ -109,11 +109,12 @@ class Neso(ProviderBase):
         points = []
         for item in self._payload(path, ttl_s=ttl_s).get("data").items():
             intensity = item.get("intensity")
+            predicted = intensity.get("forecast")  # documented as always present: checked
             actual = intensity.opt("actual")
             # A measured value when there is one; the forecast (flagged) for future periods.
-            chosen = actual if actual is not None and not forecast else intensity.get("forecast")
-            points.append(self._point(item, chosen, zone="GB",
-                                      forecast=chosen is not actual))
+            use_actual = actual is not None and not forecast
+            points.append(self._point(item, actual if use_actual and actual else predicted,
+                                      zone="GB", forecast=not use_actual))
         return points
 
     def _regional_points(self, region: Payload) -> list[IntensityPoint]:
@@ -134,10 +135,10 @@ class Neso(ProviderBase):
 
 def outward_code(postcode: str) -> str:
     """The outward part of a UK postcode (``"RG10 9XX"`` -> ``"RG10"``), which the API wants."""
-    text = postcode.strip().upper()
-    outward = text.split()[0] if " " in text else text
-    if not _OUTWARD.match(outward) and len(text.replace(" ", "")) >= 5:
-        outward = text.replace(" ", "")[:-3]  # a full postcode written without its space
+    parts = postcode.strip().upper().split()
+    outward = parts[0] if len(parts) in (1, 2) else ""
+    if len(parts) == 1 and not _OUTWARD.match(outward) and len(outward) >= 5:
+        outward = outward[:-3]  # a full postcode written without its space: drop the inward
     if not _OUTWARD.match(outward):
         raise ConfigError(f"neso: postcode {postcode!r} is not a UK postcode; give its outward "
                           "part, e.g. RG10 or SW1", key="postcode")
