@@ -78,11 +78,115 @@ def test_zones_schema_ranges_and_provenance() -> None:
         assert re.fullmatch(r"\d+\.\d\d", r["g_per_kwh"]), r  # fixed two decimals
         assert 1990 <= int(r["year"]) <= 2030, r
         assert r["source"] and r["licence"] and r["name"], r
-        assert r["basis"] == "generation" and r["scope"] == "lifecycle" and r["gases"] == "CO2e"
+        assert r["basis"] in ("generation", "consumption"), r
+        assert r["scope"] in ("lifecycle", "direct", "direct+upstream"), r
+        assert r["gases"] in ("CO2e", "CO2"), r
         if r["zone"] != "WORLD":
             assert re.fullmatch(r"[A-Z]{2}", r["country"]) and r["country"] in known, r
-            assert r["zone"] == r["country"] or r["zone"].startswith(r["country"] + "-"), r
-    assert len(rows) >= 200
+            if r["subdivision"]:
+                assert r["zone"] == f"{r['country']}-{r['subdivision']}", r
+            else:
+                assert r["zone"] == r["country"], r
+    assert len(rows) >= 300
+
+
+def test_zone_labels_follow_each_source() -> None:
+    rows = _rows(INTENSITY / "zones.csv", ZONE_HEADER)
+    countries = [r for r in rows if not r["subdivision"]]
+    assert all(
+        (r["basis"], r["scope"], r["gases"]) == ("generation", "lifecycle", "CO2e")
+        for r in countries
+    )
+    labels = {
+        r["zone"]: (r["basis"], r["scope"], r["gases"], r["year"]) for r in rows if r["subdivision"]
+    }
+    assert labels["US-CA"] == ("generation", "direct", "CO2e", "2023")  # eGRID: combustion only
+    assert labels["CN-BJ"] == ("consumption", "direct", "CO2", "2023")  # MEE: CO2 only
+    assert labels["SE-SE3"] == ("generation", "lifecycle", "CO2e", "2025")
+    assert labels["CA-QC"] == ("generation", "direct", "CO2e", "2019")
+    assert labels["AU-NSW"] == ("consumption", "direct+upstream", "CO2e", "2019")
+    by_country: dict[str, int] = {}
+    for zone in labels:
+        by_country[zone[:2]] = by_country.get(zone[:2], 0) + 1
+    assert by_country == {"US": 51, "CA": 13, "AU": 8, "CN": 30, "SE": 4, "NO": 5}
+    choices = json.loads((INTENSITY / "SOURCES.json").read_text())["tables"]["zones.csv"]["choices"]
+    assert any("scope=direct" in c and "eGRID" in c for c in choices)
+    assert any("gases=CO2" in c and "Chinese provinces" in c for c in choices)
+    assert any(c.startswith("Skipped eco2ai") and "Russia 83" in c for c in choices)
+
+
+def test_subdivisions_name_every_subnational_zone() -> None:
+    rows = _rows(INTENSITY / "subdivisions.csv", ["country", "code", "name", "aliases"])
+    zones = {r["zone"] for r in _rows(INTENSITY / "zones.csv", ZONE_HEADER) if r["subdivision"]}
+    assert {f"{r['country']}-{r['code']}" for r in rows} == zones
+    by_id = {(r["country"], r["code"]): r for r in rows}
+    assert by_id[("US", "CA")]["name"] == "California"
+    assert by_id[("CA", "QC")]["name"] == "Quebec"
+    assert by_id[("CA", "MB")]["name"] == "Manitoba"  # Green Algorithms' CA-MT, fixed
+    assert by_id[("SE", "SE1")]["name"] == "Luleå / North Sweden"
+    assert "Nei Mongol" in by_id[("CN", "NM")]["aliases"].split(";")
+
+
+def test_cloud_regions_resolve_to_zones() -> None:
+    header = ["cloud", "region", "name", "country", "subdivision", "zone", "lat", "lon", "source"]
+    rows = _rows(INTENSITY / "cloud_regions.csv", header)
+    zones = {r["zone"]: r for r in _rows(INTENSITY / "zones.csv", ZONE_HEADER)}
+    keys = [(r["cloud"], r["region"]) for r in rows]
+    assert keys == sorted(keys) and len(set(keys)) == len(keys)
+    for r in rows:
+        assert r["zone"] in zones, r
+        expected = f"{r['country']}-{r['subdivision']}" if r["subdivision"] else r["country"]
+        assert r["zone"] == expected, r
+        assert r["source"].startswith("https://") and r["name"], r
+        if r["lat"]:
+            assert -90 <= float(r["lat"]) <= 90 and -180 <= float(r["lon"]) <= 180, r
+    counts = {c: sum(1 for k in keys if k[0] == c) for c in {k[0] for k in keys}}
+    assert counts == {"aws": 34, "gcp": 44, "azure": 58, "oci": 33, "ovhcloud": 11, "scaleway": 3}
+
+
+def test_gcp_region_intensity_keeps_googles_labels() -> None:
+    header = ["region", "year", "g_per_kwh", "cfe_share", "source", "licence"]
+    rows = _rows(INTENSITY / "gcp_region_intensity.csv", header)
+    assert {r["year"] for r in rows} == {str(y) for y in range(2019, 2025)}
+    for r in rows:
+        assert 0 <= float(r["g_per_kwh"]) <= 1500 and r["licence"] == "Apache-2.0", r
+        assert r["cfe_share"] == "" or 0 <= float(r["cfe_share"]) <= 1, r
+        lifecycle = "'Lifecycle grid carbon intensity" in r["source"]
+        assert lifecycle == (r["year"] in ("2019", "2020")), r
+    by_key = {(r["region"], r["year"]): r for r in rows}
+    assert by_key[("asia-east1", "2019")]["g_per_kwh"] == "541.00"
+    assert by_key[("asia-east2", "2019")]["cfe_share"] == ""  # unpublished, not zero
+    assert by_key[("europe-west9", "2024")]["g_per_kwh"] == "16.30"
+
+
+def test_cloud_pue_rows_carry_sources() -> None:
+    header = ["cloud", "region", "pue", "wue_l_per_kwh", "year", "source", "wue_year", "wue_source"]
+    rows = _rows(INTENSITY / "cloud_pue.csv", header)
+    by_key = {(r["cloud"], r["region"]): r for r in rows}
+    assert by_key[("*", "*")]["pue"] == "1.56" and by_key[("*", "*")]["year"] == "2024"
+    assert by_key[("aws", "*")]["pue"] == "1.2" and by_key[("oci", "*")]["pue"] == "1.2"
+    assert by_key[("gcp", "us-west1")]["pue"] == "1.11"
+    assert by_key[("gcp", "us-west1")]["year"] == "2020"
+    for r in rows:
+        assert 1 <= float(r["pue"]) < 2 and r["source"] and 2015 <= int(r["year"]) <= 2030, r
+        assert bool(r["wue_l_per_kwh"]) == bool(r["wue_year"]) == bool(r["wue_source"]), r
+    assert {k for k, r in by_key.items() if r["wue_l_per_kwh"]} == {("aws", "*"), ("azure", "*")}
+
+
+def test_embodied_defaults_are_derived_from_ccf() -> None:
+    header = ["kind", "kg_co2e", "lifetime_years", "unit", "source", "year"]
+    by_kind = {r["kind"]: r for r in _rows(INTENSITY / "embodied.csv", header)}
+    assert {k: by_kind[k]["kg_co2e"] for k in by_kind} == {
+        "cpu_socket": "100",
+        "gpu": "150",
+        "hdd": "50",
+        "memory_gb": "1.388",
+        "server": "1719.11",
+        "server_base": "1000",
+        "ssd": "100",
+    }
+    assert all(r["lifetime_years"] == "4" and r["year"] == "2021" for r in by_kind.values())
+    assert "p4d.24xlarge 1200/8" in by_kind["gpu"]["source"]
 
 
 def test_world_row_is_the_documented_generation_weighted_mean() -> None:
@@ -285,7 +389,7 @@ def test_build_reproduces_the_committed_tables(tmp_path: Path) -> None:
     lines: list[str] = []
     assert tool.main(["--raw-dir", str(RAW), "--out-root", str(tmp_path)], echo=lines.append) == 0
     built = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
-    assert len(built) == 11
+    assert len(built) == 16
     for rel in built:
         assert (tmp_path / rel).read_bytes() == (PACKAGE / rel).read_bytes(), f"{rel} is stale"
     assert tool.main(["--raw-dir", str(RAW), "--check"], echo=lines.append) == 0
@@ -310,3 +414,76 @@ def test_tz_aliases_respect_zone1970_coverage_in_a_backzone_build(tmp_path: Path
     mapping, _, aliases, skipped = tool.read_tz_countries(tool.TzData(tmp_path, "x", "test"))
     assert "Africa/Asmera" not in mapping and mapping["Asia/Calcutta"] == "IN"
     assert (aliases, skipped) == (1, ["Africa/Asmera"])
+
+
+# --- the sub-national and cloud builders -----------------------------------------------------
+
+
+def test_egrid_names_and_unit_conversion() -> None:
+    tool = _tool()
+    assert tool._title("district of columbia") == "District of Columbia"
+    assert tool._title("new york") == "New York"
+    assert 394.769 * tool.LB_PER_MWH_TO_G_PER_KWH == pytest.approx(179.064, abs=1e-3)
+
+
+def test_pue_year_is_read_from_the_citation() -> None:
+    tool = _tool()
+    assert tool._pue_year("2024 https://example.org/survey.pdf") == 2024
+    assert tool._pue_year("citing https://example.org/eff/ (29/09/2020)") == 2020
+    assert tool._pue_year("https://www.example.dev/2023/05/04/pue-article/") == 2023
+    with pytest.raises(ValueError, match="no year"):
+        tool._pue_year("https://example.org/undated")
+
+
+CURATED_HEADER = "cloud,region,name,country,subdivision,city,lat,lon,source,curated\n"
+
+
+@pytest.mark.parametrize(
+    ("line", "error"),
+    [
+        ("ibm,x,X,US,,,,,https://a.example,2026-01-01", "unknown cloud"),
+        ("aws,x,X,US,,,,,https://a.example,", "curated date"),
+        ("aws,x,X,US,,,,,http://a.example,2026-01-01", "https source"),
+        ("aws,x,X,US,,,1.0,,https://a.example,2026-01-01", "both lat and lon"),
+    ],
+)
+def test_curated_regions_are_validated(tmp_path: Path, line: str, error: str) -> None:
+    path = tmp_path / "cloud_regions.csv"
+    path.write_text(CURATED_HEADER + line + "\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=error):
+        _tool().read_curated_regions(path)
+
+
+def test_region_zone_is_the_most_specific_existing_zone() -> None:
+    tool = _tool()
+    zones = {"US", "US-VA", "FR"}
+    iso = {"US": "United States", "FR": "France"}
+    row = {"cloud": "aws", "region": "r", "country": "US", "subdivision": "VA"}
+    assert tool._region_zone(row, zones, iso) == "US-VA"
+    assert tool._region_zone({**row, "country": "FR", "subdivision": ""}, zones, iso) == "FR"
+    with pytest.raises(ValueError, match="no zone US-VX"):  # a typo is an error, not a fallback
+        tool._region_zone({**row, "subdivision": "VX"}, zones, iso)
+
+
+def test_per_unit_coefficients_must_agree_between_hosts() -> None:
+    tool = _tool()
+    hosts = {("aws", "a"): {"additional_gpus": 1200.0}, ("aws", "b"): {"additional_gpus": 600.0}}
+    value, shown = tool._per_unit(hosts, {("aws", "a"): 8, ("aws", "b"): 4}, "additional_gpus", 0)
+    assert value == 150 and "aws a 1200/8" in shown
+    with pytest.raises(ValueError, match="disagrees"):
+        tool._per_unit(hosts, {("aws", "a"): 8, ("aws", "b"): 8}, "additional_gpus", 0)
+
+
+def test_subdivision_names_must_be_unique_within_a_country() -> None:
+    tool = _tool()
+    entries = [
+        tool.SubdivisionEntry("AU", "NT", "Northern Territory"),
+        tool.SubdivisionEntry("CA", "NT", "Northwest Territories", ("NT",)),  # other country: fine
+    ]
+    tool._check_names_unique(entries)
+    clash = [
+        *entries,
+        tool.SubdivisionEntry("AU", "WA", "Western Australia", ("northern territory",)),
+    ]
+    with pytest.raises(ValueError, match="names both NT and WA"):
+        tool._check_names_unique(clash)

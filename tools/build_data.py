@@ -777,7 +777,9 @@ def _greenalgo_regions(raw: Path) -> Subnational:
         if country == "AU" and eco_value:
             au_increase.append(float(r["carbonIntensity"]) / eco_value - 1)
     part.inputs += [
-        _greenalgo_input("CI_aggregated.csv (data/latest)", "grid/greenalgorithms_ci_aggregated.csv"),
+        _greenalgo_input(
+            "CI_aggregated.csv (data/latest)", "grid/greenalgorithms_ci_aggregated.csv"
+        ),
         _input(
             "eco2ai (Sber AI Lab)",
             "carbon_index.csv (comparison only)",
@@ -1003,8 +1005,10 @@ def build_subdivisions(sub: Subnational, iso: dict[str, str]) -> Table:
             )
         ],
         choices=[
-            "Codes are the ISO 3166-2 subdivision codes without the country prefix (CA, QC, NSW, "
-            "BJ); Nordic bidding zones keep their market codes (SE1-SE4, NO1-NO5).",
+            (
+                "Codes are the ISO 3166-2 subdivision codes without the country prefix (CA, QC, "
+                "NSW, BJ); Nordic bidding zones keep their market codes (SE1-SE4, NO1-NO5)."
+            ),
             "Names and aliases are unique within a country once case and accents are ignored.",
         ],
     )
@@ -1148,7 +1152,9 @@ def read_curated_regions(path: Path) -> list[dict[str, str]]:
         where = f"{path.name}: {r['cloud']} {r['region']}"
         if r["cloud"] not in CLOUDS:
             raise ValueError(f"{where}: unknown cloud (known: {', '.join(CLOUDS)})")
-        if not (r["source"].startswith("https://") and re.fullmatch(r"\d{4}-\d\d-\d\d", r["curated"])):
+        if not (
+            r["source"].startswith("https://") and re.fullmatch(r"\d{4}-\d\d-\d\d", r["curated"])
+        ):
             raise ValueError(f"{where}: needs a https source page and a curated date")
         if bool(r["lat"]) != bool(r["lon"]):
             raise ValueError(f"{where}: give both lat and lon, or neither")
@@ -1169,7 +1175,10 @@ def _region_zone(r: dict[str, str], zones: set[str], iso: dict[str, str]) -> str
     return zone
 
 
-def build_cloud_regions(raw: Path, zones: set[str], iso: dict[str, str]) -> Table:
+def build_cloud_regions(
+    raw: Path, zone_rows: Sequence[tuple[str, ...]], iso: dict[str, str]
+) -> Table:
+    zones = {row[0] for row in zone_rows}
     curated = read_curated_regions(CURATED_DIR / "cloud_regions.csv")
     rows = []
     seen: set[tuple[str, str]] = set()
@@ -1200,7 +1209,17 @@ def build_cloud_regions(raw: Path, zones: set[str], iso: dict[str, str]) -> Tabl
     dates = sorted({r["curated"] for r in curated})
     return Table(
         path=f"{INTENSITY}/cloud_regions.csv",
-        header=("cloud", "region", "name", "country", "subdivision", "zone", "lat", "lon", "source"),
+        header=(
+            "cloud",
+            "region",
+            "name",
+            "country",
+            "subdivision",
+            "zone",
+            "lat",
+            "lon",
+            "source",
+        ),
         rows=sorted(rows),
         description=(
             "Public cloud regions: where each one is, and `zone`, the most specific zones.csv id "
@@ -1252,7 +1271,9 @@ def build_cloud_regions(raw: Path, zones: set[str], iso: dict[str, str]) -> Tabl
                 "lie in SE3, Malmö in SE4, Oslo in NO1, Stavanger in NO2; Hamina (gcp "
                 "europe-north1) is Finland, a country zone."
             ),
-            *_region_cross_checks(raw, {(r[0], r[1]): r for r in rows}, iso),
+            *_region_cross_checks(
+                raw, {(r[0], r[1]): r for r in rows}, _place_names(zone_rows, iso)
+            ),
         ],
         extra={"regions_by_cloud": counts},
     )
@@ -1264,7 +1285,7 @@ def _azure_key(display: str) -> str:
 
 
 def _region_cross_checks(
-    raw: Path, regions: dict[tuple[str, str], tuple[str, ...]], iso: dict[str, str]
+    raw: Path, regions: dict[tuple[str, str], tuple[str, ...]], places: dict[str, str]
 ) -> list[str]:
     """Compare the curated locations with Green Algorithms' and CCF's region tables."""
     agree, differ, unknown, blank = 0, [], [], []
@@ -1280,18 +1301,20 @@ def _region_cross_checks(
             agree += 1
         else:
             differ.append(f"{key[0]} {key[1]}: Green Algorithms {theirs}, here {ours}")
-    # CCF names countries in English; two of its names are not the tz database's.
-    by_name = {name: code for code, name in iso.items()} | {"England": "GB", "South Korea": "KR"}
-    ccf_agree, ccf_differ = 0, []
-    for r in _read_csv(raw / "cloud/ccf_grid_emissions_factors_aws.csv"):
-        key = ("aws", r["Region"])
-        if key not in regions:
-            continue  # GovCloud and China regions are not curated
-        theirs = by_name[r["Country"]]
-        if theirs == regions[key][3]:
-            ccf_agree += 1
-        else:
-            ccf_differ.append(f"aws {r['Region']}: CCF {r['Country']}, here {regions[key][3]}")
+    ccf_agree, ccf_differ, ccf_skipped = 0, [], 0
+    for cloud in ("aws", "azure", "gcp"):
+        for r in _read_csv(raw / f"cloud/ccf_grid_emissions_factors_{cloud}.csv"):
+            key = (cloud, _azure_key(r["Region"]) if cloud == "azure" else r["Region"])
+            # CCF gives a country (AWS) or a state, city or country (Azure, GCP): compare what
+            # names a zone; cities and regions not curated here (GovCloud, China) are skipped.
+            theirs = places.get(_fold(r.get("Country") or r["Location"]), "")
+            if key not in regions or not theirs:
+                ccf_skipped += 1
+            elif theirs in (regions[key][5], regions[key][3]):
+                ccf_agree += 1
+            else:
+                place = r.get("Country") or r["Location"]
+                ccf_differ.append(f"{cloud} {key[1]}: CCF {place}, here {regions[key][5]}")
     return [
         (
             f"Cross-check with Green Algorithms' cloud_datacenters.csv: {agree} regions agree "
@@ -1300,10 +1323,24 @@ def _region_cross_checks(
             f"not curated here (sovereign or China clouds): {', '.join(unknown) or 'none'}."
         ),
         (
-            f"Cross-check with CCF's AWS grid factors by country: {ccf_agree} regions agree; "
-            f"differ: {'; '.join(ccf_differ) or 'none'}."
+            f"Cross-check with CCF's grid-factor tables (AWS, Azure, GCP): {ccf_agree} regions "
+            f"whose CCF location names a state or country agree; differ: "
+            f"{'; '.join(ccf_differ) or 'none'}; {ccf_skipped} rows name a city or a region "
+            "not curated here."
         ),
     ]
+
+
+def _place_names(zone_rows: Sequence[tuple[str, ...]], iso: dict[str, str]) -> dict[str, str]:
+    """Folded English place name -> zone id: countries, and US states and Canadian and
+    Australian regions by name (for reading other tables' 'Location' columns)."""
+    names = {_fold(name): code for code, name in iso.items()}
+    # Spellings other tables use that the tz database does not.
+    names |= {_fold(k): v for k, v in {"England": "GB", "South Korea": "KR"}.items()}
+    for zone, country, subdivision, name, *_ in zone_rows:
+        if subdivision and country in ("US", "CA", "AU"):
+            names[_fold(name)] = zone
+    return names
 
 
 @dataclass(frozen=True)
@@ -1400,7 +1437,13 @@ PUE_PROVIDERS = {
 class Wue:
     value: float
     year: int
-    source: str
+    publisher: str
+    url: str
+    statement: str
+
+    @property
+    def source(self) -> str:
+        return f"{self.publisher}, {self.statement} ({self.url})"
 
 
 # Fleet-wide water usage effectiveness (site water for cooling and humidification per kWh of IT
@@ -1410,16 +1453,19 @@ PROVIDER_WUE = {
     "aws": Wue(
         0.12,
         2025,
-        "Amazon, AWS sustainability (https://aws.amazon.com/sustainability/) and Amazon News, "
-        "June 2026: global data-center WUE 0.12 L/kWh in 2025",
+        "Amazon",
+        "https://aws.amazon.com/sustainability/",
+        "AWS sustainability page and Amazon News (June 2026): global data-center WUE "
+        "0.12 L/kWh in 2025",
     ),
     "azure": Wue(
         0.30,
         2024,
-        "Microsoft, 'Sustainable by design: Next-generation datacenters consume zero water for "
-        "cooling' (2024-12-09, https://www.microsoft.com/en-us/microsoft-cloud/blog/2024/12/09/"
-        "sustainable-by-design-next-generation-datacenters-consume-zero-water-for-cooling/): "
-        "average WUE 0.30 L/kWh in fiscal year 2024",
+        "Microsoft",
+        "https://www.microsoft.com/en-us/microsoft-cloud/blog/2024/12/09/"
+        "sustainable-by-design-next-generation-datacenters-consume-zero-water-for-cooling/",
+        "'Sustainable by design: Next-generation datacenters consume zero water for cooling' "
+        "(2024-12-09): average WUE 0.30 L/kWh in fiscal year 2024",
     ),
 }
 _PUE_DATE = re.compile(r"\((\d\d)/(\d\d)/(\d{4})\)")
@@ -1453,7 +1499,16 @@ def build_cloud_pue(raw: Path) -> Table:
             regional += 1
     return Table(
         path=f"{INTENSITY}/cloud_pue.csv",
-        header=("cloud", "region", "pue", "wue_l_per_kwh", "year", "source", "wue_year", "wue_source"),
+        header=(
+            "cloud",
+            "region",
+            "pue",
+            "wue_l_per_kwh",
+            "year",
+            "source",
+            "wue_year",
+            "wue_source",
+        ),
         rows=sorted(rows),
         description=(
             "Power usage effectiveness (facility energy / IT energy) and, where published, water "
@@ -1463,14 +1518,16 @@ def build_cloud_pue(raw: Path) -> Table:
         ),
         inputs=[
             _greenalgo_input("defaults_PUE.csv", "cloud/greenalgorithms_defaults_PUE.csv"),
-            _greenalgo_input("cloud_datacenters.csv", "cloud/greenalgorithms_cloud_datacenters.csv"),
+            _greenalgo_input(
+                "cloud_datacenters.csv", "cloud/greenalgorithms_cloud_datacenters.csv"
+            ),
             *(
                 {
-                    "publisher": "Amazon" if cloud == "aws" else "Microsoft",
-                    "dataset": "fleet water usage effectiveness statement",
+                    "publisher": w.publisher,
+                    "dataset": f"{cloud} fleet water usage effectiveness",
                     "vintage": str(w.year),
                     "licence": "fact cited from a public statement",
-                    "url": re.search(r"https://\S+?(?=[),])", w.source).group(0),  # type: ignore[union-attr]
+                    "url": w.url,
                     "raw_file": "(cited in tools/build_data.py PROVIDER_WUE)",
                 }
                 for cloud, w in sorted(PROVIDER_WUE.items())
@@ -1545,12 +1602,16 @@ def _ccf_rows(raw: Path) -> list[tuple[str, str, dict[str, float]]]:
     rows = []
     for cloud in ("aws", "azure", "gcp"):
         for r in _read_csv(raw / f"embodied/ccf_coefficients_{cloud}_embodied.csv"):
-            values = {k: float(v) for k, v in r.items() if k.startswith("additional_") or k == "total"}
+            values = {
+                k: float(v) for k, v in r.items() if k.startswith("additional_") or k == "total"
+            }
             rows.append((cloud, r["type"], values))
     return rows
 
 
-def _typical_server(rows: list[tuple[str, str, dict[str, float]]], socket: float) -> tuple[float, int, str]:
+def _typical_server(
+    rows: list[tuple[str, str, dict[str, float]]], socket: float
+) -> tuple[float, int, str]:
     """Median embodied total, GPUs excluded, over CCF's distinct 2-socket host configurations.
 
     Each host is counted once, however many instance sizes are sold on it: a family with ten
@@ -1582,7 +1643,11 @@ def _per_unit(
     values = list(ratios.values())
     if max(values) - min(values) > 0.005 * max(values):
         raise ValueError(f"CCF {column} per unit disagrees between hosts: {ratios}")
-    shown = ", ".join(f"{c} {t} {hosts[(c, t)][column]:g}/{n - offset}" for (c, t), n in counts.items() if n - offset > 0)
+    shown = ", ".join(
+        f"{c} {t} {hosts[(c, t)][column]:g}/{n - offset}"
+        for (c, t), n in counts.items()
+        if n - offset > 0
+    )
     return statistics.fmean(values), shown
 
 
@@ -1591,7 +1656,9 @@ def build_embodied(raw: Path) -> Table:
     hosts: dict[tuple[str, str], dict[str, float]] = {}
     for cloud, kind, values in ccf_rows:
         hosts.setdefault((cloud, kind), values)
-    bases = {round(v["total"] - sum(x for k, x in v.items() if k != "total"), 6) for *_, v in ccf_rows}
+    bases = {
+        round(v["total"] - sum(x for k, x in v.items() if k != "total"), 6) for *_, v in ccf_rows
+    }
     if len(bases) != 1:
         raise ValueError(f"CCF base server differs between instances: {sorted(bases)}")
     base = bases.pop()
@@ -1610,8 +1677,10 @@ def build_embodied(raw: Path) -> Table:
             _fixed(server, 2),
             life,
             "kgCO2e per 2-socket server, GPUs excluded",
-            f"{ccf}: median of total minus GPUs over the {n_hosts} distinct host "
-            "configurations CCF models with 2 sockets (AWS, Azure, GCP)",
+            (
+                f"{ccf}: median of total minus GPUs over the {n_hosts} distinct host "
+                "configurations CCF models with 2 sockets (AWS, Azure, GCP)"
+            ),
             year,
         ),
         (
@@ -1622,14 +1691,46 @@ def build_embodied(raw: Path) -> Table:
             f"{ccf}: the base every instance row starts from (Dell PowerEdge R740 LCA)",
             year,
         ),
-        ("cpu_socket", _fixed(socket, 2), life, "kgCO2e per CPU socket beyond the first",
-         f"{ccf}: additional_cpus / (sockets - 1) for {socket_how}", year),
-        ("memory_gb", _fixed(memory, 4), life, "kgCO2e per GB of memory beyond 16 GB",
-         f"{ccf}: additional_memory / (GB - 16) for {memory_how}", year),
-        ("gpu", _fixed(gpu, 2), life, "kgCO2e per GPU",
-         f"{ccf}: additional_gpus / GPUs for {gpu_how}", year),
-        ("ssd", _fixed(ssd, 2), life, "kgCO2e per SSD", f"{ccf}: additional_storage / SSDs for {ssd_how}", year),
-        ("hdd", _fixed(hdd, 2), life, "kgCO2e per HDD", f"{ccf}: additional_storage / HDDs for {hdd_how}", year),
+        (
+            "cpu_socket",
+            _fixed(socket, 2),
+            life,
+            "kgCO2e per CPU socket beyond the first",
+            f"{ccf}: additional_cpus / (sockets - 1) for {socket_how}",
+            year,
+        ),
+        (
+            "memory_gb",
+            _fixed(memory, 4),
+            life,
+            "kgCO2e per GB of memory beyond 16 GB",
+            f"{ccf}: additional_memory / (GB - 16) for {memory_how}",
+            year,
+        ),
+        (
+            "gpu",
+            _fixed(gpu, 2),
+            life,
+            "kgCO2e per GPU",
+            f"{ccf}: additional_gpus / GPUs for {gpu_how}",
+            year,
+        ),
+        (
+            "ssd",
+            _fixed(ssd, 2),
+            life,
+            "kgCO2e per SSD",
+            f"{ccf}: additional_storage / SSDs for {ssd_how}",
+            year,
+        ),
+        (
+            "hdd",
+            _fixed(hdd, 2),
+            life,
+            "kgCO2e per HDD",
+            f"{ccf}: additional_storage / HDDs for {hdd_how}",
+            year,
+        ),
     ]
     return Table(
         path=f"{INTENSITY}/embodied.csv",
@@ -2228,7 +2329,7 @@ def build(raw: Path) -> dict[str, str]:
         aliases,
         build_timezones(tz, iso),
         build_equivalents(raw),
-        build_cloud_regions(raw, {row[0] for row in zones.rows}, iso),
+        build_cloud_regions(raw, zones.rows, iso),
         build_gcp_intensity(raw),
         build_cloud_pue(raw),
         build_embodied(raw),

@@ -80,10 +80,13 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("--limit", type=int, default=20)
     runs.add_argument("--project", default=None)
     runs.add_argument("--experiment", default=None)
+    runs.add_argument("--job", default=None, help="only the runs (ranks) of this job id")
     runs.add_argument("--json", action="store_true")
 
     show = sub.add_parser("show", help="show one run")
-    show.add_argument("run_id", help="run id or a unique prefix of it")
+    show.add_argument("run_id", help="run id or a unique prefix of it (a job id with --job)")
+    show.add_argument("--job", action="store_true",
+                      help="RUN_ID is a distributed job id: show the sum of all its ranks")
     show.add_argument("--json", action="store_true")
 
     rapl = sub.add_parser("setup-rapl",
@@ -302,7 +305,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
     from .report import format_duration, format_energy, format_mass
 
     store = _open_store()
-    rows = store.runs(limit=args.limit, project=args.project, experiment=args.experiment)
+    rows = store.runs(limit=args.limit, project=args.project, experiment=args.experiment,
+                      job_id=args.job)
     if args.json:
         from dataclasses import asdict
 
@@ -327,8 +331,15 @@ def cmd_show(args: argparse.Namespace) -> int:
     from .report import format_summary
 
     store = _open_store()
-    run_id = store.resolve_id(args.run_id)
-    summary = store.summary(run_id)
+    if args.job:
+        from .records import combine
+
+        ranks = store.runs(limit=100_000, job_id=args.run_id)
+        if not ranks:
+            raise StoreError(f"no runs of job {args.run_id!r} in {store.path}")
+        summary = combine([store.summary(r.run_id) for r in ranks], run_id=args.run_id)
+    else:
+        summary = store.summary(store.resolve_id(args.run_id))
     if args.json:
         print(summary.dumps())
     else:

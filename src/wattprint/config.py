@@ -97,6 +97,16 @@ def _choices_list(*choices: str) -> Callable[[Any], tuple[str, ...]]:
     return parse
 
 
+def _text_list(value: Any) -> tuple[str, ...] | None:
+    if value is None or value == "":
+        return None
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)):
+        items = [items]
+    out = tuple(_text(item) for item in items if str(item).strip())
+    return out or None
+
+
 def _path(value: Any) -> Path | None:
     if value is None or value == "":
         return None
@@ -131,6 +141,11 @@ KEYS: dict[str, Key] = {
             "CPU thermal design power per socket, for the CPU model"),
         Key("ram_w_per_gb", _number(0.01, 10, optional=True), "watts per GB from 0.01 to 10",
             "memory power for the RAM model"),
+        Key("gpu_ids", _text_list, "a list of GPU indices or UUIDs, e.g. [0, 1] or \"0,1\"",
+            "which GPUs to measure (default: all visible)"),
+        Key("job_id", _optional_text, "a non-empty id",
+            "shared run identity of a distributed job (default: SLURM_JOB_ID or "
+            "TORCHELASTIC_RUN_ID)"),
         Key("rapl_psys", _bool, "true or false", "use the RAPL platform (psys) domain"),
         Key("log_level", _choice("debug", "info", "warning", "error"),
             "debug, info, warning or error", "level of the 'wattprint' logger"),
@@ -154,6 +169,8 @@ class Config:
     jsonl_path: Path | None = Path("wattprint.jsonl")
     cpu_tdp_w: float | None = None
     ram_w_per_gb: float | None = None
+    gpu_ids: tuple[str, ...] | None = None
+    job_id: str | None = None
     rapl_psys: bool = False
     log_level: str = "warning"
     # key -> where its value came from ("default", "argument", "env WATTPRINT_PUE", a file path)

@@ -23,7 +23,9 @@ def diagnose(
 ) -> dict[str, Any]:
     from . import __version__
     from .config import Config, describe, load_config
-    from .sensors import HostPaths, ProbeContext, SensorOptions, detect
+    from .cluster import detect_job
+    from .sensors import HostPaths, detect
+    from .tracker import probe_context
 
     paths = paths or HostPaths()
     report: dict[str, Any] = {"wattprint": __version__, "python": sys.version.split()[0],
@@ -35,9 +37,9 @@ def diagnose(
         config = Config(environ=dict(environ or {}))
     report["config"] = [{"key": k, "value": v, "source": s} for k, v, s in describe(config)]
 
-    options = SensorOptions(cpu_tdp_w=config.cpu_tdp_w, ram_w_per_gb=config.ram_w_per_gb,
-                            rapl_psys=config.rapl_psys)
-    detection = detect(ProbeContext(paths=paths, options=options, env=dict(config.environ)))
+    job = detect_job(config.environ, job_id=config.job_id)
+    report["job"] = job.to_dict() if job else None
+    detection = detect(probe_context(config, paths, job))
     report["devices"] = [
         {"device": d.device, "component": d.component, "method": d.method, "detail": d.detail,
          "coverage": d.coverage, "warning": d.warning}
@@ -136,6 +138,12 @@ def render(report: Mapping[str, Any]) -> str:
             out.append(f"      fix: {s['fix']}")
     if not report["skipped"]:
         out.append("  (none)")
+    if report.get("job"):
+        job = report["job"]
+        out += ["", f"Distributed job {job['job_id']} ({job['source']}): rank {job['rank']}, "
+                    f"local rank {job['local_rank']} on {job['node']}"
+                    + (" (node leader: measures machine-wide devices)" if job["node_leader"]
+                       else " (machine-wide devices are measured by local rank 0)")]
     container = report.get("container")
     if container:
         out += ["", f"Control group: {container}"]

@@ -157,6 +157,7 @@ class RunInfo:
     wattprint_version: str = ""
     schema_version: int = SCHEMA_VERSION
     tags: Mapping[str, str] = field(default_factory=dict)
+    job: Mapping[str, Any] | None = None  # distributed job identity, node and rank
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -235,6 +236,7 @@ class RunSummary:
     status: str = "finished"
     exit_code: int | None = None
     records: int = 0
+    job: Mapping[str, Any] | None = None  # distributed job identity, node and rank
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -305,6 +307,46 @@ def summarize(
         status=status,
         exit_code=exit_code,
         records=len(records),
+        job=dict(info.job) if info.job else None,
+    )
+
+
+def combine(summaries: Sequence[RunSummary], *, run_id: str) -> RunSummary:
+    """One summary for a distributed job from its ranks' runs.
+
+    Each device is measured by exactly one rank (see :mod:`wattprint.cluster`), so energies and
+    emissions add up; devices keep their rank's node in their name so two nodes' ``rapl:package-0``
+    stay apart.
+    """
+    if not summaries:
+        raise ValueError("no runs to combine")
+    keys = ("cpu", "gpu", "ram", "other", "total")
+    energy = {k: sum(s.energy_j.get(k, 0.0) for s in summaries) for k in keys}
+    emissions = sum(s.emissions_g for s in summaries)
+    components = []
+    for summary in summaries:
+        node = (summary.job or {}).get("node") or ""
+        for comp in summary.components:
+            components.append({**comp, "run_id": summary.run_id, "node": node})
+    kwh = sum(s.energy_j.get("total", 0.0) * s.pue for s in summaries) / J_PER_KWH
+    first = summaries[0]
+    intensity = dict(first.intensity)
+    if kwh > 0:
+        intensity["g_per_kwh"] = emissions / kwh
+    statuses = {s.status for s in summaries}
+    warnings = tuple(dict.fromkeys(w for s in summaries for w in s.warnings))
+    return RunSummary(
+        run_id=run_id, project=first.project, experiment=first.experiment,
+        started_s=min(s.started_s for s in summaries),
+        duration_s=max(s.started_s + s.duration_s for s in summaries)
+        - min(s.started_s for s in summaries),
+        energy_j=energy, emissions_g=emissions, components=tuple(components),
+        intensity=intensity, location=dict(first.location), pue=first.pue, scope=first.scope,
+        spans=(), warnings=warnings, gaps=tuple(g for s in summaries for g in s.gaps),
+        status=statuses.pop() if len(statuses) == 1 else "mixed",
+        records=sum(s.records for s in summaries),
+        job={"job_id": run_id, "ranks": len(summaries),
+             "nodes": sorted({str((s.job or {}).get("node")) for s in summaries})},
     )
 
 

@@ -19,9 +19,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from .sensors import DeviceInfo, HostPaths
+
+if TYPE_CHECKING:
+    from .cluster import Job
 
 __all__ = ["MachineScope", "ProcessScope", "Scope", "Shares", "make_scope"]
 
@@ -140,9 +143,47 @@ class ProcessScope:
         return Shares(cpu=cpu, ram=ram)
 
 
-def make_scope(name: str, *, pid: int, devices: list[DeviceInfo], paths: HostPaths) -> Scope:
+class AllocationScope:
+    """A batch job's share of a node: what the scheduler allocated to it (SLURM CPUs and memory
+    on this node) over what the node has. Allocated resources are held for the job whether it
+    uses them or not, so the job answers for their share of the node's energy."""
+
+    name = "allocation"
+
+    def __init__(self, *, cpu_share: float, ram_share: float) -> None:
+        self._shares = Shares(cpu=min(1.0, cpu_share), ram=min(1.0, ram_share))
+
+    def start(self) -> None:
+        pass
+
+    def shares(self) -> Shares:
+        return self._shares
+
+
+def make_scope(
+    name: str,
+    *,
+    pid: int,
+    devices: list[DeviceInfo],
+    paths: HostPaths,
+    job: Job | None = None,
+) -> Scope:
+    """The scope for a run. In a distributed job, ``process`` means the job's share of the node
+    (its SLURM allocation, or the torchrun agent's process tree holding every local rank)."""
     if name == "machine":
         return MachineScope()
+    if job is not None and job.allocated_cpus:
+        from .sensors import procfs
+
+        host = procfs.cpu_times(paths)
+        memory = procfs.mem_total_bytes(paths)
+        ram = (job.allocated_memory_bytes / memory) if job.allocated_memory_bytes else (
+            job.allocated_cpus / host.n_cpus)
+        return AllocationScope(cpu_share=job.allocated_cpus / host.n_cpus, ram_share=ram)
+    if job is not None and job.source == "torchelastic":
+        import os
+
+        pid = os.getppid()  # the elastic agent: its tree holds every rank on this node
     coverage = {d.component: d.coverage for d in devices}
     return ProcessScope(
         pid,

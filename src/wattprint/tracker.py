@@ -41,6 +41,7 @@ from .sensors import DeviceInfo, HostPaths, ProbeContext, Sensor, SensorOptions,
 from .scope import Shares
 
 if TYPE_CHECKING:
+    from .cluster import Job
     from .scope import Scope
     from .sinks import Sink
 
@@ -185,7 +186,11 @@ class Tracker:
         self._clock = clock
         self._wall = wall_clock
         self._pid = pid
-        self.run_id = run_id or os.urandom(16).hex()
+        from .cluster import detect_job, rank_run_id
+
+        self.job = detect_job(self.config.environ, job_id=self.config.job_id,
+                              hostname=_hostname())
+        self.run_id = run_id or (rank_run_id(self.job) if self.job else os.urandom(16).hex())
         self._command = command
         self._tags = dict(tags or {})
 
@@ -270,12 +275,7 @@ class Tracker:
         else:
             from .sensors import detect
 
-            options = SensorOptions(
-                cpu_tdp_w=config.cpu_tdp_w, ram_w_per_gb=config.ram_w_per_gb,
-                rapl_psys=config.rapl_psys,
-            )
-            detection = detect(ProbeContext(paths=self._paths, options=options,
-                                            env=dict(config.environ)))
+            detection = detect(probe_context(config, self._paths, self.job))
             self._sensors, self._skipped = detection.sensors, detection.skipped
         self._devices = [d for s in self._sensors for d in s.devices()]
         if not self._sensors:
@@ -308,7 +308,7 @@ class Tracker:
         config = self.config
         target_pid = self._pid if self._pid is not None else os.getpid()
         self._scope = make_scope(config.scope, pid=target_pid, devices=self._devices,
-                                 paths=self._paths)
+                                 paths=self._paths, job=self.job)
         self._meter = Meter(self._sensors, clock=self._clock, wall_clock=self._wall)
         self._started_mono = self._clock()
         self._meter.start()
@@ -322,6 +322,7 @@ class Tracker:
             skipped=tuple({"sensor": s.sensor, "reason": s.reason, "fix": s.fix}
                           for s in self._skipped),
             warnings=tuple(self._warnings), wattprint_version=_version(), tags=self._tags,
+            job=self.job.to_dict() if self.job else None,
         )
         self._sinks = self._given_sinks if self._given_sinks is not None else self._config_sinks()
         for sink in list(self._sinks):
@@ -339,12 +340,10 @@ class Tracker:
         return sinks
 
     def _host_info(self, pid: int) -> dict[str, Any]:
-        import socket
-
         uname = os.uname() if hasattr(os, "uname") else None
         cpu = next((d.detail for d in self._devices if d.component == "cpu"), "")
         return {
-            "hostname": socket.gethostname(),
+            "hostname": _hostname(),
             "os": f"{uname.sysname} {uname.release}" if uname else sys.platform,
             "machine": uname.machine if uname else "",
             "python": sys.version.split()[0],
@@ -592,6 +591,27 @@ class Tracker:
 
 
 _WHOLE = Shares()
+
+
+def _hostname() -> str:
+    import socket
+
+    return socket.gethostname()
+
+
+def probe_context(config: Config, paths: HostPaths, job: Job | None) -> ProbeContext:
+    """What sensor probes need from the settings and, in a distributed job, this rank's role."""
+    gpu_ids = config.gpu_ids
+    if gpu_ids is None and job is not None:
+        from .cluster import owned_gpus
+
+        gpu_ids = owned_gpus(job, config.environ)
+    options = SensorOptions(
+        cpu_tdp_w=config.cpu_tdp_w, ram_w_per_gb=config.ram_w_per_gb,
+        rapl_psys=config.rapl_psys, gpu_ids=gpu_ids,
+        machine_wide=job is None or job.is_node_leader,
+    )
+    return ProbeContext(paths=paths, options=options, env=dict(config.environ))
 
 
 def _device_dict(device: DeviceInfo) -> dict[str, Any]:

@@ -254,7 +254,7 @@ class FakeGpu:
 
     def _sync(self) -> None:
         now = self._nvml.clock()
-        self._energy_mj += self._power_w * (now - self._at_s)  # W x s = J; mW x s = mJ
+        self._energy_mj += self._power_w * 1000 * (now - self._at_s)  # mW x s = mJ
         self._at_s = now
 
 

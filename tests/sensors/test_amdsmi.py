@@ -186,6 +186,14 @@ def test_mi300x_partitions_share_one_counter_counted_once() -> None:
     assert any("counted once" in note for note in sensor.notes)
 
 
+def test_partition_id_in_the_domain_bits_still_groups_the_partitions() -> None:
+    parts = mi300x(0x05, partitions=4, joules=100.0)
+    for p, die in enumerate(parts):
+        die.bdf = f"{p:x}000:05:00.0"  # BDFID[31:28] carries the partition id on some parts
+    sensor = _probe(FakeAmdSmi([*parts, gpu(0x09, joules=1.0)]))
+    assert {r.device: r.energy_j for r in sensor.read()} == {"amdsmi:0": 100.0, "amdsmi:4": 1.0}
+
+
 def test_mixed_host_single_gpu_next_to_a_dual_die_card() -> None:
     sensor = _probe(FakeAmdSmi([gpu(0x03, joules=10.0), *mi250x(0x29, joules=20.0)]))
     assert {r.device: r.energy_j for r in sensor.read()} == {"amdsmi:0": 10.0, "amdsmi:1": 20.0}

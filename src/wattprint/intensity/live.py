@@ -33,9 +33,10 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 from ..errors import IntensityUnavailable
 from . import Intensity, IntensitySource, Location
@@ -63,10 +64,20 @@ class _Cached:
         return ([self.latest] if self.latest else []) + list(self.forecast)
 
 
+_Place = tuple[object, ...]
+
+
+def _place(where: Location) -> _Place:
+    # What a provider can see of a location: how it was resolved ("config", "timezone") and the
+    # detail text do not change the grid, so they do not split the cache.
+    return (where.country, where.subdivision, where.zone, where.cloud, where.cloud_region,
+            getattr(where, "latitude", None), getattr(where, "longitude", None))
+
+
 @dataclass
 class _State:
-    cached: dict[Location, _Cached] = field(default_factory=dict)
-    wanted: list[Location] = field(default_factory=list)
+    cached: dict[_Place, _Cached] = field(default_factory=dict)
+    wanted: dict[_Place, Location] = field(default_factory=dict)
 
 
 class LiveSource:
@@ -107,7 +118,7 @@ class LiveSource:
     def lookup(self, where: Location, start: datetime, end: datetime) -> Intensity:
         self._want(where)
         with self._lock:
-            cached = self._state.cached.get(where, _Cached())
+            cached = self._state.cached.get(_place(where), _Cached())
         found = self._from_cache(cached, start, end)
         if found is not None:
             return found
@@ -150,8 +161,8 @@ class LiveSource:
     # -- the refresh thread -------------------------------------------------------------
     def _want(self, where: Location) -> None:
         with self._lock:
-            if where not in self._state.wanted:
-                self._state.wanted.append(where)
+            if _place(where) not in self._state.wanted:
+                self._state.wanted[_place(where)] = where
                 self._wake.set()
             if self._thread is not None or self._stop.is_set() or os.getpid() != self._pid:
                 return  # already running, closed, or a forked child: stay silent
@@ -163,7 +174,7 @@ class LiveSource:
         while not self._stop.is_set():
             self._wake.clear()
             with self._lock:
-                wanted = list(self._state.wanted)
+                wanted = list(self._state.wanted.values())
             for where in wanted:
                 if self._stop.is_set():
                     return
@@ -181,14 +192,14 @@ class LiveSource:
             self._log_once(logging.WARNING, latest_error)
         now = self._clock()
         with self._lock:
-            old = self._state.cached.get(where, _Cached())
+            old = self._state.cached.get(_place(where), _Cached())
             fresh = _Cached(
-                latest=latest or old.latest,
-                latest_at=now if latest else old.latest_at,
+                latest=latest if latest is not None else old.latest,
+                latest_at=now if latest is not None else old.latest_at,
                 forecast=tuple(forecast) if forecast is not None else old.forecast,
                 error=latest_error, attempts=old.attempts + 1,
             )
-            self._state.cached[where] = fresh
+            self._state.cached[_place(where)] = fresh
 
     @staticmethod
     def _attempt(call: Callable[[], T]) -> tuple[T | None, str | None]:
@@ -196,7 +207,7 @@ class LiveSource:
         # client) is recorded as the reason and shown in the fallback note, never raised.
         try:
             return call(), None
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - the stage boundary, see above
             return None, str(exc) or type(exc).__name__
 
     def _log_once(self, level: int, message: str) -> None:
@@ -226,7 +237,7 @@ class LiveSource:
         if self._close_provider:
             try:
                 self.provider.close()  # interrupts a backoff wait; no new requests start
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - close must not raise into stop()
                 log.debug("closing provider %s: %r", self.provider.name, exc)
         thread = self._thread
         if thread is None or os.getpid() != self._pid or thread is threading.current_thread():
@@ -268,4 +279,4 @@ def hourly_history(provider: Provider, where: Location, start: datetime,
 def _strip_name(reason: str, name: str) -> str:
     # Provider errors start with "<name>: "; the note already names the provider.
     prefix = f"{name}: "
-    return reason[len(prefix):] if reason.startswith(prefix) else reason
+    return reason.removeprefix(prefix)

@@ -352,8 +352,14 @@ def _unknown_zone(text: str, ambiguous: list[str]) -> LocationError:
         )
     names = {fold_name(row.name): zone for zone, row in table.items()}
     found: list[str] = []
+    if "-" in text:  # "US-Califrnia": the country is right, suggest its subdivisions first
+        head, tail = text.split("-", 1)
+        iso2 = _zone_of_country(head)
+        if iso2 and _subdivisions(iso2):
+            found += [f"{iso2}-{c}" for c in _unknown_subdivision(iso2, tail).suggestions]
     for match in difflib.get_close_matches(text.upper(), list(table), n=5, cutoff=0.6):
-        found.append(match)
+        if match not in found:
+            found.append(match)
     for match in difflib.get_close_matches(fold_name(text), list(names), n=5, cutoff=0.6):
         if names[match] not in found:
             found.append(names[match])
@@ -399,7 +405,7 @@ class RegionRow:
 
 
 def normalize_cloud(text: str) -> str:
-    """"aws", "azure", "gcp", "oci", "ovhcloud" or "scaleway" for a name or common alias."""
+    """ "aws", "azure", "gcp", "oci", "ovhcloud" or "scaleway" for a name or common alias."""
     key = fold_name(text)
     if key in CLOUDS:
         return key

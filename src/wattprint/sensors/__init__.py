@@ -116,7 +116,12 @@ class SensorOptions:
     cpu_tdp_w: float | None = None
     ram_w_per_gb: float | None = None
     rapl_psys: bool = False
+    # GPUs to measure (indices or UUIDs); None = every visible GPU, () = none (another rank of
+    # a distributed job owns them).
     gpu_ids: tuple[str, ...] | None = None
+    # False on the non-leader ranks of a distributed job: the node's machine-wide devices (RAPL,
+    # platform counters, CPU and RAM models) are measured once, by local rank 0.
+    machine_wide: bool = True
 
 
 @dataclass(frozen=True)
@@ -163,21 +168,56 @@ def _try(name: str, probe: Probe, ctx: ProbeContext, detection: Detection) -> No
 
 def detect(ctx: ProbeContext | None = None) -> Detection:
     """Open every sensor this machine offers, counters before models, never double counting."""
-    from . import model, rapl
-
     ctx = ctx or ProbeContext()
     detection = Detection(sensors=[], skipped=[])
-    _try("rapl", rapl.probe, ctx, detection)
-    for name, probe in _accelerator_probes():
-        _try(name, probe, ctx, detection)
-    found = detection.components()
-    if not _covers(found, "cpu"):
-        _try("cpu-model", model.probe_cpu, ctx, detection)
-    if not _covers(detection.components(), "ram"):
-        _try("ram-model", model.probe_ram, ctx, detection)
+    for name, probe in _gpu_probes():
+        if ctx.options.gpu_ids == ():
+            detection.skipped.append(Skipped(name, "GPUs on this node are measured by the rank "
+                                                   "of the job that owns them", None))
+        else:
+            _try(name, probe, ctx, detection)
+    for name, probe in _machine_probes():
+        if not ctx.options.machine_wide:
+            detection.skipped.append(Skipped(name, "machine-wide devices are measured once per "
+                                                   "node, by local rank 0 of the job", None))
+            continue
+        if name == "cpu-model" and _covers(detection.components(), "cpu"):
+            continue
+        if name == "ram-model" and _covers(detection.components(), "ram"):
+            continue
+        _try(name, _hwmon_probe(detection) if name == "hwmon" else probe, ctx, detection)
     return detection
 
 
-def _accelerator_probes() -> list[tuple[str, Probe]]:
-    """GPU and accelerator probes, added as their sensors land (NVML, amdsmi, powermetrics)."""
-    return []
+# The DRM driver each vendor-library sensor covers: hwmon leaves those GPUs to the library when
+# it opened, and reads them itself when it did not, so a GPU is measured once, never zero times.
+_VENDOR_DRIVER = {"nvml": "nvidia", "amdsmi": "amdgpu"}
+
+
+def _hwmon_probe(detection: Detection) -> Probe:
+    from . import hwmon
+
+    opened = {s.name for s in detection.sensors}
+    covered = frozenset(d for name, d in _VENDOR_DRIVER.items() if name in opened)
+    return lambda ctx: hwmon.probe(ctx, leave_to_vendor=covered)
+
+
+def _gpu_probes() -> list[tuple[str, Probe]]:
+    """Per-GPU sensors, which follow GPU ownership in distributed jobs."""
+    from . import amdsmi, nvml
+
+    return [("nvml", nvml.probe), ("amdsmi", amdsmi.probe)]
+
+
+def _machine_probes() -> list[tuple[str, Probe]]:
+    """Machine-wide sensors in order: measured counters first, models last (used only for a
+    component nothing measured)."""
+    from . import hwmon, model, powermetrics, rapl
+
+    return [
+        ("rapl", rapl.probe),
+        ("powermetrics", powermetrics.probe),
+        ("hwmon", hwmon.probe),
+        ("cpu-model", model.probe_cpu),
+        ("ram-model", model.probe_ram),
+    ]

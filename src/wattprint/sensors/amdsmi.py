@@ -23,9 +23,10 @@ https://github.com/ROCm/amdsmi):
   as consecutive indices (0-1, 2-3, ...: the secondary sits next to its primary, per the issue
   above), and the pair becomes one device read from the die whose counter is non-zero.
 - *MI300X partitions* (CPX, DPX...): one physical GPU is listed once per partition, all with the
-  same PCI bus and device number (the partition id lives in the function bits, per the
-  ``amdsmi_get_gpu_device_bdf`` documentation). Energy and power are socket quantities of the
-  one SMU, so the partitions of one bus:device are one package, read once.
+  same PCI bus and device number (the partition id lives in the function bits or in
+  BDFID[31:28], per the ``amdsmi_get_gpu_device_bdf`` documentation). Energy and power are
+  socket quantities of the one SMU, so the partitions of one bus:device are one package, read
+  once, from the first partition whose counter is non-zero.
 - A package is reported when any of its dies is visible to this process (``options.gpu_ids``,
   else ``ROCR_VISIBLE_DEVICES`` then ``HIP_VISIBLE_DEVICES``); when only some are, the device
   says so in its warning: the package counter includes its invisible dies too.
@@ -512,7 +513,10 @@ def _pci_slot(bdf: str | None) -> str | None:
     if match is None:
         return None
     domain, bus, device, _function = match.groups()
-    return f"{(domain or '0000').lower()}:{bus.lower()}:{device.lower()}"
+    # The partition id sits in the function bits or in BDFID[31:28], the top hex digit of the
+    # domain (amdsmi_get_gpu_device_bdf docs): drop both, keep the physical bus:device.
+    physical_domain = int(domain or "0", 16) & 0x0FFF
+    return f"{physical_domain:04x}:{bus.lower()}:{device.lower()}"
 
 
 def _pair_dual_die(packages: list[_Package], notes: list[str]) -> list[_Package]:

@@ -39,6 +39,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol, cast
+from xml.parsers.expat import ExpatError
 
 from ..errors import SensorReadError, SensorUnavailable
 from . import DeviceInfo, ProbeContext, Reading
@@ -143,7 +144,9 @@ class PlistStream:
     def _parse(self, document: bytes) -> dict[str, Any] | None:
         try:
             sample = plistlib.loads(document.strip(b"\x00 \t\r\n"))
-        except (plistlib.InvalidFileException, ValueError, TypeError, KeyError):
+        # plistlib raises ExpatError for broken XML and ValueError (InvalidFileException) or
+        # lookup errors for malformed values; none of them may stop the stream.
+        except (ExpatError, ValueError, TypeError, KeyError, IndexError, AttributeError):
             self.errors += 1
             return None
         if not isinstance(sample, dict):

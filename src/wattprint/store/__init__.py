@@ -42,6 +42,7 @@ class RunRow:
     energy_j: float | None
     emissions_g: float | None
     exit_code: int | None
+    job_id: str | None = None
 
 
 class Store:
@@ -96,9 +97,10 @@ class Store:
         with self._lock:
             self._db.execute(
                 "INSERT INTO runs (run_id, project, experiment, started_s, status, hostname, pid,"
-                " info_json) VALUES (?, ?, ?, ?, 'running', ?, ?, ?)",
+                " info_json, job_id) VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?)",
                 (info.run_id, info.project, info.experiment, info.started_s,
-                 host.get("hostname"), host.get("pid"), json.dumps(info.to_dict())),
+                 host.get("hostname"), host.get("pid"), json.dumps(info.to_dict()),
+                 (info.job or {}).get("job_id")),
             )
 
     def add_record(self, record: Record) -> None:
@@ -142,10 +144,15 @@ class Store:
         return "interrupted" if same_host and not _pid_alive(row["pid"]) else "running"
 
     def runs(
-        self, *, limit: int = 20, project: str | None = None, experiment: str | None = None
+        self, *, limit: int = 20, project: str | None = None, experiment: str | None = None,
+        job_id: str | None = None,
     ) -> list[RunRow]:
         sql = "SELECT * FROM runs"
-        where, args = [], []  # type: ignore[var-annotated]
+        where: list[str] = []
+        args: list[Any] = []
+        if job_id:
+            where.append("job_id = ?")
+            args.append(job_id)
         if project:
             where.append("project = ?")
             args.append(project)
@@ -165,7 +172,7 @@ class Store:
             run_id=row["run_id"], project=row["project"], experiment=row["experiment"],
             started_s=row["started_s"], ended_s=row["ended_s"], status=self._status(row),
             hostname=row["hostname"], duration_s=row["duration_s"], energy_j=row["energy_j"],
-            emissions_g=row["emissions_g"], exit_code=row["exit_code"],
+            emissions_g=row["emissions_g"], exit_code=row["exit_code"], job_id=row["job_id"],
         )
 
     def resolve_id(self, prefix: str) -> str:

@@ -68,6 +68,22 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (run_id, span_id)
     );
     """,
+    # 2: distributed-job identity on runs; emissions recomputed later (`wattprint rescore`),
+    #    kept beside the numbers measured at the time, never over them
+    """
+    ALTER TABLE runs ADD COLUMN job_id TEXT;
+    CREATE INDEX runs_by_job ON runs (job_id);
+    CREATE TABLE rescores (
+        run_id              TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+        provider            TEXT NOT NULL,
+        created_s           REAL NOT NULL,
+        emissions_g         REAL NOT NULL,
+        intensity_g_per_kwh REAL NOT NULL,   -- energy-weighted over the run
+        kind                TEXT NOT NULL,   -- average | marginal
+        detail_json         TEXT NOT NULL,   -- per record: seq, g_per_kwh, emissions_g, source
+        PRIMARY KEY (run_id, provider, created_s)
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

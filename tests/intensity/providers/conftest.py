@@ -9,9 +9,10 @@ sleeps for a backoff: ``sleeps`` collects what the client would have waited.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -20,7 +21,6 @@ if _TESTS_DIR not in sys.path:
     sys.path.insert(0, _TESTS_DIR)
 
 from fakes.http_recordings.replay import Replay  # needs the sys.path entry above
-
 from wattprint.intensity.providers._http import HttpOptions
 
 NOW_OFFSET_S = 10 * 3600 + 20 * 60  # tests run at 2026-01-01T10:20Z (clock wall start + this)

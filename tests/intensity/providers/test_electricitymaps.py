@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from types import SimpleNamespace
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
 from fakes.http_recordings.replay import Replay, Reply, ok, recording, utc
-
 from wattprint.errors import ConfigError, ProviderError
 from wattprint.intensity import Location
 from wattprint.intensity.providers import make_provider
@@ -175,8 +175,8 @@ def _latest_with(**changes: Any) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(("changes", "message"), [
-    ({"carbonIntensity": KeyError}, r"field carbonIntensity is missing; received an object with "
-                                    r"keys \['createdAt', 'datetime'"),
+    ({"carbonIntensity": KeyError},
+     r"field carbonIntensity is missing; received an object with keys \['createdAt', 'datetime'"),
     ({"carbonIntensity": "412"}, r"carbonIntensity is not a number; received '412'"),
     ({"carbonIntensity": None}, r"carbonIntensity is not a number; received None"),
     ({"carbonIntensity": True}, r"carbonIntensity is not a number; received True"),
@@ -223,3 +223,5 @@ def test_the_registry_builds_it(http: HttpOptions) -> None:
     assert isinstance(provider, ElectricityMaps) and provider.kind == "average"
     with pytest.raises(ConfigError, match="unknown intensity provider 'nope'"):
         make_provider("nope")
+    with pytest.raises(ConfigError, match="'electricitymaps'.*unexpected keyword.*'postcode'"):
+        make_provider("electricitymaps", api_key=KEY, postcode="RG10")

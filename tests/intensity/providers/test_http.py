@@ -6,12 +6,12 @@ import json
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from fakes.http_recordings.replay import Replay, Reply
-
 from wattprint.errors import ProviderError
 from wattprint.intensity.providers._http import (
     HttpClient,
@@ -19,13 +19,14 @@ from wattprint.intensity.providers._http import (
     HttpOptions,
     cache_key,
     parse_retry_after,
+    prune_cache,
 )
 
 URL = "https://api.example.test/v1/thing"
 BODY = {"value": 1}
 
 
-def client(http: HttpOptions, **changes: object) -> HttpClient:
+def client(http: HttpOptions, **changes: Any) -> HttpClient:
     return HttpClient("demo", replace(http, **changes) if changes else http)
 
 
@@ -84,7 +85,7 @@ def test_jitter_spreads_the_backoff(replay: Replay, http: HttpOptions,
 def test_timeouts_are_retried_then_reported(replay: Replay, http: HttpOptions,
                                             sleeps: list[float]) -> None:
     replay.add("/v1/thing", Reply(raises=httpx.ReadTimeout))
-    with pytest.raises(ProviderError, match=r"timed out after 4 attempt\(s\) \(connect 2 s, "
+    with pytest.raises(HttpError, match=r"timed out after 4 attempt\(s\) \(connect 2 s, "
                                             r"read 5 s\)") as info:
         client(http).get_json(URL)
     assert info.value.status is None
@@ -209,6 +210,30 @@ def test_an_unwritable_cache_does_not_break_requests(replay: Replay, http: HttpO
     blocker.write_text("x")
     replay.add("/v1/thing", Reply(200, BODY))
     assert client(http, cache_dir=blocker).get_json(URL, ttl_s=60) == BODY
+
+
+def test_old_cache_files_are_pruned_at_the_first_write(replay: Replay, http: HttpOptions,
+                                                      cache_dir: Path) -> None:
+    import os
+    import time
+
+    folder = cache_dir / "demo"
+    folder.mkdir(parents=True)
+    old, recent = folder / "old.json", folder / "recent.json"
+    for path in (old, recent):
+        path.write_text("{}")
+    month_ago = time.time() - 30 * 86400
+    os.utime(old, (month_ago, month_ago))
+    replay.add("/v1/thing", Reply(200, BODY))
+    client(http).get_json(URL, ttl_s=60)
+    assert not old.exists() and recent.exists()
+    assert prune_cache(folder, 8 * 86400) == 0
+
+
+def test_the_api_message_joins_error_and_message(replay: Replay, http: HttpOptions) -> None:
+    replay.add("/v1/thing", Reply(403, {"error": "Forbidden", "message": "Upgrade your plan"}))
+    with pytest.raises(ProviderError, match="HTTP 403: Forbidden: Upgrade your plan$"):
+        client(http).get_json(URL)
 
 
 # -- lifecycle ------------------------------------------------------------------------------

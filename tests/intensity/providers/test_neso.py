@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
 from fakes.http_recordings.replay import Replay, Reply, ok, recording, utc
-
 from wattprint.errors import ConfigError, ProviderError
 from wattprint.intensity import Location
 from wattprint.intensity.live import hourly_history

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import base64
 import copy
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from types import SimpleNamespace
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
 from fakes.http_recordings.replay import Replay, Reply, ok, recording, utc
-
 from wattprint.errors import ConfigError, ProviderError
 from wattprint.intensity import Location
 from wattprint.intensity.live import hourly_history
@@ -160,7 +160,7 @@ def test_a_region_outside_the_plan(http: HttpOptions, replay: Replay,
     with pytest.raises(ProviderError) as info:
         provider.latest(US)
     message = str(info.value)
-    assert "HTTP 403: Unauthorized" in message
+    assert "HTTP 403: Unauthorized: This account does not have access to region PJM_DC" in message
     assert "free WattTime accounts get full data for CAISO_NORTH only; PJM_DC needs a " \
            "subscription" in message
 
@@ -206,8 +206,8 @@ def _forecast_with(mutate: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
     (lambda b: b.pop("data"), r"field data is missing; received an object with keys \['meta'\]"),
     (lambda b: b["data"][0].update(value="870"), r"data\[0\]\.value is not a number"),
     (lambda b: b["data"][0].update(value=5000.0),
-     r"data\[0\]\.value is outside 0-2000 g/kWh \(2267\.96 g/kWh after conversion\); "
-     r"received 5000\.0"),
+     (r"data\[0\]\.value is outside 0-2000 g/kWh \(2267\.96 g/kWh after conversion\); "
+      r"received 5000\.0")),
     (lambda b: b["data"][1].pop("point_time"), r"field data\[1\]\.point_time is missing"),
     (lambda b: b["meta"].update(data_point_period_seconds=0),
      r"meta\.data_point_period_seconds is not a positive duration"),

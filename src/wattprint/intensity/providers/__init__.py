@@ -23,9 +23,11 @@ Providers are found through :data:`PROVIDERS`, lazy ``module:factory`` strings, 
 from __future__ import annotations
 
 import importlib
+import inspect
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol, Sequence, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ...errors import ConfigError, ProviderError
 from .. import Intensity, Location
@@ -178,6 +180,10 @@ def make_provider(name: str, *, http: HttpOptions | None = None, **settings: Any
                           key="provider")
     module_name, _, attr = target.partition(":")
     factory = getattr(importlib.import_module(module_name), attr)
+    try:
+        inspect.signature(factory).bind(http=http, **settings)
+    except TypeError as exc:
+        raise ConfigError(f"intensity provider {name!r}: {exc}", key="provider") from None
     provider: Provider = factory(http=http, **settings)
     return provider
 

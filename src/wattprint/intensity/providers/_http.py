@@ -31,16 +31,17 @@ import random
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from ...errors import ProviderError
 
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["HttpClient", "HttpError", "HttpOptions", "INSTALL_HINT"]
+__all__ = ["INSTALL_HINT", "HttpClient", "HttpError", "HttpOptions"]
 
 log = logging.getLogger("wattprint.intensity")
 
@@ -72,6 +73,9 @@ class HttpOptions:
     backoff_base_s: float = 0.5
     backoff_max_s: float = 8.0
     max_retry_after_s: float = 30.0
+    # Cache files untouched this long are deleted (once per client, at its first write): URLs
+    # with a time in them (NESO windows, history chunks) would otherwise pile up.
+    prune_after_s: float = 8 * 86400.0
     sleep: Callable[[float], None] | None = None  # None: an interruptible real wait
     wall_clock: Callable[[], float] = time.time  # cache ages
     jitter: Callable[[], float] = random.random  # in [0, 1)
@@ -87,6 +91,7 @@ class HttpClient:
         self._closed = threading.Event()
         self._client: httpx.Client | None = None
         self._lock = threading.Lock()
+        self._pruned = False
 
     # -- public -------------------------------------------------------------------------
     def get_json(
@@ -134,7 +139,7 @@ class HttpClient:
         if client is not None:
             try:
                 client.close()
-            except Exception as exc:  # closing under a request in flight may complain
+            except Exception as exc:  # noqa: BLE001 - closing mid-request may complain
                 log.debug("closing the %s HTTP client: %r", self.provider, exc)
 
     # -- network ------------------------------------------------------------------------
@@ -221,7 +226,7 @@ class HttpClient:
         # Exponential, capped, with jitter in [50 %, 100 %] of the step so that many clients
         # started together (a cluster of jobs) do not retry in lockstep.
         opts = self.options
-        step = min(opts.backoff_max_s, opts.backoff_base_s * 2 ** (attempt - 1))
+        step = min(opts.backoff_max_s, opts.backoff_base_s * 2.0 ** (attempt - 1))
         return step * (0.5 + 0.5 * opts.jitter())
 
     def _wait(self, seconds: float) -> None:
@@ -247,6 +252,10 @@ class HttpClient:
             atomic_write_json(path, entry)
         except OSError as exc:  # a read-only home must not stop live values
             log.debug("cannot write the intensity cache %s: %r", path, exc)
+            return
+        if not self._pruned:
+            self._pruned = True
+            prune_cache(path.parent, self.options.prune_after_s)
 
 
 # -- helpers (module level so providers and tests can use them) ---------------------------
@@ -271,6 +280,21 @@ def atomic_write_json(path: Path, data: Any) -> None:
         raise
 
 
+def prune_cache(folder: Path, older_than_s: float) -> int:
+    """Delete cache files (and stale temp files) not modified for ``older_than_s``; the
+    file system's clock decides, as for any other file age. Returns how many went."""
+    cutoff = time.time() - older_than_s
+    removed = 0
+    for path in folder.glob("*.json*"):
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+        except OSError:
+            continue  # another process pruned it first, or it is not ours to delete
+    return removed
+
+
 def parse_retry_after(value: str | None, now_s: float) -> float | None:
     """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
     if not value:
@@ -288,15 +312,16 @@ def parse_retry_after(value: str | None, now_s: float) -> float | None:
 
 
 def api_message(response: httpx.Response) -> str:
-    """The API's own words for an error: a JSON ``error``/``message``/``detail`` or the text."""
+    """The API's own words for an error: JSON ``error``/``message``/``detail`` or the text."""
     try:
         body = response.json()
     except ValueError:
         body = None
     if isinstance(body, dict):
-        for key in ("error", "message", "detail", "msg"):
-            if isinstance(body.get(key), str) and body[key].strip():
-                return _excerpt(body[key])
+        words = [body[key].strip() for key in ("error", "message", "detail", "msg")
+                 if isinstance(body.get(key), str) and body[key].strip()]
+        if words:
+            return _excerpt(": ".join(dict.fromkeys(words)))
     text = response.text.strip()
     return _excerpt(text) if text else response.reason_phrase or "no message"
 

@@ -30,8 +30,9 @@ grid, not GB's, and is refused.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from typing import Any
 
 from ...errors import ConfigError, ProviderError
 from .. import Location

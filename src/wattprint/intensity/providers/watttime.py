@@ -31,8 +31,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any
 
 from ...errors import ConfigError, ProviderError
 from .. import Location
