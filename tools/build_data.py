@@ -48,6 +48,27 @@ vcpu_min_w / vcpu_max_w
 default_cpu_tdp_w
     The median TDP of the server-class rows (Xeon and EPYC, Xeon Phi excluded) of the merged
     CPU table: a per-socket default for a server CPU the table does not know.
+
+Sub-national zones
+    One source per country, each row labelled with what it measures: US states from eGRID2023
+    (direct combustion emissions, CO2e), Chinese provinces from MEE 2023 (CO2 only), Nordic
+    bidding zones from ENTSO-E generation x lifecycle factors, Canadian provinces and Australian
+    states from Green Algorithms (with a stated data year; eco2ai's undated rows are only quoted
+    for comparison, and its Russian regions are skipped for want of a year).
+
+Cloud regions
+    Hand-curated in ``tools/curated/cloud_regions.csv`` from each provider's region page; the
+    build adds the most specific zone and fails on a subdivision the zone table lacks (a typo),
+    on a GCP region with Google carbon data but no curated row, or on bad coordinates.
+
+PUE / WUE
+    Provider PUE defaults and Google campus PUEs as Green Algorithms gives them; fleet WUE only
+    from the provider's own statement (PROVIDER_WUE), with its own year and source columns.
+
+Embodied emissions
+    Cloud Carbon Footprint's per-instance additions divided by the part counts of instances
+    whose hardware is published (HOST_*), which must agree; the server default is the median
+    distinct 2-socket host configuration.
 """
 
 from __future__ import annotations

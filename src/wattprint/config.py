@@ -124,12 +124,47 @@ KEYS: dict[str, Key] = {
             "where the machine is; overrides detection"),
         Key("subdivision", _optional_text, "a region code such as CA for California",
             "state/province within the country"),
+        Key("zone", _optional_text, "a zone id such as FR, US-CA or SE-SE3",
+            "grid zone; overrides country/subdivision"),
+        Key("cloud", _optional_text, "aws, gcp, azure, oci, ovhcloud or scaleway",
+            "cloud provider the run is on (with cloud_region)"),
+        Key("cloud_region", _optional_text, "a region id such as europe-west9 or us-east-1",
+            "cloud region the run is on"),
+        Key("lat", _number(-90, 90, optional=True), "a latitude from -90 to 90",
+            "latitude, for live providers that locate by coordinates"),
+        Key("lon", _number(-180, 180, optional=True), "a longitude from -180 to 180",
+            "longitude, for live providers that locate by coordinates"),
+        Key("postcode", _optional_text, "a UK postcode such as RG10 9XX",
+            "UK postcode for the NESO regional intensity"),
+        Key("cloud_metadata", _bool, "true or false",
+            "ask the cloud's instance metadata where we run (only on cloud VMs)"),
+        Key("ip_geolocation", _bool, "true or false",
+            "opt in to locating the machine from its public IP address"),
+        Key("provider", _choice("bundled", "electricitymaps", "watttime", "neso"),
+            "bundled, electricitymaps, watttime or neso", "source of carbon intensity"),
+        Key("electricitymaps_api_key", _optional_text, "an Electricity Maps API token",
+            "Electricity Maps auth token"),
+        Key("electricitymaps_emission_factor", _choice("lifecycle", "direct"),
+            "lifecycle or direct", "Electricity Maps emission factor type"),
+        Key("watttime_username", _optional_text, "a WattTime user name", "WattTime login"),
+        Key("watttime_password", _optional_text, "a WattTime password", "WattTime login"),
+        Key("watttime_region", _optional_text, "a WattTime region such as CAISO_NORTH",
+            "WattTime balancing authority (else from lat/lon)"),
+        Key("intensity_refresh_s", _number(60, 86400), "seconds from 60 to 86400",
+            "how often a live provider is polled"),
+        Key("renewable_share", _number(0, 1, optional=True), "a fraction from 0 to 1",
+            "share of energy covered by renewable contracts, for the market-based figure"),
+        Key("residual_g_per_kwh", _number(0, 2000, optional=True), "g/kWh from 0 to 2000",
+            "residual-mix intensity for the energy not covered by contracts"),
+        Key("embodied", _bool, "true or false",
+            "report the hardware's embodied emissions for the run, separately"),
         Key("interval_s", _number(0.1, 3600), "a number of seconds from 0.1 to 3600",
             "sampling interval"),
         Key("scope", _choice("machine", "process"), "'machine' or 'process'",
             "measure the whole machine, or the tracked process tree's share"),
-        Key("pue", _number(1.0, 3.0), "a number from 1.0 to 3.0",
-            "data-centre power usage effectiveness (1.0 for a laptop or workstation)"),
+        Key("pue", _number(1.0, 3.0, optional=True), "a number from 1.0 to 3.0",
+            "data-centre power usage effectiveness (default: the cloud provider's published "
+            "figure on a known cloud, else 1.0)"),
         Key("home", _path, "a directory path", "where the local store lives"),
         Key("sinks", _choices_list(*SINK_NAMES), f"a list drawn from {', '.join(SINK_NAMES)}",
             "where records go"),
@@ -159,9 +194,27 @@ class Config:
     experiment: str = "default"
     country: str | None = None
     subdivision: str | None = None
+    zone: str | None = None
+    cloud: str | None = None
+    cloud_region: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    postcode: str | None = None
+    cloud_metadata: bool = True
+    ip_geolocation: bool = False
+    provider: str = "bundled"
+    electricitymaps_api_key: str | None = field(default=None, repr=False)
+    electricitymaps_emission_factor: str = "lifecycle"
+    watttime_username: str | None = None
+    watttime_password: str | None = field(default=None, repr=False)
+    watttime_region: str | None = None
+    intensity_refresh_s: float = 900.0
+    renewable_share: float | None = None
+    residual_g_per_kwh: float | None = None
+    embodied: bool = True
     interval_s: float = 5.0
     scope: str = "machine"
-    pue: float = 1.0
+    pue: float | None = None
     home: Path | None = None
     sinks: tuple[str, ...] = ("sqlite",)
     store_flush_s: float = 10.0
@@ -298,10 +351,17 @@ def load_config(
     return config.with_overrides(overrides or {})
 
 
+SECRET_KEYS = frozenset({"electricitymaps_api_key", "watttime_password"})
+
+
 def describe(config: Config) -> list[tuple[str, Any, str]]:
-    """(key, value, source) for every setting, for ``doctor``."""
-    return [
-        (f.name, getattr(config, f.name), config.source_of(f.name))
-        for f in fields(config)
-        if f.name in KEYS
-    ]
+    """(key, value, source) for every setting, for ``doctor``; secrets are masked."""
+    out = []
+    for f in fields(config):
+        if f.name not in KEYS:
+            continue
+        value = getattr(config, f.name)
+        if f.name in SECRET_KEYS and value:
+            value = "***"
+        out.append((f.name, value, config.source_of(f.name)))
+    return out

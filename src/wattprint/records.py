@@ -237,6 +237,13 @@ class RunSummary:
     exit_code: int | None = None
     records: int = 0
     job: Mapping[str, Any] | None = None  # distributed job identity, node and rank
+    pue_source: str = ""
+    # Beside emissions_g, never added to it (see wattprint.footprint):
+    embodied_g: float | None = None
+    embodied: Mapping[str, Any] | None = None
+    water_l: float | None = None
+    water: Mapping[str, Any] | None = None
+    market_based: Mapping[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

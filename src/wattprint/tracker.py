@@ -167,18 +167,14 @@ class Tracker:
         tags: Mapping[str, str] | None = None,
         **settings: Any,
     ) -> None:
-        from .intensity.locate import resolve_location
+        from .intensity.locate import locate
 
         base = config if config is not None else load_config()
         self.config = base.with_overrides(settings) if settings else base
         logging.getLogger("wattprint").setLevel(self.config.log_level.upper())
-        self.location: Location = resolve_location(
-            country=self.config.country,
-            subdivision=self.config.subdivision,
-            environ=self.config.environ,
-            etc=(paths or HostPaths()).etc,
-            source=self.config.source_of("country"),
-        )
+        self.location: Location = locate(self.config, paths or HostPaths())
+        self.pue, self.pue_source, self._wue = _resolve_pue(self.config, self.location)
+        self._provider = _make_provider(self.config) if intensity is None else None
         self._given_sensors = list(sensors) if sensors is not None else None
         self._given_intensity = intensity
         self._given_sinks = list(sinks) if sinks is not None else None
@@ -285,7 +281,8 @@ class Tracker:
             if device.warning:
                 self._warn(f"{device.device}: {device.warning}")
 
-        self._intensity = self._given_intensity or BundledSource()
+        self._intensity = self._given_intensity or _intensity_source(
+            self._provider, self.config, self.location)
         if self.location.is_default:
             self._warn(f"{DEFAULT_WARNING} ({self.location.detail})")
         now = self._wall()
@@ -316,7 +313,7 @@ class Tracker:
 
         self.info = RunInfo(
             run_id=self.run_id, project=config.project, experiment=config.experiment,
-            started_s=self._wall(), scope=config.scope, interval_s=config.interval_s, pue=config.pue,
+            started_s=self._wall(), scope=config.scope, interval_s=config.interval_s, pue=self.pue,
             location=self.location.to_dict(), host=self._host_info(target_pid),
             devices=tuple(_device_dict(d) for d in self._devices),
             skipped=tuple({"sensor": s.sensor, "reason": s.reason, "fix": s.fix}
@@ -382,17 +379,51 @@ class Tracker:
                 exit_code=exit_code, duration_s=max(0.0, self._clock() - self._started_mono),
                 intensity_detail=self._intensity_detail,
             )
-            self.summary = replace(summary, warnings=tuple(self._warnings))
+            self.summary = replace(summary, warnings=tuple(self._warnings),
+                                   **self._beyond_operational(summary))
             for sink in list(self._sinks):
                 self._call_sink(sink, "close", self.summary)
             self._state = "stopped"
             _live.discard(self)
-            for sensor in self._sensors:
+            for part in [*self._sensors, self._intensity]:
+                close = getattr(part, "close", None)
+                if close is None:
+                    continue
                 try:
-                    sensor.close()
+                    close()
                 except Exception as exc:
-                    log.debug("closing sensor %s failed: %r", sensor.name, exc)
+                    log.debug("closing %r failed: %r", part, exc)
             return self.summary
+
+    def _beyond_operational(self, summary: RunSummary) -> dict[str, Any]:
+        """Embodied emissions, water and the market-based figure, each beside emissions_g."""
+        from . import footprint
+        from .intensity.tables import embodied_defaults
+
+        total_j = summary.energy_j.get("total", 0.0)
+        out: dict[str, Any] = {"pue_source": self.pue_source}
+        if self.config.embodied:
+            shares = [(r.duration_s, c.share) for r in self._records for c in r.components
+                      if c.component == "cpu"]
+            gpus = len({d.device for d in self._devices if d.component == "gpu"})
+            virtual = any(dict(d.attributes).get("scaling") in ("per-vcpu", "per-thread")
+                          for d in self._devices)
+            found = footprint.embodied(duration_s=summary.duration_s, gpus=gpus,
+                                       cpu_share=footprint.mean_cpu_share(shares),
+                                       is_virtual=virtual, table=embodied_defaults())
+            if found is not None:
+                out["embodied_g"], out["embodied"] = found["embodied_g"], found
+        if self._wue is not None:
+            found = footprint.water(energy_j=total_j, **self._wue)
+            if found is not None:
+                out["water_l"], out["water"] = found["water_l"], found
+        market = footprint.market_based(
+            energy_j=total_j, pue=self.pue, location_emissions_g=summary.emissions_g,
+            renewable_share=self.config.renewable_share,
+            residual_g_per_kwh=self.config.residual_g_per_kwh)
+        if market is not None:
+            out["market_based"] = market
+        return out
 
     def flush(self) -> None:
         """Measure now and write everything buffered to the sinks."""
@@ -522,7 +553,7 @@ class Tracker:
             components.append(ComponentEnergy(dev.component, dev.device, dev.method, energy, share))
             buckets[component_bucket(dev.component)] += energy
         total = sum(buckets.values())
-        pue = self.config.pue
+        pue = self.pue
         g_per_kwh = intensity.g_per_kwh if intensity else 0.0
         gaps = tuple(f"{g.device}: {g.reason}" for g in interval.gaps)
         if intensity is None:
@@ -584,13 +615,73 @@ class Tracker:
         info = self.info or RunInfo(
             run_id=self.run_id, project=self.config.project, experiment=self.config.experiment,
             started_s=self._wall(), scope=self.config.scope, interval_s=self.config.interval_s,
-            pue=self.config.pue, location=self.location.to_dict(), host={}, devices=(),
+            pue=self.pue, location=self.location.to_dict(), host={}, devices=(),
             skipped=(), warnings=tuple(self._warnings),
         )
         return summarize(info, [], status=status)
 
 
 _WHOLE = Shares()
+
+
+def _resolve_pue(
+    config: Config, location: Location
+) -> tuple[float, str, dict[str, Any] | None]:
+    """(PUE, where it came from, WUE arguments or None): the setting, else the cloud provider's
+    published figure for a known cloud, else 1.0 (no facility overhead: a laptop or office)."""
+    wue = None
+    if location.cloud:
+        from .intensity.tables import cloud_pue
+
+        try:
+            row = cloud_pue(location.cloud, location.cloud_region)
+        except Exception as exc:  # missing data must not stop the run
+            log.warning("wattprint: no PUE data for %s: %r", location.cloud, exc)
+        else:
+            if row.wue_l_per_kwh is not None:
+                wue = {"wue_l_per_kwh": row.wue_l_per_kwh, "source": row.wue_source,
+                       "year": row.wue_year}
+            if config.pue is None:
+                return row.pue, f"{row.source} ({row.year})", wue
+    if config.pue is not None:
+        return config.pue, f"setting from {config.source_of('pue')}", wue
+    return 1.0, "default 1.0: no data-centre overhead assumed; set `pue` for a data centre", wue
+
+
+def _make_provider(config: Config) -> Any:
+    """The live provider the settings ask for (None for the bundled tables). Built at
+    construction so a missing key fails there, with the key's name; nothing touches the network
+    yet."""
+    if config.provider == "bundled":
+        return None
+    from .intensity.providers import make_provider
+    from .intensity.providers._http import HttpOptions
+
+    credentials = {
+        "electricitymaps": {"api_key": config.electricitymaps_api_key,
+                            "emission_factor_type": config.electricitymaps_emission_factor},
+        "watttime": {"username": config.watttime_username,
+                     "password": config.watttime_password, "region": config.watttime_region},
+        "neso": {"postcode": config.postcode},
+    }[config.provider]
+    http = HttpOptions(cache_dir=config.store_path.parent / "cache" / "intensity")
+    return make_provider(config.provider, http=http,
+                         **{k: v for k, v in credentials.items() if v is not None})
+
+
+def _intensity_source(provider: Any, config: Config, location: Location) -> IntensitySource:
+    """The bundled tables, or a live provider polled off the critical path with the bundled
+    tables as its fallback."""
+    from .intensity.bundled import BundledSource
+
+    if provider is None:
+        return BundledSource()
+    from .intensity.live import LiveSource
+
+    source = LiveSource(provider, BundledSource(), refresh_s=config.intensity_refresh_s)
+    source.prime(location)
+    source.wait_ready(1.0)  # a first live value if it comes quickly; never blocks longer
+    return source
 
 
 def _hostname() -> str:

@@ -12,7 +12,8 @@ def test_defaults(tmp_path):
     config = load_config(environ={}, cwd=tmp_path)
     assert config.interval_s == 5.0
     assert config.scope == "machine"
-    assert config.pue == 1.0
+    assert config.pue is None  # resolved per run: the cloud's published PUE, else 1.0
+    assert config.provider == "bundled" and config.cloud_metadata and not config.ip_geolocation
     assert config.sinks == ("sqlite",)
     assert config.source_of("pue") == "default"
 

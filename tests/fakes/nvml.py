@@ -28,7 +28,7 @@ from __future__ import annotations
 import string
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 __all__ = [
     "FakeGpu",
@@ -85,15 +85,16 @@ _MESSAGES = {
 class NVMLError(Exception):
     """Base of every NVML failure; ``NVMLError(code)`` builds the code's own subclass."""
 
-    _by_code: dict[int, type[NVMLError]] = {}
-    _code: int = NVML_ERROR_UNKNOWN
+    _by_code: ClassVar[dict[int, type[NVMLError]]] = {}
+    _code: ClassVar[int] = NVML_ERROR_UNKNOWN
     value: int
 
-    def __new__(cls, value: int | None = None) -> NVMLError:
+    def __new__(cls, value: int | None = None) -> NVMLError:  # noqa: PYI034 - may build a subclass
+        chosen = cls
         if cls is NVMLError and value is not None:
-            cls = NVMLError._by_code.get(value, NVMLError)
-        error = Exception.__new__(cls)
-        error.value = cls._code if value is None else value
+            chosen = NVMLError._by_code.get(value, NVMLError)
+        error = Exception.__new__(chosen)
+        error.value = chosen._code if value is None else value
         return error
 
     def __init__(self, value: int | None = None) -> None:
@@ -134,11 +135,11 @@ class ProcessUtilizationSample:
     """Field names of ``c_nvmlProcessUtilizationSample_t``."""
 
     pid: int
-    timeStamp: int  # noqa: N815 - NVML's spelling
-    smUtil: int  # noqa: N815
-    memUtil: int  # noqa: N815
-    encUtil: int = 0  # noqa: N815
-    decUtil: int = 0  # noqa: N815
+    timeStamp: int
+    smUtil: int
+    memUtil: int
+    encUtil: int = 0
+    decUtil: int = 0
 
 
 @dataclass
@@ -146,9 +147,9 @@ class ProcessInfo:
     """Field names of the friendly object built from ``c_nvmlProcessInfo_v3_t``."""
 
     pid: int
-    usedGpuMemory: int | None  # noqa: N815
-    gpuInstanceId: int = 0xFFFFFFFF  # noqa: N815
-    computeInstanceId: int = 0xFFFFFFFF  # noqa: N815
+    usedGpuMemory: int | None
+    gpuInstanceId: int = 0xFFFFFFFF
+    computeInstanceId: int = 0xFFFFFFFF
 
 
 @dataclass
@@ -214,7 +215,7 @@ class FakeGpu:
     @property
     def energy_mj(self) -> int:
         self._sync()
-        return int(self._energy_mj)
+        return int(self._energy_mj)  # the C counter is an integer number of mJ
 
     def reset_counter(self, energy_mj: int = 0) -> None:
         """What a driver reload or GPU reset does: the counter restarts."""
@@ -231,7 +232,7 @@ class FakeGpu:
 
     def add_utilization(self, pid: int, sm_util: int, mem_util: int = 0) -> None:
         """A process sample stamped with the fake clock (µs, like NVML's CPU timestamps)."""
-        stamp = int(round(self._nvml.clock() * 1e6))
+        stamp = round(self._nvml.clock() * 1e6)
         self._samples.append(ProcessUtilizationSample(pid, stamp, sm_util, mem_util))
 
     def run_process(self, pid: int, used_gpu_memory: int | None) -> None:
@@ -247,7 +248,7 @@ class FakeGpu:
             raise NVMLError(pending.pop(0))
 
     def power_mw(self) -> int:
-        return int(round(self._power_w * 1000))
+        return round(self._power_w * 1000)
 
     def utilization_since(self, stamp: int) -> list[ProcessUtilizationSample]:
         return [s for s in self._samples if s.timeStamp > stamp]
@@ -314,13 +315,13 @@ class FakeNvml:
 
     # --- init ----------------------------------------------------------------------------------
 
-    def nvmlInit(self) -> None:  # noqa: N802 - NVML's names throughout
+    def nvmlInit(self) -> None:
         self.init_calls += 1
         if self.init_error is not None:
             raise NVMLError(self.init_error)
         self.refcount += 1
 
-    def nvmlShutdown(self) -> None:  # noqa: N802
+    def nvmlShutdown(self) -> None:
         self.shutdown_calls += 1
         if self.refcount == 0:
             raise NVMLError(NVML_ERROR_UNINITIALIZED)
@@ -328,11 +329,11 @@ class FakeNvml:
 
     # --- enumeration -----------------------------------------------------------------------------
 
-    def nvmlDeviceGetCount(self) -> int:  # noqa: N802
+    def nvmlDeviceGetCount(self) -> int:
         self._enter("nvmlDeviceGetCount")
         return len(self.gpus)
 
-    def nvmlDeviceGetHandleByIndex(self, index: int) -> _Handle:  # noqa: N802
+    def nvmlDeviceGetHandleByIndex(self, index: int) -> _Handle:
         self._enter("nvmlDeviceGetHandleByIndex")
         if not 0 <= index < len(self.gpus):
             raise NVMLError(NVML_ERROR_INVALID_ARGUMENT)
@@ -340,7 +341,7 @@ class FakeNvml:
         gpu.check("nvmlDeviceGetHandleByIndex")
         return gpu.handle
 
-    def nvmlDeviceGetHandleByUUID(self, uuid: str) -> _Handle:  # noqa: N802
+    def nvmlDeviceGetHandleByUUID(self, uuid: str) -> _Handle:
         self._enter("nvmlDeviceGetHandleByUUID")
         for gpu in self.gpus:
             if gpu.uuid == uuid:
@@ -349,13 +350,13 @@ class FakeNvml:
                 return _Handle(gpu, gpu.mig_uuids.index(uuid))
         raise NVMLError(NVML_ERROR_NOT_FOUND)
 
-    def nvmlDeviceGetIndex(self, handle: _Handle) -> int:  # noqa: N802
+    def nvmlDeviceGetIndex(self, handle: _Handle) -> int:
         return self._gpu(handle, "nvmlDeviceGetIndex").index
 
-    def nvmlDeviceGetName(self, handle: _Handle) -> str:  # noqa: N802
+    def nvmlDeviceGetName(self, handle: _Handle) -> str:
         return self._gpu(handle, "nvmlDeviceGetName").name
 
-    def nvmlDeviceGetUUID(self, handle: _Handle) -> str:  # noqa: N802
+    def nvmlDeviceGetUUID(self, handle: _Handle) -> str:
         gpu = self._gpu(handle, "nvmlDeviceGetUUID")
         if handle.mig_index is not None:
             return gpu.mig_uuids[handle.mig_index]
@@ -363,41 +364,41 @@ class FakeNvml:
 
     # --- power and energy -----------------------------------------------------------------------
 
-    def nvmlDeviceGetTotalEnergyConsumption(self, handle: _Handle) -> int:  # noqa: N802
+    def nvmlDeviceGetTotalEnergyConsumption(self, handle: _Handle) -> int:
         gpu = self._gpu(handle, "nvmlDeviceGetTotalEnergyConsumption", parent_only=True)
         if not gpu.energy_counter:
             raise NVMLError(NVML_ERROR_NOT_SUPPORTED)
         return gpu.energy_mj
 
-    def nvmlDeviceGetPowerUsage(self, handle: _Handle) -> int:  # noqa: N802
+    def nvmlDeviceGetPowerUsage(self, handle: _Handle) -> int:
         return self._gpu(handle, "nvmlDeviceGetPowerUsage", parent_only=True).power_mw()
 
-    def nvmlDeviceGetEnforcedPowerLimit(self, handle: _Handle) -> int:  # noqa: N802
+    def nvmlDeviceGetEnforcedPowerLimit(self, handle: _Handle) -> int:
         return self._limit_mw(self._gpu(handle, "nvmlDeviceGetEnforcedPowerLimit"))
 
-    def nvmlDeviceGetPowerManagementLimit(self, handle: _Handle) -> int:  # noqa: N802
+    def nvmlDeviceGetPowerManagementLimit(self, handle: _Handle) -> int:
         return self._limit_mw(self._gpu(handle, "nvmlDeviceGetPowerManagementLimit"))
 
     # --- MIG -------------------------------------------------------------------------------------
 
-    def nvmlDeviceGetMigMode(self, handle: _Handle) -> list[int]:  # noqa: N802
+    def nvmlDeviceGetMigMode(self, handle: _Handle) -> list[int]:
         gpu = self._gpu(handle, "nvmlDeviceGetMigMode", parent_only=True)
         if gpu.mig is None:
             raise NVMLError(NVML_ERROR_NOT_SUPPORTED)
         mode = NVML_DEVICE_MIG_ENABLE if gpu.mig else NVML_DEVICE_MIG_DISABLE
         return [mode, mode]  # [current, pending]
 
-    def nvmlDeviceGetMaxMigDeviceCount(self, handle: _Handle) -> int:  # noqa: N802
+    def nvmlDeviceGetMaxMigDeviceCount(self, handle: _Handle) -> int:
         gpu = self._gpu(handle, "nvmlDeviceGetMaxMigDeviceCount", parent_only=True)
         return 7 if gpu.mig else 0
 
-    def nvmlDeviceGetMigDeviceHandleByIndex(self, handle: _Handle, index: int) -> _Handle:  # noqa: N802
+    def nvmlDeviceGetMigDeviceHandleByIndex(self, handle: _Handle, index: int) -> _Handle:
         gpu = self._gpu(handle, "nvmlDeviceGetMigDeviceHandleByIndex", parent_only=True)
         if not gpu.mig or not 0 <= index < len(gpu.mig_uuids):
             raise NVMLError(NVML_ERROR_NOT_FOUND)
         return _Handle(gpu, index)
 
-    def nvmlDeviceGetDeviceHandleFromMigDeviceHandle(self, handle: _Handle) -> _Handle:  # noqa: N802
+    def nvmlDeviceGetDeviceHandleFromMigDeviceHandle(self, handle: _Handle) -> _Handle:
         gpu = self._gpu(handle, "nvmlDeviceGetDeviceHandleFromMigDeviceHandle")
         if handle.mig_index is None:
             raise NVMLError(NVML_ERROR_INVALID_ARGUMENT)
@@ -405,12 +406,12 @@ class FakeNvml:
 
     # --- processes -------------------------------------------------------------------------------
 
-    def nvmlDeviceGetComputeRunningProcesses(self, handle: _Handle) -> list[ProcessInfo]:  # noqa: N802
+    def nvmlDeviceGetComputeRunningProcesses(self, handle: _Handle) -> list[ProcessInfo]:
         gpu = self._gpu(handle, "nvmlDeviceGetComputeRunningProcesses")
         return [ProcessInfo(p.pid, p.used_gpu_memory) for p in gpu.processes]
 
-    def nvmlDeviceGetProcessUtilization(  # noqa: N802
-        self, handle: _Handle, timeStamp: int  # noqa: N803
+    def nvmlDeviceGetProcessUtilization(
+        self, handle: _Handle, timeStamp: int
     ) -> list[ProcessUtilizationSample]:
         gpu = self._gpu(handle, "nvmlDeviceGetProcessUtilization")
         if not gpu.utilization_supported or gpu.mig:
@@ -443,4 +444,4 @@ class FakeNvml:
     def _limit_mw(gpu: FakeGpu) -> int:
         if gpu.power_limit_w is None:
             raise NVMLError(NVML_ERROR_NOT_SUPPORTED)
-        return int(round(gpu.power_limit_w * 1000))
+        return round(gpu.power_limit_w * 1000)

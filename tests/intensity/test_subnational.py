@@ -141,3 +141,10 @@ def test_normalize_zone_reports_ambiguity_and_typos() -> None:
         tables.normalize_zone("US-Califrnia")
     assert "US-CA" in info.value.suggestions
     assert "US-CA, SE-SE3" in str(info.value)  # says what a zone id looks like
+
+
+def test_normalize_zone_for_a_country_without_a_row_says_so() -> None:
+    with pytest.raises(LocationError) as info:
+        tables.normalize_zone("AQ")
+    assert info.value.suggestions == ("WORLD",)
+    assert "Antarctica (AQ) has no zone of its own" in str(info.value)

@@ -23,8 +23,15 @@ from fakes.nvml import (
 )
 from wattprint.errors import SensorReadError, SensorUnavailable
 from wattprint.meter import DeviceEnergy, Gap, Meter
-from wattprint.sensors import DeviceInfo, HostPaths, ProbeContext, Reading, Sensor, SensorOptions
-from wattprint.sensors import nvml
+from wattprint.sensors import (
+    DeviceInfo,
+    HostPaths,
+    ProbeContext,
+    Reading,
+    Sensor,
+    SensorOptions,
+    nvml,
+)
 from wattprint.sensors.nvml import Sampling
 
 UUID0 = "GPU-00000000-1111-2222-3333-444444444444"
@@ -271,6 +278,17 @@ def test_sampled_power_is_integrated_with_the_trapezoid_rule(fake: FakeNvml, clo
     assert _sampler_threads() == []
 
 
+def test_read_takes_a_sample_of_its_own(fake: FakeNvml, clock: Clock) -> None:
+    gpu = fake.gpu(energy_counter=False, power_w=100.0)
+    sensor = _probe(fake, sampling=Sampling(clock=clock, thread=False))
+    sensor.start()
+    clock.advance(0.5)
+    gpu.set_power(300.0)
+
+    assert sensor.read() == [Reading("nvml:0", "gpu", "sampled", energy_j=100.0)]
+    assert sensor.read() == [Reading("nvml:0", "gpu", "sampled", energy_j=100.0)]  # no time
+
+
 def test_sampled_gpu_through_the_meter(fake: FakeNvml, clock: Clock) -> None:
     gpu = fake.gpu(energy_counter=False, power_w=80.0)
     sensor = _probe(fake, sampling=Sampling(clock=clock, thread=False))
@@ -308,7 +326,7 @@ def test_sampled_device_says_so(fake: FakeNvml, clock: Clock) -> None:
 
 def test_failed_sample_leaves_a_gap_instead_of_bridging_it(fake: FakeNvml, clock: Clock) -> None:
     gpu = fake.gpu(energy_counter=False, power_w=100.0)
-    other = fake.gpu(energy_counter=False, power_w=10.0)
+    fake.gpu(energy_counter=False, power_w=10.0)
     sensor = _probe(fake, sampling=Sampling(clock=clock, thread=False))
     meter = _meter(sensor, clock)
     meter.start()
@@ -487,6 +505,16 @@ def test_gpu_ids_override_cuda_visible_devices(three: FakeNvml) -> None:
     assert _devices(sensor) == ["nvml:0", "nvml:1"]
 
 
+def test_gpu_ids_in_device_form_and_other_sensors_entries(three: FakeNvml) -> None:
+    # A mixed host's gpu_ids may name other sensors' devices: they do not restrict this one.
+    sensor = _probe(three, gpu_ids=("nvml:2", "amdsmi:0", "hwmon:card1"))
+
+    assert _devices(sensor) == ["nvml:2"]
+    sensor.close()
+    error = _unavailable(three, gpu_ids=("amdsmi:0",))
+    assert error.reason == "gpu_ids ['amdsmi:0'] name no NVIDIA GPU"
+
+
 def test_unknown_gpu_id_is_unavailable_with_the_gpus_present(fake: FakeNvml) -> None:
     fake.gpu(uuid=UUID0)
 
@@ -663,9 +691,7 @@ def test_unattributed_when_nothing_can_be_read(fake: FakeNvml, proc: Path) -> No
     )
 
 
-def test_unattributed_when_nvml_pids_are_from_another_namespace(
-    fake: FakeNvml, proc: Path
-) -> None:
+def test_unattributed_when_nvml_pids_are_from_another_namespace(fake: FakeNvml, proc: Path) -> None:
     gpu = fake.gpu()
     gpu.add_utilization(48_213, sm_util=90)  # a host PID, invisible in this container's /proc
     sensor = _probe(fake, proc=proc)
@@ -714,8 +740,10 @@ def _unavailable_ctx(ctx: ProbeContext) -> SensorUnavailable:
         ),
         (
             NVML_ERROR_LIB_RM_VERSION_MISMATCH,
-            "the NVML library and the loaded kernel driver are different versions (a driver "
-            "update without a reboot)",
+            (
+                "the NVML library and the loaded kernel driver are different versions (a driver "
+                "update without a reboot)"
+            ),
             "reboot",
         ),
     ],

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol, Sequence, runtime_checkable
 
 from ..errors import IntensityUnavailable
 
@@ -24,8 +24,10 @@ log = logging.getLogger("wattprint.intensity")
 class Location:
     """Where the energy was used.
 
-    ``resolved_by`` is how we know: "config" (the user said so), "timezone" (the OS time zone,
-    a reasonable guess), or "default" (nothing known: the world average, flagged loudly).
+    ``resolved_by`` is how we know: "config" (the user said so), "cloud-metadata" (the cloud
+    provider's instance metadata), "timezone" (the OS time zone, a reasonable guess), "ip"
+    (IP geolocation, opt-in), or "default" (nothing known: the world average, flagged loudly).
+    ``notes`` say why earlier steps found nothing.
     """
 
     country: str | None  # ISO 3166-1 alpha-2
@@ -35,12 +37,16 @@ class Location:
     zone: str | None = None
     cloud: str | None = None
     cloud_region: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    postcode: str | None = None
+    notes: tuple[str, ...] = ()
 
     @property
     def is_default(self) -> bool:
         return self.resolved_by == "default"
 
-    def to_dict(self) -> dict[str, str | None]:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "country": self.country,
             "subdivision": self.subdivision,
@@ -49,6 +55,10 @@ class Location:
             "zone": self.zone,
             "cloud": self.cloud,
             "cloud_region": self.cloud_region,
+            "lat": self.lat,
+            "lon": self.lon,
+            "postcode": self.postcode,
+            "notes": list(self.notes),
         }
 
 

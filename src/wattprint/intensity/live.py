@@ -33,6 +33,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -48,6 +49,23 @@ log = logging.getLogger("wattprint.intensity")
 
 _HOUR = timedelta(hours=1)
 T = TypeVar("T")
+
+_sources: weakref.WeakSet[LiveSource] = weakref.WeakSet()
+_fork_hook_installed = False
+
+
+def _after_fork_in_child() -> None:
+    # Only the forking thread survives a fork. If the refresh thread held a source's lock at
+    # that moment, the child's copy is locked forever: give every source a fresh one.
+    for source in list(_sources):
+        source._lock = threading.Lock()
+
+
+def _install_fork_hook() -> None:
+    global _fork_hook_installed
+    if not _fork_hook_installed and hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=_after_fork_in_child)
+        _fork_hook_installed = True
 
 
 @dataclass(frozen=True)
@@ -113,6 +131,8 @@ class LiveSource:
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
         self._logged: set[str] = set()
+        _sources.add(self)
+        _install_fork_hook()
 
     # -- IntensitySource ----------------------------------------------------------------
     def lookup(self, where: Location, start: datetime, end: datetime) -> Intensity:

@@ -344,6 +344,13 @@ def _unknown_zone(text: str, ambiguous: list[str]) -> LocationError:
         " A zone is an ISO 3166 country code (FR), WORLD, or a country and subdivision code "
         "(US-CA, SE-SE3)."
     )
+    country = _zone_of_country(text)
+    if country:  # a real country without a row of its own (Antarctica, Bouvet Island)
+        return LocationError(
+            f"{countries()[country].name} ({country}) has no zone of its own in the bundled "
+            "tables; use WORLD, or a neighbouring grid's zone if it is connected to one.",
+            suggestions=("WORLD",),
+        )
     if ambiguous:
         listed = ", ".join(f"{z} ({table[z].name})" for z in ambiguous)
         return LocationError(

@@ -15,7 +15,8 @@ mirrored by cuda-python's ``cuda.bindings.nvml`` pages; wrapper behaviour read i
   instantaneous power, which is why the sensor samples it on its own thread, every
   :attr:`Sampling.interval_s` (0.1 s), rather than at the meter's 1 s or more: a fast cadence is
   what makes the trapezoid integral follow a training step's power swings. The integral is exposed
-  as a cumulative counter, ``method="sampled"``.
+  as a cumulative counter, ``method="sampled"``; ``read()`` adds a sample of its own, so a reading
+  is current to the moment it is taken.
 - ``nvmlDeviceGetMigMode(handle)`` -> ``[current, pending]``; MIG instances have no energy counter
   or power reading of their own, so a MIG-enabled GPU is reported whole, with a warning.
 - ``nvmlDeviceGetProcessUtilization(handle, lastSeenTimeStamp)`` (samples newer than a CPU
@@ -258,6 +259,9 @@ class NvmlSensor:
     def _read_sampled(self, readings: list[Reading], failures: list[str]) -> None:
         assert self._sampler is not None
         self._sampler.start()  # a no-op once running; restarts sampling in a forked child
+        # One sample now (as cheap as a counter read), so the reading is current to this moment
+        # rather than to the thread's last tick, up to interval_s ago.
+        self._sampler.sample_once()
         for device, energy_j, why in self._sampler.snapshot():
             if energy_j is None:
                 failures.append(self._failed(device, why or "no power sample"))
@@ -399,8 +403,12 @@ class _Integral:
     hole: bool = False  # time went unsampled and no reader has been told yet
 
     def add(self, power_w: float, at_s: float) -> None:
+        if self.at_s is not None and at_s <= self.at_s:
+            # The reader and the sampler thread both sample; one that lost the race to the lock
+            # carries an older time, and integrating it would count that span twice.
+            return
         if self.power_w is not None and self.at_s is not None:
-            self.energy_j += 0.5 * (power_w + self.power_w) * max(at_s - self.at_s, 0.0)
+            self.energy_j += 0.5 * (power_w + self.power_w) * (at_s - self.at_s)
         self.power_w, self.at_s = power_w, at_s
         self.failure = None
 
@@ -490,7 +498,7 @@ class _Sampler:
         while not self._stop.wait(self._sampling.interval_s):
             try:
                 self.sample_once()
-            except Exception as exc:  # a bug here must not kill sampling silently
+            except Exception as exc:  # noqa: BLE001 - a bug here must not stop sampling silently
                 log.warning("nvml: power sampling failed unexpectedly: %r", exc)
                 with self._lock:
                     for integral in self._integrals.values():
@@ -637,14 +645,15 @@ def _describe(lib: Any, errors: tuple[type[BaseException], ...], index: int) -> 
         handle = lib.nvmlDeviceGetHandleByIndex(index)
     except errors as exc:
         return _Found(index, None, "?", "?", problem=str(exc))
-    name = _ask(errors, lambda: lib.nvmlDeviceGetName(handle)) or "NVIDIA GPU"
-    uuid = _ask(errors, lambda: lib.nvmlDeviceGetUUID(handle)) or "?"
+    name = _ask(errors, lib.nvmlDeviceGetName, handle) or "NVIDIA GPU"
+    uuid = _ask(errors, lib.nvmlDeviceGetUUID, handle) or "?"
     return _Found(index, handle, str(name), str(uuid))
 
 
-def _ask(errors: tuple[type[BaseException], ...], call: Callable[[], Any]) -> Any:
+def _ask(errors: tuple[type[BaseException], ...], call: Callable[..., Any], *args: object) -> Any:
+    """``call(*args)``, or None when NVML says no."""
     try:
-        return call()
+        return call(*args)
     except errors:
         return None
 
@@ -671,8 +680,14 @@ def _select_configured(
     ids: Iterable[str], resolver: _Resolver, present: list[_Found], notes: list[str]
 ) -> list[_Found]:
     chosen: list[_Found] = []
+    ids = list(ids)
     for entry in ids:
-        found = resolver.resolve(entry)
+        text = entry.strip()
+        if text.lower().startswith("nvml:"):
+            text = text[len("nvml:") :]
+        elif ":" in text:
+            continue  # another sensor's device name ("amdsmi:1", "hwmon:card0"), not ours
+        found = resolver.resolve(text)
         if found is None:
             raise SensorUnavailable(
                 f"gpu_ids entry {entry!r} matches no NVIDIA GPU (present: {_listing(present)})",
@@ -681,7 +696,8 @@ def _select_configured(
         _add_once(chosen, found)
     if not chosen:
         raise SensorUnavailable(
-            "gpu_ids is empty: no GPU is selected", "remove gpu_ids to measure every GPU"
+            f"gpu_ids {ids} name no NVIDIA GPU" if ids else "gpu_ids is empty: no GPU is selected",
+            "remove gpu_ids to measure every GPU",
         )
     notes.append("GPUs chosen by gpu_ids: " + ", ".join(str(f.index) for f in chosen))
     return chosen
@@ -766,7 +782,9 @@ class _Resolver:
             return self._present[index] if index < len(self._present) else None
         if lowered.startswith("mig-gpu-"):
             # The CUDA 11.0-11.x MIG form: MIG-GPU-<parent uuid>/<gpu instance>/<compute instance>.
-            return self._unique(text[len("mig-") :].split("/")[0], {f.uuid: f for f in self._present})
+            return self._unique(
+                text[len("mig-") :].split("/")[0], {f.uuid: f for f in self._present}
+            )
         if lowered.startswith("gpu-"):
             return self._unique(text, {f.uuid: f for f in self._present})
         if lowered.startswith("mig-"):
@@ -790,12 +808,12 @@ class _Resolver:
 
     def _mig_uuids(self, handle: object) -> list[str]:
         lib, errors = self._lib, self._errors
-        slots = _ask(errors, lambda: lib.nvmlDeviceGetMaxMigDeviceCount(handle)) or 0
+        slots = _ask(errors, lib.nvmlDeviceGetMaxMigDeviceCount, handle) or 0
         uuids = []
         for slot in range(int(slots)):
             # Empty slots answer NVML_ERROR_NOT_FOUND.
-            mig = _ask(errors, lambda: lib.nvmlDeviceGetMigDeviceHandleByIndex(handle, slot))
-            uuid = None if mig is None else _ask(errors, lambda: lib.nvmlDeviceGetUUID(mig))
+            mig = _ask(errors, lib.nvmlDeviceGetMigDeviceHandleByIndex, handle, slot)
+            uuid = None if mig is None else _ask(errors, lib.nvmlDeviceGetUUID, mig)
             if uuid:
                 uuids.append(str(uuid))
         return uuids
@@ -839,7 +857,7 @@ def _mode(
     sampling: Sampling,
     notes: list[str],
 ) -> str | None:
-    """"counter" where the energy counter reads, else "power" where power does, else None."""
+    """Read by the energy counter, by sampled power, or not at all (None, with a note)."""
     if not sampling.force:
         try:
             lib.nvmlDeviceGetTotalEnergyConsumption(found.handle)
@@ -859,7 +877,7 @@ def _mode(
 
 def _mig_on(lib: Any, errors: tuple[type[BaseException], ...], handle: object) -> bool:
     # NOT_SUPPORTED on GPUs without MIG (pre-Ampere, consumer parts) means "off".
-    modes = _ask(errors, lambda: lib.nvmlDeviceGetMigMode(handle))
+    modes = _ask(errors, lib.nvmlDeviceGetMigMode, handle)
     return bool(modes) and int(modes[0]) == _MIG_ENABLE
 
 
@@ -869,7 +887,7 @@ def _power_limit_w(
     # The enforced limit is the one in force (the lower of the user's and the board's).
     for function in ("nvmlDeviceGetEnforcedPowerLimit", "nvmlDeviceGetPowerManagementLimit"):
         call = getattr(lib, function, None)
-        milliwatts = _ask(errors, lambda: call(handle)) if call is not None else None
+        milliwatts = _ask(errors, call, handle) if call is not None else None
         if milliwatts:
             return float(milliwatts) / 1000
     return None

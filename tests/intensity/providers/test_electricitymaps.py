@@ -119,8 +119,7 @@ def test_zone_params(where: Location, expected: dict[str, str]) -> None:
 
 
 def test_coordinates_are_used_when_the_location_has_them() -> None:
-    where: Any = SimpleNamespace(zone=None, country="FR", subdivision=None, cloud=None,
-                                 cloud_region=None, latitude=48.85661, longitude=2.35222)
+    where = Location("FR", resolved_by="config", lat=48.85661, lon=2.35222)
     assert zone_params(where) == {"lat": "48.8566", "lon": "2.3522"}
 
 

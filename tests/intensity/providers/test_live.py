@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -200,6 +201,42 @@ def test_a_forked_child_stays_silent(em: ElectricityMaps, replay: Replay,
     assert value.g_per_kwh == 381.0
     assert live._thread is None and replay.requests == []
     assert live.close() is True
+
+
+def test_a_lock_held_at_fork_time_is_replaced_in_the_child(
+        em: ElectricityMaps, replay: Replay, live_factory: Callable[..., LiveSource]) -> None:
+    from wattprint.intensity import live as live_module
+
+    live = live_factory(em)
+    live._pid = -1
+    live._lock.acquire()  # as if the refresh thread held it when the process forked
+    live_module._after_fork_in_child()
+    assert live.lookup(DE, *window("2026-01-01T10:15", "2026-01-01T10:20")).g_per_kwh == 381.0
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_real_fork_child_answers_from_the_fallback_without_threads(
+        em: ElectricityMaps, replay: Replay, live_factory: Callable[..., LiveSource]) -> None:
+    replay.add(LATEST, ok("electricitymaps/latest_DE.json"))
+    replay.add(FORECAST, ok("electricitymaps/forecast_DE.json"))
+    live = live_factory(em)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report what it sees, then leave without running pytest's exit
+        code = 1
+        try:
+            value = live.lookup(DE, *window("2026-01-01T10:15", "2026-01-01T10:20"))
+            silent = live._thread is None and threading.active_count() == 1
+            os.write(write, f"{value.g_per_kwh} {silent} {len(replay.requests)}".encode())
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write)
+    _, status = os.waitpid(pid, 0)
+    answer = os.read(read, 100).decode()
+    os.close(read)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    assert answer == "381.0 True 0"
 
 
 def test_closed_sources_do_not_restart(em: ElectricityMaps, replay: Replay,

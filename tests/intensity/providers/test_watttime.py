@@ -171,8 +171,7 @@ def test_the_region_from_coordinates(http: HttpOptions, replay: Replay,
     replay.add(LOGIN, ok("watttime/login.json"))
     replay.add("/v3/region-from-loc", ok("watttime/region_from_loc.json"))
     replay.add(FORECAST, ok("watttime/forecast_CAISO_NORTH.json"))
-    where: Any = SimpleNamespace(country="US", subdivision="CA", zone=None,
-                                 latitude=38.58157, longitude=-121.4944)
+    where = Location("US", "CA", resolved_by="config", lat=38.58157, lon=-121.4944)
     assert provider.latest(where).zone == "CAISO_NORTH"
     params = replay.requests[1].url.params
     assert (params["latitude"], params["longitude"], params["signal_type"]) == (

@@ -205,9 +205,8 @@ def average_over(points: Iterable[IntensityPoint], start: datetime, end: datetim
 
 
 def coordinates(where: Location) -> tuple[float, float] | None:
-    """Latitude and longitude if the location carries them (a later Location may)."""
-    lat = getattr(where, "latitude", None)
-    lon = getattr(where, "longitude", None)
+    """Latitude and longitude when the location carries them (set, or from a cloud region)."""
+    lat, lon = where.lat, where.lon
     if isinstance(lat, (int, float)) and isinstance(lon, (int, float)):
         return float(lat), float(lon)
     return None

@@ -1,0 +1,91 @@
+"""Beyond operational emissions: embodied hardware emissions, water, and the market-based
+figure. Each is reported beside the location-based ``emissions_g``, never added to it.
+
+- Embodied: manufacturing emissions amortised linearly over the hardware's stated lifetime,
+  per hour of use (Cloud Carbon Footprint's method and defaults, in the bundled
+  ``embodied.csv``): a server's share (the run's CPU share of the host; the whole host in
+  machine scope) plus one GPU card per measured GPU.
+- Water: the data centre's water usage effectiveness (litres per kWh of IT energy, as the
+  provider publishes it) times the run's IT energy; only where a WUE is known.
+- Market-based: the energy covered by the user's renewable contracts counts at 0 g/kWh and the
+  rest at the residual-mix intensity (or, when none is given, the location-based intensity,
+  which the result says).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+__all__ = ["embodied", "market_based", "water"]
+
+HOURS_PER_YEAR = 8766.0  # 365.25 days
+J_PER_KWH = 3_600_000.0
+
+
+def embodied(
+    *,
+    duration_s: float,
+    gpus: int,
+    cpu_share: float,
+    is_virtual: bool,
+    table: Mapping[str, Any],
+) -> dict[str, Any] | None:
+    """Embodied grams CO2e attributable to the run, with the figures and sources used."""
+    server, gpu = table.get("server"), table.get("gpu")
+    if server is None or gpu is None:
+        return None
+    hours = duration_s / 3600.0
+    server_g = server.kg_co2e * 1000 * cpu_share * hours / (server.lifetime_years * HOURS_PER_YEAR)
+    gpu_g = gpu.kg_co2e * 1000 * gpus * hours / (gpu.lifetime_years * HOURS_PER_YEAR)
+    notes = []
+    if is_virtual and cpu_share >= 1.0:
+        notes.append("on a virtual machine the host's size is unknown: the whole server's share "
+                     "is counted, an upper bound")
+    return {
+        "embodied_g": server_g + gpu_g,
+        "server_g": server_g,
+        "gpu_g": gpu_g,
+        "server_kg_co2e": server.kg_co2e,
+        "gpu_kg_co2e": gpu.kg_co2e,
+        "gpus": gpus,
+        "cpu_share": cpu_share,
+        "lifetime_years": server.lifetime_years,
+        "source": f"{server.source} ({server.year}); {gpu.source} ({gpu.year})",
+        "notes": notes,
+    }
+
+
+def water(*, energy_j: float, wue_l_per_kwh: float | None, source: str,
+          year: int | None) -> dict[str, Any] | None:
+    if wue_l_per_kwh is None:
+        return None
+    return {"water_l": energy_j / J_PER_KWH * wue_l_per_kwh, "wue_l_per_kwh": wue_l_per_kwh,
+            "source": source, "year": year}
+
+
+def market_based(
+    *,
+    energy_j: float,
+    pue: float,
+    location_emissions_g: float,
+    renewable_share: float | None,
+    residual_g_per_kwh: float | None,
+) -> dict[str, Any] | None:
+    if renewable_share is None:
+        return None
+    uncovered_kwh = energy_j * pue / J_PER_KWH * (1.0 - renewable_share)
+    if residual_g_per_kwh is not None:
+        grams = uncovered_kwh * residual_g_per_kwh
+        note = "uncovered energy at the residual-mix intensity given"
+    else:
+        grams = location_emissions_g * (1.0 - renewable_share)
+        note = ("no residual-mix intensity given (residual_g_per_kwh): uncovered energy at the "
+                "location-based intensity")
+    return {"emissions_g": grams, "renewable_share": renewable_share,
+            "residual_g_per_kwh": residual_g_per_kwh, "note": note}
+
+
+def mean_cpu_share(shares: Sequence[tuple[float, float]]) -> float:
+    """Duration-weighted CPU share from (duration_s, share) pairs; 1.0 when nothing is known."""
+    total = sum(d for d, _ in shares)
+    return sum(d * s for d, s in shares) / total if total > 0 else 1.0
