@@ -28,6 +28,10 @@ _SETTING_FLAGS = (
     ("--experiment", "experiment", str, "experiment name (default: 'default')"),
     ("--country", "country", str, "ISO 3166 country code or name, e.g. FR"),
     ("--subdivision", "subdivision", str, "region within the country, e.g. CA"),
+    ("--zone", "zone", str, "grid zone id, e.g. US-CA or SE-SE3 (overrides country)"),
+    ("--cloud", "cloud", str, "cloud provider: aws, gcp, azure, oci, ovhcloud, scaleway"),
+    ("--cloud-region", "cloud_region", str, "cloud region, e.g. europe-west9"),
+    ("--provider", "provider", str, "carbon intensity: bundled, electricitymaps, watttime, neso"),
     ("--interval", "interval_s", float, "sampling interval in seconds (0.1-3600, default 5)"),
     ("--scope", "scope", str, "'machine' (default) or 'process'"),
     ("--pue", "pue", float, "data-centre PUE (default 1.0)"),
@@ -89,6 +93,24 @@ def build_parser() -> argparse.ArgumentParser:
                       help="RUN_ID is a distributed job id: show the sum of all its ranks")
     show.add_argument("--json", action="store_true")
 
+    intensity = sub.add_parser("intensity", help="the carbon intensity a run would use, and why")
+    for flag, dest in (("--country", "country"), ("--subdivision", "subdivision"),
+                       ("--zone", "zone"), ("--cloud", "cloud"),
+                       ("--cloud-region", "cloud_region")):
+        intensity.add_argument(flag, dest=dest, default=None)
+    intensity.add_argument("--json", action="store_true")
+
+    regions = sub.add_parser("regions", help="cloud regions with their carbon intensity")
+    regions.add_argument("--cloud", default=None, help="only this provider's regions")
+    regions.add_argument("--json", action="store_true")
+
+    rescore = sub.add_parser("rescore", help="recompute a stored run's emissions from a "
+                                             "provider's hourly history (kept beside the original)")
+    rescore.add_argument("run_id")
+    rescore.add_argument("--provider", default=None,
+                         help="electricitymaps, watttime or neso (default: the `provider` setting)")
+    rescore.add_argument("--json", action="store_true")
+
     rapl = sub.add_parser("setup-rapl",
                           help="let non-root users read RAPL energy counters (udev rule)")
     rapl.add_argument("--apply", action="store_true", help="apply the steps now, with sudo")
@@ -101,7 +123,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     handlers = {
         "run": cmd_run, "monitor": cmd_monitor, "doctor": cmd_doctor, "runs": cmd_runs,
-        "show": cmd_show, "setup-rapl": cmd_setup_rapl,
+        "show": cmd_show, "setup-rapl": cmd_setup_rapl, "intensity": cmd_intensity,
+        "regions": cmd_regions, "rescore": cmd_rescore,
     }
     if args.command is None:
         parser.print_help()
@@ -340,10 +363,106 @@ def cmd_show(args: argparse.Namespace) -> int:
         summary = combine([store.summary(r.run_id) for r in ranks], run_id=args.run_id)
     else:
         summary = store.summary(store.resolve_id(args.run_id))
+    rescores = [] if args.job else store.rescores(summary.run_id)
     if args.json:
-        print(summary.dumps())
+        print(json.dumps({**summary.to_json(), "rescores": rescores}, indent=2, sort_keys=True))
     else:
         print(format_summary(summary))
+        for r in rescores:
+            print(f"  rescored   {r['provider']} ({r['kind']}): {r['emissions_g']:.4g} g CO2e at "
+                  f"{r['intensity_g_per_kwh']:.0f} gCO2e/kWh (measured run: "
+                  f"{summary.emissions_g:.4g} g)")
+    return 0
+
+
+# -- intensity / regions / rescore ------------------------------------------------------
+def cmd_intensity(args: argparse.Namespace) -> int:
+    from datetime import datetime, timezone
+
+    from .config import load_config
+    from .intensity.bundled import BundledSource
+    from .intensity.locate import locate
+    from .sensors import HostPaths
+
+    keys = ("country", "subdivision", "zone", "cloud", "cloud_region")
+    config = load_config({k: getattr(args, k) for k in keys if getattr(args, k)})
+    location = locate(config, HostPaths())
+    now = datetime.now(timezone.utc)
+    found = BundledSource().lookup(location, now, now)
+    data = {"g_per_kwh": found.g_per_kwh, "zone": found.zone, "source": found.source,
+            "year": found.year, "kind": found.kind, "live": found.live, "basis": found.basis,
+            "scope": found.scope, "gases": found.gases, "note": found.note,
+            "location": location.to_dict()}
+    if args.json:
+        print(json.dumps(data, indent=2, sort_keys=True))
+        return 0
+    where = location.zone or location.country or "WORLD"
+    print(f"{found.g_per_kwh:.1f} gCO2e/kWh for {found.zone} ({found.kind}, {found.scope}, "
+          f"{found.gases}, {found.basis} basis)")
+    print(f"  source    {found.source}, {found.year}")
+    print(f"  location  {where}, resolved by {location.resolved_by}"
+          f"{f' ({location.detail})' if location.detail else ''}")
+    if location.cloud:
+        print(f"  cloud     {location.cloud} {location.cloud_region}")
+    if found.note:
+        print(f"  note      {found.note}")
+    if location.is_default:
+        from .intensity.locate import DEFAULT_WARNING
+
+        print(f"  WARNING   {DEFAULT_WARNING}")
+    return 0
+
+
+def cmd_regions(args: argparse.Namespace) -> int:
+    from .intensity.tables import cloud_regions, normalize_cloud, zones
+
+    table = zones()
+    rows = []
+    for (cloud, region), row in sorted(cloud_regions(
+            normalize_cloud(args.cloud) if args.cloud else None).items()):
+        zone = table[row.zone]
+        rows.append({"cloud": cloud, "region": region, "name": row.name,
+                     "country": row.country, "subdivision": row.subdivision or None,
+                     "zone": row.zone, "g_per_kwh": zone.g_per_kwh, "year": zone.year,
+                     "scope": zone.scope, "gases": zone.gases, "source": zone.source})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{'cloud':<9} {'region':<22} {'zone':<8} {'gCO2e/kWh':>9}  {'year':<5} name")
+    for r in rows:
+        print(f"{r['cloud']:<9} {r['region']:<22} {r['zone']:<8} {r['g_per_kwh']:>9.0f}  "
+              f"{r['year']:<5} {r['name']}")
+    return 0
+
+
+def cmd_rescore(args: argparse.Namespace) -> int:
+    from .config import load_config
+    from .rescore import rescore_run
+    from .tracker import _make_provider
+
+    config = load_config({"provider": args.provider} if args.provider else {})
+    if config.provider == "bundled":
+        print("wattprint rescore: choose a live provider with --provider (electricitymaps, "
+              "watttime or neso) or the `provider` setting", file=sys.stderr)
+        return EXIT_USAGE
+    store = _open_store()
+    run_id = store.resolve_id(args.run_id)
+    provider = _make_provider(config)
+    try:
+        result = rescore_run(store, run_id, provider)
+    except WattprintError as exc:
+        print(f"wattprint rescore: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        provider.close()
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2))
+        return 0
+    print(f"run {run_id[:8]} rescored with {result.provider} ({result.kind}):")
+    print(f"  measured  {result.original_emissions_g:.4g} g CO2e")
+    print(f"  rescored  {result.emissions_g:.4g} g CO2e at {result.intensity_g_per_kwh:.0f} "
+          f"gCO2e/kWh ({result.covered_records}/{result.total_records} intervals covered by "
+          "the provider's history; the rest keep their original intensity)")
     return 0
 
 

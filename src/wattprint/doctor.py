@@ -78,21 +78,27 @@ def _location_and_intensity(
     config: Any, paths: Any, report: dict[str, Any]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     from .intensity.bundled import BundledSource
-    from .intensity.locate import DEFAULT_WARNING, resolve_location
+    from .intensity.locate import DEFAULT_WARNING, locate
+    from .tracker import _resolve_pue
 
     try:
-        location = resolve_location(country=config.country, subdivision=config.subdivision,
-                                    environ=config.environ, etc=paths.etc,
-                                    source=config.source_of("country"))
+        location = locate(config, paths)
     except WattprintError as exc:
         report["problems"].append(f"location: {exc}")
-        location = resolve_location(country=None, subdivision=None, environ={}, etc=paths.etc)
+        location = locate(type(config)(environ=config.environ), paths)
     if location.is_default:
         report["warnings"].append(f"{DEFAULT_WARNING} ({location.detail})")
+    pue, pue_source, wue = _resolve_pue(config, location)
+    report["pue"] = {"pue": pue, "source": pue_source, "wue": wue}
     now = datetime.now(timezone.utc)
     intensity = BundledSource().lookup(location, now, now)
     if intensity.note:
         report["warnings"].append(f"carbon intensity: {intensity.note}")
+    report["provider"] = config.provider
+    if config.provider != "bundled":
+        report["warnings"].append(
+            f"live provider {config.provider}: polled in the background during runs; the "
+            "bundled value below is its fallback (doctor makes no network call)")
     return location.to_dict(), {
         "g_per_kwh": intensity.g_per_kwh, "zone": intensity.zone, "source": intensity.source,
         "year": intensity.year, "kind": intensity.kind, "live": intensity.live,
@@ -151,12 +157,22 @@ def render(report: Mapping[str, Any]) -> str:
     where = loc.get("country") or "WORLD"
     if loc.get("subdivision"):
         where += f"-{loc['subdivision']}"
-    out += ["", f"Location: {where}, resolved by {loc['resolved_by']} ({loc.get('detail', '')})",
+    if loc.get("cloud"):
+        where += f" ({loc['cloud']} {loc['cloud_region']})"
+    out += ["", f"Location: {where}, resolved by {loc['resolved_by']} ({loc.get('detail', '')})"]
+    for note in loc.get("notes") or []:
+        out.append(f"  tried: {note}")
+    out += [
             f"Intensity: {inten['g_per_kwh']:.1f} gCO2e/kWh for {inten['zone']} | "
             f"{inten['source']}, {inten['year']} | {inten['kind']}, {inten['scope']}, "
             f"{inten['gases']}, {'live' if inten['live'] else 'bundled'}"]
     if inten.get("note"):
         out.append(f"  note: {inten['note']}")
+    pue = report["pue"]
+    out.append(f"PUE: {pue['pue']:g} ({pue['source']})")
+    if pue["wue"]:
+        out.append(f"WUE: {pue['wue']['wue_l_per_kwh']:g} L/kWh ({pue['wue']['source']}, "
+                   f"{pue['wue']['year']})")
     store = report["store"]
     out += ["", f"Store: {store['path']} ({'exists' if store['exists'] else 'not created yet'}"
             + (f", schema v{store['schema_version']}, {store['recent_runs']} runs"

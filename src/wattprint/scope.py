@@ -11,15 +11,17 @@ time):
 - RAM share = process-tree resident memory / memory the RAM sensor covers (host total, or the
   cgroup limit).
 
-GPUs, whole-system and SoC counters are kept whole here; per-process GPU attribution needs
-the GPU driver's per-process accounting and lives with the GPU sensors.
+GPUs are split by the GPU driver's per-process accounting: sensors that can
+(``process_shares``, e.g. NVML's per-process SM utilization, with memory held as a labelled
+fallback) are asked once per interval for the tree's pids. Whole-system and SoC counters, and
+GPUs whose sensor cannot attribute, are kept whole and say so.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Mapping, Protocol, Sequence
 
 from .sensors import DeviceInfo, HostPaths
 
@@ -35,8 +37,13 @@ log = logging.getLogger("wattprint.scope")
 class Shares:
     cpu: float = 1.0
     ram: float = 1.0
+    # per-device shares (GPUs), with the basis each was split on ("utilization", "memory"...)
+    devices: Mapping[str, tuple[float, str]] = field(default_factory=dict)
 
-    def for_component(self, component: str) -> float:
+    def for_device(self, device: str, component: str) -> float:
+        found = self.devices.get(device)
+        if found is not None:
+            return found[0]
         if component == "cpu":
             return self.cpu
         if component == "ram":
@@ -74,6 +81,7 @@ class ProcessScope:
         paths: HostPaths,
         cpu_coverage: str = "host",
         ram_coverage: str = "host",
+        attributors: Sequence[Any] = (),
     ) -> None:
         import psutil
 
@@ -86,6 +94,7 @@ class ProcessScope:
         self._cgroup = cgroup.detect_cgroup(paths) if "cgroup" in (cpu_coverage, ram_coverage) else None
         self._cpu_coverage = cpu_coverage if self._cgroup else "host"
         self._ram_coverage = ram_coverage if self._cgroup else "host"
+        self._attributors = list(attributors)
         self._last_tree_cpu_s = 0.0
         self._last_total_cpu_s = 0.0
         self._gone = False
@@ -140,7 +149,19 @@ class ProcessScope:
                 continue
         memory = self._covered_memory_bytes()
         ram = min(1.0, rss / memory) if memory > 0 else 0.0
-        return Shares(cpu=cpu, ram=ram)
+        return Shares(cpu=cpu, ram=ram, devices=self._device_shares(procs))
+
+    def _device_shares(self, procs: list[object]) -> dict[str, tuple[float, str]]:
+        if not self._attributors:
+            return {}
+        pids = frozenset(p.pid for p in procs)  # type: ignore[attr-defined]
+        out: dict[str, tuple[float, str]] = {}
+        for sensor in self._attributors:
+            try:
+                out.update(sensor.process_shares(pids))
+            except Exception as exc:  # the device then counts whole, and the run says so
+                log.warning("wattprint: %s cannot attribute per process: %r", sensor.name, exc)
+        return out
 
 
 class AllocationScope:
@@ -167,6 +188,7 @@ def make_scope(
     devices: list[DeviceInfo],
     paths: HostPaths,
     job: Job | None = None,
+    sensors: Sequence[Any] = (),
 ) -> Scope:
     """The scope for a run. In a distributed job, ``process`` means the job's share of the node
     (its SLURM allocation, or the torchrun agent's process tree holding every local rank)."""
@@ -190,4 +212,5 @@ def make_scope(
         paths=paths,
         cpu_coverage=coverage.get("cpu", "host"),
         ram_coverage=coverage.get("ram", "host"),
+        attributors=[s for s in sensors if hasattr(s, "process_shares")],
     )

@@ -209,6 +209,7 @@ class Tracker:
         self._finished_spans: list[SpanRecord] = []
         self._sinks: list[Sink] = []
         self._failed_sinks: set[str] = set()
+        self._fallback_shares: set[str] = set()
         self._sensors: list[Sensor] = []
         self._devices: list[DeviceInfo] = []
         self._skipped: list[Skipped] = []
@@ -305,7 +306,7 @@ class Tracker:
         config = self.config
         target_pid = self._pid if self._pid is not None else os.getpid()
         self._scope = make_scope(config.scope, pid=target_pid, devices=self._devices,
-                                 paths=self._paths, job=self.job)
+                                 paths=self._paths, job=self.job, sensors=self._sensors)
         self._meter = Meter(self._sensors, clock=self._clock, wall_clock=self._wall)
         self._started_mono = self._clock()
         self._meter.start()
@@ -547,8 +548,16 @@ class Tracker:
     def _record(self, interval: Interval, shares: Shares, intensity: Intensity | None) -> Record:
         buckets = {"cpu": 0.0, "gpu": 0.0, "ram": 0.0, "other": 0.0}
         components = []
+        for device, (_, basis) in shares.devices.items():
+            # Utilization (and idle power split by memory) is the intended split; a fallback
+            # is said once per device.
+            if basis in ("memory", "unattributed") and device not in self._fallback_shares:
+                self._fallback_shares.add(device)
+                self._warn(f"{device}: process share by {basis}"
+                           + (" (whole GPU counted)" if basis == "unattributed" else
+                              " held (per-process utilization unavailable)"))
         for dev in interval.devices:
-            share = shares.for_component(dev.component)
+            share = shares.for_device(dev.device, dev.component)
             energy = dev.energy_j * share
             components.append(ComponentEnergy(dev.component, dev.device, dev.method, energy, share))
             buckets[component_bucket(dev.component)] += energy

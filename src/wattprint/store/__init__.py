@@ -136,6 +136,23 @@ class Store:
                  summary.emissions_g, summary.exit_code, summary.dumps(), summary.run_id),
             )
 
+    def add_rescore(self, run_id: str, provider: str, *, created_s: float, emissions_g: float,
+                    intensity_g_per_kwh: float, kind: str, detail_json: str) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO rescores (run_id, provider, created_s, emissions_g,"
+                " intensity_g_per_kwh, kind, detail_json) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (run_id, provider, created_s, emissions_g, intensity_g_per_kwh, kind,
+                 detail_json),
+            )
+
+    def rescores(self, run_id: str) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT provider, created_s, emissions_g, intensity_g_per_kwh, kind FROM rescores"
+                " WHERE run_id=? ORDER BY created_s", (run_id,)).fetchall()
+        return [dict(r) for r in rows]
+
     # -- reading --------------------------------------------------------------------------
     def _status(self, row: sqlite3.Row) -> str:
         if row["status"] != "running":
