@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
+
+# tests/ is not a package (importlib mode: basenames repeat across folders); putting it on
+# sys.path makes the shared hardware and HTTP fakes importable as `fakes.<name>` everywhere.
+_TESTS_DIR = str(Path(__file__).resolve().parent)
+if _TESTS_DIR not in sys.path:
+    sys.path.insert(0, _TESTS_DIR)
 
 
 class FakeClock:

@@ -162,6 +162,7 @@ class Tracker:
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         pid: int | None = None,
+        modules: Mapping[str, object] | None = None,
         run_id: str | None = None,
         command: str | None = None,
         tags: Mapping[str, str] | None = None,
@@ -182,6 +183,7 @@ class Tracker:
         self._clock = clock
         self._wall = wall_clock
         self._pid = pid
+        self._modules = dict(modules or {})
         from .cluster import detect_job, rank_run_id
 
         self.job = detect_job(self.config.environ, job_id=self.config.job_id,
@@ -272,7 +274,7 @@ class Tracker:
         else:
             from .sensors import detect
 
-            detection = detect(probe_context(config, self._paths, self.job))
+            detection = detect(probe_context(config, self._paths, self.job, self._modules))
             self._sensors, self._skipped = detection.sensors, detection.skipped
         self._devices = [d for s in self._sensors for d in s.devices()]
         if not self._sensors:
@@ -699,7 +701,8 @@ def _hostname() -> str:
     return socket.gethostname()
 
 
-def probe_context(config: Config, paths: HostPaths, job: Job | None) -> ProbeContext:
+def probe_context(config: Config, paths: HostPaths, job: Job | None,
+                  modules: Mapping[str, object] | None = None) -> ProbeContext:
     """What sensor probes need from the settings and, in a distributed job, this rank's role."""
     gpu_ids = config.gpu_ids
     if gpu_ids is None and job is not None:
@@ -711,7 +714,8 @@ def probe_context(config: Config, paths: HostPaths, job: Job | None) -> ProbeCon
         rapl_psys=config.rapl_psys, gpu_ids=gpu_ids,
         machine_wide=job is None or job.is_node_leader,
     )
-    return ProbeContext(paths=paths, options=options, env=dict(config.environ))
+    return ProbeContext(paths=paths, options=options, env=dict(config.environ),
+                        modules=dict(modules or {}))
 
 
 def _device_dict(device: DeviceInfo) -> dict[str, Any]:

@@ -272,24 +272,33 @@ def test_distinct_dies_are_both_counted(fake_powercap: FakePowercap) -> None:
     assert sensor.notes == ()
 
 
-def test_dies_equal_at_probe_but_diverging_are_promoted(fake_powercap: FakePowercap) -> None:
-    # Both counters read 0 at probe (e.g. not yet ticking): indistinguishable from a mirror.
+def test_zero_counters_are_never_taken_for_mirrors(fake_powercap: FakePowercap) -> None:
+    # Two domains that have not ticked yet prove nothing about sharing a counter.
     fake_powercap.package(0, name="package-0-die-0", subzones=())
     fake_powercap.package(1, name="package-0-die-1", subzones=())
+    sensor = _probe(fake_powercap)
+    assert list(_energy(sensor)) == ["rapl:package-0-die-0", "rapl:package-0-die-1"]
+    assert sensor.notes == ()
+
+
+def test_dies_equal_at_probe_but_diverging_are_promoted(fake_powercap: FakePowercap) -> None:
+    # Both counters read the same non-zero value at probe: indistinguishable from a mirror.
+    fake_powercap.package(0, name="package-0-die-0", subzones=(), energy_uj=2_000_000)
+    fake_powercap.package(1, name="package-0-die-1", subzones=(), energy_uj=2_000_000)
     sensor = _probe(fake_powercap)
     assert list(_energy(sensor)) == ["rapl:package-0-die-0"]
 
     fake_powercap.advance("intel-rapl:0", 1_000_000)
     fake_powercap.advance("intel-rapl:1", 4_000_000)
 
-    assert _energy(sensor) == {"rapl:package-0-die-0": 1.0, "rapl:package-0-die-1": 4.0}
+    assert _energy(sensor) == {"rapl:package-0-die-0": 3.0, "rapl:package-0-die-1": 6.0}
     promoted = sensor.devices()[1]
     assert promoted.device == "rapl:package-0-die-1"
     assert promoted.warning is not None and "diverged" in promoted.warning
     assert "mirrors" not in sensor.devices()[0].detail
     assert "diverged" in sensor.notes[-1]
     fake_powercap.advance("intel-rapl:1", 1_000_000)
-    assert _energy(sensor)["rapl:package-0-die-1"] == 5.0
+    assert _energy(sensor)["rapl:package-0-die-1"] == 7.0
 
 
 def test_equal_counters_of_different_kinds_are_not_mirrors(fake_powercap: FakePowercap) -> None:

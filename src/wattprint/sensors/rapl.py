@@ -481,6 +481,10 @@ def _is_mirror(primary: _Counter, other: _Counter) -> bool:
     before = _parse_uj(os.pread(primary.fd, _READ_SIZE, 0))
     value = _parse_uj(os.pread(other.fd, _READ_SIZE, 0))
     after = _parse_uj(os.pread(primary.fd, _READ_SIZE, 0))
+    if before == value == after == 0:
+        # Two idle or unsupported domains (DRAM on some parts reads 0 until used) prove nothing;
+        # merging them would drop a real domain's first intervals if it later moves.
+        return False
     return _between(before, value, after)
 
 
