@@ -20,6 +20,7 @@ def diagnose(
     *,
     environ: Mapping[str, str] | None = None,
     paths: Any = None,
+    modules: Mapping[str, object] | None = None,
 ) -> dict[str, Any]:
     from . import __version__
     from .config import Config, describe, load_config
@@ -39,7 +40,7 @@ def diagnose(
 
     job = detect_job(config.environ, job_id=config.job_id)
     report["job"] = job.to_dict() if job else None
-    detection = detect(probe_context(config, paths, job))
+    detection = detect(probe_context(config, paths, job, modules))
     report["devices"] = [
         {"device": d.device, "component": d.component, "method": d.method, "detail": d.detail,
          "coverage": d.coverage, "warning": d.warning}

@@ -20,9 +20,10 @@ DMI markers (what each cloud writes, and where that is documented):
 - **GCP**: ``product_name`` is ``Google Compute Engine`` (vendor and BIOS vendor ``Google``).
   https://cloud.google.com/compute/docs/instances/detect-compute-engine
 - **Azure**: ``chassis_asset_tag`` is ``7783-7084-3265-9085-8269-3286-77`` (the tag cloud-init's
-  Azure datasource and Microsoft's troubleshooting guides test for). "Microsoft Corporation" +
-  "Virtual Machine" alone is *not* enough: every Hyper-V guest, on a desk or on-prem, says that.
-  https://cloudinit.readthedocs.io/en/latest/reference/datasources/azure.html
+  Azure datasource tests for; Microsoft's Azure Automation troubleshooting guide checks the same
+  value with ``dmidecode``). "Microsoft Corporation" + "Virtual Machine" alone is *not* enough:
+  every Hyper-V guest, on a desk or on-prem, says that.
+  https://github.com/canonical/cloud-init/blob/main/cloudinit/sources/azure/identity.py
 - **OCI**: ``chassis_asset_tag`` is ``OracleCloud.com``.
   https://docs.cloud-init.io/en/latest/reference/datasources/oracle.html
 
@@ -185,11 +186,11 @@ def cloud_from_dmi(dmi: Mapping[str, str]) -> DmiMatch | None:
     def get(key: str) -> str:
         return dmi.get(key, "")
 
-    for key in ("chassis_asset_tag",):
-        if get(key) == AZURE_ASSET_TAG:
-            return DmiMatch("azure", f"{key} {AZURE_ASSET_TAG}")
-        if get(key).lower() == OCI_ASSET_TAG.lower():
-            return DmiMatch("oci", f"{key} {get(key)!r}")
+    tag = get("chassis_asset_tag")
+    if tag == AZURE_ASSET_TAG:
+        return DmiMatch("azure", f"chassis_asset_tag {tag}")
+    if tag.lower() == OCI_ASSET_TAG.lower():
+        return DmiMatch("oci", f"chassis_asset_tag {tag!r}")
     for key in ("sys_vendor", "bios_vendor", "board_vendor"):
         if get(key).startswith("Amazon EC2"):
             return DmiMatch("aws", f"{key} {get(key)!r}")
@@ -288,13 +289,16 @@ def _json_object(body: bytes, what: str) -> dict[str, Any]:
     return data
 
 
-def _text(data: Mapping[str, Any], key: str, what: str, *, required: bool) -> str | None:
+def _optional(data: Mapping[str, Any], key: str) -> str | None:
     value = data.get(key)
-    if isinstance(value, str) and value.strip():
-        return value.strip()
-    if required:
-        raise _Failure(f"{what} has no {key!r}")
-    return None
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def _required(data: Mapping[str, Any], key: str, what: str) -> str:
+    value = _optional(data, key)
+    if value is None:
+        raise _Failure(f"{what} has no {key!r}: {json.dumps(data)[:120]}")
+    return value
 
 
 # ---------------------------------------------------------------------------- the clouds
@@ -331,10 +335,8 @@ def _aws_v1(client: _Client, document_url: str, *, why: str) -> CloudPlacement:
 def _aws_placement(body: bytes, how: str) -> CloudPlacement:
     what = "the EC2 instance identity document"
     doc = _json_object(body, what)
-    region = _text(doc, "region", what, required=True)
-    assert region is not None
-    return CloudPlacement("aws", region, _text(doc, "availabilityZone", what, required=False),
-                          _text(doc, "instanceType", what, required=False), how)
+    return CloudPlacement("aws", _required(doc, "region", what),
+                          _optional(doc, "availabilityZone"), _optional(doc, "instanceType"), how)
 
 
 def _gcp(client: _Client, base: str) -> CloudPlacement:
@@ -360,21 +362,18 @@ def _azure(client: _Client, base: str) -> CloudPlacement:
     url = f"{base}/metadata/instance/compute?api-version={AZURE_API_VERSION}"
     what = "the Azure IMDS compute document"
     doc = _json_object(client.call(url, headers={"Metadata": "true"}), what)
-    location = _text(doc, "location", what, required=True)
-    assert location is not None
-    return CloudPlacement("azure", location, _text(doc, "zone", what, required=False),
-                          _text(doc, "vmSize", what, required=False),
-                          f"Azure IMDS (api-version {AZURE_API_VERSION})")
+    # "zone" is "" outside availability zones; _optional turns that into None.
+    return CloudPlacement("azure", _required(doc, "location", what), _optional(doc, "zone"),
+                          _optional(doc, "vmSize"), f"Azure IMDS (api-version {AZURE_API_VERSION})")
 
 
 def _oci(client: _Client, base: str) -> CloudPlacement:
     what = "the OCI instance document"
     body = client.call(f"{base}/opc/v2/instance/", headers={"Authorization": "Bearer Oracle"})
     doc = _json_object(body, what)
-    region = _text(doc, "canonicalRegionName", what, required=True)
-    assert region is not None
-    return CloudPlacement("oci", region, _text(doc, "availabilityDomain", what, required=False),
-                          _text(doc, "shape", what, required=False), "OCI IMDSv2")
+    return CloudPlacement("oci", _required(doc, "canonicalRegionName", what),
+                          _optional(doc, "availabilityDomain"), _optional(doc, "shape"),
+                          "OCI IMDSv2")
 
 
 _ASK: dict[str, Callable[[_Client, str], CloudPlacement]] = {
