@@ -96,9 +96,7 @@ def rescore_run(store: Store, run_id: str, provider: Provider, *,
 
         raise StoreError(f"run {run_id} has no records to rescore")
     if where is None:
-        stored = store.info(run_id).location
-        where = Location(**{k: (tuple(v) if k == "notes" else v) for k, v in stored.items()
-                            if k in Location.__dataclass_fields__})
+        where = Location.from_dict(store.info(run_id).location)
     start = datetime.fromtimestamp(records[0].start_s, timezone.utc)
     end = datetime.fromtimestamp(records[-1].start_s + records[-1].duration_s, timezone.utc)
     points = hourly_history(provider, where, start, end)

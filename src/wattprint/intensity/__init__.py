@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Protocol, Sequence, runtime_checkable
+from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
 
 from ..errors import IntensityUnavailable
 
@@ -45,6 +45,13 @@ class Location:
     @property
     def is_default(self) -> bool:
         return self.resolved_by == "default"
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Location:
+        """The inverse of :meth:`to_dict` (unknown keys, from newer versions, are ignored)."""
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        known["notes"] = tuple(known.get("notes") or ())
+        return cls(**known)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -11,9 +11,10 @@ path forces a JSON answer. Fields used: ``country`` (ISO 3166-1 alpha-2), ``regi
 subdivision name, e.g. "California"), ``city`` and ``loc`` ("lat,lon"); a ``bogon`` flag marks
 a private address. https://ipinfo.io/developers
 
-Another URL may be given. Its payload may also use the ipapi.co style (``country`` ISO2,
-``region_code``, ``latitude``/``longitude``, ``{"error": true, "reason": ...}`` on failure);
-both shapes are understood. https://ipapi.co/api/
+Another URL may be given. Coordinates as separate ``latitude``/``longitude`` fields (the shape
+ipapi.co's client README shows, with the same ISO2 ``country`` and named ``region``) are
+understood too. https://github.com/ipapi-co/ipapi-nodejs
+An HTTP 200 answer carrying an ``error`` field is reported as an error, never read as a place.
 
 A failure of any kind (network, HTTP status, malformed payload) raises
 :class:`~wattprint.errors.LocationError` with a message that names the URL and what was wrong;
@@ -28,9 +29,10 @@ import math
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
 from http.client import HTTPException
-from typing import Any, Mapping, Protocol
+from typing import Any, Protocol
 
 from ..errors import LocationError
 
@@ -116,7 +118,7 @@ def _parse(data: Mapping[str, Any], url: str, source: str) -> IpLocation:
     lat, lon = _coordinates(data, url)
     return IpLocation(
         country=country.upper(),
-        subdivision=_text(data, "region_code") or _text(data, "region"),
+        subdivision=_text(data, "region"),
         city=_text(data, "city"),
         lat=lat,
         lon=lon,

@@ -99,20 +99,19 @@ def resolve_location(
     locate_ip: Callable[[], Any] | None = None,
 ) -> Location:
     """Resolve a location (see the module docstring for the order)."""
-    extra = {"lat": lat, "lon": lon, "postcode": postcode}
     if zone:
-        found = _from_zone(zone, source)
-        return _with(found, **extra)
+        return _with(_from_zone(zone, source), lat=lat, lon=lon, postcode=postcode)
     if cloud or cloud_region:
         if not (cloud and cloud_region):
             raise LocationError("give both `cloud` and `cloud_region`, e.g. --cloud gcp "
                                 "--cloud-region europe-west9")
         found = _from_region(cloud, cloud_region, "config", source)
-        return _with(found, **{k: v for k, v in extra.items() if v is not None})
+        return _with(found, lat=lat, lon=lon, postcode=postcode)
     if country:
         iso2 = normalize_country(country)
         sub = normalize_subdivision(iso2, subdivision) if subdivision else None
-        return Location(iso2, sub, resolved_by="config", detail=source, **extra)
+        return Location(iso2, sub, resolved_by="config", detail=source, lat=lat, lon=lon,
+                        postcode=postcode)
     if subdivision:
         raise LocationError(
             f"subdivision {subdivision!r} was given without a country; set `country` too"
@@ -121,19 +120,19 @@ def resolve_location(
     if detect_cloud is not None:
         found_cloud = _try_cloud(detect_cloud, notes)
         if found_cloud is not None:
-            return _with(found_cloud, notes=tuple(notes), **extra)
+            return _with(found_cloud, notes=tuple(notes), lat=lat, lon=lon, postcode=postcode)
     tz = os_timezone(environ, etc)
-    iso2 = timezones().get(tz) if tz else None
-    if iso2:
-        return Location(iso2, None, resolved_by="timezone", detail=f"OS time zone {tz}",
-                        notes=tuple(notes), **extra)
+    tz_country = timezones().get(tz) if tz else None
+    if tz_country:
+        return Location(tz_country, None, resolved_by="timezone", detail=f"OS time zone {tz}",
+                        notes=tuple(notes), lat=lat, lon=lon, postcode=postcode)
     notes.append(f"OS time zone {tz} names no country" if tz else "no OS time zone found")
     if locate_ip is not None:
         found_ip = _try_ip(locate_ip, notes)
         if found_ip is not None:
-            return _with(found_ip, notes=tuple(notes), **extra)
+            return _with(found_ip, notes=tuple(notes), lat=lat, lon=lon, postcode=postcode)
     return Location(None, None, resolved_by="default", detail="; ".join(notes),
-                    notes=tuple(notes), **extra)
+                    notes=tuple(notes), lat=lat, lon=lon, postcode=postcode)
 
 
 def _with(location: Location, **changes: Any) -> Location:
