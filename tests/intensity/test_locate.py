@@ -345,3 +345,9 @@ def test_locate_reads_the_time_zone_from_the_config_environment(tmp_path: Path) 
     config = load_config({"cloud_metadata": False}, environ={"TZ": "Europe/London"}, cwd=work)
     found = locate(config, HostPaths(sys=tmp_path / "sys", etc=etc))
     assert (found.country, found.resolved_by) == ("GB", "timezone")
+
+
+def test_tz_naming_the_zone_file_is_understood(tmp_path):
+    from wattprint.intensity.locate import os_timezone
+
+    assert os_timezone({"TZ": ":/usr/share/zoneinfo/Europe/Berlin"}, tmp_path) == "Europe/Berlin"

@@ -63,11 +63,8 @@ import json
 import logging
 import re
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from http.client import HTTPException
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -197,9 +194,8 @@ def cloud_from_dmi(dmi: Mapping[str, str]) -> DmiMatch | None:
             return DmiMatch("aws", f"{key} {get(key)!r}")
     if _AWS_INSTANCE_ID.match(get("board_asset_tag")):
         return DmiMatch("aws", f"board_asset_tag {get('board_asset_tag')!r} (an EC2 instance id)")
-    if "xen" in (get("sys_vendor") + get("bios_vendor")).lower() and (
-        "amazon" in get("bios_version").lower()
-    ):
+    xen = any(get(key).lower().startswith("xen") for key in ("sys_vendor", "bios_vendor"))
+    if xen and "amazon" in get("bios_version").lower():
         return DmiMatch("aws", f"Xen with bios_version {get('bios_version')!r}")
     if get("product_name") == "Google Compute Engine":
         return DmiMatch("gcp", "product_name 'Google Compute Engine'")
@@ -243,6 +239,10 @@ class _Client:
     """Link-local HTTP with a per-request timeout inside an overall deadline."""
 
     def __init__(self, timeout_s: float, budget_s: float) -> None:
+        # Imported here, not at module level: only cloud VMs get this far, so a laptop's
+        # tracker start never pays for loading urllib and http.client (~30 ms cold).
+        import urllib.request
+
         self.timeout_s = timeout_s
         self.budget_s = budget_s
         self.deadline = time.monotonic() + budget_s
@@ -250,10 +250,17 @@ class _Client:
         self.opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
     def call(self, url: str, *, method: str = "GET", headers: Mapping[str, str]) -> bytes:
-        timeout = min(self.timeout_s, self.deadline - time.monotonic())
-        if timeout <= 0:
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
             raise _Failure(f"the {self.budget_s:g} s budget for metadata requests ran out "
                            f"before {method} {url}")
+        timeout = min(self.timeout_s, remaining)
+        limit = (f"within {timeout:g} s" if timeout == self.timeout_s
+                 else f"before the {self.budget_s:g} s budget for metadata requests ran out")
+        import urllib.error
+        import urllib.request
+        from http.client import HTTPException
+
         request = urllib.request.Request(url, method=method, headers=dict(headers))
         try:
             with self.opener.open(request, timeout=timeout) as response:
@@ -266,8 +273,8 @@ class _Client:
             raise _Failure(f"the metadata service could not be reached ({_why(exc.reason)}; "
                            f"{method} {url})") from None
         except TimeoutError:  # connected, but the answer did not come within the timeout
-            raise _NoAnswer(f"the metadata service did not answer within {timeout:.2g} s "
-                            f"({method} {url})") from None
+            raise _NoAnswer(f"the metadata service did not answer {limit} ({method} {url})") \
+                from None
         except (OSError, HTTPException) as exc:
             raise _Failure(f"{method} {url} failed: {exc!r}") from None
 
@@ -280,13 +287,17 @@ def _why(reason: object) -> str:
     return str(reason)
 
 
+# Failure messages name keys and sizes, never payload values: these documents hold account ids
+# and project numbers, and the reasons end up in logs, records and `doctor` output.
+
+
 def _json_object(body: bytes, what: str) -> dict[str, Any]:
     try:
         data = json.loads(body)
     except ValueError:
-        raise _Failure(f"{what} is not JSON: {body[:80]!r}") from None
+        raise _Failure(f"{what} is not JSON ({len(body)} bytes)") from None
     if not isinstance(data, dict):
-        raise _Failure(f"{what} is not a JSON object: {body[:80]!r}")
+        raise _Failure(f"{what} is not a JSON object (a JSON {type(data).__name__})")
     return data
 
 
@@ -298,7 +309,7 @@ def _optional(data: Mapping[str, Any], key: str) -> str | None:
 def _required(data: Mapping[str, Any], key: str, what: str) -> str:
     value = _optional(data, key)
     if value is None:
-        raise _Failure(f"{what} has no {key!r}: {json.dumps(data)[:120]}")
+        raise _Failure(f"{what} has no {key!r} (keys: {', '.join(sorted(data)) or 'none'})")
     return value
 
 
@@ -355,7 +366,7 @@ def _last_segment(path: str, collection: str, what: str) -> str:
     """``projects/123/zones/europe-west9-a`` -> ``europe-west9-a``."""
     parts = path.split("/")
     if len(parts) < 2 or parts[-2] != collection or not parts[-1]:
-        raise _Failure(f"{what} is not projects/NUM/{collection}/NAME: {path[:80]!r}")
+        raise _Failure(f"{what} is not projects/NUM/{collection}/NAME ({len(path)} characters)")
     return parts[-1]
 
 

@@ -50,7 +50,10 @@ IpLocator = Callable[..., Any]
 
 def os_timezone(environ: Mapping[str, str], etc: Path = Path("/etc")) -> str | None:
     """The IANA name of the OS time zone, or None when it cannot be told offline."""
+    marker = "zoneinfo/"  # /usr/share/zoneinfo/Europe/Paris; /var/db/timezone/zoneinfo/... on macOS
     tz = environ.get("TZ", "").lstrip(":").strip()
+    if tz.startswith("/") and marker in tz:  # TZ may name the zone file itself
+        return tz.split(marker, 1)[1]
     if tz and "/" in tz and not tz.startswith("/"):
         return tz
     try:
@@ -63,8 +66,6 @@ def os_timezone(environ: Mapping[str, str], etc: Path = Path("/etc")) -> str | N
         target = os.readlink(etc / "localtime")
     except OSError:
         return None
-    # /usr/share/zoneinfo/Europe/Paris on Linux, /var/db/timezone/zoneinfo/... on macOS
-    marker = "zoneinfo/"
     return target.split(marker, 1)[1] if marker in target else None
 
 
