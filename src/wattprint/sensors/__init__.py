@@ -9,6 +9,7 @@ every probe that failed, why; ``wattprint doctor`` prints both.
 from __future__ import annotations
 
 import logging
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Protocol, runtime_checkable
@@ -195,29 +196,45 @@ _VENDOR_DRIVER = {"nvml": "nvidia", "amdsmi": "amdgpu"}
 
 
 def _hwmon_probe(detection: Detection) -> Probe:
-    from . import hwmon
-
     opened = {s.name for s in detection.sensors}
     covered = frozenset(d for name, d in _VENDOR_DRIVER.items() if name in opened)
-    return lambda ctx: hwmon.probe(ctx, leave_to_vendor=covered)
+
+    def probe(ctx: ProbeContext) -> Sensor:
+        from . import hwmon
+
+        return hwmon.probe(ctx, leave_to_vendor=covered)
+
+    return probe
+
+
+def _lazy(module: str, attr: str = "probe") -> Probe:
+    """A probe whose module is imported only when it runs (vendor modules are not small)."""
+
+    def probe(ctx: ProbeContext) -> Sensor:
+        import importlib
+
+        found: Probe = getattr(importlib.import_module(f"{__name__}.{module}"), attr)
+        return found(ctx)
+
+    return probe
+
+
+def _macos_only(ctx: ProbeContext) -> Sensor:
+    raise SensorUnavailable(f"powermetrics is macOS only (this is {sys.platform})", None)
 
 
 def _gpu_probes() -> list[tuple[str, Probe]]:
     """Per-GPU sensors, which follow GPU ownership in distributed jobs."""
-    from . import amdsmi, nvml
-
-    return [("nvml", nvml.probe), ("amdsmi", amdsmi.probe)]
+    return [("nvml", _lazy("nvml")), ("amdsmi", _lazy("amdsmi"))]
 
 
 def _machine_probes() -> list[tuple[str, Probe]]:
     """Machine-wide sensors in order: measured counters first, models last (used only for a
     component nothing measured)."""
-    from . import hwmon, model, powermetrics, rapl
-
     return [
-        ("rapl", rapl.probe),
-        ("powermetrics", powermetrics.probe),
-        ("hwmon", hwmon.probe),
-        ("cpu-model", model.probe_cpu),
-        ("ram-model", model.probe_ram),
+        ("rapl", _lazy("rapl")),
+        ("powermetrics", _lazy("powermetrics") if sys.platform == "darwin" else _macos_only),
+        ("hwmon", _lazy("hwmon")),
+        ("cpu-model", _lazy("model", "probe_cpu")),
+        ("ram-model", _lazy("model", "probe_ram")),
     ]
