@@ -40,19 +40,17 @@ import errno
 import logging
 import os
 import re
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import SensorReadError, SensorUnavailable
 from . import DeviceInfo, ProbeContext, Reading
+from ._files import KeptFile, Opener, close_quietly, open_readonly
 
 __all__ = ["INTEL_DRIVERS", "VENDOR_DRIVERS", "HwmonSensor", "Opener", "open_readonly", "probe"]
 
 log = logging.getLogger("wattprint.sensors.hwmon")
-
-#: Opens a sysfs file read-only and returns a file descriptor (tests inject their own).
-Opener = Callable[[str], int]
 
 #: DRM drivers whose GPUs a vendor library sensor reads (amdsmi, NVML).
 VENDOR_DRIVERS = frozenset({"amdgpu", "nvidia"})
@@ -72,11 +70,6 @@ _NOT_COUNTED = {
         "counting it would count the CPU twice"
     ),
 }
-
-
-def open_readonly(path: str) -> int:
-    # O_CLOEXEC: a child that execs (a training launcher) must not inherit our fds.
-    return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,13 +115,19 @@ class _Source:
         return "measured" if self.kind == "energy" else "sampled"
 
 
-class _Channel:
-    __slots__ = ("fd", "path", "source")
+class _Channel(KeptFile):
+    """The open attribute file of one source."""
 
-    def __init__(self, source: _Source, fd: int) -> None:
+    __slots__ = ("source",)
+
+    def __init__(self, source: _Source, fd: int, opener: Opener) -> None:
+        super().__init__(str(source.hwmon.path / source.attribute), fd=fd, opener=opener)
         self.source = source
-        self.path = str(source.hwmon.path / source.attribute)
-        self.fd = fd
+
+    def locate(self) -> str:
+        # The fd went stale: the driver was reloaded (ENODEV) and may have come back under a new
+        # hwmonM directory, so look the attribute up again through the card.
+        return _find_again(self.source) or self.path
 
 
 class HwmonSensor:
@@ -136,10 +135,9 @@ class HwmonSensor:
 
     name = "hwmon"
 
-    def __init__(self, channels: list[_Channel], notes: list[str], opener: Opener) -> None:
+    def __init__(self, channels: list[_Channel], notes: list[str]) -> None:
         self._channels = channels
         self._notes = notes
-        self._opener = opener
         self._failing: set[str] = set()
         self._closed = False
 
@@ -172,34 +170,18 @@ class HwmonSensor:
     def close(self) -> None:
         self._closed = True
         for channel in self._channels:
-            _close_quietly(channel.fd)
-            channel.fd = -1
+            channel.close()
 
     def _value(self, channel: _Channel) -> int:
-        # pread at offset 0 reruns the attribute's show(): a fresh value from one open fd.
+        # One pread of the kept-open fd, reopened once at _Channel.locate() if it went stale.
         try:
-            raw = os.pread(channel.fd, _READ_SIZE, 0)
-        except OSError:
-            raw = self._reopen_and_read(channel)
-        try:
-            return int(raw)
-        except ValueError:
-            raise SensorReadError(f"{channel.path}: not a number: {raw!r}") from None
-
-    def _reopen_and_read(self, channel: _Channel) -> bytes:
-        # The fd went stale: the driver was reloaded (ENODEV) and may have come back under a new
-        # hwmonM directory, so look the attribute up again through the card.
-        _close_quietly(channel.fd)
-        channel.fd = -1
-        if self._closed:
-            raise SensorReadError("hwmon sensor is closed")
-        path = _find_again(channel.source) or channel.path
-        try:
-            channel.fd = self._opener(path)
-            channel.path = path
-            return os.pread(channel.fd, _READ_SIZE, 0)
+            return channel.read_int(_READ_SIZE)
         except OSError as exc:
-            raise SensorReadError(f"cannot read {path}: {exc}") from exc
+            if self._closed:  # close() ran in another thread
+                raise SensorReadError("hwmon sensor is closed") from None
+            raise SensorReadError(f"cannot read {channel.path}: {exc}") from exc
+        except ValueError as exc:  # "<path>: not a number: <what was read>"
+            raise SensorReadError(str(exc)) from None
 
     def _report_failure(self, device: str, exc: Exception) -> None:
         if device not in self._failing:
@@ -241,7 +223,7 @@ def probe(
     channels = _open(sources, opener, notes)
     for note in notes:
         log.debug("hwmon: %s", note)
-    return HwmonSensor(channels, notes, opener)
+    return HwmonSensor(channels, notes)
 
 
 def _cards(drm: Path) -> list[_Card]:
@@ -404,10 +386,10 @@ def _open(sources: list[_Source], opener: Opener, notes: list[str]) -> list[_Cha
         try:
             int(os.pread(fd, _READ_SIZE, 0))  # open is not enough: sysfs may fail on read
         except (OSError, ValueError) as exc:
-            _close_quietly(fd)
+            close_quietly(fd)
             notes.append(f"{source.card.card}: cannot read {path}: {exc}")
             continue
-        channels.append(_Channel(source, fd))
+        channels.append(_Channel(source, fd, opener))
     if not channels:
         if denied:
             raise SensorUnavailable(
@@ -455,12 +437,3 @@ def _read_text(path: Path) -> str | None:
         return path.read_text().strip()
     except (OSError, UnicodeDecodeError):
         return None
-
-
-def _close_quietly(fd: int) -> None:
-    if fd < 0:
-        return
-    try:
-        os.close(fd)
-    except OSError:
-        pass  # already closed: nothing left to release

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from . import HostPaths
+from ._files import KeptFile
 
 __all__ = [
     "ProcFile",
@@ -225,31 +226,16 @@ def mem_total_bytes(paths: HostPaths) -> int:
     raise ValueError(f"{path} has no MemTotal line")
 
 
-class ProcFile:
-    """A /proc file kept open and re-read with ``pread`` at offset 0.
+class ProcFile(KeptFile):
+    """A /proc file kept open and re-read with ``pread`` at offset 0 (see :class:`KeptFile`).
 
     procfs regenerates the text on every read from offset 0, so one open descriptor serves the
-    whole run: each tick costs one syscall instead of open + read + close. A descriptor that
-    goes bad (the file vanished, a forked child closed it) is reopened once.
+    whole run: each tick costs one syscall instead of open + read + close. The file is opened on
+    the first read; a descriptor that goes bad (the file vanished, a forked child closed it) is
+    reopened once. Errors are ``OSError`` (unreadable) and ``ValueError`` (unexpected content).
     """
 
-    __slots__ = ("path", "_fd")
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self._fd: int | None = None
-
-    def read(self, size: int) -> bytes:
-        for attempt in (0, 1):
-            if self._fd is None:
-                self._fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-            try:
-                return os.pread(self._fd, size, 0)
-            except OSError:
-                self.close()
-                if attempt:
-                    raise
-        raise AssertionError("unreachable")
+    __slots__ = ()
 
     def busy_total_s(self, clk_tck: int) -> tuple[float, float]:
         """``(busy_s, total_s)`` from /proc/stat's first line."""
@@ -259,14 +245,6 @@ class ProcFile:
 
     def uptime_s(self) -> float:
         return float(self.read(256).split(None, 1)[0])
-
-    def close(self) -> None:
-        if self._fd is not None:
-            try:
-                os.close(self._fd)
-            except OSError:
-                pass
-            self._fd = None
 
 
 def read_uptime_s(uptime_path: str) -> float:

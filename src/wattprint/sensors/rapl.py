@@ -32,20 +32,16 @@ import errno
 import logging
 import os
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import SensorReadError, SensorUnavailable
 from . import DeviceInfo, ProbeContext, Reading
+from ._files import KeptFile, Opener, close_quietly, open_readonly
 
 __all__ = ["PERMISSION_FIX", "Opener", "RaplSensor", "open_readonly", "probe"]
 
 log = logging.getLogger("wattprint.sensors.rapl")
-
-#: Opens a sysfs file read-only and returns a file descriptor; injectable so tests running as
-#: root can still see what an unprivileged user would (root bypasses file modes).
-Opener = Callable[[str], int]
 
 PERMISSION_FIX = (
     "run `sudo wattprint setup-rapl --apply` (adds a udev rule giving group `powercap` read "
@@ -59,11 +55,6 @@ _READ_SIZE = 32
 # Reads on which a dropped mirror is still compared with the counter it was taken to mirror.
 _CONFIRM_READS = 3
 _COMPONENT_OF_KIND = {"package": "cpu", "dram": "ram", "psys": "system"}
-
-
-def open_readonly(path: str) -> int:
-    # O_CLOEXEC: a child that execs (a training launcher, a shell) must not inherit our fds.
-    return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,18 +84,19 @@ class _Zone:
         return (self.parent_name or "", self.name)
 
 
-class _Counter:
+class _Counter(KeptFile):
     """An open ``energy_uj`` file and what its readings are labelled with."""
 
-    __slots__ = ("component", "device", "fd", "kind", "path", "wrap_j", "wrap_uj", "zone")
+    __slots__ = ("component", "device", "kind", "wrap_j", "wrap_uj", "zone")
 
-    def __init__(self, zone: _Zone, kind: str, device: str, fd: int, wrap_uj: int) -> None:
+    def __init__(
+        self, zone: _Zone, kind: str, device: str, fd: int, wrap_uj: int, opener: Opener
+    ) -> None:
+        super().__init__(str(zone.path / "energy_uj"), fd=fd, opener=opener)
         self.zone = zone
         self.kind = kind
         self.component = _COMPONENT_OF_KIND[kind]
         self.device = device
-        self.path = str(zone.path / "energy_uj")
-        self.fd = fd
         self.wrap_uj = wrap_uj
         self.wrap_j = wrap_uj / 1e6
 
@@ -124,13 +116,7 @@ class RaplSensor:
     name = "rapl"
     method = "measured"
 
-    def __init__(
-        self,
-        counters: list[_Counter],
-        mirrors: list[_Mirror],
-        notes: list[str],
-        opener: Opener = open_readonly,
-    ) -> None:
+    def __init__(self, counters: list[_Counter], mirrors: list[_Mirror], notes: list[str]) -> None:
         self._counters = counters
         self._mirrors = mirrors  # still being confirmed; emptied after _CONFIRM_READS reads
         self._mirrored: dict[int, list[_Zone]] = {}  # id(primary counter) -> zones it stands for
@@ -138,7 +124,6 @@ class RaplSensor:
             self._mirrored.setdefault(id(mirror.primary), []).append(mirror.shadow.zone)
         self._promoted: dict[str, str] = {}
         self._notes = notes
-        self._opener = opener
         self._closed = False
 
     @property
@@ -163,35 +148,22 @@ class RaplSensor:
     def close(self) -> None:
         self._closed = True
         for counter in self._counters + [m.shadow for m in self._mirrors]:
-            _close_quietly(counter.fd)
-            counter.fd = -1
+            counter.close()
         self._mirrors = []
 
     def _uj(self, counter: _Counter) -> int:
-        # pread at offset 0 makes sysfs run the attribute's show() again, so one open fd gives a
-        # fresh value each time; and since pread never moves the shared file offset, a forked
-        # child reading the inherited fd cannot disturb the parent's reads (nor vice versa).
+        # One pread of the kept-open fd; a bad fd (EBADF, or ENODEV after the driver was
+        # unloaded) is reopened once before a gap is reported (see _files.KeptFile).
         try:
-            raw = os.pread(counter.fd, _READ_SIZE, 0)
-        except OSError:
-            raw = self._reopen_and_read(counter)
+            raw = counter.read(_READ_SIZE)
+        except OSError as exc:
+            if self._closed:  # close() ran in another thread
+                raise SensorReadError("RAPL sensor is closed") from None
+            raise SensorReadError(f"cannot read {counter.path}: {exc}") from exc
         try:
             return int(raw)
         except ValueError:
             raise SensorReadError(f"{counter.path}: not a counter: {raw!r}") from None
-
-    def _reopen_and_read(self, counter: _Counter) -> bytes:
-        # The fd went bad (closed behind our back, EBADF) or the zone went away (ENODEV after the
-        # driver was unloaded): try once with a fresh fd before reporting a gap.
-        _close_quietly(counter.fd)
-        counter.fd = -1
-        if self._closed:  # close() ran in another thread: do not leak a fresh fd
-            raise SensorReadError("RAPL sensor is closed")
-        try:
-            counter.fd = self._opener(counter.path)
-            return os.pread(counter.fd, _READ_SIZE, 0)
-        except OSError as exc:
-            raise SensorReadError(f"cannot read {counter.path}: {exc}") from exc
 
     def _read_confirming(self) -> list[Reading]:
         values = {id(c): self._uj(c) for c in self._counters}
@@ -237,8 +209,7 @@ class RaplSensor:
         log.warning("RAPL %s is not a mirror after all; now counted", shadow.zone.zone_id)
 
     def _retire(self, mirror: _Mirror) -> None:
-        _close_quietly(mirror.shadow.fd)
-        mirror.shadow.fd = -1
+        mirror.shadow.close()
         self._mirrors.remove(mirror)
 
     def _device_info(self, counter: _Counter) -> DeviceInfo:
@@ -278,7 +249,7 @@ def probe(ctx: ProbeContext, *, opener: Opener = open_readonly) -> RaplSensor:
     counters, mirrors = _split_mirrors(counters, notes)
     for note in notes:
         log.debug("rapl: %s", note)
-    return RaplSensor(counters, mirrors, notes, opener)
+    return RaplSensor(counters, mirrors, notes)
 
 
 # --- discovery ---------------------------------------------------------------------------------
@@ -391,9 +362,9 @@ def _open_counter(zone: _Zone, kind: str, device: str, opener: Opener) -> _Count
         if wrap_uj <= 0:
             raise ValueError(f"max_energy_range_uj is {wrap_uj}: wraparound cannot be handled")
     except BaseException:
-        _close_quietly(fd)
+        close_quietly(fd)
         raise
-    return _Counter(zone, kind, device, fd, wrap_uj)
+    return _Counter(zone, kind, device, fd, wrap_uj, opener)
 
 
 def _drop_incomplete_components(
@@ -407,7 +378,7 @@ def _drop_incomplete_components(
         if why is None:
             kept.append(counter)
             continue
-        _close_quietly(counter.fd)
+        counter.close()
         notes.append(f"{counter.zone.zone_id} ({counter.zone.name}) not counted: {why}")
     for component, why in failed.items():
         notes.append(f"no measured {component}: {why}")
@@ -529,15 +500,6 @@ def _read_text(path: Path) -> str | None:
         return path.read_text().strip()
     except (OSError, UnicodeDecodeError):
         return None
-
-
-def _close_quietly(fd: int) -> None:
-    if fd < 0:
-        return
-    try:
-        os.close(fd)
-    except OSError:
-        pass  # already closed (EBADF): nothing left to release
 
 
 # --- explanations ------------------------------------------------------------------------------
