@@ -167,7 +167,7 @@ def _meter_until(meters: list[Meter], done: Callable[[], bool]) -> list[list[Any
     while True:
         time.sleep(max(0.0, next_tick - time.monotonic()))
         next_tick += METER_INTERVAL_S
-        for kept, meter in zip(intervals, meters):
+        for kept, meter in zip(intervals, meters, strict=True):
             kept.append(meter.measure())
         if done():
             return intervals

@@ -23,8 +23,8 @@ def diagnose(
     modules: Mapping[str, object] | None = None,
 ) -> dict[str, Any]:
     from . import __version__
-    from .config import Config, describe, load_config
     from .cluster import detect_job
+    from .config import Config, describe, load_config
     from .sensors import HostPaths, detect
     from .tracker import probe_context
 

@@ -36,9 +36,8 @@ from .records import (
     emissions_g,
     summarize,
 )
-from .sensors import DeviceInfo, HostPaths, ProbeContext, Sensor, SensorOptions, Skipped
-
 from .scope import Shares
+from .sensors import DeviceInfo, HostPaths, ProbeContext, Sensor, SensorOptions, Skipped
 
 if TYPE_CHECKING:
     from .cluster import Job
@@ -265,7 +264,6 @@ class Tracker:
         return self
 
     def _probe(self) -> None:
-        from .intensity.bundled import BundledSource
         from .intensity.locate import DEFAULT_WARNING
 
         config = self.config

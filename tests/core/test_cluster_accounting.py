@@ -8,10 +8,10 @@ NVML. The job's total, summed over the ranks' runs, must equal what the hardware
 from __future__ import annotations
 
 import pytest
-from fakes.nvml import FakeNvml
-from fakes.powercap import FakePowercap
 
 import wattprint
+from fakes.nvml import FakeNvml
+from fakes.powercap import FakePowercap
 from wattprint.config import load_config
 from wattprint.intensity import Intensity
 from wattprint.records import combine

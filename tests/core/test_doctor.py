@@ -4,7 +4,6 @@ from pathlib import Path
 
 from fakes.nvml import FakeNvml
 from fakes.powercap import FakePowercap
-
 from wattprint.doctor import diagnose, render
 from wattprint.sensors import HostPaths
 

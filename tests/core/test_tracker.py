@@ -176,7 +176,7 @@ def test_user_exception_propagates_and_the_run_is_marked_failed(clock):
     with pytest.raises(ZeroDivisionError):
         with tracker:
             clock.advance(1.0)
-            1 / 0
+            raise ZeroDivisionError("the user's code failed")
     assert sink.summary is not None and sink.summary.status == "failed"
     assert sink.summary.energy_j["total"] == pytest.approx(10.0)
 

@@ -6,9 +6,9 @@ import os
 from pathlib import Path
 
 import pytest
-from fakes.nvml import FakeNvml
 
 import wattprint
+from fakes.nvml import FakeNvml
 from wattprint.intensity import Intensity
 from wattprint.sensors import HostPaths
 from wattprint.sinks.memory import MemorySink

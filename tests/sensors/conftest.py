@@ -8,16 +8,11 @@ test modules (this conftest is imported before them).
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-_TESTS_DIR = str(Path(__file__).resolve().parent.parent)
-if _TESTS_DIR not in sys.path:
-    sys.path.insert(0, _TESTS_DIR)
-
-from fakes.powercap import FakePowercap  # needs the sys.path entry above
+from fakes.powercap import FakePowercap  # tests/ is on sys.path (root conftest)
 
 
 @pytest.fixture

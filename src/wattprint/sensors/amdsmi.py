@@ -536,7 +536,7 @@ def _pair_dual_die(packages: list[_Package], notes: list[str]) -> list[_Package]
     leftover = [d for d in dies if d.index not in taken]
     if leftover and paired:
         notes.append("some MI250 GCDs have no shared board serial: paired by adjacent index")
-    for first, second in zip(leftover[0::2], leftover[1::2]):
+    for first, second in zip(leftover[0::2], leftover[1::2], strict=False):  # odd one: below
         paired.append(_Package("dual-die", [first, second]))
     if len(leftover) % 2:
         lone = leftover[-1]

@@ -38,12 +38,12 @@ from . import DeviceInfo, ProbeContext, Reading, SensorOptions
 from .cgroup import Cgroup, detect_cgroup
 from .procfs import (
     CpuInfo,
+    ProcFile,
     clock_ticks_per_s,
     cpu_info,
     cpu_times,
     mem_total_bytes,
     read_uptime_s,
-    ProcFile,
 )
 
 __all__ = [

@@ -2,7 +2,8 @@
 
 A sink is opened once with the run's :class:`~wattprint.records.RunInfo`, receives each
 interval :class:`~wattprint.records.Record` and each finished span, may buffer until
-``flush()``, and is closed with the run's summary. The tracker calls sinks from its sampling thread and isolates them: one failing
+``flush()``, and is closed with the run's summary. The tracker calls sinks from its sampling
+thread and isolates them: one failing
 sink is logged once and never stops the others.
 """
 

@@ -1,14 +1,12 @@
 """Fixtures for the live intensity provider tests.
 
-``tests/`` is not a package (importlib mode), so, as in ``tests/sensors/conftest.py``, the
-shared fakes are made importable by putting ``tests/`` on ``sys.path``. Recordings and the
-replaying transport live in ``tests/fakes/http_recordings/``. No test touches the network or
+The shared fakes import as ``fakes.*`` (tests/conftest.py puts ``tests/`` on ``sys.path``).
+Recordings and the replaying transport live in ``tests/fakes/http_recordings/``. No test touches the network or
 sleeps for a backoff: ``sleeps`` collects what the client would have waited.
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
@@ -16,11 +14,7 @@ from typing import Any
 
 import pytest
 
-_TESTS_DIR = str(Path(__file__).resolve().parents[2])
-if _TESTS_DIR not in sys.path:
-    sys.path.insert(0, _TESTS_DIR)
-
-from fakes.http_recordings.replay import Replay  # needs the sys.path entry above
+from fakes.http_recordings.replay import Replay  # tests/ is on sys.path (root conftest)
 from wattprint.intensity.providers._http import HttpOptions
 
 NOW_OFFSET_S = 10 * 3600 + 20 * 60  # tests run at 2026-01-01T10:20Z (clock wall start + this)

@@ -7,7 +7,6 @@ import copy
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
