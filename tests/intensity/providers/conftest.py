@@ -1,8 +1,8 @@
 """Fixtures for the live intensity provider tests.
 
 The shared fakes import as ``fakes.*`` (tests/conftest.py puts ``tests/`` on ``sys.path``).
-Recordings and the replaying transport live in ``tests/fakes/http_recordings/``. No test touches the network or
-sleeps for a backoff: ``sleeps`` collects what the client would have waited.
+Recordings and the replaying transport live in ``tests/fakes/http_recordings/``. No test
+touches the network or sleeps for a backoff: ``sleeps`` collects what the client would have waited.
 """
 
 from __future__ import annotations
