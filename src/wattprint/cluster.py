@@ -13,17 +13,16 @@ Launchers say who we are through the environment:
 Rules that keep totals right when several ranks share a node: machine-wide devices (RAPL,
 CPU and RAM models) are measured only by the node's leader (local rank 0); each GPU is
 measured by the rank that owns it; when ownership cannot be told, the leader measures every
-GPU it sees and the other ranks none. Every rank writes its own run, all carrying the job id,
-so the job's total is the plain sum of its runs.
+GPU it sees and the other ranks none. Every rank writes its own runs (each with its own run id),
+all carrying the job id, so the job's total is the plain sum of its runs.
 """
 
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-__all__ = ["Job", "detect_job", "owned_gpus", "rank_run_id"]
+__all__ = ["Job", "detect_job", "owned_gpus"]
 
 _MIB = 1024 * 1024
 
@@ -103,14 +102,6 @@ def detect_job(environ: Mapping[str, str], *, job_id: str | None = None,
         local_world_size=local_world, node=node, allocated_cpus=cpus,
         allocated_memory_bytes=_slurm_memory_bytes(environ, cpus) if slurm_id else None,
     )
-
-
-def rank_run_id(job: Job) -> str:
-    """A stable run id per (job, node, rank): restarts of the same rank reuse nothing else."""
-    key = f"{job.source}:{job.job_id}:{job.node}:{job.rank}:{job.local_rank}"
-    # Four salted CRC-32s: stable and well spread, and zlib is already loaded, where hashlib
-    # would map OpenSSL into the process (about 4 MB of RSS) for an id.
-    return "".join(f"{zlib.crc32(f'{salt}:{key}'.encode()):08x}" for salt in range(4))
 
 
 def owned_gpus(job: Job, environ: Mapping[str, str]) -> tuple[str, ...] | None:

@@ -172,22 +172,24 @@ class Tracker:
         base = config if config is not None else load_config()
         self.config = base.with_overrides(settings) if settings else base
         logging.getLogger("wattprint").setLevel(self.config.log_level.upper())
-        self.location: Location = locate(self.config, paths or HostPaths())
+        self._paths = paths or HostPaths()
+        self.location: Location = locate(self.config, self._paths)
         self.pue, self.pue_source, self._wue = _resolve_pue(self.config, self.location)
         self._provider = _make_provider(self.config) if intensity is None else None
         self._given_sensors = list(sensors) if sensors is not None else None
         self._given_intensity = intensity
         self._given_sinks = list(sinks) if sinks is not None else None
-        self._paths = paths or HostPaths()
         self._clock = clock
         self._wall = wall_clock
         self._pid = pid
         self._modules = dict(modules or {})
-        from .cluster import detect_job, rank_run_id
+        from .cluster import detect_job
 
+        # A distributed job's ranks share its job id; each tracker still gets its own run id,
+        # since one rank may track several runs (training, then evaluation).
         self.job = detect_job(self.config.environ, job_id=self.config.job_id,
                               hostname=_hostname())
-        self.run_id = run_id or (rank_run_id(self.job) if self.job else os.urandom(16).hex())
+        self.run_id = run_id or os.urandom(16).hex()
         self._command = command
         self._tags = dict(tags or {})
 

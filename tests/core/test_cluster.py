@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from wattprint.cluster import detect_job, owned_gpus, rank_run_id
+from wattprint.cluster import detect_job, owned_gpus
 
 
 def test_no_launcher_means_no_job():
@@ -37,15 +37,6 @@ def test_torchrun_ranks_win_over_slurm_task_ids_and_config_id_wins_over_all():
     assert (plain.job_id, plain.source, plain.is_node_leader) == ("abc", "torchelastic", True)
 
 
-def test_run_ids_are_stable_per_rank_and_distinct_across_ranks():
-    env = {"TORCHELASTIC_RUN_ID": "abc", "RANK": "1", "LOCAL_RANK": "1"}
-    a = detect_job(env, hostname="n1")
-    again = detect_job(env, hostname="n1")
-    other = detect_job({**env, "RANK": "2", "LOCAL_RANK": "2"}, hostname="n1")
-    assert rank_run_id(a) == rank_run_id(again) != rank_run_id(other)
-    assert len(rank_run_id(a)) == 32
-
-
 def test_gpu_ownership():
     def job(local_rank, local_world=4):
         return detect_job({"TORCHELASTIC_RUN_ID": "j", "LOCAL_RANK": str(local_rank),
@@ -60,3 +51,25 @@ def test_gpu_ownership():
     assert owned_gpus(job(0), {}) is None
     assert owned_gpus(job(1), {}) == ()
     assert owned_gpus(job(1, local_world=2), {"CUDA_VISIBLE_DEVICES": "0,1,2,3"}) == ()
+
+
+def test_one_rank_can_store_several_runs_of_the_same_job(tmp_path):
+    import wattprint
+    from wattprint.config import load_config
+    from wattprint.sensors.fake import FakeDevice, FakeSensor
+    from wattprint.store import Store
+
+    env = {"SLURM_JOB_ID": "77", "SLURM_PROCID": "0", "SLURM_LOCALID": "0",
+           "WATTPRINT_HOME": str(tmp_path)}
+    ids = []
+    for phase in ("train", "eval"):
+        config = load_config({"country": "FR", "experiment": phase, "interval_s": 3600},
+                             environ=env, cwd=tmp_path)
+        tracker = wattprint.Tracker(config=config,
+                                    sensors=[FakeSensor([FakeDevice("fake:cpu", "cpu", 1.0)])])
+        tracker.start()
+        assert tracker.stop().status == "finished"
+        assert not any("sink" in w for w in tracker.summary.warnings)
+        ids.append(tracker.run_id)
+    rows = Store(tmp_path / "wattprint.db").runs(job_id="77")
+    assert sorted(r.run_id for r in rows) == sorted(ids) and len(set(ids)) == 2
