@@ -14,7 +14,7 @@ figure. Each is reported beside the location-based ``emissions_g``, never added 
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 __all__ = ["embodied", "market_based", "water"]
 
@@ -83,9 +83,3 @@ def market_based(
                 "location-based intensity")
     return {"emissions_g": grams, "renewable_share": renewable_share,
             "residual_g_per_kwh": residual_g_per_kwh, "note": note}
-
-
-def mean_cpu_share(shares: Sequence[tuple[float, float]]) -> float:
-    """Duration-weighted CPU share from (duration_s, share) pairs; 1.0 when nothing is known."""
-    total = sum(d for d, _ in shares)
-    return sum(d * s for d, s in shares) / total if total > 0 else 1.0

@@ -261,9 +261,124 @@ class RunSummary:
         return cls(**known)
 
 
+class RunAccumulator:
+    """Everything a summary needs from a run's records, kept as running sums.
+
+    The tracker feeds it each record instead of keeping the records: a week at a 1 s interval
+    is 600,000 records, and memory must stay flat however long the run.
+    """
+
+    def __init__(self) -> None:
+        self.totals = Totals()
+        self.count = 0
+        self._per_device: dict[str, dict[str, Any]] = {}
+        self._gaps: dict[str, None] = {}
+        self._weighted_kwh = 0.0  # energy x PUE, for the energy-weighted intensity
+        self._intensities: set[float] = set()
+        self._sources: set[str] = set()
+        self._zones: set[str] = set()
+        self._years: set[int] = set()
+        self._live = False
+        self._kind = ""
+        self._last_g_per_kwh = 0.0
+        self._cpu_share_s = 0.0  # sum of duration x CPU share, for embodied attribution
+        self._cpu_s = 0.0
+
+    def add(self, record: Record) -> None:
+        self.totals.add(record)
+        self.count += 1
+        self._gaps.update(dict.fromkeys(record.gaps))
+        for comp in record.components:
+            entry = self._per_device.get(comp.device)
+            if entry is None:
+                entry = self._per_device[comp.device] = {
+                    "component": comp.component, "device": comp.device, "method": comp.method,
+                    "energy_j": 0.0}
+            entry["energy_j"] += comp.energy_j
+            if comp.component == "cpu":
+                self._cpu_share_s += record.duration_s * comp.share
+                self._cpu_s += record.duration_s
+        self._weighted_kwh += record.energy_j * record.pue / J_PER_KWH
+        self._intensities.add(record.intensity_g_per_kwh)
+        self._sources.add(record.intensity_source)
+        self._zones.add(record.intensity_zone)
+        if record.intensity_year is not None:
+            self._years.add(record.intensity_year)
+        self._live = self._live or record.intensity_live
+        self._kind = record.intensity_kind
+        self._last_g_per_kwh = record.intensity_g_per_kwh
+
+    @property
+    def mean_cpu_share(self) -> float:
+        """Duration-weighted share of the CPU attributed to the run (1.0 when unknown)."""
+        return self._cpu_share_s / self._cpu_s if self._cpu_s > 0 else 1.0
+
+    def intensity(self) -> dict[str, Any]:
+        """The intensity behind the run's emissions: energy-weighted when it varied over time."""
+        if not self.count:
+            return {}
+        kwh = self._weighted_kwh
+        zones, sources = sorted(self._zones), sorted(self._sources)
+        return {
+            "g_per_kwh": self.totals.emissions_g / kwh if kwh > 0 else self._last_g_per_kwh,
+            "zone": zones[0] if len(zones) == 1 else ",".join(zones),
+            "source": sources[0] if len(sources) == 1 else "; ".join(sources),
+            "year": max(self._years) if self._years else None,
+            "kind": self._kind,
+            "live": self._live,
+            "varied": len(self._intensities) > 1,
+        }
+
+    def summary(
+        self,
+        info: RunInfo,
+        *,
+        spans: Iterable[SpanRecord] = (),
+        status: str = "finished",
+        exit_code: int | None = None,
+        duration_s: float | None = None,
+        intensity_detail: Mapping[str, Any] | None = None,
+    ) -> RunSummary:
+        totals = self.totals
+        details = {str(d.get("device")): d for d in info.devices}
+        components = []
+        for device, entry in self._per_device.items():
+            component = dict(entry)
+            if device in details:
+                component["detail"] = details[device].get("detail", "")
+            components.append(component)
+        return RunSummary(
+            run_id=info.run_id,
+            project=info.project,
+            experiment=info.experiment,
+            started_s=info.started_s,
+            duration_s=totals.duration_s if duration_s is None else duration_s,
+            energy_j={
+                "cpu": totals.cpu_energy_j,
+                "gpu": totals.gpu_energy_j,
+                "ram": totals.ram_energy_j,
+                "other": totals.other_energy_j,
+                "total": totals.energy_j,
+            },
+            emissions_g=totals.emissions_g,
+            components=tuple(components),
+            intensity={**(intensity_detail or {}), **self.intensity()},
+            location=dict(info.location),
+            pue=info.pue,
+            scope=info.scope,
+            spans=tuple(s.to_dict() for s in spans),
+            warnings=info.warnings,
+            gaps=tuple(self._gaps),
+            status=status,
+            exit_code=exit_code,
+            records=self.count,
+            job=dict(info.job) if info.job else None,
+        )
+
+
 def summarize(
     info: RunInfo,
-    records: Sequence[Record],
+    records: Iterable[Record],
     *,
     spans: Iterable[SpanRecord] = (),
     status: str = "finished",
@@ -272,50 +387,11 @@ def summarize(
     intensity_detail: Mapping[str, Any] | None = None,
 ) -> RunSummary:
     """Totals of ``records`` for the run described by ``info``."""
-    totals = Totals()
-    per_device: dict[str, dict[str, Any]] = {}
-    gaps: dict[str, None] = {}
+    acc = RunAccumulator()
     for record in records:
-        totals.add(record)
-        gaps.update(dict.fromkeys(record.gaps))
-        for comp in record.components:
-            entry = per_device.setdefault(
-                comp.device,
-                {"component": comp.component, "device": comp.device, "method": comp.method,
-                 "energy_j": 0.0},
-            )
-            entry["energy_j"] += comp.energy_j
-    details = {str(d.get("device")): d for d in info.devices}
-    for device, entry in per_device.items():
-        if device in details:
-            entry["detail"] = details[device].get("detail", "")
-    return RunSummary(
-        run_id=info.run_id,
-        project=info.project,
-        experiment=info.experiment,
-        started_s=info.started_s,
-        duration_s=totals.duration_s if duration_s is None else duration_s,
-        energy_j={
-            "cpu": totals.cpu_energy_j,
-            "gpu": totals.gpu_energy_j,
-            "ram": totals.ram_energy_j,
-            "other": totals.other_energy_j,
-            "total": totals.energy_j,
-        },
-        emissions_g=totals.emissions_g,
-        components=tuple(per_device.values()),
-        intensity={**(intensity_detail or {}), **_effective_intensity(records, totals)},
-        location=dict(info.location),
-        pue=info.pue,
-        scope=info.scope,
-        spans=tuple(s.to_dict() for s in spans),
-        warnings=info.warnings,
-        gaps=tuple(gaps),
-        status=status,
-        exit_code=exit_code,
-        records=len(records),
-        job=dict(info.job) if info.job else None,
-    )
+        acc.add(record)
+    return acc.summary(info, spans=spans, status=status, exit_code=exit_code,
+                       duration_s=duration_s, intensity_detail=intensity_detail)
 
 
 def combine(summaries: Sequence[RunSummary], *, run_id: str) -> RunSummary:
@@ -355,24 +431,3 @@ def combine(summaries: Sequence[RunSummary], *, run_id: str) -> RunSummary:
         job={"job_id": run_id, "ranks": len(summaries),
              "nodes": sorted({str((s.job or {}).get("node")) for s in summaries})},
     )
-
-
-def _effective_intensity(records: Sequence[Record], totals: Totals) -> dict[str, Any]:
-    """The intensity behind the run's emissions: energy-weighted when it varied over time."""
-    if not records:
-        return {}
-    last = records[-1]
-    weighted_kwh = sum(r.energy_j * r.pue for r in records) / J_PER_KWH
-    g_per_kwh = totals.emissions_g / weighted_kwh if weighted_kwh > 0 else last.intensity_g_per_kwh
-    sources = sorted({r.intensity_source for r in records})
-    zones = sorted({r.intensity_zone for r in records})
-    years = sorted({r.intensity_year for r in records if r.intensity_year is not None})
-    return {
-        "g_per_kwh": g_per_kwh,
-        "zone": zones[0] if len(zones) == 1 else ",".join(zones),
-        "source": sources[0] if len(sources) == 1 else "; ".join(sources),
-        "year": years[-1] if years else None,
-        "kind": last.intensity_kind,
-        "live": any(r.intensity_live for r in records),
-        "varied": len({r.intensity_g_per_kwh for r in records}) > 1,
-    }

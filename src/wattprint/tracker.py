@@ -28,6 +28,7 @@ from .meter import Interval, Meter
 from .records import (
     ComponentEnergy,
     Record,
+    RunAccumulator,
     RunInfo,
     RunSummary,
     SpanRecord,
@@ -203,8 +204,8 @@ class Tracker:
         self._owner_pid = os.getpid()
         self._log_once = _LogOnce()
         self._warnings: list[str] = []
-        self._records: list[Record] = []
-        self._totals = Totals()
+        self._acc = RunAccumulator()
+        self._seq = 0
         self._last_power_w = 0.0
         self._open_spans: dict[str, Span] = {}
         self._span_stack = threading.local()
@@ -222,6 +223,7 @@ class Tracker:
         self._intensity_detail: dict[str, Any] = {}
         self._static_intensity: Intensity | None = None
         self._started_mono = 0.0
+        self._stopping = False
         self.info: RunInfo | None = None
         self.summary: RunSummary | None = None
 
@@ -366,7 +368,10 @@ class Tracker:
                 self.summary = self._empty_summary(status="failed" if self._state == "inert"
                                                    else "not started")
                 return self.summary
-        self._stop_signal.release()
+            first_stop = not self._stopping
+            self._stopping = True
+        if first_stop:
+            self._stop_signal.release()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=10.0)
@@ -377,13 +382,17 @@ class Tracker:
             for span in list(self._open_spans.values()):
                 self._finish_span(span)
             assert self.info is not None
-            summary = summarize(
-                self.info, self._records, spans=self._finished_spans, status=status,
+            summary = self._acc.summary(
+                self.info, spans=self._finished_spans, status=status,
                 exit_code=exit_code, duration_s=max(0.0, self._clock() - self._started_mono),
                 intensity_detail=self._intensity_detail,
             )
-            self.summary = replace(summary, warnings=tuple(self._warnings),
-                                   **self._beyond_operational(summary))
+            try:
+                beyond = self._beyond_operational(summary)
+            except Exception as exc:  # extras must never cost the run its summary
+                self._note_failure("beyond", "embodied/water/market figures failed (%r)", exc)
+                beyond = {"pue_source": self.pue_source}
+            self.summary = replace(summary, warnings=tuple(self._warnings), **beyond)
             for sink in list(self._sinks):
                 self._call_sink(sink, "close", self.summary)
             self._state = "stopped"
@@ -406,13 +415,11 @@ class Tracker:
         total_j = summary.energy_j.get("total", 0.0)
         out: dict[str, Any] = {"pue_source": self.pue_source}
         if self.config.embodied:
-            shares = [(r.duration_s, c.share) for r in self._records for c in r.components
-                      if c.component == "cpu"]
             gpus = len({d.device for d in self._devices if d.component == "gpu"})
             virtual = any(dict(d.attributes).get("scaling") in ("per-vcpu", "per-thread")
                           for d in self._devices)
             found = footprint.embodied(duration_s=summary.duration_s, gpus=gpus,
-                                       cpu_share=footprint.mean_cpu_share(shares),
+                                       cpu_share=self._acc.mean_cpu_share,
                                        is_virtual=virtual, table=embodied_defaults())
             if found is not None:
                 out["embodied_g"], out["embodied"] = found["embodied_g"], found
@@ -511,8 +518,8 @@ class Tracker:
             except Exception as exc:
                 self._note_failure("tick", "measuring an interval failed: %r", exc)
                 return
-            self._records.append(record)
-            self._totals.add(record)
+            self._seq += 1
+            self._acc.add(record)
             if record.duration_s > 0:
                 self._last_power_w = record.energy_j / record.duration_s
             for span in self._open_spans.values():
@@ -570,7 +577,7 @@ class Tracker:
         if intensity is None:
             gaps += ("intensity: unavailable, emissions not counted",)
         return Record(
-            run_id=self.run_id, seq=len(self._records), start_s=interval.start_s,
+            run_id=self.run_id, seq=self._seq, start_s=interval.start_s,
             duration_s=interval.duration_s, cpu_energy_j=buckets["cpu"],
             gpu_energy_j=buckets["gpu"], ram_energy_j=buckets["ram"],
             other_energy_j=buckets["other"], energy_j=total, pue=pue,
@@ -611,8 +618,8 @@ class Tracker:
     def snapshot(self) -> Snapshot:
         with self._lock:
             elapsed = self._clock() - self._started_mono if self._started_mono else 0.0
-            return Snapshot(elapsed, self._last_power_w, self._totals.energy_j,
-                            self._totals.emissions_g)
+            totals = self._acc.totals
+            return Snapshot(elapsed, self._last_power_w, totals.energy_j, totals.emissions_g)
 
     @property
     def devices(self) -> list[DeviceInfo]:

@@ -133,8 +133,15 @@ def test_market_based_edges() -> None:
 
 
 def test_mean_cpu_share_is_duration_weighted() -> None:
-    # (10 s x 0.2 + 30 s x 0.6) / 40 s = (2 + 18) / 40 = 0.5
-    assert footprint.mean_cpu_share([(10.0, 0.2), (30.0, 0.6)]) == pytest.approx(0.5)
-    assert footprint.mean_cpu_share([(5.0, 0.3)]) == pytest.approx(0.3)
-    assert footprint.mean_cpu_share([]) == 1.0
-    assert footprint.mean_cpu_share([(0.0, 0.3), (0.0, 0.7)]) == 1.0  # no time: nothing known
+    from wattprint.records import ComponentEnergy, Record, RunAccumulator
+
+    def record(duration_s: float, share: float) -> Record:
+        return Record("r", 0, 0.0, duration_s, 1.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0, "FR",
+                      "t", 2025, "average", False,
+                      components=(ComponentEnergy("cpu", "model:cpu", "modelled", 1.0, share),))
+
+    acc = RunAccumulator()
+    assert acc.mean_cpu_share == 1.0  # nothing known yet
+    acc.add(record(10.0, 0.2))
+    acc.add(record(30.0, 0.6))
+    assert acc.mean_cpu_share == pytest.approx(0.5)
