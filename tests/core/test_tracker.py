@@ -289,3 +289,30 @@ def test_public_api_is_pinned():
     ])
     for name in wattprint.__all__:
         assert getattr(wattprint, name) is not None
+
+
+def test_memory_stays_flat_over_many_intervals(clock):
+    import tracemalloc
+
+    class Quiet:  # unlike FixedIntensity, keeps no log of its calls
+        name = "quiet"
+
+        def lookup(self, where, start, end):
+            return Intensity(300.0, "FR", "test", 2025)
+
+    tracker, _ = make_tracker(clock, FakeDevice("fake:cpu", "cpu", 10.0), sinks=[],
+                              intensity=Quiet())
+    tracker.start()
+    for _ in range(200):  # warm up caches and interned strings
+        clock.advance(1.0)
+        tracker.flush()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for _ in range(5000):
+        clock.advance(1.0)
+        tracker.flush()
+    grown = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    summary = tracker.stop()
+    assert summary.records == 5201
+    assert grown < 100_000, f"{grown} bytes kept for 5000 intervals"
