@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import FakeClock as Clock  # the root conftest's clock fixture
 from fakes.nvml import (
     NVML_ERROR_DRIVER_NOT_LOADED,
     NVML_ERROR_GPU_IS_LOST,
@@ -38,29 +39,6 @@ UUID0 = "GPU-00000000-1111-2222-3333-444444444444"
 UUID1 = "GPU-00000001-1111-2222-3333-444444444444"
 MIG_UUID = "MIG-7a3e1c55-0b6d-5b1e-9c3f-2d4a8e6f1b20"
 GIB = 1 << 30
-
-
-class Clock:
-    """Monotonic and wall clocks that move only when told (binary-exact steps keep sums exact)."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.wall = 1_767_225_600.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def wall_clock(self) -> float:
-        return self.wall
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-        self.wall += seconds
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture
