@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Sequence
 
+from .intensity.providers import average_over
 from .records import Record, emissions_g
 
 if TYPE_CHECKING:
     from .intensity import Location
-    from .intensity.providers import IntensityPoint, Provider
+    from .intensity.providers import IntensityPoint, Provider  # noqa: F401
     from .store import Store
 
 __all__ = ["Rescore", "rescore_records", "rescore_run"]
@@ -47,15 +48,6 @@ class Rescore:
         }
 
 
-def _mean_over(points: Sequence[IntensityPoint], start: datetime, end: datetime) -> float | None:
-    weighted = total = 0.0
-    for point in points:
-        seconds = point.overlap_s(start, end)
-        weighted += point.g_per_kwh * seconds
-        total += seconds
-    return weighted / total if total > 0 else None
-
-
 def rescore_records(
     records: Sequence[Record], points: Sequence[IntensityPoint], *, provider: str, kind: str
 ) -> Rescore:
@@ -65,7 +57,7 @@ def rescore_records(
     for record in records:
         start = datetime.fromtimestamp(record.start_s, timezone.utc)
         end = datetime.fromtimestamp(record.start_s + max(record.duration_s, 1e-6), timezone.utc)
-        value = _mean_over(points, start, end)
+        value = average_over(points, start, end)
         if value is None:
             grams, used, source = record.emissions_g, record.intensity_g_per_kwh, "original"
         else:

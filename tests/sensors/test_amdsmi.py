@@ -6,6 +6,7 @@ import importlib.util
 
 import pytest
 
+from conftest import FakeClock as Clock  # the shared fake clock
 from fakes.amdsmi import (
     RESOLUTION_UJ,
     AmdSmiRetCode,
@@ -19,14 +20,6 @@ from fakes.amdsmi import (
 from wattprint.errors import SensorReadError, SensorUnavailable
 from wattprint.meter import Gap, Interval, Meter
 from wattprint.sensors import ProbeContext, Reading, Sensor, SensorOptions, amdsmi
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def _probe(

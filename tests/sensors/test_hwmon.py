@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import FakeClock as Clock  # the shared fake clock
 from fakes.hwmon import FakeSysfs
 from wattprint.errors import SensorReadError, SensorUnavailable
 from wattprint.meter import Gap, Interval, Meter
@@ -14,13 +15,6 @@ from wattprint.sensors import HostPaths, ProbeContext, Reading, Sensor, SensorOp
 
 UJ = 1_000_000  # µJ per J, µW per W
 
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 50.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

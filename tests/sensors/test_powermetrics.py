@@ -6,6 +6,7 @@ import plistlib
 
 import pytest
 
+from conftest import FakeClock as Clock  # the shared fake clock
 from fakes.powermetrics import FakeProcess, FakeSpawner, sample, stream
 from wattprint.errors import SensorReadError, SensorUnavailable
 from wattprint.meter import Gap, Meter
@@ -14,13 +15,6 @@ from wattprint.sensors.powermetrics import PlistStream, sample_energy_j
 
 PM = "/usr/bin/powermetrics"
 
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def _probe(
