@@ -90,17 +90,15 @@ from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_RAW_DIR = REPO_ROOT.parent / "shared" / "reference-data"
+
+# The build writes what the package reads: its row types and name keys come from the package
+# itself (importable from the checkout without installing it), so the two cannot drift apart.
+if str(REPO_ROOT / "src") not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT / "src"))
+from wattprint.intensity.tables import ZoneRow, fold_name  # noqa: E402
+from wattprint.sensors.hardware_data import normalize_cpu_name  # noqa: E402
+
 DEFAULT_OUT_ROOT = REPO_ROOT / "src" / "wattprint"
-
-
-def normalize_cpu_name(text: str) -> str:
-    """The runtime lookup's CPU-name key, so the table can promise its keys are unique under
-    exactly the comparison the lookup makes. Works without installing the package."""
-    if str(REPO_ROOT / "src") not in sys.path:
-        sys.path.insert(0, str(REPO_ROOT / "src"))
-    from wattprint.sensors.hardware_data import normalize_cpu_name as key
-
-    return key(text)
 
 
 INTENSITY = "intensity/data"
@@ -501,36 +499,10 @@ def build_zones(raw: Path, iso: dict[str, str], sub: Subnational) -> Table:
     )
 
 
-ZONE_HEADER = (
-    "zone",
-    "country",
-    "subdivision",
-    "name",
-    "g_per_kwh",
-    "year",
-    "basis",
-    "scope",
-    "gases",
-    "source",
-    "licence",
-)
-
-
-@dataclass(frozen=True)
-class ZoneEntry:
-    """One zones.csv row before formatting; sub-national builders produce these too."""
-
-    zone: str
-    country: str
-    subdivision: str
-    name: str
-    g_per_kwh: float
-    year: int
-    basis: str
-    scope: str
-    gases: str
-    source: str
-    licence: str
+# One zones.csv row before formatting (sub-national builders produce these too): the loader's
+# own row type, so the columns written are the columns read.
+ZoneEntry = ZoneRow
+ZONE_HEADER = tuple(ZoneRow.__dataclass_fields__)
 
 
 def zone_rows(entries: Iterable[ZoneEntry]) -> list[tuple[str, ...]]:
@@ -1035,14 +1007,9 @@ def build_subdivisions(sub: Subnational, iso: dict[str, str]) -> Table:
     )
 
 
-def _fold(text: str) -> str:
-    """The runtime lookup's name key (no case, accents or repeated spaces), so the table can
-    promise its names are unique under exactly the comparison the lookup makes."""
-    if str(REPO_ROOT / "src") not in sys.path:
-        sys.path.insert(0, str(REPO_ROOT / "src"))
-    from wattprint.intensity.tables import fold_name
-
-    return fold_name(text)
+# The runtime lookup's name key (no case, accents or repeated spaces), so the table can promise
+# its names are unique under exactly the comparison the lookup makes.
+_fold = fold_name
 
 
 def _check_names_unique(entries: Iterable[SubdivisionEntry]) -> None:

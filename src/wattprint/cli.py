@@ -248,6 +248,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         try:
             proc = subprocess.Popen(cmd)
         except OSError as exc:
+            tracker.stop(status="failed")  # nothing ran; release what probing opened
             print(f"wattprint run: cannot start {cmd[0]!r}: {exc}", file=sys.stderr)
             return 127 if isinstance(exc, FileNotFoundError) else 126
         tracker.start(pid=proc.pid)

@@ -365,6 +365,9 @@ class Tracker:
             if self.summary is not None:
                 return self.summary
             if self._state != "running":
+                # prepared but never started (``wattprint run`` whose command failed to
+                # launch): release what probing opened, such as a live provider's thread
+                self._close_parts()
                 self.summary = self._empty_summary(status="failed" if self._state == "inert"
                                                    else "not started")
                 return self.summary
@@ -397,15 +400,20 @@ class Tracker:
                 self._call_sink(sink, "close", self.summary)
             self._state = "stopped"
             _live.discard(self)
-            for part in [*self._sensors, self._intensity]:
-                close = getattr(part, "close", None)
-                if close is None:
-                    continue
-                try:
-                    close()
-                except Exception as exc:
-                    log.debug("closing %r failed: %r", part, exc)
+            self._close_parts()
             return self.summary
+
+    def _close_parts(self) -> None:
+        if os.getpid() != self._owner_pid:  # a forked child's copies belong to the parent
+            return
+        for part in [*self._sensors, self._intensity]:
+            close = getattr(part, "close", None)
+            if close is None:
+                continue
+            try:
+                close()
+            except Exception as exc:
+                log.debug("closing %r failed: %r", part, exc)
 
     def _beyond_operational(self, summary: RunSummary) -> dict[str, Any]:
         """Embodied emissions, water and the market-based figure, each beside emissions_g."""
