@@ -91,12 +91,14 @@ class Record:
     intensity_live: bool
     components: tuple[ComponentEnergy, ...] = ()
     gaps: tuple[str, ...] = ()
+    work: tuple[tuple[str, float], ...] = ()  # (unit, count) done in this interval
 
     def to_row(self) -> dict[str, Any]:
         """Flat mapping (components and gaps as JSON text) for CSV, SQL and HTTP."""
         row = {name: getattr(self, name) for name in RECORD_COLUMNS}
         row["components"] = json.dumps([c.to_dict() for c in self.components], sort_keys=True)
         row["gaps"] = json.dumps(list(self.gaps))
+        row["work"] = json.dumps([{"unit": u, "count": c} for u, c in self.work])
         return row
 
     @classmethod
@@ -126,6 +128,7 @@ class Record:
             intensity_live=_as_bool(row["intensity_live"]),
             components=tuple(ComponentEnergy.from_dict(c) for c in comp_list),
             gaps=tuple(str(g) for g in gap_list),
+            work=work_from_wire(row.get("work") or ()),
         )
 
 
@@ -172,19 +175,67 @@ class RunInfo:
 
 @dataclass(frozen=True, slots=True)
 class SpanRecord:
+    """All closed instances of one span name under one parent, aggregated.
+
+    A training loop opens millions of ``step`` spans: they are kept as one row per (parent,
+    name) with count, sums and extremes, so memory and the store stay flat. ``span_id`` is the
+    path of names from the outermost span ("train/epoch-3/step"); ``parent_id`` is the parent's
+    path. ``boundary`` says how the span's edges were placed on the sampler's timeline:
+    ``interpolated`` (linear within one sampling period of each edge).
+    """
+
     run_id: str
     span_id: str
     parent_id: str | None
     name: str
-    start_s: float
-    end_s: float
-    duration_s: float
+    count: int
+    first_start_s: float  # wall clock (Unix s) of the first instance's start
+    last_end_s: float  # wall clock of the last instance's end
+    duration_s: float  # sum over instances
+    duration_min_s: float
+    duration_max_s: float
     cpu_energy_j: float
     gpu_energy_j: float
     ram_energy_j: float
     other_energy_j: float
-    energy_j: float
+    energy_j: float  # sum over instances
+    energy_min_j: float
+    energy_max_j: float
     emissions_g: float
+    work: tuple[tuple[str, float], ...] = ()  # (unit, count) summed over instances
+    boundary: str = "interpolated"
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["work"] = [{"unit": u, "count": c} for u, c in self.work]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SpanRecord:
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        known["work"] = work_from_wire(data.get("work") or ())
+        return cls(**known)
+
+
+def work_from_wire(items: Any) -> tuple[tuple[str, float], ...]:
+    """``[{"unit": "samples", "count": 128}]`` (wire) or ``{"samples": 128}`` -> sorted pairs."""
+    if isinstance(items, str):
+        items = json.loads(items) if items else ()
+    if isinstance(items, Mapping):
+        pairs = [(str(k), float(v)) for k, v in items.items()]
+    else:
+        pairs = [(str(i["unit"]), float(i["count"])) if isinstance(i, Mapping)
+                 else (str(i[0]), float(i[1])) for i in items]
+    return tuple(sorted(pairs))
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """A live tracker saying it is still there (see :mod:`wattprint.store`'s liveness rule)."""
+
+    run_id: str
+    at_s: float  # wall clock, Unix s
+    every_s: float  # how often the tracker promises to send one
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -244,6 +295,12 @@ class RunSummary:
     water_l: float | None = None
     water: Mapping[str, Any] | None = None
     market_based: Mapping[str, Any] | None = None
+    # [{unit, count, energy_j_per_unit, emissions_g_per_unit}] from ``Tracker.step``
+    work: tuple[Mapping[str, Any], ...] = ()
+    # Where each sink's data went: "delivered", or the spool file holding what was not
+    # (see wattprint.exporter). Known only after the final flush, so absent from the copy
+    # the sinks receive.
+    delivery: Mapping[str, str] | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -256,7 +313,7 @@ class RunSummary:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> RunSummary:
         known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
-        for key in ("components", "spans", "warnings", "gaps"):
+        for key in ("components", "spans", "warnings", "gaps", "work"):
             known[key] = tuple(known.get(key, ()))
         return cls(**known)
 
@@ -283,10 +340,13 @@ class RunAccumulator:
         self._last_g_per_kwh = 0.0
         self._cpu_share_s = 0.0  # sum of duration x CPU share, for embodied attribution
         self._cpu_s = 0.0
+        self.work: dict[str, float] = {}
 
     def add(self, record: Record) -> None:
         self.totals.add(record)
         self.count += 1
+        for unit, count in record.work:
+            self.work[unit] = self.work.get(unit, 0.0) + count
         self._gaps.update(dict.fromkeys(record.gaps))
         for comp in record.components:
             entry = self._per_device.get(comp.device)
@@ -373,7 +433,17 @@ class RunAccumulator:
             exit_code=exit_code,
             records=self.count,
             job=dict(info.job) if info.job else None,
+            work=tuple(per_unit(self.work, totals.energy_j, totals.emissions_g)),
         )
+
+
+def per_unit(work: Mapping[str, float], energy_j: float,
+             emissions_g: float) -> list[dict[str, Any]]:
+    """Energy and emissions per unit of work (``None`` where no work was counted)."""
+    return [{"unit": unit, "count": count,
+             "energy_j_per_unit": energy_j / count if count else None,
+             "emissions_g_per_unit": emissions_g / count if count else None}
+            for unit, count in sorted(work.items())]
 
 
 def summarize(

@@ -1,53 +1,42 @@
-"""Records -> somewhere. One module per destination, found through :data:`SINKS`.
+"""Records -> somewhere. One module per destination, registered by name.
 
-A sink is opened once with the run's :class:`~wattprint.records.RunInfo`, receives each
-interval :class:`~wattprint.records.Record` and each finished span, may buffer until
-``flush()``, and is closed with the run's summary. The tracker calls sinks from its sampling
-thread and isolates them: one failing
-sink is logged once and never stops the others.
+A sink receives *batches* from the exporter (:mod:`wattprint.exporter`), on the exporter's own
+thread, never on the host program's. A batch is a list of items of ONE run, in order:
+:class:`~wattprint.records.RunInfo` (first, whenever the sink has not yet accepted it),
+:class:`~wattprint.records.Record`, :class:`~wattprint.records.SpanRecord` (aggregated spans;
+a later one with the same ``span_id`` replaces the earlier), :class:`~wattprint.records.Heartbeat`
+and, last of a run, :class:`~wattprint.records.RunSummary`.
+
+The contract, as in the OpenTelemetry SDK's exporters:
+
+- ``export(batch)`` either makes the whole batch durable or raises. It never half-succeeds
+  silently: a sink that wrote part of a batch before failing undoes it or makes the retry
+  harmless (records are identified by ``(run_id, seq)``, spans by ``(run_id, span_id)``).
+- The exporter retries a failed batch with backoff and spools what it cannot deliver, so the
+  same batch may arrive twice: exporting it again must not duplicate data.
+- ``close()`` releases resources; it is called once, after the last batch.
+
+Sinks are found by name: the built-ins below, then the ``wattprint.sinks`` entry-point group, so
+an extra or a third party adds one without editing this package::
+
+    [project.entry-points."wattprint.sinks"]
+    mysink = "mypackage.sink:from_config"   # factory(config) -> Sink
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Callable, Protocol, runtime_checkable
-
-from ..records import Record, RunInfo, RunSummary, SpanRecord
+from typing import TYPE_CHECKING, Protocol, Sequence, runtime_checkable
 
 if TYPE_CHECKING:
-    from ..config import Config
+    from ..wire import Item
 
-__all__ = ["SINKS", "Sink", "make_sink"]
+__all__ = ["Sink"]
 
 
 @runtime_checkable
 class Sink(Protocol):
     name: str
 
-    def open(self, run: RunInfo) -> None: ...
+    def export(self, batch: Sequence[Item]) -> None: ...
 
-    def write(self, record: Record) -> None: ...
-
-    def write_span(self, span: SpanRecord) -> None: ...
-
-    def flush(self) -> None: ...
-
-    def close(self, summary: RunSummary) -> None: ...
-
-
-#: sink name -> "module:factory"; factories take the effective Config.
-SINKS: dict[str, str] = {
-    "sqlite": "wattprint.sinks.sqlite:from_config",
-    "csv": "wattprint.sinks.csv:from_config",
-    "jsonl": "wattprint.sinks.jsonl:from_config",
-    "memory": "wattprint.sinks.memory:from_config",
-}
-
-
-def make_sink(name: str, config: Config) -> Sink:
-    target = SINKS.get(name)
-    if target is None:
-        raise KeyError(f"unknown sink {name!r}; known: {', '.join(SINKS)}")
-    module_name, _, attr = target.partition(":")
-    factory: Callable[[Config], Sink] = getattr(importlib.import_module(module_name), attr)
-    return factory(config)
+    def close(self) -> None: ...
