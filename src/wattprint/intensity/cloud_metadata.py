@@ -69,7 +69,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..sensors import HostPaths
+    from ..host import HostPaths
 
 __all__ = [
     "DISABLED_REASON",

@@ -34,7 +34,7 @@ from .tables import (
 
 if TYPE_CHECKING:
     from ..config import Config
-    from ..sensors import HostPaths
+    from ..host import HostPaths
 
 __all__ = ["DEFAULT_WARNING", "locate", "os_timezone", "resolve_location"]
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 import logging
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable, Protocol, runtime_checkable
 
 from ..errors import SensorUnavailable
+from ..host import HostPaths  # re-exported: sensors take their roots from here
 
 __all__ = [
     "COMPONENTS",
@@ -91,23 +91,6 @@ class Sensor(Protocol):
     def read(self) -> list[Reading]: ...
 
     def close(self) -> None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class HostPaths:
-    """Roots of the pseudo-filesystems sensors read; tests point them at a ``tmp_path`` tree."""
-
-    sys: Path = Path("/sys")
-    proc: Path = Path("/proc")
-    etc: Path = Path("/etc")
-
-    @property
-    def powercap(self) -> Path:
-        return self.sys / "class" / "powercap"
-
-    @property
-    def cgroup(self) -> Path:
-        return self.sys / "fs" / "cgroup"
 
 
 @dataclass(frozen=True, slots=True)

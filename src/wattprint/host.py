@@ -1,0 +1,68 @@
+"""This machine: the roots of its pseudo-filesystems and its stable identity.
+
+Neutral ground shared by sensors, intensity, the store and the tracker, so that no stage imports
+another sideways (``intensity/`` never imports ``sensors/``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["HostPaths", "host_id", "hostname"]
+
+
+@dataclass(frozen=True, slots=True)
+class HostPaths:
+    """Roots of the pseudo-filesystems sensors read; tests point them at a ``tmp_path`` tree."""
+
+    sys: Path = Path("/sys")
+    proc: Path = Path("/proc")
+    etc: Path = Path("/etc")
+
+    @property
+    def powercap(self) -> Path:
+        return self.sys / "class" / "powercap"
+
+    @property
+    def cgroup(self) -> Path:
+        return self.sys / "fs" / "cgroup"
+
+
+def hostname() -> str:
+    import socket
+
+    return socket.gethostname()
+
+
+def host_id(paths: HostPaths | None = None) -> str:
+    """A stable, non-reversible id for this machine: 16 hex digits.
+
+    Derived from ``/etc/machine-id`` (systemd's per-install id; the man page asks that it not be
+    exposed as is, so it is hashed with an application-specific prefix), else from the host
+    name. The same machine gives the same id across runs, users and reboots.
+    """
+    paths = paths or HostPaths()
+    seed = ""
+    for candidate in (paths.etc / "machine-id", paths.proc / "sys" / "kernel" / "random" / "boot_id"):
+        try:
+            seed = candidate.read_text().strip()
+        except OSError:
+            continue
+        if seed:
+            if candidate.name == "boot_id":
+                seed = ""  # changes at every boot: not an identity
+            break
+    return _sha256_hex(f"wattprint-host:{seed or hostname()}")[:16]
+
+
+def _sha256_hex(text: str) -> str:
+    # The built-in SHA-256 module, not hashlib: hashlib loads OpenSSL (about 4 MB of RSS).
+    try:
+        from _sha2 import sha256  # type: ignore[import-not-found]  # Python >= 3.12
+    except ImportError:
+        try:
+            from _sha256 import sha256  # type: ignore[import-not-found,no-redef]  # <= 3.11
+        except ImportError:  # a build without the built-in modules
+            from hashlib import sha256  # type: ignore[assignment]
+    return str(sha256(text.encode()).hexdigest())
