@@ -71,6 +71,9 @@ class DeviceInfo:
     coverage: str = "host"
     attributes: tuple[tuple[str, str], ...] = ()
     warning: str | None = None  # a visible fallback ("unknown CPU model: default TDP used")
+    # The most power this device can draw, when the hardware states it (a GPU's power limit);
+    # the sampler reads a wrapping counter often enough that it cannot wrap twice at this power.
+    max_power_w: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
