@@ -159,7 +159,12 @@ KEYS: dict[str, Key] = {
         Key("embodied", _bool, "true or false",
             "report the hardware's embodied emissions for the run, separately"),
         Key("interval_s", _number(0.1, 3600), "a number of seconds from 0.1 to 3600",
-            "sampling interval"),
+            "how often a record is written"),
+        Key("sample_s", _number(0.01, 10), "seconds from 0.01 to 10",
+            "how often power-only devices are read (counters and models follow their own need)"),
+        Key("heartbeat_s", _number(1, 3600), "seconds from 1 to 3600",
+            "how often a running tracker says it is alive (a run whose heartbeat stops is "
+            "shown as interrupted)"),
         Key("scope", _choice("machine", "process"), "'machine' or 'process'",
             "measure the whole machine, or the tracked process tree's share"),
         Key("pue", _number(1.0, 3.0, optional=True), "a number from 1.0 to 3.0",
@@ -213,6 +218,8 @@ class Config:
     residual_g_per_kwh: float | None = None
     embodied: bool = True
     interval_s: float = 5.0
+    sample_s: float = 0.1
+    heartbeat_s: float = 30.0
     scope: str = "machine"
     pue: float | None = None
     home: Path | None = None

@@ -1,10 +1,15 @@
-"""Tracker: sensors + meter + intensity + sinks, driven by ONE daemon sampling thread.
+"""Tracker: the wiring of the pipeline for one run.
 
-The thread runs ``while not stop.wait(interval): tick()``. A tick measures energy since the
-last tick, applies the scope's shares, multiplies by the intensity valid for that interval and
-hands one :class:`~wattprint.records.Record` to every sink. Spans and ``flush()`` tick from the
-caller's thread so their boundaries are exact. Nothing here raises into the host program after
-construction: sensor, intensity and sink failures are logged once and recorded as warnings.
+    sensors -> meter <- sampler          (one thread: reads each sensor at its cadence)
+                 \-> recorder           (cuts a record every ``interval_s``, settles spans)
+                        \-> exporter    (its own thread: sinks, retry, spool)
+
+The tracker's thread runs ``while not stop.acquire(timeout=...)``: it sleeps until the next
+sensor read or record cut is due. Spans and ``step()`` only note clock readings on the caller's
+thread; nothing here reads hardware or writes a sink on the host program's thread, except
+``flush()`` and a span's figures read before they were settled. Nothing raises into the host
+program after construction: sensor, intensity and sink failures are logged once and recorded as
+warnings or gaps.
 """
 
 from __future__ import annotations
@@ -18,30 +23,23 @@ import sys
 import threading
 import time
 import weakref
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, TypeVar
 
 from .config import Config, load_config
 from .intensity import Intensity, IntensitySource, Location
-from .meter import Interval, Meter
-from .records import (
-    ComponentEnergy,
-    Record,
-    RunAccumulator,
-    RunInfo,
-    RunSummary,
-    SpanRecord,
-    Totals,
-    component_bucket,
-    emissions_g,
-    summarize,
-)
+from .host import HostPaths, host_id, hostname
+from .meter import Meter
+from .recorder import Recorder, Span
+from .records import RunAccumulator, RunInfo, RunSummary, summarize
 from .scope import Shares
-from .sensors import DeviceInfo, HostPaths, ProbeContext, Sensor, SensorOptions, Skipped
+from .sensors import DeviceInfo, ProbeContext, Sensor, SensorOptions, Skipped
 
 if TYPE_CHECKING:
     from .cluster import Job
+    from .exporter import Exporter
+    from .sampler import Sampler
     from .scope import Scope
     from .sinks import Sink
 
@@ -89,47 +87,6 @@ class _LogOnce:
         self._seen.add(key)
         log.warning(message, *args)
         return True
-
-
-@dataclass
-class Span:
-    """A named part of a run with its own energy and emissions (``with tracker.span(...)``)."""
-
-    name: str
-    span_id: str
-    parent_id: str | None
-    _tracker: Tracker | None = field(repr=False, default=None)
-    start_s: float = 0.0
-    end_s: float | None = None
-    totals: Totals = field(default_factory=Totals)
-    _start_mono: float = 0.0
-    duration_s: float = 0.0
-
-    @property
-    def energy_j(self) -> float:
-        return self.totals.energy_j
-
-    @property
-    def emissions_g(self) -> float:
-        return self.totals.emissions_g
-
-    def __enter__(self) -> Span:
-        if self._tracker is not None:
-            self._tracker._open_span(self)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._tracker is not None:
-            self._tracker._close_span(self)
-
-    def to_record(self, run_id: str) -> SpanRecord:
-        t = self.totals
-        return SpanRecord(
-            run_id=run_id, span_id=self.span_id, parent_id=self.parent_id, name=self.name,
-            start_s=self.start_s, end_s=self.end_s or self.start_s, duration_s=self.duration_s,
-            cpu_energy_j=t.cpu_energy_j, gpu_energy_j=t.gpu_energy_j, ram_energy_j=t.ram_energy_j,
-            other_energy_j=t.other_energy_j, energy_j=t.energy_j, emissions_g=t.emissions_g,
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,7 +146,7 @@ class Tracker:
         # A distributed job's ranks share its job id; each tracker still gets its own run id,
         # since one rank may track several runs (training, then evaluation).
         self.job = detect_job(self.config.environ, job_id=self.config.job_id,
-                              hostname=_hostname())
+                              hostname=hostname())
         self.run_id = run_id or os.urandom(16).hex()
         self._command = command
         self._tags = dict(tags or {})
@@ -205,15 +162,12 @@ class Tracker:
         self._log_once = _LogOnce()
         self._warnings: list[str] = []
         self._acc = RunAccumulator()
-        self._seq = 0
         self._last_power_w = 0.0
-        self._open_spans: dict[str, Span] = {}
-        self._span_stack = threading.local()
-        self._span_count = 0
-        self._finished_spans: list[SpanRecord] = []
-        self._sinks: list[Sink] = []
-        self._failed_sinks: set[str] = set()
-        self._fallback_shares: set[str] = set()
+        self._recorder = Recorder(self.run_id, pue=self.pue, clock=clock, wall_clock=wall_clock,
+                                  warn=self._warn)
+        self._recorder.settle_now = self._cut
+        self._sampler: Sampler | None = None
+        self._exporter: Exporter | None = None
         self._sensors: list[Sensor] = []
         self._devices: list[DeviceInfo] = []
         self._skipped: list[Skipped] = []
@@ -305,15 +259,21 @@ class Tracker:
                 self._warn(f"carbon intensity: {first.note}")
 
     def _begin(self) -> None:
+        from .exporter import Exporter
+        from .sampler import Sampler
         from .scope import make_scope
+        from .spool import Spool
 
         config = self.config
         target_pid = self._pid if self._pid is not None else os.getpid()
         self._scope = make_scope(config.scope, pid=target_pid, devices=self._devices,
                                  paths=self._paths, job=self.job, sensors=self._sensors)
         self._meter = Meter(self._sensors, clock=self._clock, wall_clock=self._wall)
+        self._sampler = Sampler(
+            self._meter, interval_s=config.interval_s, fast_s=config.sample_s,
+            max_power_w={d.device: d.max_power_w for d in self._devices if d.max_power_w})
         self._started_mono = self._clock()
-        self._meter.start()
+        self._sampler.start(self._started_mono)
         self._scope.start()
 
         self.info = RunInfo(
@@ -326,12 +286,15 @@ class Tracker:
             warnings=tuple(self._warnings), wattprint_version=_version(), tags=self._tags,
             job=self.job.to_dict() if self.job else None,
         )
-        self._sinks = self._given_sinks if self._given_sinks is not None else self._config_sinks()
-        for sink in list(self._sinks):
-            self._call_sink(sink, "open", self.info)
+        sinks = self._given_sinks if self._given_sinks is not None else self._config_sinks()
+        self._exporter = Exporter(
+            sinks, run_id=self.run_id, spool=Spool(config.store_path.parent / "spool"),
+            flush_s=config.store_flush_s, heartbeat_s=config.heartbeat_s,
+            clock=self._clock, wall_clock=self._wall)
+        self._exporter.start(self.info)
 
     def _config_sinks(self) -> list[Sink]:
-        from .sinks import make_sink
+        from .sinks.registry import make_sink
 
         sinks = []
         for name in self.config.sinks:
@@ -345,19 +308,38 @@ class Tracker:
         uname = os.uname() if hasattr(os, "uname") else None
         cpu = next((d.detail for d in self._devices if d.component == "cpu"), "")
         return {
-            "hostname": _hostname(),
+            "host_id": host_id(self._paths),
+            "hostname": hostname(),
             "os": f"{uname.sysname} {uname.release}" if uname else sys.platform,
             "machine": uname.machine if uname else "",
             "python": sys.version.split()[0],
             "pid": pid,
+            "tracker_pid": os.getpid(),
             "command": self._command if self._command is not None else " ".join(sys.argv),
             "cpu": cpu,
         }
 
     def _run(self) -> None:
+        sampler = self._sampler
+        assert sampler is not None
         interval = self.config.interval_s
-        while not self._stop_signal.acquire(timeout=interval):
-            self._tick()
+        clock = self._clock
+        next_cut = clock() + interval
+        while True:
+            wait = min(next_cut, sampler.next_due_s) - clock()
+            if self._stop_signal.acquire(timeout=max(wait, 0.0)):
+                return
+            now = clock()
+            if now >= next_cut:
+                self._cut()
+                next_cut = now + interval
+            elif now >= sampler.next_due_s:
+                with self._lock:
+                    if self._state == "running":
+                        try:
+                            sampler.poll(now)
+                        except Exception as exc:  # a sampler bug must not end the run quietly
+                            self._note_failure("sample", "reading sensors failed: %r", exc)
 
     def stop(self, *, exit_code: int | None = None, status: str = "finished") -> RunSummary:
         """Final sample, close spans and sinks, and return the run's summary. Idempotent."""
@@ -381,12 +363,11 @@ class Tracker:
         with self._lock:
             if self.summary is not None:  # another thread stopped us meanwhile
                 return self.summary
-            self._tick()
-            for span in list(self._open_spans.values()):
-                self._finish_span(span)
+            self._recorder.close_open_spans()
+            self._cut()
             assert self.info is not None
             summary = self._acc.summary(
-                self.info, spans=self._finished_spans, status=status,
+                self.info, spans=self._recorder.spans(), status=status,
                 exit_code=exit_code, duration_s=max(0.0, self._clock() - self._started_mono),
                 intensity_detail=self._intensity_detail,
             )
@@ -395,9 +376,13 @@ class Tracker:
             except Exception as exc:  # extras must never cost the run its summary
                 self._note_failure("beyond", "embodied/water/market figures failed (%r)", exc)
                 beyond = {"pue_source": self.pue_source}
-            self.summary = replace(summary, warnings=tuple(self._warnings), **beyond)
-            for sink in list(self._sinks):
-                self._call_sink(sink, "close", self.summary)
+            summary = replace(summary, warnings=tuple(self._warnings), **beyond)
+            delivery: dict[str, str] = {}
+            if self._exporter is not None:
+                delivery = self._exporter.close(summary, timeout_s=_FINAL_FLUSH_S)
+                for warning in self._exporter.warnings:
+                    self._warn(warning)
+            self.summary = replace(summary, warnings=tuple(self._warnings), delivery=delivery)
             self._state = "stopped"
             _live.discard(self)
             self._close_parts()
@@ -444,12 +429,14 @@ class Tracker:
         return out
 
     def flush(self) -> None:
-        """Measure now and write everything buffered to the sinks."""
+        """Cut a record now (settling every closed span) and export everything queued."""
         with self._lock:
-            if self._state == "running":
-                self._tick()
-                for sink in list(self._sinks):
-                    self._call_sink(sink, "flush", None)
+            if self._state != "running":
+                return
+            self._cut()
+            exporter = self._exporter
+        if exporter is not None and threading.current_thread() is not self._thread:
+            exporter.flush(timeout_s=_FINAL_FLUSH_S)
 
     def _stop_at_exit(self) -> None:
         if os.getpid() == self._owner_pid and self._state == "running":
@@ -463,7 +450,7 @@ class Tracker:
         self._thread = None
         if self._state == "running":
             self._state = "inert"
-            self._sinks = []
+            self._exporter = None
 
     # -- context manager and decorator ----------------------------------------------------
     def __enter__(self) -> Tracker:
@@ -472,70 +459,43 @@ class Tracker:
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         self.stop(status="failed" if exc_type is not None else "finished")
 
-    # -- spans ----------------------------------------------------------------------------
+    # -- spans and work ---------------------------------------------------------------------
     def span(self, name: str) -> Span:
-        """A named part of the run: ``with tracker.span("epoch-3") as s: ...; s.energy_j``."""
-        stack: list[Span] = getattr(self._span_stack, "stack", [])
-        parent = stack[-1].span_id if stack else None
-        with self._lock:
-            self._span_count += 1
-            span_id = f"{self._span_count}"
-        return Span(name=str(name), span_id=span_id, parent_id=parent, _tracker=self)
+        """A named part of the run: ``with tracker.span("epoch-3") as s: ...; s.energy_j``.
 
-    def _open_span(self, span: Span) -> None:
-        with self._lock:
-            if self._state == "running":
-                self._tick()
-            span.start_s = self._wall()
-            span._start_mono = self._clock()
-            self._open_spans[span.span_id] = span
-        stack = getattr(self._span_stack, "stack", None)
-        if stack is None:
-            stack = self._span_stack.stack = []
-        stack.append(span)
+        Opening and closing one costs a few clock readings on this thread; its energy comes from
+        the sampler's timeline. Spans of the same name under the same parent are aggregated."""
+        return self._recorder.span(name)
 
-    def _close_span(self, span: Span) -> None:
-        stack = getattr(self._span_stack, "stack", [])
-        if span in stack:
-            stack.remove(span)
-        with self._lock:
-            if self._state == "running":
-                self._tick()
-            if span.span_id in self._open_spans:
-                self._finish_span(span)
+    def step(self, n: float = 1, unit: str = "samples") -> None:
+        """Count ``n`` units of work (``samples``, ``tokens``, ``images``...): the summary, the
+        records and every span open on this thread report energy and emissions per unit."""
+        self._recorder.step(n, unit)
 
-    def _finish_span(self, span: Span) -> None:
-        span.end_s = self._wall()
-        span.duration_s = max(0.0, self._clock() - span._start_mono)
-        del self._open_spans[span.span_id]
-        record = span.to_record(self.run_id)
-        self._finished_spans.append(record)
-        for sink in list(self._sinks):
-            self._call_sink(sink, "write_span", record)
-
-    # -- the tick -------------------------------------------------------------------------
-    def _tick(self) -> None:
+    # -- the cut ------------------------------------------------------------------------------
+    def _cut(self) -> None:
         with self._lock:
             if self._state != "running" or self._meter is None:
                 return
             try:
-                interval = self._meter.measure()
+                interval = self._meter.cut()
+                if self._sampler is not None:
+                    self._sampler.after_cut(self._clock())
                 shares = self._shares()
                 intensity = self._lookup_intensity(interval.start_s, interval.end_s)
-                record = self._record(interval, shares, intensity)
+                record, spans = self._recorder.cut(interval, shares, intensity)
             except Exception as exc:
                 self._note_failure("tick", "measuring an interval failed: %r", exc)
                 return
-            self._seq += 1
             self._acc.add(record)
             if record.duration_s > 0:
                 self._last_power_w = record.energy_j / record.duration_s
-            for span in self._open_spans.values():
-                span.totals.add(record)
             for gap in record.gaps:
                 self._log_once(f"gap:{gap}", "wattprint: %s", gap)
-            for sink in list(self._sinks):
-                self._call_sink(sink, "write", record)
+            if self._exporter is not None:
+                self._exporter.submit(record)
+                for span in spans:
+                    self._exporter.submit(span)
 
     def _shares(self) -> Shares:
         if self._scope is None or self._scope.name == "machine":
@@ -562,42 +522,6 @@ class Tracker:
                                "this interval are recorded as 0", exc)
             return None
 
-    def _record(self, interval: Interval, shares: Shares, intensity: Intensity | None) -> Record:
-        buckets = {"cpu": 0.0, "gpu": 0.0, "ram": 0.0, "other": 0.0}
-        components = []
-        for device, (_, basis) in shares.devices.items():
-            # Utilization (and idle power split by memory) is the intended split; a fallback
-            # is said once per device.
-            if basis in ("memory", "unattributed") and device not in self._fallback_shares:
-                self._fallback_shares.add(device)
-                self._warn(f"{device}: process share by {basis}"
-                           + (" (whole GPU counted)" if basis == "unattributed" else
-                              " held (per-process utilization unavailable)"))
-        for dev in interval.devices:
-            share = shares.for_device(dev.device, dev.component)
-            energy = dev.energy_j * share
-            components.append(ComponentEnergy(dev.component, dev.device, dev.method, energy, share))
-            buckets[component_bucket(dev.component)] += energy
-        total = sum(buckets.values())
-        pue = self.pue
-        g_per_kwh = intensity.g_per_kwh if intensity else 0.0
-        gaps = tuple(f"{g.device}: {g.reason}" for g in interval.gaps)
-        if intensity is None:
-            gaps += ("intensity: unavailable, emissions not counted",)
-        return Record(
-            run_id=self.run_id, seq=self._seq, start_s=interval.start_s,
-            duration_s=interval.duration_s, cpu_energy_j=buckets["cpu"],
-            gpu_energy_j=buckets["gpu"], ram_energy_j=buckets["ram"],
-            other_energy_j=buckets["other"], energy_j=total, pue=pue,
-            emissions_g=emissions_g(total, g_per_kwh, pue), intensity_g_per_kwh=g_per_kwh,
-            intensity_zone=intensity.zone if intensity else "",
-            intensity_source=intensity.source if intensity else "unavailable",
-            intensity_year=intensity.year if intensity else None,
-            intensity_kind=intensity.kind if intensity else "average",
-            intensity_live=intensity.live if intensity else False,
-            components=tuple(components), gaps=gaps,
-        )
-
     # -- failure handling -----------------------------------------------------------------
     def _warn(self, message: str) -> None:
         if message not in self._warnings:
@@ -606,21 +530,6 @@ class Tracker:
     def _note_failure(self, key: str, message: str, exc: Exception) -> None:
         if self._log_once(key, "wattprint: " + message, exc):
             self._warn(message % (exc,))
-
-    def _call_sink(self, sink: Sink, method: str, arg: Any) -> None:
-        if sink.name in self._failed_sinks and method != "close":
-            return
-        try:
-            if method == "flush":
-                sink.flush()
-            else:
-                getattr(sink, method)(arg)
-        except Exception as exc:
-            # A sink that cannot open or write is dropped for the rest of the run; the others
-            # keep going and the summary says what was lost.
-            self._failed_sinks.add(sink.name)
-            self._note_failure(f"sink:{sink.name}", f"sink {sink.name} failed in {method} (%r); "
-                               "its output for this run is incomplete", exc)
 
     # -- live view ------------------------------------------------------------------------
     def snapshot(self) -> Snapshot:
@@ -648,6 +557,9 @@ class Tracker:
 
 
 _WHOLE = Shares()
+# Longest the final export may hold up the program's exit; what is not delivered by then is
+# spooled (see wattprint.exporter).
+_FINAL_FLUSH_S = 5.0
 
 
 def _resolve_pue(
@@ -708,12 +620,6 @@ def _intensity_source(provider: Any, config: Config, location: Location) -> Inte
     source.prime(location)
     source.wait_ready(1.0)  # a first live value if it comes quickly; never blocks longer
     return source
-
-
-def _hostname() -> str:
-    import socket
-
-    return socket.gethostname()
 
 
 def probe_context(config: Config, paths: HostPaths, job: Job | None,

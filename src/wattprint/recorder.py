@@ -1,0 +1,317 @@
+"""Intervals -> records; spans and units of work answered from the sampler's timeline.
+
+The recorder turns each :class:`~wattprint.meter.Interval` into one
+:class:`~wattprint.records.Record` (scope shares, intensity, PUE, emissions) and, at the same
+moment, settles the spans that overlap it. Opening and closing a span only notes two clock
+readings on the caller's thread; its energy is computed here, on the tracker's thread, from each
+device's timeline of reads inside the interval (linear between reads, so each edge is placed to
+within one sampling period: ``boundary="interpolated"``). A span covering a whole interval gets
+exactly the record's energy.
+
+Closed spans with the same name under the same parent fold into one aggregate (count, sums,
+min/max), so a training loop's millions of ``step`` spans cost flat memory and one row.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import TYPE_CHECKING, Any, Callable, Iterable
+
+from .records import (
+    J_PER_KWH,
+    ComponentEnergy,
+    Record,
+    SpanRecord,
+    Totals,
+    component_bucket,
+    emissions_g,
+)
+
+if TYPE_CHECKING:
+    from .intensity import Intensity
+    from .meter import Interval
+    from .scope import Shares
+
+__all__ = ["Recorder", "Span"]
+
+
+
+
+class Span:
+    """A named part of a run (``with tracker.span("epoch-3") as s: ...``).
+
+    ``energy_j``, ``emissions_g`` and the component totals are settled by the tracker's thread
+    at the next record; reading them earlier settles them at once (one measurement on the
+    reading thread, paid only when asked).
+    """
+
+    __slots__ = ("_recorder", "_work", "end_mono_s", "end_s", "final", "name", "parent_id",
+                 "span_id", "start_mono_s", "start_s", "totals")
+
+    def __init__(self, name: str, recorder: Recorder | None) -> None:
+        self.name = name
+        self._recorder = recorder
+        self.span_id = name
+        self.parent_id: str | None = None
+        self.start_mono_s = 0.0
+        self.end_mono_s: float | None = None
+        self.start_s = 0.0
+        self.end_s: float | None = None
+        self.totals = Totals()
+        self._work: dict[str, float] = {}
+        self.final = recorder is None
+
+    def __enter__(self) -> Span:
+        if self._recorder is not None:
+            self._recorder.open(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._recorder is not None and self.end_mono_s is None:
+            self._recorder.close(self)
+
+    def __repr__(self) -> str:
+        return f"Span({self.span_id!r}, final={self.final})"
+
+    def step(self, n: float = 1, unit: str = "samples") -> None:
+        """Count ``n`` units of work done (in this span, the spans around it and the run)."""
+        if self._recorder is not None:
+            self._recorder.step(n, unit)
+
+    def _settled(self) -> Totals:
+        if not self.final and self._recorder is not None:
+            self._recorder.settle_now()
+        return self.totals
+
+    @property
+    def energy_j(self) -> float:
+        return self._settled().energy_j
+
+    @property
+    def emissions_g(self) -> float:
+        return self._settled().emissions_g
+
+    @property
+    def duration_s(self) -> float:
+        end = self.end_mono_s if self.end_mono_s is not None else self.start_mono_s
+        return max(0.0, end - self.start_mono_s)
+
+    @property
+    def work(self) -> dict[str, float]:
+        return dict(self._work)
+
+
+class _Aggregate:
+    """Every closed instance of one (parent, name)."""
+
+    __slots__ = ("count", "duration_max_s", "duration_min_s", "duration_s", "emissions_g",
+                 "energy_max_j", "energy_min_j", "first_start_s", "last_end_s", "name",
+                 "parent_id", "span_id", "totals", "work")
+
+    def __init__(self, span: Span) -> None:
+        self.span_id, self.parent_id, self.name = span.span_id, span.parent_id, span.name
+        self.count = 0
+        self.first_start_s = span.start_s
+        self.last_end_s = span.start_s
+        self.duration_s = 0.0
+        self.duration_min_s = self.energy_min_j = float("inf")
+        self.duration_max_s = self.energy_max_j = 0.0
+        self.totals = Totals()
+        self.work: dict[str, float] = {}
+
+    def add(self, span: Span) -> None:
+        t, d = span.totals, span.duration_s
+        self.count += 1
+        self.last_end_s = max(self.last_end_s, span.end_s or span.start_s)
+        self.duration_s += d
+        self.duration_min_s = min(self.duration_min_s, d)
+        self.duration_max_s = max(self.duration_max_s, d)
+        self.energy_min_j = min(self.energy_min_j, t.energy_j)
+        self.energy_max_j = max(self.energy_max_j, t.energy_j)
+        mine = self.totals
+        mine.cpu_energy_j += t.cpu_energy_j
+        mine.gpu_energy_j += t.gpu_energy_j
+        mine.ram_energy_j += t.ram_energy_j
+        mine.other_energy_j += t.other_energy_j
+        mine.emissions_g += t.emissions_g
+        mine.duration_s += d
+        for unit, n in span._work.items():
+            self.work[unit] = self.work.get(unit, 0.0) + n
+
+    def to_record(self, run_id: str) -> SpanRecord:
+        t = self.totals
+        return SpanRecord(
+            run_id=run_id, span_id=self.span_id, parent_id=self.parent_id, name=self.name,
+            count=self.count, first_start_s=self.first_start_s, last_end_s=self.last_end_s,
+            duration_s=self.duration_s, duration_min_s=self.duration_min_s,
+            duration_max_s=self.duration_max_s, cpu_energy_j=t.cpu_energy_j,
+            gpu_energy_j=t.gpu_energy_j, ram_energy_j=t.ram_energy_j,
+            other_energy_j=t.other_energy_j, energy_j=t.energy_j,
+            energy_min_j=self.energy_min_j, energy_max_j=self.energy_max_j,
+            emissions_g=t.emissions_g, work=tuple(sorted(self.work.items())),
+        )
+
+
+class Recorder:
+    """Cuts records and settles spans and work; see the module docstring."""
+
+    def __init__(
+        self,
+        run_id: str,
+        *,
+        pue: float,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        warn: Callable[[str], None] = lambda message: None,
+    ) -> None:
+        self.run_id = run_id
+        self.pue = pue
+        self._clock = clock
+        self._wall = wall_clock
+        self._warn = warn
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._live: list[Span] = []  # open, or closed and not yet settled
+        self._work: dict[str, float] = {}  # since the last record
+        self._aggregates: dict[str, _Aggregate] = {}
+        self._fallback_shares: set[str] = set()
+        self.seq = 0
+        #: Called by a span whose figures are read before the tracker's thread settled them.
+        self.settle_now: Callable[[], None] = lambda: None
+
+    # -- the caller's side: a few clock readings, no sensor, no I/O ----------------------
+    def span(self, name: str) -> Span:
+        return Span(str(name), self)
+
+    def open(self, span: Span) -> None:
+        stack: list[Span] | None = getattr(self._local, "stack", None)
+        if stack is None:
+            stack = self._local.stack = []
+        if stack:
+            parent = stack[-1].span_id
+            span.parent_id, span.span_id = parent, f"{parent}/{span.name}"
+        span.start_s = self._wall()
+        span.start_mono_s = self._clock()
+        stack.append(span)
+        with self._lock:
+            self._live.append(span)
+
+    def close(self, span: Span) -> None:
+        span.end_mono_s = self._clock()
+        span.end_s = self._wall()
+        stack: list[Span] = getattr(self._local, "stack", [])
+        if stack and stack[-1] is span:
+            stack.pop()
+        elif span in stack:
+            stack.remove(span)
+
+    def step(self, n: float, unit: str) -> None:
+        stack: list[Span] = getattr(self._local, "stack", ())
+        with self._lock:
+            self._work[unit] = self._work.get(unit, 0.0) + n
+            for span in stack:
+                span._work[unit] = span._work.get(unit, 0.0) + n
+
+    # -- the tracker's side -----------------------------------------------------------------
+    def cut(self, interval: Interval, shares: Shares,
+            intensity: Intensity | None) -> tuple[Record, list[SpanRecord]]:
+        """The record for ``interval`` and the span aggregates it changed."""
+        with self._lock:
+            work, self._work = self._work, {}
+            live = list(self._live)
+        record, devices = self._record(interval, shares, intensity, work)
+        g_per_j = (intensity.g_per_kwh if intensity else 0.0) * self.pue / J_PER_KWH
+        t0 = interval.start_mono_s
+        t1 = t0 + interval.duration_s
+        changed: dict[str, _Aggregate] = {}
+        for span in live:
+            end = span.end_mono_s
+            x = max(span.start_mono_s, t0)
+            y = t1 if end is None or end > t1 else end
+            if y > x:
+                _add_energy(span.totals, devices, x, y, g_per_j)
+            if end is not None and end <= t1:
+                span.final = True
+                agg = self._aggregates.get(span.span_id)
+                if agg is None:
+                    agg = self._aggregates[span.span_id] = _Aggregate(span)
+                agg.add(span)
+                changed[span.span_id] = agg
+        if changed:
+            with self._lock:
+                self._live = [s for s in self._live if not s.final]
+        return record, [a.to_record(self.run_id) for a in changed.values()]
+
+    def close_open_spans(self) -> None:
+        """At stop: every span still open ends now (settled by the final cut)."""
+        with self._lock:
+            live = list(self._live)
+        for span in live:
+            if span.end_mono_s is None:
+                self.close(span)
+
+    def spans(self) -> list[SpanRecord]:
+        """Every aggregate so far, in order of first appearance."""
+        return [a.to_record(self.run_id) for a in self._aggregates.values()]
+
+    def _record(self, interval: Interval, shares: Shares, intensity: Intensity | None,
+                work: dict[str, float]) -> tuple[Record, list[tuple[Any, float, str]]]:
+        for device, (_, basis) in shares.devices.items():
+            # Utilization (and idle power split by memory) is the intended split; a fallback
+            # is said once per device.
+            if basis in ("memory", "unattributed") and device not in self._fallback_shares:
+                self._fallback_shares.add(device)
+                self._warn(f"{device}: process share by {basis}"
+                           + (" (whole GPU counted)" if basis == "unattributed" else
+                              " held (per-process utilization unavailable)"))
+        buckets = {"cpu": 0.0, "gpu": 0.0, "ram": 0.0, "other": 0.0}
+        components = []
+        devices = []  # (timeline, share, bucket) for settling spans
+        for dev in interval.devices:
+            share = shares.for_device(dev.device, dev.component)
+            energy = dev.energy_j * share
+            bucket = component_bucket(dev.component)
+            components.append(ComponentEnergy(dev.component, dev.device, dev.method, energy, share))
+            buckets[bucket] += energy
+            timeline = interval.timeline.get(dev.device)
+            if timeline is not None:
+                devices.append((timeline, share, bucket))
+        total = sum(buckets.values())
+        g_per_kwh = intensity.g_per_kwh if intensity else 0.0
+        gaps = tuple(f"{g.device}: {g.reason}" for g in interval.gaps)
+        if intensity is None:
+            gaps += ("intensity: unavailable, emissions not counted",)
+        self.seq += 1
+        record = Record(
+            run_id=self.run_id, seq=self.seq, start_s=interval.start_s,
+            duration_s=interval.duration_s, cpu_energy_j=buckets["cpu"],
+            gpu_energy_j=buckets["gpu"], ram_energy_j=buckets["ram"],
+            other_energy_j=buckets["other"], energy_j=total, pue=self.pue,
+            emissions_g=emissions_g(total, g_per_kwh, self.pue), intensity_g_per_kwh=g_per_kwh,
+            intensity_zone=intensity.zone if intensity else "",
+            intensity_source=intensity.source if intensity else "unavailable",
+            intensity_year=intensity.year if intensity else None,
+            intensity_kind=intensity.kind if intensity else "average",
+            intensity_live=intensity.live if intensity else False,
+            components=tuple(components), gaps=gaps, work=tuple(sorted(work.items())),
+        )
+        return record, devices
+
+
+def _add_energy(totals: Totals, devices: Iterable[tuple[Any, float, str]], x: float, y: float,
+                g_per_j: float) -> None:
+    energy = 0.0
+    for timeline, share, bucket in devices:
+        joules = (timeline.at(y) - timeline.at(x)) * share
+        energy += joules
+        if bucket == "cpu":
+            totals.cpu_energy_j += joules
+        elif bucket == "gpu":
+            totals.gpu_energy_j += joules
+        elif bucket == "ram":
+            totals.ram_energy_j += joules
+        else:
+            totals.other_energy_j += joules
+    totals.emissions_g += energy * g_per_j
+    totals.duration_s += y - x
