@@ -176,7 +176,7 @@ class Recorder:
         self._work: dict[str, float] = {}  # since the last record
         self._aggregates: dict[str, _Aggregate] = {}
         self._fallback_shares: set[str] = set()
-        self.seq = 0
+        self.seq = 0  # of the next record
         #: Called by a span whose figures are read before the tracker's thread settled them.
         self.settle_now: Callable[[], None] = lambda: None
 
@@ -282,7 +282,6 @@ class Recorder:
         gaps = tuple(f"{g.device}: {g.reason}" for g in interval.gaps)
         if intensity is None:
             gaps += ("intensity: unavailable, emissions not counted",)
-        self.seq += 1
         record = Record(
             run_id=self.run_id, seq=self.seq, start_s=interval.start_s,
             duration_s=interval.duration_s, cpu_energy_j=buckets["cpu"],
@@ -296,6 +295,7 @@ class Recorder:
             intensity_live=intensity.live if intensity else False,
             components=tuple(components), gaps=gaps, work=tuple(sorted(work.items())),
         )
+        self.seq += 1
         return record, devices
 
 
