@@ -2,7 +2,7 @@
 
 Three measurements:
 - per tick: CPU time of N back-to-back ticks (sensors, meter, intensity, record, buffered
-  store write; `_tick` is called directly so the store batches as in a real run), times 3600;
+  store write; `_cut` is called directly so the store batches as in a real run), times 3600;
 - end to end: process CPU time of an idle program tracked for `--seconds` at 1 s minus the same
   program untracked, scaled to an hour.
 - floor: the same idle program with a thread that only wakes once a second and does nothing
@@ -23,11 +23,11 @@ PER_TICK = r"""
 import json, time, wattprint
 tracker = wattprint.Tracker(interval_s=3600).start()
 for _ in range(20):
-    tracker._tick()
+    tracker._cut()
 n = {n}
 t0 = time.process_time()
 for _ in range(n):
-    tracker._tick()
+    tracker._cut()
 per_tick = (time.process_time() - t0) / n
 tracker.stop()
 print(json.dumps({{"per_tick_us": per_tick * 1e6, "sensors": [d.device for d in tracker.devices]}}))

@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ["bench_import.py", "bench_startstop.py", "bench_overhead.py", "bench_rss.py"]
+BENCHES = ["bench_import.py", "bench_startstop.py", "bench_overhead.py", "bench_rss.py",
+           "bench_spans.py"]
 
 
 def main() -> int:
