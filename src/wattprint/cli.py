@@ -111,6 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
                          help="electricitymaps, watttime or neso (default: the `provider` setting)")
     rescore.add_argument("--json", action="store_true")
 
+    sub.add_parser("schema", help="print the JSON Schema of the wire format",
+                   description="Print the JSON Schema (draft 2020-12) that every object a run "
+                               "emits (JSON Lines, store exports, HTTP) validates against.")
+
     rapl = sub.add_parser("setup-rapl",
                           help="let non-root users read RAPL energy counters (udev rule)")
     rapl.add_argument("--apply", action="store_true", help="apply the steps now, with sudo")
@@ -124,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handlers = {
         "run": cmd_run, "monitor": cmd_monitor, "doctor": cmd_doctor, "runs": cmd_runs,
         "show": cmd_show, "setup-rapl": cmd_setup_rapl, "intensity": cmd_intensity,
-        "regions": cmd_regions, "rescore": cmd_rescore,
+        "regions": cmd_regions, "rescore": cmd_rescore, "schema": cmd_schema,
     }
     if args.command is None:
         parser.print_help()
@@ -158,7 +162,10 @@ def _print_summary(summary: Any, config: Any, args: argparse.Namespace) -> None:
         return
     from .report import format_summary
 
-    stored = str(config.store_path) if "sqlite" in config.sinks else None
+    # "stored in" only when the store really has the run; otherwise the summary says where
+    # the data went (the spool)
+    delivered = (summary.delivery or {}).get("sqlite") == "delivered"
+    stored = str(config.store_path) if delivered else None
     print(format_summary(summary, store_path=stored), file=sys.stderr)
 
 
@@ -464,6 +471,14 @@ def cmd_rescore(args: argparse.Namespace) -> int:
     print(f"  rescored  {result.emissions_g:.4g} g CO2e at {result.intensity_g_per_kwh:.0f} "
           f"gCO2e/kWh ({result.covered_records}/{result.total_records} intervals covered by "
           "the provider's history; the rest keep their original intensity)")
+    return 0
+
+
+# -- schema ------------------------------------------------------------------------------
+def cmd_schema(args: argparse.Namespace) -> int:
+    from .wire import schema
+
+    print(json.dumps(schema(), indent=2, ensure_ascii=False))
     return 0
 
 

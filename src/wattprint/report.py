@@ -86,6 +86,10 @@ def _location_line(location: Mapping[str, Any]) -> str:
     return f"{where} (from {how}{f': {detail}' if detail else ''})"
 
 
+def _singular(unit: str) -> str:
+    return unit[:-1] if unit.endswith("s") and len(unit) > 1 else unit
+
+
 def format_summary(summary: RunSummary, *, store_path: str | None = None) -> str:
     lines = []
     started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(summary.started_s))
@@ -112,16 +116,29 @@ def format_summary(summary: RunSummary, *, store_path: str | None = None) -> str
     if summary.spans:
         lines.append("  spans")
         for span in summary.spans:
+            count = int(span.get("count", 1))
+            name = str(span.get("span_id") or span["name"])
+            times = f" x{count}" if count > 1 else ""
             lines.append(
-                f"    {span['name']:<20} {format_duration(span['duration_s']):>9}  "
+                f"    {name[:28] + times:<32} {format_duration(span['duration_s']):>9}  "
                 f"{format_energy(span['energy_j']):>12}  {format_mass(span['emissions_g'])} CO2e"
             )
+    for work in summary.work:
+        per_j, per_g = work.get("energy_j_per_unit"), work.get("emissions_g_per_unit")
+        if per_j is None or per_g is None:
+            continue
+        lines.append(f"  per unit   {format_energy(per_j)}, {format_mass(per_g)} CO2e per "
+                     f"{_singular(str(work['unit']))} ({work['count']:.6g} {work['unit']})")
     if summary.exit_code is not None:
         lines.append(f"  exit code  {summary.exit_code}")
     for warning in summary.warnings:
         lines.append(f"  ! {warning}")
     for gap in summary.gaps:
         lines.append(f"  ! gap: {gap}")
+    for sink, where in sorted((summary.delivery or {}).items()):
+        if where != "delivered":
+            lines.append(f"  ! {sink}: not delivered, {where}; `wattprint spool deliver` "
+                         "retries")
     if store_path:
         lines.append(f"  stored in  {store_path}  (see `wattprint show {summary.run_id[:8]}`)")
     return "\n".join(lines)
