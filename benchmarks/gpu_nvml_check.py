@@ -5,8 +5,10 @@ GPU is measured idle and the report says so), four measurements cover the same w
 
 1. ``sensor_counter_meter``: :class:`wattprint.sensors.nvml.NvmlSensor` (its energy counter)
    read through the real :class:`wattprint.meter.Meter` every second, intervals summed;
-2. ``sensor_sampled_meter``: the same sensor forced to sample power (``Sampling(force=True)``, the
-   path pre-Volta GPUs take), through a second Meter;
+2. ``sensor_sampled_meter``: the same sensor forced to read power (``Sampling(force=True)``, the
+   path pre-Volta GPUs take), through a second Meter measured every 0.1 s: the sensor keeps no
+   thread, so this script plays the tracker's sampler, which reads power-only devices at that
+   cadence by default;
 3. ``raw_counter_delta``: ``nvmlDeviceGetTotalEnergyConsumption`` read directly at both ends;
 4. ``raw_power_integral``: ``nvmlDeviceGetPowerUsage`` sampled every 0.1 s by this script and
    integrated with the trapezoid rule.
@@ -47,6 +49,7 @@ from wattprint.sensors import ProbeContext, SensorOptions
 from wattprint.sensors.nvml import NvmlSensor, Sampling, probe
 
 METER_INTERVAL_S = 1.0
+SAMPLER_INTERVAL_S = 0.1  # the tracker's sampler's default cadence for power-only devices
 RAW_SAMPLE_INTERVAL_S = 0.1
 TAIL_S = 3.0  # measured after the load stops: the 1 s power average settles within it
 
@@ -160,17 +163,23 @@ def _stop_load(child: subprocess.Popen[str] | None) -> None:
         child.wait()
 
 
-def _meter_until(meters: list[Meter], done: Callable[[], bool]) -> list[list[Any]]:
-    """Measure every METER_INTERVAL_S until done(); the intervals of each meter."""
+def _meter_until(
+    meters: list[tuple[Meter, float]], done: Callable[[], bool]
+) -> list[list[Any]]:
+    """Measure each meter every its own period (s) until done(); the intervals of each meter."""
     intervals: list[list[Any]] = [[] for _ in meters]
-    next_tick = time.monotonic() + METER_INTERVAL_S
-    while True:
-        time.sleep(max(0.0, next_tick - time.monotonic()))
-        next_tick += METER_INTERVAL_S
-        for kept, meter in zip(intervals, meters, strict=True):
-            kept.append(meter.measure())
-        if done():
-            return intervals
+    due = [time.monotonic() + period for _, period in meters]
+    while not done():
+        time.sleep(max(0.0, min(due) - time.monotonic()))
+        now = time.monotonic()
+        for i, (meter, period) in enumerate(meters):
+            if now >= due[i]:
+                intervals[i].append(meter.measure())
+                due[i] += period
+    # A last measure of every meter, so all windows end within microseconds of each other.
+    for kept, (meter, _) in zip(intervals, meters, strict=True):
+        kept.append(meter.measure())
+    return intervals
 
 
 def _relative(value: float, reference: float) -> float | None:
@@ -193,14 +202,14 @@ def run(pynvml: Any, *, gpu: int, seconds: float, size: int) -> dict[str, Any]:
         command, load = _load_command(size, seconds)
         child = _start_load(command, uuid)
         stack.callback(_stop_load, child)
-        meters = [Meter([counter]), Meter([sampled])]
+        meters = [(Meter([counter]), METER_INTERVAL_S), (Meter([sampled]), SAMPLER_INTERVAL_S)]
         power = PowerIntegrator(lambda: int(pynvml.nvmlDeviceGetPowerUsage(handle)))
 
         # Every measurement starts within a few ms of the others, then the load is released.
         start_s = time.monotonic()
         start_mj = int(pynvml.nvmlDeviceGetTotalEnergyConsumption(handle))
         power.start()
-        for meter in meters:
+        for meter, _ in meters:
             meter.start()
         if child is not None:
             assert child.stdin is not None
@@ -230,6 +239,7 @@ def run(pynvml: Any, *, gpu: int, seconds: float, size: int) -> dict[str, Any]:
         "load_s": seconds,
         "window_s": round(duration_s, 3),
         "meter_interval_s": METER_INTERVAL_S,
+        "sampled_meter_interval_s": SAMPLER_INTERVAL_S,
         "raw_power_sample_interval_s": RAW_SAMPLE_INTERVAL_S,
         "raw_power_samples": power.samples,
         "energy_j": {k: round(v, 3) for k, v in energies.items()},

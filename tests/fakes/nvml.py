@@ -18,9 +18,12 @@ It mirrors what the sensor relies on in the real wrapper (checked against nvidia
 - ``nvmlDeviceGetComputeRunningProcesses`` returns objects with ``pid``, ``usedGpuMemory`` (bytes,
   ``None`` when not available), ``gpuInstanceId``, ``computeInstanceId``.
 
-Energy counters advance with an injected clock at each GPU's current power, so a test moves time
-and the counter follows; they can also be reset (driver reload), and any function can be made to
-fail with a given code.
+Each GPU follows a known power profile over an injected clock: steps (:meth:`FakeGpu.set_power`)
+and linear ramps (:meth:`FakeGpu.ramp_power`). ``nvmlDeviceGetPowerUsage`` answers the power at
+the clock's current time and the energy counter is the profile's exact integral, so a test moves
+time and both follow; :attr:`FakeGpu.energy_mj` is that integral even on a GPU whose counter is
+hidden (``energy_counter=False``), the ground truth for sampled power. Counters can also be reset
+(driver reload), and any function can be made to fail with a given code.
 """
 
 from __future__ import annotations
@@ -200,7 +203,8 @@ class FakeGpu:
         self.lost = False
         self._samples: list[ProcessUtilizationSample] = []
         self._failures: dict[str, list[int]] = {}  # function -> codes to raise, one per call
-        self._power_w = power_w
+        self._power_w = power_w  # the draw at _at_s
+        self._ramp: tuple[float, float] | None = None  # (end time s, power W there), from _at_s
         self._energy_mj = float(energy_mj)
         self._at_s = nvml.clock()
         self.handle = _Handle(self)
@@ -208,9 +212,23 @@ class FakeGpu:
     # --- scripting --------------------------------------------------------------------------------
 
     def set_power(self, watts: float) -> None:
-        """Change the draw from now on (the counter keeps what was spent so far)."""
+        """Change the draw from now on, as a step (the counter keeps what was spent so far)."""
         self._sync()
         self._power_w = watts
+        self._ramp = None
+
+    def ramp_power(self, watts: float, over_s: float) -> None:
+        """Change the draw linearly from now to ``watts`` over ``over_s`` seconds, then hold it."""
+        if over_s <= 0:
+            raise ValueError("a ramp needs a positive duration")
+        self._sync()
+        self._ramp = (self._at_s + over_s, watts)
+
+    @property
+    def power_w(self) -> float:
+        """The draw at the clock's current time."""
+        self._sync()
+        return self._power_w
 
     @property
     def energy_mj(self) -> int:
@@ -248,13 +266,26 @@ class FakeGpu:
             raise NVMLError(pending.pop(0))
 
     def power_mw(self) -> int:
-        return round(self._power_w * 1000)
+        return round(self.power_w * 1000)  # an unsigned int of mW, like the C API
 
     def utilization_since(self, stamp: int) -> list[ProcessUtilizationSample]:
         return [s for s in self._samples if s.timeStamp > stamp]
 
     def _sync(self) -> None:
+        # Integrate the profile exactly from _at_s to now: the ramp's part (a trapezoid, exact
+        # for a linear segment), then the held power.
         now = self._nvml.clock()
+        if self._ramp is not None:
+            end_s, target_w = self._ramp
+            upto = min(now, end_s)
+            if upto > self._at_s:
+                reached = self._power_w + (target_w - self._power_w) * (
+                    (upto - self._at_s) / (end_s - self._at_s)
+                )
+                self._energy_mj += 0.5 * (self._power_w + reached) * 1000 * (upto - self._at_s)
+                self._power_w, self._at_s = reached, upto
+            if upto >= end_s:
+                self._power_w, self._ramp = target_w, None
         self._energy_mj += self._power_w * 1000 * (now - self._at_s)  # mW x s = mJ
         self._at_s = now
 

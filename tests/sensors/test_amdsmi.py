@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+from typing import Any
 
 import pytest
 
@@ -339,6 +340,42 @@ def test_a_gpu_with_neither_energy_nor_power_is_skipped_with_a_reason() -> None:
     error = _unavailable(FakeAmdSmi([card]))
     assert "no visible AMD GPU reports energy or power" in error.reason
     assert "neither energy nor power" in error.reason
+
+
+class _CappedAmdSmi(FakeAmdSmi):
+    """The fake, with each processor's ``power_limit`` (W) as given: a number, "N/A", a sentinel."""
+
+    def __init__(self, gpus: list[FakeGpu], limits: list[object]) -> None:
+        super().__init__(gpus)
+        self.limits = limits
+
+    def amdsmi_get_power_info(self, handle: Any, sensor_ind: int = 0) -> dict[str, Any]:
+        result = super().amdsmi_get_power_info(handle, sensor_ind)
+        result["power_limit"] = self.limits[self.amdsmi_get_processor_handles().index(handle)]
+        return result
+
+
+def test_power_limit_is_the_devices_max_power() -> None:
+    counted = _probe(FakeAmdSmi([gpu(3)]))  # the fake states a 300 W limit
+    sampled = _probe(FakeAmdSmi([gpu(3, counter=None)]))
+
+    assert counted.devices()[0].max_power_w == 300.0
+    assert sampled.devices()[0].max_power_w == 300.0
+
+
+@pytest.mark.parametrize("limit", ["N/A", 0, 0xFFFFFFFF, 300_000_000, None])
+def test_unstated_or_implausible_power_limit_is_no_bound(limit: object) -> None:
+    # UINT_MAX is amdsmi's "unreadable" fill; 300e6 would be 300 W in µW, not a limit in W.
+    sensor = _probe(_CappedAmdSmi([gpu(3)], [limit]))
+
+    assert sensor.devices()[0].max_power_w is None
+
+
+def test_dual_die_card_takes_its_carriers_limit() -> None:
+    sensor = _probe(_CappedAmdSmi(mi250x(0x29), [560, "N/A"]))
+
+    (info,) = sensor.devices()
+    assert info.max_power_w == 560.0
 
 
 # --- probe reasons and fixes -------------------------------------------------------------------

@@ -166,6 +166,26 @@ def test_amdgpu_power_is_sampled_when_no_vendor_sensor_covers_it(sysfs: FakeSysf
     assert interval.devices[0].method == "sampled"
 
 
+@pytest.mark.parametrize(
+    ("attributes", "max_power_w"),
+    [
+        ({"power1_cap": 220 * UJ}, 220.0),  # amdgpu's package power limit, in µW
+        ({"power1_cap": 0}, None),  # no cap set
+        ({"power1_cap": "garbage"}, None),
+        ({}, None),  # the driver states none
+    ],
+)
+def test_power1_cap_is_the_devices_max_power(
+    sysfs: FakeSysfs, attributes: dict[str, int | str], max_power_w: float | None
+) -> None:
+    sysfs.gpu(0, driver="amdgpu", hwmons=[("amdgpu", {"power1_average": 100 * UJ, **attributes})])
+
+    sensor = _probe(sysfs, leave_to_vendor=frozenset())
+
+    assert sensor.devices()[0].max_power_w == max_power_w
+    assert sensor.read() == [Reading("hwmon:card0", "gpu", "sampled", power_w=100.0)]
+
+
 def test_nouveau_instantaneous_power(sysfs: FakeSysfs) -> None:
     sysfs.gpu(0, driver="nouveau", hwmons=[("nouveau", {"power1_input": 42_500_000})])
     sensor = _probe(sysfs)

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 import threading
-import warnings
 from pathlib import Path
 
 import pytest
@@ -78,8 +75,18 @@ def _devices(sensor: nvml.NvmlSensor) -> list[str]:
     return [d.device for d in sensor.devices()]
 
 
-def _sampler_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name == "wattprint-nvml-sampler"]
+def _sample_through_meter(
+    meter: Meter, clock: Clock, *, seconds: float, every_s: float = 0.1
+) -> tuple[float, list[Gap]]:
+    """What the tracker's sampler does with a power-only device: read it every ``every_s``
+    through the meter. Returns the energy integrated over ``seconds`` and the gaps seen."""
+    energy_j, gaps = 0.0, []
+    for _ in range(round(seconds / every_s)):
+        clock.advance(every_s)
+        interval = meter.measure()
+        energy_j += interval.energy_j()
+        gaps.extend(interval.gaps)
+    return energy_j, gaps
 
 
 def _unavailable(fake: FakeNvml, **kwargs: object) -> SensorUnavailable:
@@ -140,6 +147,7 @@ def test_devices_describe_each_gpu(fake: FakeNvml) -> None:
             ("mig", "off"),
         ),
         warning=None,
+        max_power_w=700.0,
     )
 
 
@@ -149,6 +157,7 @@ def test_unreadable_power_limit_is_left_out_of_the_detail(fake: FakeNvml) -> Non
     (info,) = _probe(fake).devices()
 
     assert info.detail == f"Tesla V100-SXM2-16GB ({UUID0}): NVML total energy counter"
+    assert info.max_power_w is None
 
 
 def test_counter_reset_is_a_recorded_gap_not_invented_energy(fake: FakeNvml, clock: Clock) -> None:
@@ -171,17 +180,6 @@ def test_counter_reset_is_a_recorded_gap_not_invented_energy(fake: FakeNvml, clo
         "nvml:0: energy counter went backwards (9000.000 J -> 200.000 J), the driver was "
         "reloaded or the GPU reset; the energy around it is unknown and recorded as a gap"
     )
-
-
-def test_counter_gpu_never_starts_a_sampler_thread(fake: FakeNvml, clock: Clock) -> None:
-    fake.gpu()
-    sensor = _probe(fake, sampling=Sampling(clock=clock, interval_s=0.001))
-
-    sensor.start()
-    sensor.read()
-
-    assert _sampler_threads() == []
-    sensor.close()
 
 
 # --- lost GPUs -----------------------------------------------------------------------------------
@@ -239,168 +237,186 @@ def test_gpu_that_comes_back_restarts_from_a_fresh_baseline(fake: FakeNvml, cloc
 # --- power sampling where there is no counter ----------------------------------------------------
 
 
-def test_sampled_power_is_integrated_with_the_trapezoid_rule(fake: FakeNvml, clock: Clock) -> None:
-    gpu = fake.gpu(energy_counter=False, power_w=100.0, name="Tesla P100-PCIE-16GB")
-    sensor = _probe(fake, sampling=Sampling(clock=clock, thread=False))
+def test_power_mode_reads_plain_power_one_call_per_gpu(fake: FakeNvml) -> None:
+    fake.gpu(energy_counter=False, power_w=100.0, name="Tesla P100-PCIE-16GB")
+    fake.gpu(energy_counter=False, power_w=37.5, name="Tesla P100-PCIE-16GB")
+    sensor = _probe(fake)
+    fake.calls.clear()
 
-    sensor.start()  # baseline sample: 100 W at t0
-    clock.advance(0.25)
-    gpu.set_power(200.0)
-    sensor.sample_once()  # (100 + 200) / 2 x 0.25 = 37.5 J
-    clock.advance(0.25)
-    gpu.set_power(40.0)
-    sensor.sample_once()  # (200 + 40) / 2 x 0.25 = 30 J
+    readings = sensor.read()
 
     assert sensor.method == "sampled"
-    assert sensor.read() == [Reading("nvml:0", "gpu", "sampled", energy_j=67.5)]
-    assert _sampler_threads() == []
+    assert readings == [
+        Reading("nvml:0", "gpu", "sampled", power_w=100.0),
+        Reading("nvml:1", "gpu", "sampled", power_w=37.5),
+    ]
+    # The sampler reads it ~10 times a second: one cheap NVML call per GPU, nothing else.
+    assert fake.calls == ["nvmlDeviceGetPowerUsage"] * 2
 
 
-def test_read_takes_a_sample_of_its_own(fake: FakeNvml, clock: Clock) -> None:
-    gpu = fake.gpu(energy_counter=False, power_w=100.0)
-    sensor = _probe(fake, sampling=Sampling(clock=clock, thread=False))
-    sensor.start()
-    clock.advance(0.5)
-    gpu.set_power(300.0)
+def test_mixed_host_reads_each_gpu_its_own_way(fake: FakeNvml) -> None:
+    fake.gpu(power_w=250.0, energy_mj=4_000_000)
+    fake.gpu(energy_counter=False, power_w=90.0)
 
-    assert sensor.read() == [Reading("nvml:0", "gpu", "sampled", energy_j=100.0)]
-    assert sensor.read() == [Reading("nvml:0", "gpu", "sampled", energy_j=100.0)]  # no time
+    sensor = _probe(fake)
+
+    assert sensor.method == "sampled"  # the weakest device's provenance
+    assert sensor.read() == [
+        Reading("nvml:0", "gpu", "measured", energy_j=4000.0),
+        Reading("nvml:1", "gpu", "sampled", power_w=90.0),
+    ]
 
 
-def test_sampled_gpu_through_the_meter(fake: FakeNvml, clock: Clock) -> None:
+def test_power_mode_integrates_a_ramp_exactly_through_the_meter(
+    fake: FakeNvml, clock: Clock
+) -> None:
     gpu = fake.gpu(energy_counter=False, power_w=80.0)
-    sensor = _probe(fake, sampling=Sampling(clock=clock, thread=False))
+    sensor = _probe(fake)
     meter = _meter(sensor, clock)
+    truth_mj = gpu.energy_mj  # the fake integrates its profile exactly, counter hidden or not
 
-    meter.start()  # the first read starts sampling with a baseline sample
-    for _ in range(4):
-        clock.advance(0.25)
-        sensor.sample_once()
-    gpu.set_power(120.0)
-    clock.advance(0.5)
-    sensor.sample_once()
+    meter.start()
+    flat_j, _ = _sample_through_meter(meter, clock, seconds=1.0)
+    gpu.ramp_power(280.0, over_s=0.5)  # a training step spinning up
+    ramp_j, _ = _sample_through_meter(meter, clock, seconds=0.5)
+    gpu.ramp_power(80.0, over_s=1.0)
+    down_j, gaps = _sample_through_meter(meter, clock, seconds=1.5)
+
+    # 1 s at 80 W; 0.5 s from 80 to 280 W (90 J); 1 s back down (180 J), 0.5 s at 80 W (40 J).
+    assert flat_j == pytest.approx(80.0)
+    assert ramp_j == pytest.approx(90.0)
+    assert down_j == pytest.approx(220.0)
+    assert gaps == []
+    # Samples on the profile's corners: the trapezoid rule is exact for a piecewise-linear draw.
+    assert flat_j + ramp_j + down_j == pytest.approx((gpu.energy_mj - truth_mj) / 1000, abs=1e-3)
+
+
+def test_power_step_between_samples_is_off_by_at_most_half_a_step(
+    fake: FakeNvml, clock: Clock
+) -> None:
+    gpu = fake.gpu(energy_counter=False, power_w=100.0)
+    sensor = _probe(fake)
+    meter = _meter(sensor, clock)
+    before_mj = gpu.energy_mj
+    meter.start()
+
+    measured_j, _ = _sample_through_meter(meter, clock, seconds=1.0)
+    clock.advance(0.02)  # the step lands 20 ms into a 100 ms sampling period
+    gpu.set_power(300.0)
+    clock.advance(0.08)
+    measured_j += meter.measure().energy_j()
+    rest_j, gaps = _sample_through_meter(meter, clock, seconds=0.9)
+    measured_j += rest_j
+    true_j = (gpu.energy_mj - before_mj) / 1000
+
+    assert true_j == pytest.approx(100.0 * 1.02 + 300.0 * 0.98, abs=1e-3)
+    # Over [1.0, 1.1] s the trapezoid assumes (100 + 300) / 2 W: 20 J where 26 J were drawn.
+    assert measured_j == pytest.approx(true_j - 6.0, abs=1e-3)
+    assert abs(measured_j - true_j) <= (300.0 - 100.0) * 0.1 / 2
+    assert gaps == []
+
+
+def test_failed_power_read_is_a_gap_never_bridged(fake: FakeNvml, clock: Clock) -> None:
+    gpu = fake.gpu(energy_counter=False, power_w=100.0)
+    fake.gpu(energy_counter=False, power_w=10.0)
+    sensor = _probe(fake)
+    meter = _meter(sensor, clock)
+    meter.start()
+    clock.advance(0.1)
+    gpu.fail("nvmlDeviceGetPowerUsage", NVML_ERROR_GPU_IS_LOST)
+
+    hole = meter.measure()  # gpu 0's call fails: left out of this read
+    clock.advance(0.1)
+    baseline = meter.measure()  # back: its first reading after the hole is a new baseline
+    clock.advance(0.1)
+    counted = meter.measure()
+
+    assert hole.devices == (DeviceEnergy("nvml:1", "gpu", "sampled", pytest.approx(1.0)),)
+    assert hole.gaps == (Gap("nvml:0", "device missing from its sensor's readings"),)
+    assert baseline.devices == (DeviceEnergy("nvml:1", "gpu", "sampled", pytest.approx(1.0)),)
+    assert baseline.gaps == ()
+    assert counted.devices == (
+        DeviceEnergy("nvml:0", "gpu", "sampled", pytest.approx(10.0)),
+        DeviceEnergy("nvml:1", "gpu", "sampled", pytest.approx(1.0)),
+    )
+
+
+def test_every_power_read_failing_raises_and_is_a_sensor_gap(fake: FakeNvml, clock: Clock) -> None:
+    gpu = fake.gpu(energy_counter=False, power_w=100.0)
+    sensor = _probe(fake)
+    meter = _meter(sensor, clock)
+    meter.start()
+    clock.advance(0.1)
+    gpu.lose()
+
+    with pytest.raises(SensorReadError, match=r"^nvml:0: GPU is lost$"):
+        sensor.read()
     interval = meter.measure()
 
-    # 1 s at 80 W, then a 0.5 s ramp from 80 to 120 W: 80 + 50 J.
-    assert interval.devices == (DeviceEnergy("nvml:0", "gpu", "sampled", 130.0),)
+    assert interval.devices == ()
+    assert interval.gaps == (Gap("nvml", "read failed: nvml:0: GPU is lost"),)
 
 
-def test_sampled_device_says_so(fake: FakeNvml, clock: Clock) -> None:
+def test_power_mode_starts_no_thread(fake: FakeNvml, clock: Clock) -> None:
+    fake.gpu(energy_counter=False, power_w=100.0)
+    fake.gpu(power_w=200.0)
+    threads = set(threading.enumerate())
+
+    sensor = _probe(fake)
+    meter = _meter(sensor, clock)
+    meter.start()
+    _sample_through_meter(meter, clock, seconds=0.5)
+
+    assert set(threading.enumerate()) == threads  # the tracker's sampler does the timing
+    sensor.close()
+    assert set(threading.enumerate()) == threads
+    assert fake.shutdown_calls == 1
+
+
+def test_forced_power_mode_reads_power_where_a_counter_exists(fake: FakeNvml) -> None:
+    fake.gpu(power_w=250.0)
+
+    sensor = _probe(fake, sampling=Sampling(force=True))
+
+    assert sensor.read() == [Reading("nvml:0", "gpu", "sampled", power_w=250.0)]
+    assert "GPU 0 has no energy counter" not in " ".join(sensor.notes)
+    warning = sensor.devices()[0].warning
+    assert warning is not None and warning.startswith("power read instead of the energy counter:")
+
+
+def test_sampled_device_says_so(fake: FakeNvml) -> None:
     fake.gpu(energy_counter=False, uuid=UUID0, name="Tesla P100-PCIE-16GB", power_limit_w=250)
-    sensor = _probe(fake, sampling=Sampling(clock=clock, thread=False))
+    sensor = _probe(fake)
 
     (info,) = sensor.devices()
 
     assert info.method == "sampled"
+    assert info.max_power_w == 250.0
     assert info.detail == (
-        f"Tesla P100-PCIE-16GB ({UUID0}), power limit 250 W: NVML power sampled every 0.1 s"
+        f"Tesla P100-PCIE-16GB ({UUID0}), power limit 250 W: NVML power, sampled by the "
+        "tracker's sampler every 0.1 s"
     )
     assert info.warning == (
-        "no energy counter on this GPU: power sampled every 0.1 s and integrated (trapezoid), "
-        "an estimate between samples"
+        "no energy counter on this GPU: power is sampled by the tracker's sampler every 0.1 s "
+        "and integrated (trapezoid), an estimate between samples"
     )
     assert "GPU 0 has no energy counter (Not Supported): power is sampled" in sensor.notes
 
 
-def test_failed_sample_leaves_a_gap_instead_of_bridging_it(fake: FakeNvml, clock: Clock) -> None:
-    gpu = fake.gpu(energy_counter=False, power_w=100.0)
-    fake.gpu(energy_counter=False, power_w=10.0)
-    sensor = _probe(fake, sampling=Sampling(clock=clock, thread=False))
-    meter = _meter(sensor, clock)
-    meter.start()
-    clock.advance(0.5)
-    gpu.fail("nvmlDeviceGetPowerUsage", NVML_ERROR_GPU_IS_LOST)
-    sensor.sample_once()  # gpu 0 fails: the time since its last sample is a hole
-    clock.advance(0.5)
-    sensor.sample_once()  # gpu 0 is back, before the meter looked
-
-    hole = meter.measure()
-    clock.advance(1.0)
-    sensor.sample_once()
-    baseline = meter.measure()  # gpu 0's first reading after the hole is its new baseline
-    clock.advance(1.0)
-    sensor.sample_once()
-    counted = meter.measure()
-
-    assert hole.devices == (DeviceEnergy("nvml:1", "gpu", "sampled", 10.0),)
-    assert hole.gaps == (Gap("nvml:0", "device missing from its sensor's readings"),)
-    assert baseline.devices == (DeviceEnergy("nvml:1", "gpu", "sampled", 10.0),)
-    assert counted.devices == (
-        DeviceEnergy("nvml:0", "gpu", "sampled", 100.0),
-        DeviceEnergy("nvml:1", "gpu", "sampled", 10.0),
-    )
-
-
-def test_sampler_thread_starts_on_first_read_and_stops_on_close(
-    fake: FakeNvml, clock: Clock
-) -> None:
+def test_sampling_interval_describes_the_samplers_cadence(fake: FakeNvml) -> None:
     fake.gpu(energy_counter=False)
-    sensor = _probe(fake, sampling=Sampling(clock=clock, interval_s=0.001))
-    assert _sampler_threads() == []
 
-    sensor.read()
-    (thread,) = _sampler_threads()
-    assert thread.daemon
-    sensor.close()
+    (info,) = _probe(fake, sampling=Sampling(interval_s=0.25)).devices()
 
-    assert not thread.is_alive()
-    assert _sampler_threads() == []
-    assert fake.shutdown_calls == 1
+    assert info.detail.endswith("NVML power, sampled by the tracker's sampler every 0.25 s")
 
 
-def test_explicit_start_starts_the_thread(fake: FakeNvml, clock: Clock) -> None:
-    fake.gpu(energy_counter=False)
-    sensor = _probe(fake, sampling=Sampling(clock=clock, interval_s=0.001))
-
-    sensor.start()
-    sensor.start()  # once only
-
-    assert len(_sampler_threads()) == 1
-    sensor.close()
-    assert _sampler_threads() == []
-
-
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
-def test_forked_child_has_no_sampler_until_it_reads(fake: FakeNvml, clock: Clock) -> None:
-    fake.gpu(energy_counter=False, power_w=100.0)
-    sensor = _probe(fake, sampling=Sampling(clock=clock, interval_s=0.001))
-    sensor.start()
-    assert len(_sampler_threads()) == 1
-    read_end, write_end = os.pipe()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # "multi-threaded fork" on 3.12+
-        child = os.fork()
-    if child == 0:  # pragma: no cover - runs in the child, reports through the pipe
-        report: list[object] = [len(_sampler_threads())]
-        try:
-            sensor.read()
-            report.append("first read returned")
-        except SensorReadError as exc:
-            report.append(str(exc))
-        report.append(len(_sampler_threads()))
-        report.append([r.device for r in sensor.read()])
-        os.write(write_end, json.dumps(report).encode())
-        os._exit(0)
-    os.close(write_end)
-    with os.fdopen(read_end) as pipe:
-        report = json.loads(pipe.read())
-    os.waitpid(child, 0)
-    sensor.close()
-
-    assert report == [
-        0,  # the parent's thread does not exist in the child
-        "nvml:0: power sampling resumed after unsampled time",  # the fork is a gap, not bridged
-        1,  # reading restarted sampling in the child
-        ["nvml:0"],
-    ]
-
-
-def test_gpu_without_counter_or_power_is_skipped(fake: FakeNvml, clock: Clock) -> None:
+def test_gpu_without_counter_or_power_is_skipped(fake: FakeNvml) -> None:
     fake.gpu()
     mute = fake.gpu(energy_counter=False)
     mute.fail("nvmlDeviceGetPowerUsage", NVML_ERROR_NOT_SUPPORTED)
 
-    sensor = _probe(fake, sampling=Sampling(clock=clock, thread=False))
+    sensor = _probe(fake)
 
     assert _devices(sensor) == ["nvml:0"]
     assert sensor.notes[-1] == (

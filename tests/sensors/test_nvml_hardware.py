@@ -46,9 +46,17 @@ def _energy(reading: Reading) -> float:
 
 
 def test_counter_is_plausible_and_advances(sensor: nvml.NvmlSensor) -> None:
-    first = _by_device(sensor.read())
+    readings = _by_device(sensor.read())
+    assert readings, "the sensor opened but reads no GPU"
+    # A GPU without an energy counter (pre-Volta) gives plain power for the tracker's sampler.
+    for device, reading in readings.items():
+        if reading.energy_j is None:
+            assert reading.method == "sampled" and reading.power_w is not None
+            assert _PLAUSIBLE_W[0] <= reading.power_w <= _PLAUSIBLE_W[1], device
+    first = {d: r for d, r in readings.items() if r.energy_j is not None}
+    if not first:
+        return
     start = time.monotonic()
-    assert first, "the sensor opened but reads no GPU"
     later = first
     while time.monotonic() - start < 5.0:
         time.sleep(0.25)
@@ -60,7 +68,7 @@ def test_counter_is_plausible_and_advances(sensor: nvml.NvmlSensor) -> None:
     elapsed_s = time.monotonic() - start
 
     for device, before in first.items():
-        assert before.component == "gpu" and before.method in ("measured", "sampled")
+        assert before.component == "gpu" and before.method == "measured"
         assert _energy(before) >= 0.0 and before.wrap_j is None
         watts = (_energy(later[device]) - _energy(before)) / elapsed_s
         assert _PLAUSIBLE_W[0] <= watts <= _PLAUSIBLE_W[1], f"{device}: {watts:.1f} W"
@@ -72,6 +80,8 @@ def test_devices_name_real_gpus(sensor: nvml.NvmlSensor) -> None:
         assert info.device == f"nvml:{attributes['index']}"
         assert attributes["uuid"].startswith("GPU-")
         assert attributes["mig"] in ("on", "off")
+        # The enforced power limit, where NVML gives one: a board's limit is tens to ~1000 W.
+        assert info.max_power_w is None or _PLAUSIBLE_W[0] <= info.max_power_w <= _PLAUSIBLE_W[1]
 
 
 def test_process_shares_are_fractions_with_a_known_basis(sensor: nvml.NvmlSensor) -> None:

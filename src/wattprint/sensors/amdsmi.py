@@ -10,7 +10,10 @@ https://github.com/ROCm/amdsmi):
 - ``amdsmi_get_power_info(handle)`` returns watts under ``average_socket_power`` (Navi, MI200 and
   older), ``current_socket_power`` (MI300 and newer) and ``socket_power`` (ROCm >= 6.4, whichever
   the ASIC has); an unsupported field holds the string ``"N/A"``. Used when there is no counter:
-  ``method="sampled"`` power readings that the meter integrates.
+  ``method="sampled"`` power readings (one library call per package, no thread of our own)
+  that the tracker's sampler reads every 0.1 s by default and the meter integrates. The same dict's
+  ``power_limit`` (W) becomes :attr:`DeviceInfo.max_power_w`, the bound the sampler uses to read
+  a wrapping counter often enough.
 
 **Packages, not dies** (the rule that keeps every joule counted exactly once):
 
@@ -93,6 +96,7 @@ class _Die:
     gfx: str | None
     energy_raw: int | None  # counter ticks at probe time; None when unsupported
     power_w: float | None
+    power_limit_w: float | None = None  # the socket power cap, where amdsmi states one
 
 
 @dataclass(slots=True)
@@ -342,6 +346,7 @@ def _describe(
     asic = _mapping(ask("amdsmi_get_gpu_asic_info"))
     board = _mapping(ask("amdsmi_get_gpu_board_info"))
     energy = ask("amdsmi_get_energy_count")
+    power = ask("amdsmi_get_power_info")
     return _Die(
         index=index,
         handle=handle,
@@ -352,7 +357,8 @@ def _describe(
         asic_serial=_text(asic.get("asic_serial")),
         gfx=_text(asic.get("target_graphics_version")),
         energy_raw=_ticks_or_none(energy),
-        power_w=_power_w(ask("amdsmi_get_power_info")),
+        power_w=_power_w(power),
+        power_limit_w=_power_limit_w(power),
     )
 
 
@@ -392,6 +398,19 @@ def _power_w(result: Any) -> float | None:
     for key in POWER_KEYS:
         value = info.get(key)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    return None
+
+
+# No GPU package draws this much; a larger power_limit is a sentinel (amdsmi fills unreadable
+# fields with UINT_MAX) or another unit, and is dropped rather than published as a bound.
+_MAX_PLAUSIBLE_LIMIT_W = 5000.0
+
+
+def _power_limit_w(result: Any) -> float | None:
+    value = _mapping(result).get("power_limit")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if 0 < value <= _MAX_PLAUSIBLE_LIMIT_W:
             return float(value)
     return None
 
@@ -619,6 +638,9 @@ def _device_info(package: _Package) -> DeviceInfo:
             f"this package's counter also covers GPU {', '.join(map(str, hidden))}, which this "
             "process cannot see: work running there is included"
         )
+    # The carrier's cap is the package's (socket quantities live on the die that reports them);
+    # another die's stands in when the carrier states none.
+    limits = [d.power_limit_w for d in [carrier, *package.dies] if d.power_limit_w is not None]
     return DeviceInfo(
         device=_device_name(package),
         component="gpu",
@@ -626,4 +648,5 @@ def _device_info(package: _Package) -> DeviceInfo:
         detail=detail,
         attributes=tuple(attributes),
         warning=warning,
+        max_power_w=limits[0] if limits else None,
     )

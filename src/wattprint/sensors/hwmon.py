@@ -28,6 +28,11 @@ counted: ``amd_energy`` reads the same RAPL MSRs as the rapl sensor
 (``Documentation/hwmon/amd_energy.rst``), and a counter whose component cannot be established
 from a documented source is left out rather than guessed.
 
+**Power cap.** Where the chosen hwmon has ``power1_cap`` (µW; amdgpu's package power limit, for
+one), it is read once at probe time and published as :attr:`DeviceInfo.max_power_w`, the bound
+the sampler uses for counters that can wrap. Power-only cards return plain power readings (no
+thread of ours): the tracker's sampler reads them every 0.1 s by default.
+
 **Wraparound.** hwmon values are C ``long`` (64-bit) µJ, and i915 / xe extend their 32-bit
 hardware register in software (``i915_hwmon.h``: ``energy_counter_overflow``), so the counters
 do not wrap in practice: ``wrap_j`` stays None and a backwards step (a driver reload) is a
@@ -41,7 +46,7 @@ import logging
 import os
 import re
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..errors import SensorReadError, SensorUnavailable
@@ -105,6 +110,7 @@ class _Source:
     kind: str  # "energy" | "power"
     what: str  # "card energy", "package energy", "average power"...
     warning: str | None = None
+    max_power_w: float | None = None  # power1_cap, read at probe time
 
     @property
     def device(self) -> str:
@@ -220,6 +226,7 @@ def probe(
     sources = _selected(sources, ctx.options.gpu_ids, notes)
     if not sources:
         raise _nothing(cards, notes)
+    sources = [replace(s, max_power_w=_cap_w(s.hwmon)) for s in sources]
     channels = _open(sources, opener, notes)
     for note in notes:
         log.debug("hwmon: %s", note)
@@ -399,6 +406,18 @@ def _open(sources: list[_Source], opener: Opener, notes: list[str]) -> list[_Cha
     return channels
 
 
+def _cap_w(hwmon: _Hwmon) -> float | None:
+    """``power1_cap`` in W, or None where there is none, it is unreadable, or 0 (no cap set)."""
+    if "power1_cap" not in hwmon.attributes:
+        return None
+    text = _read_text(hwmon.path / "power1_cap")
+    try:
+        microwatts = int(text or "")
+    except ValueError:
+        return None
+    return microwatts / 1e6 if microwatts > 0 else None
+
+
 def _find_again(source: _Source) -> str | None:
     for hwmon in _hwmons(source.card.device / "hwmon"):
         if hwmon.name == source.hwmon.name and source.attribute in hwmon.attributes:
@@ -429,6 +448,7 @@ def _device_info(source: _Source) -> DeviceInfo:
         detail=detail,
         attributes=tuple(attributes),
         warning=source.warning,
+        max_power_w=source.max_power_w,
     )
 
 

@@ -12,11 +12,11 @@ mirrored by cuda-python's ``cuda.bindings.nvml`` pages; wrapper behaviour read i
   documents it as a 1 s average on Ampere (except GA100) and newer, and as instantaneous power on
   GA100 and older. It is used only where the energy counter is missing
   (``NVML_ERROR_NOT_SUPPORTED``: pre-Volta GPUs, some vGPUs), i.e. on GPUs that report
-  instantaneous power, which is why the sensor samples it on its own thread, every
-  :attr:`Sampling.interval_s` (0.1 s), rather than at the meter's 1 s or more: a fast cadence is
-  what makes the trapezoid integral follow a training step's power swings. The integral is exposed
-  as a cumulative counter, ``method="sampled"``; ``read()`` adds a sample of its own, so a reading
-  is current to the moment it is taken.
+  instantaneous power. ``read()`` then returns a plain power reading, ``method="sampled"``: one
+  NVML call per GPU, cheap enough for the tracker's shared sampler to read it every 0.1 s (its
+  default for power-only devices) rather than at the record interval of 1 s or more. That fast
+  cadence is what makes the meter's trapezoid integral follow a training step's power swings; the
+  sensor itself keeps no thread, no clock and no integral (timing belongs to the sampler).
 - ``nvmlDeviceGetMigMode(handle)`` -> ``[current, pending]``; MIG instances have no energy counter
   or power reading of their own, so a MIG-enabled GPU is reported whole, with a warning.
 - ``nvmlDeviceGetProcessUtilization(handle, lastSeenTimeStamp)`` (samples newer than a CPU
@@ -33,9 +33,13 @@ an invented number labelled "measured". A recorded gap is the honest answer.
 
 **Failures.** A GPU whose NVML call fails (``NVML_ERROR_GPU_IS_LOST`` after an Xid 79, say) is left
 out of that read, so the meter records a gap for it alone and the other GPUs keep counting; when
-every GPU fails, ``read()`` raises :class:`SensorReadError`. The power integral never bridges time
-it did not sample: after a failed sample, or in a forked child, the GPU is left out of the next
-read once, so the meter re-baselines instead of taking a delta across the hole.
+every GPU fails, ``read()`` raises :class:`SensorReadError`. This holds for power readings too:
+the meter integrates power only between two consecutive successful readings, so a failed power
+call is a gap, never a bridge across time nobody sampled.
+
+**Power limit.** The enforced power limit (``nvmlDeviceGetEnforcedPowerLimit``, mW) is read once
+at probe time and published as :attr:`DeviceInfo.max_power_w`, the bound the sampler uses for
+counters that can wrap (NVML's does not, in practice).
 
 **Which GPUs.** ``options.gpu_ids`` (NVML indices, as ``nvidia-smi`` shows them, or UUIDs) when
 set; else ``CUDA_VISIBLE_DEVICES`` read the way CUDA reads it (indices, ``GPU-`` UUID prefixes, MIG
@@ -47,10 +51,8 @@ from __future__ import annotations
 
 import importlib
 import logging
-import os
 import re
 import threading
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,7 +95,6 @@ _LIB_RM_VERSION_MISMATCH = 18
 _UNSUPPORTED = frozenset({_NOT_SUPPORTED, _FUNCTION_NOT_FOUND})
 _MIG_ENABLE = 1
 
-_SAMPLER_THREAD = "wattprint-nvml-sampler"
 # Notes are for doctor and logs; a counter that resets over and over must not grow them forever.
 _MAX_NOTES = 64
 _INDEX = re.compile(r"^\d+$")
@@ -101,16 +102,16 @@ _INDEX = re.compile(r"^\d+$")
 
 @dataclass(frozen=True, slots=True)
 class Sampling:
-    """How power is sampled on GPUs without an energy counter.
+    """How GPUs without an energy counter are read.
 
-    ``thread=False`` samples only when :meth:`NvmlSensor.sample_once` is called (tests drive it
-    with a fake ``clock``); ``force=True`` samples power even where a counter exists, to compare
-    the two on real hardware (``benchmarks/gpu_nvml_check.py``).
+    The sensor does not time anything: the tracker's sampler reads power-only devices every
+    ``interval_s`` (0.1 s by default), and this value only describes that cadence in the device's
+    detail and warning, so pass the sampler's own when it is configured otherwise.
+    ``force=True`` reads power even where a counter exists, to compare the two on real hardware
+    (``benchmarks/gpu_nvml_check.py``).
     """
 
     interval_s: float = 0.1
-    clock: Callable[[], float] = time.monotonic
-    thread: bool = True
     force: bool = False
 
 
@@ -151,7 +152,8 @@ class _Gpu:
 
 
 class NvmlSensor:
-    """Reads each selected GPU's energy counter, or its integrated power where it has none."""
+    """Reads each selected GPU's energy counter, or its power where it has none (no thread:
+    the tracker's sampler decides when to read)."""
 
     name = "nvml"
 
@@ -171,11 +173,8 @@ class NvmlSensor:
         self._notes = notes
         self._sampling = sampling
         self._proc = proc
-        self._counted = [g for g in gpus if g.mode == "counter"]
-        sampled = [g for g in gpus if g.mode == "power"]
-        self._sampler = _Sampler(lib, errors, sampled, sampling) if sampled else None
         # Provenance of the sensor as a whole is its weakest device's.
-        self.method = "sampled" if sampled else "measured"
+        self.method = "sampled" if any(g.mode == "power" for g in gpus) else "measured"
         self._last_mj: dict[str, int] = {}
         self._failing: set[str] = set()
         self._last_seen_us: dict[str, int] = {}
@@ -192,32 +191,20 @@ class NvmlSensor:
     def devices(self) -> list[DeviceInfo]:
         return [_device_info(g, self._sampling) for g in self._gpus]
 
-    def start(self) -> None:
-        """Start power sampling now (else it starts on the first read); a no-op with counters."""
-        if self._sampler is not None:
-            self._sampler.start()
-
-    def sample_once(self) -> None:
-        """Take one power sample of every counter-less GPU (what the sampler thread repeats)."""
-        if self._sampler is not None:
-            self._sampler.sample_once()
-
     def read(self) -> list[Reading]:
+        """One reading per GPU: its energy counter, or its power where it has no counter."""
         if self._closed:
             raise SensorReadError("NVML sensor is closed")
         readings: list[Reading] = []
         failures: list[str] = []
-        for gpu in self._counted:
+        for gpu in self._gpus:
             try:
-                millijoules = int(self._lib.nvmlDeviceGetTotalEnergyConsumption(gpu.handle))
+                reading = self._read_gpu(gpu)
             except self._errors as exc:
                 failures.append(self._failed(gpu.device, str(exc)))
                 continue
             self._recovered(gpu.device)
-            self._watch_for_reset(gpu.device, millijoules)
-            readings.append(Reading(gpu.device, "gpu", "measured", energy_j=millijoules / 1000))
-        if self._sampler is not None:
-            self._read_sampled(readings, failures)
+            readings.append(reading)
         if failures and not readings:
             # Every GPU failed: one sensor-level gap says why. Otherwise the failed ones are just
             # missing, which the meter records as a gap for those devices only.
@@ -250,24 +237,18 @@ class NvmlSensor:
             if self._closed:
                 return
             self._closed = True
-        if self._sampler is not None:
-            self._sampler.stop()
         _shut_down(self._lib, self._errors)
 
     # --- reading -------------------------------------------------------------------------------
 
-    def _read_sampled(self, readings: list[Reading], failures: list[str]) -> None:
-        assert self._sampler is not None
-        self._sampler.start()  # a no-op once running; restarts sampling in a forked child
-        # One sample now (as cheap as a counter read), so the reading is current to this moment
-        # rather than to the thread's last tick, up to interval_s ago.
-        self._sampler.sample_once()
-        for device, energy_j, why in self._sampler.snapshot():
-            if energy_j is None:
-                failures.append(self._failed(device, why or "no power sample"))
-                continue
-            self._recovered(device)
-            readings.append(Reading(device, "gpu", "sampled", energy_j=energy_j))
+    def _read_gpu(self, gpu: _Gpu) -> Reading:
+        """One NVML call for one GPU; NVML's errors propagate to :meth:`read`."""
+        if gpu.mode == "counter":
+            millijoules = int(self._lib.nvmlDeviceGetTotalEnergyConsumption(gpu.handle))
+            self._watch_for_reset(gpu.device, millijoules)
+            return Reading(gpu.device, "gpu", "measured", energy_j=millijoules / 1000)
+        milliwatts = self._lib.nvmlDeviceGetPowerUsage(gpu.handle)
+        return Reading(gpu.device, "gpu", "sampled", power_w=float(milliwatts) / 1000)
 
     def _watch_for_reset(self, device: str, millijoules: int) -> None:
         before = self._last_mj.get(device)
@@ -387,135 +368,6 @@ def _fraction(by_pid: dict[int, float], pids: frozenset[int]) -> float:
     if total <= 0:  # processes hold it but their memory is unknown: split by head count
         return sum(1 for p in by_pid if p in pids) / len(by_pid)
     return sum(v for p, v in by_pid.items() if p in pids) / total
-
-
-# --- power sampling ------------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class _Integral:
-    """One GPU's trapezoid integral of sampled power, as a cumulative counter."""
-
-    energy_j: float = 0.0
-    power_w: float | None = None
-    at_s: float | None = None
-    failure: str | None = None  # why the latest sample failed
-    hole: bool = False  # time went unsampled and no reader has been told yet
-
-    def add(self, power_w: float, at_s: float) -> None:
-        if self.at_s is not None and at_s <= self.at_s:
-            # The reader and the sampler thread both sample; one that lost the race to the lock
-            # carries an older time, and integrating it would count that span twice.
-            return
-        if self.power_w is not None and self.at_s is not None:
-            self.energy_j += 0.5 * (power_w + self.power_w) * (at_s - self.at_s)
-        self.power_w, self.at_s = power_w, at_s
-        self.failure = None
-
-    def interrupt(self, why: str | None) -> None:
-        if self.at_s is not None:
-            self.hole = True
-        self.power_w = self.at_s = None
-        self.failure = why
-
-
-class _Sampler:
-    """Samples power on a daemon thread and integrates it; safe to read from another thread.
-
-    The thread exists in the process that started it only (threads do not survive ``fork``);
-    every entry point checks the pid, and a forked child rebuilds its locks (the parent's thread
-    may have held one at the fork) and restarts sampling only if it reads.
-    """
-
-    def __init__(
-        self,
-        lib: Any,
-        errors: tuple[type[BaseException], ...],
-        gpus: list[_Gpu],
-        sampling: Sampling,
-    ) -> None:
-        self._lib = lib
-        self._errors = errors
-        self._gpus = gpus
-        self._sampling = sampling
-        self._integrals = {g.device: _Integral() for g in gpus}
-        self._pid = os.getpid()
-        self._lock = threading.Lock()  # guards _integrals
-        self._start_lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._started = False
-
-    def start(self) -> None:
-        self._check_fork()
-        with self._start_lock:
-            if self._started:
-                return
-            self._started = True
-            self.sample_once()  # the baseline: the integral starts here
-            if self._sampling.thread:
-                self._thread = threading.Thread(target=self._run, name=_SAMPLER_THREAD, daemon=True)
-                self._thread.start()
-
-    def sample_once(self) -> None:
-        self._check_fork()
-        for gpu in self._gpus:
-            try:
-                milliwatts = self._lib.nvmlDeviceGetPowerUsage(gpu.handle)
-            except self._errors as exc:
-                with self._lock:
-                    self._integrals[gpu.device].interrupt(f"power sample failed: {exc}")
-                continue
-            at_s = self._sampling.clock()
-            with self._lock:
-                self._integrals[gpu.device].add(milliwatts / 1000, at_s)
-
-    def snapshot(self) -> list[tuple[str, float | None, str | None]]:
-        """(device, cumulative J or None, why None) for each GPU; tells each hole once."""
-        self._check_fork()
-        out: list[tuple[str, float | None, str | None]] = []
-        with self._lock:
-            for device, integral in self._integrals.items():
-                if integral.failure is not None or integral.at_s is None:
-                    integral.hole = False  # the reader sees the device missing: it re-baselines
-                    out.append((device, None, integral.failure or "no power sample yet"))
-                elif integral.hole:
-                    integral.hole = False
-                    out.append((device, None, "power sampling resumed after unsampled time"))
-                else:
-                    out.append((device, integral.energy_j, None))
-        return out
-
-    def stop(self) -> None:
-        self._check_fork()
-        self._stop.set()
-        thread, self._thread = self._thread, None
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=max(1.0, 10 * self._sampling.interval_s))
-
-    def _run(self) -> None:
-        # wait() doubles as the stop signal, so close() never waits out a whole interval.
-        while not self._stop.wait(self._sampling.interval_s):
-            try:
-                self.sample_once()
-            except Exception as exc:  # noqa: BLE001 - a bug here must not stop sampling silently
-                log.warning("nvml: power sampling failed unexpectedly: %r", exc)
-                with self._lock:
-                    for integral in self._integrals.values():
-                        integral.interrupt(f"sampling failed: {exc!r}")
-
-    def _check_fork(self) -> None:
-        if os.getpid() == self._pid:
-            return
-        # A forked child: the parent's thread is not here and its locks may be held forever.
-        self._pid = os.getpid()
-        self._lock = threading.Lock()
-        self._start_lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread = None
-        self._started = False
-        for integral in self._integrals.values():
-            integral.interrupt(None)
 
 
 # --- probe ---------------------------------------------------------------------------------------
@@ -905,9 +757,13 @@ def _mig_warning(mig: bool) -> str | None:
 def _sampled_warning(mode: str, sampling: Sampling) -> str | None:
     if mode != "power":
         return None
+    # Forced power mode (a benchmark comparing the two) must not claim the counter is missing.
+    why = "power read instead of the energy counter" if sampling.force else (
+        "no energy counter on this GPU"
+    )
     return (
-        f"no energy counter on this GPU: power sampled every {sampling.interval_s:g} s and "
-        "integrated (trapezoid), an estimate between samples"
+        f"{why}: power is sampled by the tracker's sampler every "
+        f"{sampling.interval_s:g} s and integrated (trapezoid), an estimate between samples"
     )
 
 
@@ -915,7 +771,7 @@ def _device_info(gpu: _Gpu, sampling: Sampling) -> DeviceInfo:
     if gpu.mode == "counter":
         how = "NVML total energy counter"
     else:
-        how = f"NVML power sampled every {sampling.interval_s:g} s"
+        how = f"NVML power, sampled by the tracker's sampler every {sampling.interval_s:g} s"
     limit = f", power limit {gpu.power_limit_w:g} W" if gpu.power_limit_w else ""
     return DeviceInfo(
         device=gpu.device,
@@ -929,4 +785,5 @@ def _device_info(gpu: _Gpu, sampling: Sampling) -> DeviceInfo:
             ("mig", "on" if gpu.mig else "off"),
         ),
         warning="; ".join(gpu.warnings) or None,
+        max_power_w=gpu.power_limit_w,
     )
