@@ -1,9 +1,16 @@
 """The published wire format: every object a run emits, as JSON, with a ``schema_version``.
 
 One tagged object per item: ``{"type": "run" | "record" | "span" | "heartbeat" | "summary",
-"schema_version": N, ...}``. The JSON Lines sink, the spool, the store's exports and the HTTP
+"schema_version": 2, ...}``. The JSON Lines sink, the spool, the store's exports and the HTTP
 exporter write exactly these; :func:`schema` is the JSON Schema (draft 2020-12) they validate
-against, printed by ``wattprint schema``.
+against (``wire_schema.json`` beside this module), printed by ``wattprint schema``.
+``docs/wire-format.md`` describes the objects and the migration from version 1.
+
+:func:`to_wire` builds the object field by field (not from ``asdict``) so that what goes out is
+the schema's shape, with JSON-native types only (lists, not tuples). :func:`from_wire` is its
+inverse and also reads version 1 objects (wattprint 0.1.0), upgrading them on the way in.
+Neither validates against the schema: the JSON Schema library is a test dependency, and the
+tests check that every object the sinks write validates.
 """
 
 from __future__ import annotations
@@ -12,39 +19,99 @@ from typing import Any, Mapping, Union
 
 from .records import Heartbeat, Record, RunInfo, RunSummary, SpanRecord
 
-__all__ = ["WIRE_VERSION", "Item", "from_wire", "to_wire"]
+__all__ = ["WIRE_VERSION", "Item", "from_wire", "schema", "to_wire"]
 
 #: Version of the wire format. Changing the format means a new version and a migration note
-#: in ``docs/wire-format.md``.
+#: in ``docs/wire-format.md`` (and a new ``$id`` in ``wire_schema.json``).
 WIRE_VERSION = 2
 
 Item = Union[RunInfo, Record, SpanRecord, Heartbeat, RunSummary]
 
-_TYPE_OF = {RunInfo: "run", Record: "record", SpanRecord: "span", Heartbeat: "heartbeat",
-            RunSummary: "summary"}
+_SCHEMA_FILE = "wire_schema.json"
+_TYPES = ("run", "record", "span", "heartbeat", "summary")
+
+
+def schema() -> dict[str, Any]:
+    """The JSON Schema of the wire format (a fresh dict on every call)."""
+    import json
+    from importlib.resources import files
+
+    text = files("wattprint").joinpath(_SCHEMA_FILE).read_text(encoding="utf-8")
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-native deep copy: mappings -> dicts, tuples and lists -> lists."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _work(pairs: tuple[tuple[str, float], ...]) -> list[dict[str, Any]]:
+    return [{"unit": unit, "count": count} for unit, count in pairs]
+
+
+def _fields(item: Any, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    return {name: _plain(getattr(item, name)) for name in item.__dataclass_fields__
+            if name not in skip}
 
 
 def to_wire(item: Item) -> dict[str, Any]:
-    """The wire object for ``item`` (a new dict, JSON-serialisable)."""
-    kind = _TYPE_OF[type(item)]
-    if isinstance(item, Record):
-        data = item.to_row()
+    """The wire object for ``item``: a new, JSON-serialisable dict of the schema's shape."""
+    if isinstance(item, RunInfo):
+        # RunInfo.schema_version is the record module's own counter, not the wire version:
+        # the wire object carries WIRE_VERSION alone.
+        data = _fields(item, skip=("schema_version",))
+        kind = "run"
+    elif isinstance(item, Record):
+        data = _fields(item, skip=("components", "work"))
         data["components"] = [c.to_dict() for c in item.components]
-        data["gaps"] = list(item.gaps)
-        data["work"] = [{"unit": u, "count": c} for u, c in item.work]
+        data["work"] = _work(item.work)
+        kind = "record"
+    elif isinstance(item, SpanRecord):
+        data = _fields(item, skip=("work",))
+        data["work"] = _work(item.work)
+        kind = "span"
+    elif isinstance(item, Heartbeat):
+        data = _fields(item)
+        kind = "heartbeat"
     elif isinstance(item, RunSummary):
-        data = item.to_json()
+        # energy_kwh (in RunSummary.to_json) is presentation; the wire carries SI units only.
+        data = _fields(item)
+        kind = "summary"
     else:
-        data = item.to_dict()
+        raise TypeError(f"not a wire item: {type(item).__name__}")
     data["type"] = kind
     data["schema_version"] = WIRE_VERSION
     return data
 
 
 def from_wire(data: Mapping[str, Any]) -> Item:
-    """The item a wire object describes (the inverse of :func:`to_wire`)."""
+    """The item a wire object describes: the inverse of :func:`to_wire`.
+
+    Version 1 objects (no ``schema_version``, or 1) are upgraded first. Raises ``ValueError``
+    for an unknown type, a version newer than this wattprint knows, or a malformed object.
+    """
     kind = data.get("type")
+    version = data.get("schema_version", 1)
+    if version == 1:
+        data = _upgrade_v1(data)
+    elif version != WIRE_VERSION:
+        raise ValueError(f"wire object of schema_version {version!r}: this wattprint reads "
+                         f"versions 1 to {WIRE_VERSION}; upgrade wattprint to read it")
+    if kind not in _TYPES:
+        raise ValueError(f"unknown wire object type {kind!r}")
     body = {k: v for k, v in data.items() if k not in ("type", "schema_version")}
+    try:
+        return _build(kind, body)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"malformed {kind} wire object: {exc!r}") from exc
+
+
+def _build(kind: str, body: dict[str, Any]) -> Item:
     if kind == "run":
         return RunInfo.from_dict(body)
     if kind == "record":
@@ -56,4 +123,29 @@ def from_wire(data: Mapping[str, Any]) -> Item:
                          every_s=float(body["every_s"]))
     if kind == "summary":
         return RunSummary.from_json(body)
-    raise ValueError(f"unknown wire object type {kind!r}")
+    raise AssertionError(kind)
+
+
+def _upgrade_v1(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A version 1 object (wattprint 0.1.0) in version 2's shape, as far as v1 knew it.
+
+    v1 spans were one row per closed instance with ``start_s``/``end_s``, their edges read from
+    the sensors on the caller's thread: a v2 aggregate of count 1 with ``boundary`` "exact".
+    v1 records had no ``work``; v1 summaries had ``energy_kwh`` and no ``work``/``delivery``.
+    Fields v1 never had (``host.host_id``, ``host.tracker_pid``) stay absent: an upgraded run is
+    readable, not schema-valid.
+    """
+    out = dict(data)
+    kind = out.get("type")
+    if kind == "span" and "count" not in out:
+        start_s, end_s = float(out.pop("start_s")), float(out.pop("end_s"))
+        duration_s, energy_j = float(out["duration_s"]), float(out["energy_j"])
+        out.update(count=1, first_start_s=start_s, last_end_s=end_s, duration_min_s=duration_s,
+                   duration_max_s=duration_s, energy_min_j=energy_j, energy_max_j=energy_j,
+                   work=[], boundary="exact")
+    elif kind == "record":
+        out.setdefault("work", [])
+    elif kind == "summary":
+        out.pop("energy_kwh", None)
+    out["schema_version"] = WIRE_VERSION
+    return out

@@ -1,0 +1,149 @@
+"""to_wire / from_wire: exact inverses, JSON-native output, version 1 read and upgraded."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from wattprint.records import Heartbeat, Record, RunInfo, RunSummary, SpanRecord
+from wattprint.wire import WIRE_VERSION, from_wire, to_wire
+
+
+def _json_native(value: Any) -> bool:
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _json_native(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_json_native(v) for v in value)
+    return value is None or isinstance(value, (str, int, float, bool))
+
+
+def test_every_type_round_trips(build: Any) -> None:
+    kinds = set()
+    for item in build.all():
+        wire = to_wire(item)
+        kinds.add(wire["type"])
+        assert wire["schema_version"] == WIRE_VERSION
+        assert _json_native(wire), type(item).__name__
+        assert from_wire(wire) == item
+        assert from_wire(json.loads(json.dumps(wire))) == item
+    assert kinds == {"run", "record", "span", "heartbeat", "summary"}
+
+
+def test_wire_objects_carry_the_documented_values(build: Any) -> None:
+    record = to_wire(build.record(0))
+    assert record["type"] == "record"
+    assert record["components"][0] == {"component": "cpu", "device": "rapl:package-0",
+                                       "method": "measured", "energy_j": 400.0, "share": 0.5}
+    assert record["work"] == [{"unit": "samples", "count": 64.0}]
+    assert record["energy_j"] == 1920.0
+    run = to_wire(build.run_info())
+    assert run["location"]["country"] == "FR" and run["location"]["notes"] == ["no cloud metadata"]
+    assert run["devices"][0]["attributes"] == {"zone": "intel-rapl:0", "wrap_j": "262143.328850"}
+    assert run["job"]["rank"] == 3 and run["job"]["node"] == "node-7"
+    assert len(run["host"]["host_id"]) == 16
+    summary = to_wire(build.summary())
+    assert "energy_kwh" not in summary  # presentation units stay off the wire
+    assert summary["work"] == [{"unit": "samples", "count": 192.0,
+                                "energy_j_per_unit": pytest.approx(5760.0 / 192.0),
+                                "emissions_g_per_unit": pytest.approx(
+                                    5760.0 * 1.2 * 56.0 / 3.6e6 / 192.0)}]
+    assert summary["spans"][1]["span_id"] == "train/step" and "type" not in summary["spans"][1]
+
+
+def test_run_info_schema_version_is_not_the_wire_version(build: Any) -> None:
+    wire = to_wire(build.run_info())
+    assert wire["schema_version"] == WIRE_VERSION
+    assert list(wire).count("schema_version") == 1
+
+
+def test_to_wire_returns_a_copy(build: Any) -> None:
+    info = build.run_info()
+    wire = to_wire(info)
+    wire["location"]["country"] = "DE"
+    wire["tags"]["team"] = "other"
+    assert info.location["country"] == "FR" and info.tags["team"] == "vision"
+
+
+def test_unknown_types_and_versions_are_refused(build: Any) -> None:
+    with pytest.raises(TypeError, match="not a wire item"):
+        to_wire({"run_id": "x"})  # type: ignore[arg-type]
+    wire = to_wire(build.heartbeat())
+    with pytest.raises(ValueError, match="unknown wire object type 'pulse'"):
+        from_wire({**wire, "type": "pulse"})
+    with pytest.raises(ValueError, match="schema_version 3.*upgrade wattprint"):
+        from_wire({**wire, "schema_version": WIRE_VERSION + 1})
+    with pytest.raises(ValueError, match="malformed heartbeat"):
+        from_wire({k: v for k, v in wire.items() if k != "at_s"})
+    with pytest.raises(ValueError, match="malformed record"):
+        from_wire({**to_wire(build.record()), "energy_j": "lots"})
+
+
+# What wattprint 0.1.0's JSON Lines sink wrote: {"type": ..., **to_dict()}; only the run line had
+# a schema_version (RunInfo's own field, 1).
+V1_RUN = {
+    "type": "run", "schema_version": 1, "run_id": "r1", "project": "p", "experiment": "e",
+    "started_s": 1700000000.0, "scope": "machine", "interval_s": 5.0, "pue": 1.0,
+    "location": {"country": "FR", "subdivision": None, "resolved_by": "config", "detail": "",
+                 "zone": "FR", "cloud": None, "cloud_region": None, "lat": None, "lon": None,
+                 "postcode": None, "notes": []},
+    "host": {"hostname": "h", "os": "Linux 6.1", "machine": "x86_64", "python": "3.11.4",
+             "pid": 12, "command": "python x.py", "cpu": "Xeon"},
+    "devices": [], "skipped": [], "warnings": [], "wattprint_version": "0.1.0", "tags": {},
+    "job": None,
+}
+V1_RECORD = {
+    "type": "record", "run_id": "r1", "seq": 0, "start_s": 1700000000.0, "duration_s": 5.0,
+    "cpu_energy_j": 100.0, "gpu_energy_j": 0.0, "ram_energy_j": 5.0, "other_energy_j": 0.0,
+    "energy_j": 105.0, "pue": 1.0, "emissions_g": 0.0016, "intensity_g_per_kwh": 56.0,
+    "intensity_zone": "FR", "intensity_source": "Ember", "intensity_year": 2023,
+    "intensity_kind": "average", "intensity_live": False,
+    "components": [{"component": "cpu", "device": "rapl:package-0", "method": "measured",
+                    "energy_j": 100.0, "share": 1.0}],
+    "gaps": [],
+}
+V1_SPAN = {
+    "type": "span", "run_id": "r1", "span_id": "s1", "parent_id": None, "name": "load",
+    "start_s": 1700000001.0, "end_s": 1700000003.5, "duration_s": 2.5, "cpu_energy_j": 40.0,
+    "gpu_energy_j": 0.0, "ram_energy_j": 2.0, "other_energy_j": 0.0, "energy_j": 42.0,
+    "emissions_g": 0.00065,
+}
+
+
+def test_version_1_objects_are_read_and_upgraded() -> None:
+    run = from_wire(V1_RUN)
+    assert isinstance(run, RunInfo) and run.run_id == "r1" and run.host["pid"] == 12
+    record = from_wire(V1_RECORD)
+    assert isinstance(record, Record) and record.work == () and record.energy_j == 105.0
+    span = from_wire(V1_SPAN)
+    assert span == SpanRecord(
+        run_id="r1", span_id="s1", parent_id=None, name="load", count=1,
+        first_start_s=1700000001.0, last_end_s=1700000003.5, duration_s=2.5, duration_min_s=2.5,
+        duration_max_s=2.5, cpu_energy_j=40.0, gpu_energy_j=0.0, ram_energy_j=2.0,
+        other_energy_j=0.0, energy_j=42.0, energy_min_j=42.0, energy_max_j=42.0,
+        emissions_g=0.00065, work=(), boundary="exact")
+    # an upgraded v1 record is a valid v2 record
+    assert to_wire(record)["schema_version"] == WIRE_VERSION
+
+
+def test_version_1_summary_drops_energy_kwh(build: Any) -> None:
+    summary = replace(build.summary(), work=(), delivery=None)
+    v1 = {k: v for k, v in to_wire(summary).items() if k not in ("work", "delivery",
+                                                                  "schema_version")}
+    v1["energy_kwh"] = summary.energy_j["total"] / 3.6e6
+    assert from_wire(v1) == summary
+    assert isinstance(from_wire(v1), RunSummary)
+
+
+def test_upgraded_v1_record_validates(validator: Any) -> None:
+    assert list(validator.iter_errors(to_wire(from_wire(V1_RECORD)))) == []
+    assert list(validator.iter_errors(to_wire(from_wire(V1_SPAN)))) == []
+
+
+def test_heartbeat_round_trip_exact() -> None:
+    beat = Heartbeat(run_id="r", at_s=1.5, every_s=15.0)
+    assert to_wire(beat) == {"type": "heartbeat", "schema_version": WIRE_VERSION, "run_id": "r",
+                             "at_s": 1.5, "every_s": 15.0}
+    assert from_wire(to_wire(beat)) == beat
