@@ -84,19 +84,6 @@ def _choice(*choices: str) -> Callable[[Any], str]:
     return parse
 
 
-def _choices_list(*choices: str) -> Callable[[Any], tuple[str, ...]]:
-    def parse(value: Any) -> tuple[str, ...]:
-        items = value.split(",") if isinstance(value, str) else value
-        if not isinstance(items, (list, tuple)):
-            raise ValueError
-        out = tuple(str(item).strip().lower() for item in items if str(item).strip())
-        if any(item not in choices for item in out):
-            raise ValueError
-        return tuple(dict.fromkeys(out))
-
-    return parse
-
-
 def _text_list(value: Any) -> tuple[str, ...] | None:
     if value is None or value == "":
         return None
@@ -113,7 +100,30 @@ def _path(value: Any) -> Path | None:
     return Path(os.path.expanduser(_text(value)))
 
 
-SINK_NAMES = ("sqlite", "csv", "jsonl")
+class _Explained(ValueError):
+    """A bad value whose message says more than the key's ``allowed`` text can."""
+
+
+def _sink_list(value: Any) -> tuple[str, ...]:
+    # Any registered sink: the built-ins without touching package metadata, plugins through the
+    # ``wattprint.sinks`` entry-point group (see wattprint.sinks.registry).
+    from .sinks.registry import BUILTIN_SINKS, is_sink_name, unknown_sink_message
+
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)):
+        raise ValueError
+    out = []
+    for item in items:
+        name = str(item).strip()
+        if not name:
+            continue
+        if name.lower() in BUILTIN_SINKS:
+            name = name.lower()
+        elif not is_sink_name(name):
+            raise _Explained(unknown_sink_message(name))
+        out.append(name)
+    return tuple(dict.fromkeys(out))
+
 
 KEYS: dict[str, Key] = {
     k.name: k
@@ -171,7 +181,7 @@ KEYS: dict[str, Key] = {
             "data-centre power usage effectiveness (default: the cloud provider's published "
             "figure on a known cloud, else 1.0)"),
         Key("home", _path, "a directory path", "where the local store lives"),
-        Key("sinks", _choices_list(*SINK_NAMES), f"a list drawn from {', '.join(SINK_NAMES)}",
+        Key("sinks", _sink_list, "a list of registered sink names, e.g. sqlite,csv",
             "where records go"),
         Key("store_flush_s", _number(0, 300), "seconds from 0 to 300",
             "longest time records wait before the local store commits them (0: every record)"),
@@ -267,9 +277,11 @@ def _parse(key: str, raw: Any, source: str) -> Any:
         )
     try:
         return spec.parse(raw)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError) as exc:
+        detail = f" {str(exc)[:1].upper()}{str(exc)[1:]}" if isinstance(exc, _Explained) else ""
         raise ConfigError(
-            f"{source}: {key} = {raw!r} is not allowed; expected {spec.allowed} ({spec.help}).",
+            f"{source}: {key} = {raw!r} is not allowed; expected {spec.allowed} ({spec.help})."
+            f"{detail}",
             key=key, source=source,
         ) from None
 

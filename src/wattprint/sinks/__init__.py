@@ -27,10 +27,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol, Sequence, runtime_checkable
 
+from .registry import make_sink, sink_names
+
 if TYPE_CHECKING:
     from ..wire import Item
 
-__all__ = ["Sink"]
+__all__ = ["Sink", "make_sink", "sink_names"]
 
 
 @runtime_checkable

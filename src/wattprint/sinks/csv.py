@@ -1,4 +1,13 @@
-"""One CSV row per interval record, columns = the shared record schema plus nothing else.
+"""One CSV row per interval record; the columns are the shared record schema and nothing else.
+
+Spans, heartbeats and summaries are not written: CSV keeps one row shape (the store and the
+JSON Lines sink have them).
+
+A batch is appended all-or-nothing: under an exclusive ``flock`` (several ranks may share one
+file), the file's size is noted, the rows are written and fsynced, and on any failure the file
+is truncated back to that size before the error goes to the exporter, which retries. Records
+this sink already wrote are skipped on a retry, so a batch exported twice is written once
+(within one process; the check does not re-read the file).
 
 Appends to an existing file only when its header is the same schema; otherwise it refuses
 (rather than mixing layouts) and says which file to move or which path to set.
@@ -6,57 +15,124 @@ Appends to an existing file only when its header is the same schema; otherwise i
 
 from __future__ import annotations
 
+import bisect
 import csv
+import io
+import os
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
-from ..records import RECORD_COLUMNS, Record, RunInfo, RunSummary, SpanRecord
+from ..records import RECORD_COLUMNS, Record
 
 if TYPE_CHECKING:
     from ..config import Config
+    from ..wire import Item
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: appends are not locked
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = ["CsvSink", "from_config"]
+
+_HEADER_PEEK_BYTES = 1 << 16
+
+
+class _SeqSet:
+    """Record numbers as sorted closed ranges: a run's records arrive almost in order, so a
+    week at a 1 s interval is one range, not 600,000 set entries."""
+
+    def __init__(self) -> None:
+        self._lo: list[int] = []
+        self._hi: list[int] = []
+
+    def __contains__(self, seq: int) -> bool:
+        i = bisect.bisect_right(self._lo, seq) - 1
+        return i >= 0 and seq <= self._hi[i]
+
+    def add(self, seq: int) -> None:
+        if seq in self:
+            return
+        i = bisect.bisect_right(self._lo, seq)  # ranges [0, i) start at or before seq
+        joins_left = i > 0 and self._hi[i - 1] == seq - 1
+        joins_right = i < len(self._lo) and self._lo[i] == seq + 1
+        if joins_left and joins_right:
+            self._hi[i - 1] = self._hi[i]
+            del self._lo[i], self._hi[i]
+        elif joins_left:
+            self._hi[i - 1] = seq
+        elif joins_right:
+            self._lo[i] = seq
+        else:
+            self._lo.insert(i, seq)
+            self._hi.insert(i, seq)
 
 
 class CsvSink:
     name = "csv"
 
     def __init__(self, path: Path) -> None:
-        self.path = path
-        self._fh: IO[str] | None = None
-        self._writer: csv.DictWriter[str] | None = None
+        self.path = Path(path)
+        self._written: dict[str, _SeqSet] = {}
 
-    def open(self, run: RunInfo) -> None:
-        exists = self.path.exists() and self.path.stat().st_size > 0
-        if exists:
-            with self.path.open(newline="") as fh:
-                header = next(csv.reader(fh), [])
-            if tuple(header) != RECORD_COLUMNS:
-                raise ValueError(
-                    f"{self.path} has a different column layout; move it away or set csv_path"
-                )
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh = self.path.open("a", newline="")
-        self._writer = csv.DictWriter(self._fh, fieldnames=RECORD_COLUMNS)
-        if not exists:
-            self._writer.writeheader()
-            self._fh.flush()
-
-    def write(self, record: Record) -> None:
-        if self._writer is None or self._fh is None:
+    def export(self, batch: Sequence[Item]) -> None:
+        records = [item for item in batch if isinstance(item, Record) and not self._wrote(item)]
+        if not records:
             return
-        self._writer.writerow(record.to_row())
-        self._fh.flush()
+        rows = io.StringIO()
+        writer = csv.DictWriter(rows, fieldnames=RECORD_COLUMNS)
+        for record in records:
+            writer.writerow(record.to_row())
+        self._append(rows.getvalue())
+        for record in records:
+            self._written.setdefault(record.run_id, _SeqSet()).add(record.seq)
 
-    def write_span(self, span: SpanRecord) -> None:
-        pass  # spans live in the store and the JSON Lines sink; CSV keeps one row shape
+    def _wrote(self, record: Record) -> bool:
+        seqs = self._written.get(record.run_id)
+        return seqs is not None and record.seq in seqs
 
-    def flush(self) -> None:
-        pass  # written through line by line
+    def _append(self, text: str) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            if fcntl is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            size = os.fstat(fd).st_size
+            if size > 0:
+                self._check_header(fd)
+            else:
+                header = io.StringIO()
+                csv.DictWriter(header, fieldnames=RECORD_COLUMNS).writeheader()
+                text = header.getvalue() + text
+            try:
+                _write_all(fd, text.encode("utf-8"))
+                os.fsync(fd)
+            except BaseException:
+                # All or nothing: a half-written batch (disk full) would leave a torn row.
+                os.ftruncate(fd, size)
+                raise
+        finally:
+            os.close(fd)  # also releases the lock
 
-    def close(self, summary: RunSummary) -> None:
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
-            self._writer = None
+    def _check_header(self, fd: int) -> None:
+        head = os.pread(fd, _HEADER_PEEK_BYTES, 0).decode("utf-8", errors="replace")
+        first = head.splitlines()[0] if head else ""
+        header = next(csv.reader([first]), [])
+        if tuple(header) != RECORD_COLUMNS:
+            raise ValueError(
+                f"{self.path} has a different column layout (not wattprint's record columns); "
+                "move it away or set csv_path to another file"
+            )
+
+    def close(self) -> None:
+        pass  # nothing is held open between batches
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
 
 
 def from_config(config: Config) -> CsvSink:
