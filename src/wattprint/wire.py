@@ -131,21 +131,30 @@ def _upgrade_v1(data: Mapping[str, Any]) -> dict[str, Any]:
 
     v1 spans were one row per closed instance with ``start_s``/``end_s``, their edges read from
     the sensors on the caller's thread: a v2 aggregate of count 1 with ``boundary`` "exact".
-    v1 records had no ``work``; v1 summaries had ``energy_kwh`` and no ``work``/``delivery``.
+    v1 records had no ``work``; v1 summaries had ``energy_kwh``, no ``work``/``delivery``, and
+    listed v1 spans (upgraded the same way).
     Fields v1 never had (``host.host_id``, ``host.tracker_pid``) stay absent: an upgraded run is
     readable, not schema-valid.
     """
     out = dict(data)
     kind = out.get("type")
-    if kind == "span" and "count" not in out:
-        start_s, end_s = float(out.pop("start_s")), float(out.pop("end_s"))
-        duration_s, energy_j = float(out["duration_s"]), float(out["energy_j"])
-        out.update(count=1, first_start_s=start_s, last_end_s=end_s, duration_min_s=duration_s,
-                   duration_max_s=duration_s, energy_min_j=energy_j, energy_max_j=energy_j,
-                   work=[], boundary="exact")
+    if kind == "span":
+        out = _upgrade_v1_span(out)
     elif kind == "record":
         out.setdefault("work", [])
     elif kind == "summary":
         out.pop("energy_kwh", None)
+        out["spans"] = [_upgrade_v1_span(dict(row)) for row in out.get("spans", ())]
     out["schema_version"] = WIRE_VERSION
     return out
+
+
+def _upgrade_v1_span(row: dict[str, Any]) -> dict[str, Any]:
+    if "count" in row:  # already an aggregate
+        return row
+    start_s, end_s = float(row.pop("start_s")), float(row.pop("end_s"))
+    duration_s, energy_j = float(row["duration_s"]), float(row["energy_j"])
+    row.update(count=1, first_start_s=start_s, last_end_s=end_s, duration_min_s=duration_s,
+               duration_max_s=duration_s, energy_min_j=energy_j, energy_max_j=energy_j,
+               work=[], boundary="exact")
+    return row

@@ -55,23 +55,24 @@ def test_csv_sink_writes_the_shared_schema_and_refuses_a_foreign_header(tmp_path
 
 
 def test_jsonl_sink_tags_each_line(tmp_path):
+    # The sink's own tests are in tests/wire/test_jsonl_sink.py; this pins the tagged lines.
+    from wattprint.records import RunInfo
+    from wattprint.wire import WIRE_VERSION, from_wire
+
     path = tmp_path / "out.jsonl"
     sink = JsonlSink(path)
-
-    class Info:
-        def to_dict(self):
-            return {"run_id": "r"}
-
-    sink.open(Info())
-    sink.write(make_record())
+    info = RunInfo(run_id="r", project="p", experiment="e", started_s=0.0, scope="machine",
+                   interval_s=5.0, pue=1.1, location={}, host={}, devices=(), skipped=())
     summary = RunSummary(
         run_id="r", project="p", experiment="e", started_s=0.0, duration_s=2.0,
         energy_j={"cpu": 1.0, "gpu": 2.0, "ram": 3.0, "other": 0.0, "total": 6.0},
         emissions_g=0.5, components=(), intensity={}, location={}, pue=1.1, scope="machine",
     )
-    sink.close(summary)
+    sink.export([info, make_record(), summary])
+    sink.close()
     lines = [json.loads(line) for line in path.read_text().splitlines()]
     assert [line["type"] for line in lines] == ["run", "record", "summary"]
+    assert {line["schema_version"] for line in lines} == {WIRE_VERSION}
     assert lines[1]["components"][1] == {"component": "gpu", "device": "nvml:0",
                                          "method": "sampled", "energy_j": 2.0, "share": 0.5}
-    assert RunSummary.from_json({k: v for k, v in lines[2].items() if k != "type"}) == summary
+    assert from_wire(lines[2]) == summary

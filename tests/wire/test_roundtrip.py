@@ -137,9 +137,25 @@ def test_version_1_summary_drops_energy_kwh(build: Any) -> None:
     assert isinstance(from_wire(v1), RunSummary)
 
 
-def test_upgraded_v1_record_validates(validator: Any) -> None:
+def test_version_1_summary_spans_are_upgraded(build: Any, validator: Any) -> None:
+    v1 = {k: v for k, v in to_wire(build.summary()).items()
+          if k not in ("work", "delivery", "schema_version")}
+    v1["spans"] = [{k: v for k, v in V1_SPAN.items() if k != "type"}]
+    summary = from_wire(v1)
+    assert isinstance(summary, RunSummary)
+    assert summary.spans[0]["count"] == 1 and summary.spans[0]["boundary"] == "exact"
+    assert summary.spans[0]["first_start_s"] == V1_SPAN["start_s"]
+    assert list(validator.iter_errors(to_wire(summary))) == []
+
+
+def test_upgraded_v1_objects_validate_except_the_run(validator: Any) -> None:
     assert list(validator.iter_errors(to_wire(from_wire(V1_RECORD)))) == []
     assert list(validator.iter_errors(to_wire(from_wire(V1_SPAN)))) == []
+    # v1 never recorded host_id / tracker_pid, and they are not made up
+    errors = list(validator.iter_errors(to_wire(from_wire(V1_RUN))))
+    messages = [sub.message for e in errors for sub in e.context]  # inside the oneOf branches
+    assert "'host_id' is a required property" in messages
+    assert "'tracker_pid' is a required property" in messages
 
 
 def test_heartbeat_round_trip_exact() -> None:

@@ -188,7 +188,24 @@ def test_deliberate_violations_fail(validator: Any, build: Any, maker: str,
             "heartbeat": build.heartbeat, "summary": build.summary}[maker]()
     wire = to_wire(item)
     assert errors(validator, wire) == []
-    assert errors(validator, _violate(wire, path, value)), (maker, path, value)
+    # against this type's own definition, so the other branches' mismatches do not count
+    doc = schema()
+    branch = jsonschema.Draft202012Validator({**{k: v for k, v in doc.items() if k != "oneOf"},
+                                              "$ref": f"#/$defs/{wire['type']}"})
+    assert list(branch.iter_errors(wire)) == []
+    violated = _violate(wire, path, value)
+    assert errors(validator, violated)
+    found = [tuple(e.absolute_path) for e in _leaves(branch.iter_errors(violated))]
+    # reported at the key itself, or at its object (a missing or an unknown key)
+    assert any(p == path[:len(p)] and len(p) >= len(path) - 1 for p in found), (path, found)
+
+
+def _leaves(errs: Any) -> list[Any]:
+    """The innermost errors (a oneOf reports its branches' errors as its context)."""
+    out = []
+    for err in errs:
+        out.extend(_leaves(err.context) if err.context else [err])
+    return out
 
 
 def test_cli_prints_the_schema(capsys: pytest.CaptureFixture[str]) -> None:
