@@ -42,16 +42,14 @@ def test_row_round_trip_keeps_every_field():
 def test_csv_sink_writes_the_shared_schema_and_refuses_a_foreign_header(tmp_path):
     path = tmp_path / "out.csv"
     sink = CsvSink(path)
-    sink.open(None)
-    sink.write(make_record(0))
-    sink.write(make_record(1))
+    sink.export([make_record(0), make_record(1)])
     with path.open(newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert [Record.from_row(r) for r in rows] == [make_record(0), make_record(1)]
     foreign = tmp_path / "foreign.csv"
     foreign.write_text("a,b\n1,2\n")
     with pytest.raises(ValueError, match="different column layout"):
-        CsvSink(foreign).open(None)
+        CsvSink(foreign).export([make_record(0)])
 
 
 def test_jsonl_sink_tags_each_line(tmp_path):
