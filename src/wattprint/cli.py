@@ -80,11 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--country", dest="country", default=None)
     doctor.add_argument("--subdivision", dest="subdivision", default=None)
 
-    runs = sub.add_parser("runs", help="list recent runs")
-    runs.add_argument("--limit", type=int, default=20)
-    runs.add_argument("--project", default=None)
-    runs.add_argument("--experiment", default=None)
-    runs.add_argument("--job", default=None, help="only the runs (ranks) of this job id")
+    runs = sub.add_parser("runs", help="list recent runs, newest first")
+    runs.add_argument("--limit", type=int, default=20, help="runs per page (default 20)")
+    _add_run_filters(runs)
+    runs.add_argument("--cursor", default=None,
+                      help="continue after a previous page (the cursor it printed)")
     runs.add_argument("--json", action="store_true")
 
     show = sub.add_parser("show", help="show one run")
@@ -92,6 +92,19 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--job", action="store_true",
                       help="RUN_ID is a distributed job id: show the sum of all its ranks")
     show.add_argument("--json", action="store_true")
+
+    export = sub.add_parser("export", help="print a stored run as wire-format JSON Lines",
+                            description="Print RUN's wire objects, one JSON object a line: its "
+                                        "run info, records, spans and summary (see `wattprint "
+                                        "schema`).")
+    export.add_argument("run_id", help="run id or a unique prefix of it")
+
+    stats = sub.add_parser("stats", help="energy and emissions totals, grouped")
+    stats.add_argument("--by", required=True,
+                       choices=("project", "experiment", "day", "host", "component", "region"),
+                       help="group by this (day: UTC date the run started)")
+    _add_run_filters(stats)
+    stats.add_argument("--json", action="store_true")
 
     intensity = sub.add_parser("intensity", help="the carbon intensity a run would use, and why")
     for flag, dest in (("--country", "country"), ("--subdivision", "subdivision"),
@@ -138,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "run": cmd_run, "monitor": cmd_monitor, "doctor": cmd_doctor, "runs": cmd_runs,
         "show": cmd_show, "setup-rapl": cmd_setup_rapl, "intensity": cmd_intensity,
         "regions": cmd_regions, "rescore": cmd_rescore, "schema": cmd_schema,
-        "spool": cmd_spool,
+        "spool": cmd_spool, "export": cmd_export, "stats": cmd_stats,
     }
     if args.command is None:
         parser.print_help()
@@ -331,57 +344,149 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 0
 
 
-# -- runs / show -------------------------------------------------------------------------
-def _open_store() -> Any:
-    from .config import load_config
-    from .store import Store
+# -- runs / show / export / stats ----------------------------------------------------------
+def _parse_when(text: str, *, now_s: float | None = None) -> float:
+    """Unix seconds for ``--since``/``--until``: an age (``90m``, ``12h``, ``7d``, ``2w``) or an
+    ISO 8601 date or date-time (local time unless it says otherwise, as ``runs`` prints)."""
+    import re
+    from datetime import datetime
 
-    config = load_config()
-    if not config.store_path.exists():
-        raise StoreError(f"no runs yet: {config.store_path} does not exist")
-    return Store(config.store_path)
+    age = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", text)
+    if age:
+        unit_s = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[age.group(2)]
+        return (time.time() if now_s is None else now_s) - float(age.group(1)) * unit_s
+    try:
+        when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a time: give an age such as 12h or 7d, or a date such as "
+            "2026-01-31 or 2026-01-31T08:00") from None
+    return when.timestamp()  # naive: local time
+
+
+def _add_run_filters(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--project", default=None)
+    parser.add_argument("--experiment", default=None)
+    parser.add_argument("--job", default=None, help="only the runs (ranks) of this job id")
+    parser.add_argument("--status", default=None,
+                        choices=("running", "interrupted", "finished", "failed"))
+    parser.add_argument("--host", default=None, help="host name or host id")
+    parser.add_argument("--since", type=_parse_when, default=None, metavar="WHEN",
+                        help="runs started at or after WHEN (7d, 12h, 2026-01-31, ...)")
+    parser.add_argument("--until", type=_parse_when, default=None, metavar="WHEN",
+                        help="runs started before WHEN")
+
+
+def _run_filter(args: argparse.Namespace) -> Any:
+    from .store.repository import RunFilter
+
+    return RunFilter(project=args.project, experiment=args.experiment, status=args.status,
+                     host=args.host, job_id=args.job, since_s=args.since, until_s=args.until)
+
+
+def _open_store() -> Any:
+    """This node's store file, for commands that write (``rescore``)."""
+    from .config import load_config
+    from .host import HostPaths, host_id
+    from .store import Store
+    from .store.location import placement
+
+    where = placement(load_config().store_path, host_id(), HostPaths())
+    if not where.write_path.exists():
+        raise StoreError(f"no runs yet: {where.write_path} does not exist; measure something "
+                         "first, e.g. `wattprint run -- python train.py`")
+    store = Store(where.write_path, journal_mode=where.journal_mode)
+    _print_notices(store.notices)
+    return store
+
+
+def _open_repository() -> Any:
+    """Every store file of the configured home, merged, for commands that read."""
+    from .config import load_config
+    from .store import open_repository
+
+    repo = open_repository(load_config().store_path)
+    _print_notices(repo.notices)
+    return repo
+
+
+def _print_notices(notices: Sequence[str]) -> None:
+    for notice in notices:
+        print(f"wattprint: {notice}", file=sys.stderr)
+
+
+def _nothing_yet() -> str:
+    from .config import load_config
+
+    return (f"no runs yet in {load_config().store_path.parent}: measure something with "
+            "`wattprint run -- python train.py`")
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
     from .report import format_duration, format_energy, format_mass
 
-    store = _open_store()
-    rows = store.runs(limit=args.limit, project=args.project, experiment=args.experiment,
-                      job_id=args.job)
+    repo = _open_repository()
+    try:
+        page = repo.runs(_run_filter(args), limit=max(1, args.limit), cursor=args.cursor)
+    finally:
+        repo.close()
+    more = (f"more: wattprint runs --cursor {page.next_cursor} (with the same filters)"
+            if page.next_cursor else None)
     if args.json:
-        from dataclasses import asdict
-
-        print(json.dumps([asdict(r) for r in rows], indent=2))
+        print(json.dumps([r.to_dict() for r in page.items], indent=2))
+        if more:
+            print(more, file=sys.stderr)
         return 0
-    if not rows:
-        print(f"no runs in {store.path}")
+    if not page.items:
+        if not repo.paths:
+            print(_nothing_yet())
+        else:
+            print("no runs match" if args.cursor is None else "no more runs")
         return 0
     print(f"{'run':<9} {'started':<19} {'project/experiment':<28} {'duration':>9} "
           f"{'energy':>12} {'CO2e':>10}  status")
-    for r in rows:
+    for r in page.items:
         started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.started_s))
         name = f"{r.project}/{r.experiment}"
         print(f"{r.run_id[:8]:<9} {started:<19} {name[:28]:<28} "
               f"{format_duration(r.duration_s) if r.duration_s is not None else '-':>9} "
               f"{format_energy(r.energy_j) if r.energy_j is not None else '-':>12} "
               f"{format_mass(r.emissions_g) if r.emissions_g is not None else '-':>10}  {r.status}")
+    if more:
+        print(more)
     return 0
+
+
+def _all_runs(repo: Any, run_filter: Any) -> list[Any]:
+    rows: list[Any] = []
+    cursor = None
+    while True:
+        page = repo.runs(run_filter, limit=500, cursor=cursor)
+        rows += page.items
+        if page.next_cursor is None:
+            return rows
+        cursor = page.next_cursor
 
 
 def cmd_show(args: argparse.Namespace) -> int:
     from .report import format_summary
+    from .store.repository import RunFilter
 
-    store = _open_store()
-    if args.job:
-        from .records import combine
+    repo = _open_repository()
+    try:
+        if args.job:
+            from .records import combine
 
-        ranks = store.runs(limit=100_000, job_id=args.run_id)
-        if not ranks:
-            raise StoreError(f"no runs of job {args.run_id!r} in {store.path}")
-        summary = combine([store.summary(r.run_id) for r in ranks], run_id=args.run_id)
-    else:
-        summary = store.summary(store.resolve_id(args.run_id))
-    rescores = [] if args.job else store.rescores(summary.run_id)
+            ranks = _all_runs(repo, RunFilter(job_id=args.run_id))
+            if not ranks:
+                raise StoreError(f"no runs of job {args.run_id!r} in the store; see "
+                                 "`wattprint runs --job ID`")
+            summary = combine([repo.summary(r.run_id) for r in ranks], run_id=args.run_id)
+        else:
+            summary = repo.summary(repo.resolve_id(args.run_id))
+        rescores = [] if args.job else repo.rescores(summary.run_id)
+    finally:
+        repo.close()
     if args.json:
         print(json.dumps({**summary.to_json(), "rescores": rescores}, indent=2, sort_keys=True))
     else:
@@ -390,6 +495,56 @@ def cmd_show(args: argparse.Namespace) -> int:
             print(f"  rescored   {r['provider']} ({r['kind']}): {r['emissions_g']:.4g} g CO2e at "
                   f"{r['intensity_g_per_kwh']:.0f} gCO2e/kWh (measured run: "
                   f"{summary.emissions_g:.4g} g)")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .wire import to_wire
+
+    repo = _open_repository()
+    try:
+        run_id = repo.resolve_id(args.run_id)
+
+        def emit(item: Any) -> None:
+            sys.stdout.write(json.dumps(to_wire(item), sort_keys=True) + "\n")
+
+        emit(repo.info(run_id))
+        since = None
+        while True:  # paged, so a week-long run streams in constant memory
+            records = repo.records(run_id, since_seq=since, limit=1000)
+            for record in records:
+                emit(record)
+            if len(records) < 1000:
+                break
+            since = records[-1].seq
+        for span in repo.spans(run_id):
+            emit(span)
+        # A run still going (or interrupted) gets the summary rebuilt from its records, with
+        # that status.
+        emit(repo.summary(run_id))
+    finally:
+        repo.close()
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    from .report import format_duration, format_energy, format_mass
+
+    repo = _open_repository()
+    try:
+        groups = repo.aggregate(args.by, _run_filter(args))
+    finally:
+        repo.close()
+    if args.json:
+        print(json.dumps([g.to_dict() for g in groups], indent=2))
+        return 0
+    if not groups:
+        print("no runs match" if repo.paths else _nothing_yet())
+        return 0
+    print(f"{args.by:<28} {'runs':>6} {'duration':>10} {'energy':>12} {'CO2e':>10}")
+    for g in groups:
+        print(f"{g.key[:28]:<28} {g.runs:>6} {format_duration(g.duration_s):>10} "
+              f"{format_energy(g.energy_j):>12} {format_mass(g.emissions_g):>10}")
     return 0
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Mapping
 
 from .errors import WattprintError
@@ -57,7 +58,7 @@ def diagnose(
         sensor.close()
     report["container"] = _container(paths)
     report["location"], report["intensity"] = _location_and_intensity(config, paths, report)
-    report["store"] = _store(config)
+    report["store"] = _store(config, paths)
     return report
 
 
@@ -108,20 +109,39 @@ def _location_and_intensity(
     }
 
 
-def _store(config: Any) -> dict[str, Any]:
-    path = config.store_path
-    info: dict[str, Any] = {"path": str(path), "exists": path.exists(),
-                            "sinks": list(config.sinks)}
-    if path.exists():
-        from .store import Store
+def _store(config: Any, paths: Any = None) -> dict[str, Any]:
+    """Where runs are written and read, on what file system, and what is in the files."""
+    from .host import HostPaths, host_id
+    from .store import open_repository
+    from .store.location import placement, store_files
+    from .store.schema import SCHEMA_VERSION
 
-        try:
-            store = Store(path)
-            info["schema_version"] = store.schema_version
-            info["recent_runs"] = len(store.runs(limit=1000))
-            store.close()
-        except WattprintError as exc:
-            info["error"] = str(exc)
+    path = config.store_path
+    paths = paths or HostPaths()
+    info: dict[str, Any] = {"path": str(path), "sinks": list(config.sinks)}
+    try:
+        where = placement(path, host_id(paths), paths)
+        files = store_files(path)
+        info.update(where.to_dict())
+        info.update(exists=bool(files), files=[str(f) for f in files])
+        if where.network:
+            info["note"] = (
+                f"the store is on a network file system ({where.fstype} at {where.mount_point}),"
+                " where SQLite's locking cannot be trusted: this node writes its own file "
+                f"{where.write_path.name}, and reads merge every node's file")
+        if files:
+            repo = open_repository(path, paths=paths)
+            try:
+                info["schema_version"] = SCHEMA_VERSION
+                info["runs"] = sum(int(s.query("SELECT count(*) FROM runs")[0][0])
+                                   for s in repo.sources)
+                info["notices"] = list(repo.notices)
+            finally:
+                repo.close()
+    except WattprintError as exc:
+        info["error"] = str(exc)
+    except OSError as exc:  # diagnosing must not fail on an unreadable directory
+        info["error"] = f"cannot read {path.parent}: {exc}"
     return info
 
 
@@ -174,10 +194,7 @@ def render(report: Mapping[str, Any]) -> str:
     if pue["wue"]:
         out.append(f"WUE: {pue['wue']['wue_l_per_kwh']:g} L/kWh ({pue['wue']['source']}, "
                    f"{pue['wue']['year']})")
-    store = report["store"]
-    out += ["", f"Store: {store['path']} ({'exists' if store['exists'] else 'not created yet'}"
-            + (f", schema v{store['schema_version']}, {store['recent_runs']} runs"
-               if "schema_version" in store else "") + ")"]
+    out += _render_store(report["store"])
     out += ["", "Settings (value <- source):"]
     for item in report["config"]:
         out.append(f"  {item['key']:<13} {item['value']!s:<24} <- {item['source']}")
@@ -188,3 +205,23 @@ def render(report: Mapping[str, Any]) -> str:
     for warning in report["warnings"]:
         out.append(f"WARNING: {warning}")
     return "\n".join(out)
+
+
+def _render_store(store: Mapping[str, Any]) -> list[str]:
+    out = ["", f"Store: {store['path']} ({'exists' if store.get('exists') else 'not created yet'}"
+           + (f", schema v{store['schema_version']}, {store['runs']} runs"
+              if "schema_version" in store else "") + ")"]
+    if store.get("fstype"):
+        out.append(f"  file system: {store['fstype']}"
+                   + (" (network)" if store.get("network") else " (local)"))
+    if store.get("note"):
+        out.append(f"  note: {store['note']}")
+    if len(store.get("files") or ()) > 1:
+        out.append(f"  reads merge {len(store['files'])} files: "
+                   + ", ".join(Path(f).name for f in store["files"]))
+    for notice in store.get("notices") or ():
+        out.append(f"  ! {notice}")
+    if store.get("error"):
+        out.append(f"  PROBLEM: {store['error']}")
+    return out
+

@@ -1,72 +1,107 @@
-"""The embedded default: every run, record and span in the local SQLite store.
+"""The embedded default: every run, record, span and heartbeat in the local SQLite store.
 
-Records are committed in batches, at most ``flush_s`` apart (config ``store_flush_s``,
-default 10 s), and at every span end, ``Tracker.flush()`` and stop. A commit costs more than the
-rest of a tick together, so batching is what keeps a 1 s interval under 0.02 % of a core; a
-process killed with SIGKILL loses at most the last ``flush_s`` seconds of intervals, and
-everything committed before stays readable (WAL).
+Each batch from the exporter is written in ONE transaction: all of it or nothing, and then a
+:class:`~wattprint.errors.StoreError` that the exporter answers by retrying later and spooling.
+Replaying a batch is harmless (see :mod:`wattprint.store.writer`). The sink does not batch on a
+timer any more: the exporter decides when (``store_flush_s`` is its cadence), so a process
+killed with SIGKILL loses at most what the exporter had not yet handed over, and everything
+committed stays readable (WAL).
+
+The store is opened at the first export, not at construction, so a tracker that never records
+costs no file. On a network file system the sink writes this node's own file
+(:mod:`wattprint.store.location`).
 """
 
 from __future__ import annotations
 
-import time
+import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Sequence
 
-from ..records import Record, RunInfo, RunSummary, SpanRecord
+from ..errors import StoreError
+from ..records import RunInfo
 
 if TYPE_CHECKING:
     from ..config import Config
+    from ..host import HostPaths
     from ..store import Store
+    from ..wire import Item
+
+__all__ = ["SqliteSink", "from_config"]
 
 
 class SqliteSink:
+    """Writes batches to the store at ``path``.
+
+    With ``per_node`` (the default for the configured store), ``path`` is the configured
+    ``<home>/wattprint.db`` and the file actually written is chosen at the first export: the
+    same on a local disk, ``wattprint.<host_id>.db`` on a network file system. Without it,
+    ``path`` is written as is, in WAL mode.
+    """
+
     name = "sqlite"
 
-    def __init__(self, path: Path, *, flush_s: float = 10.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.path = path
-        self.flush_s = flush_s
-        self._clock = clock
+    def __init__(self, path: Path, *, per_node: bool = True, paths: HostPaths | None = None,
+                 busy_timeout_s: float = 5.0) -> None:
+        self.path = Path(path)
+        self.per_node = per_node
+        self._paths = paths
+        self.busy_timeout_s = busy_timeout_s
+        self.write_path: Path | None = None  # known after the first export
         self._store: Store | None = None
-        self._pending: list[Record] = []
-        self._last_commit_s = 0.0
+        self._lock = threading.Lock()
+        # Run infos this sink has accepted, so that a batch after the store was recreated (a
+        # corrupted file moved aside) can carry its run's row again. One small object per run.
+        self._infos: dict[str, RunInfo] = {}
 
-    def open(self, run: RunInfo) -> None:
+    def _open(self) -> Store:
+        if self._store is not None:
+            return self._store
         from ..store import Store
 
-        self._store = Store(self.path)
-        self._store.begin_run(run)
-        self._last_commit_s = self._clock()
+        journal_mode = "wal"
+        path = self.path
+        if self.per_node:
+            from ..host import host_id
+            from ..store.location import placement
 
-    def write(self, record: Record) -> None:
-        self._pending.append(record)
-        if self._clock() - self._last_commit_s >= self.flush_s:
-            self.flush()
+            where = placement(self.path, host_id(self._paths), self._paths)
+            path, journal_mode = where.write_path, where.journal_mode
+        self._store = Store(path, journal_mode=journal_mode, busy_timeout_s=self.busy_timeout_s)
+        self.write_path = path
+        return self._store
 
-    def write_span(self, span: SpanRecord) -> None:
+    def export(self, batch: Sequence[Item]) -> None:
+        if not batch:
+            return
+        with self._lock:
+            store = self._open()
+            items = list(batch)
+            given = {i.run_id for i in items if isinstance(i, RunInfo)}
+            known = [self._infos[r] for r in dict.fromkeys(i.run_id for i in items)
+                     if r in self._infos and r not in given]
+            try:
+                store.export([*known, *items])
+            except StoreError:
+                if store.broken:  # reopen next time: the damaged file is then moved aside
+                    self._drop_store()
+                raise
+            for item in items:
+                if isinstance(item, RunInfo):
+                    self._infos[item.run_id] = item
+
+    def _drop_store(self) -> None:
         if self._store is not None:
-            self.flush()
-            self._store.add_span(span)
+            try:
+                self._store.close()
+            finally:
+                self._store = None
 
-    def flush(self) -> None:
-        if self._store is None:
-            return
-        batch, self._pending = self._pending, []
-        self._last_commit_s = self._clock()
-        if batch:
-            self._store.add_records(batch)
-
-    def close(self, summary: RunSummary) -> None:
-        if self._store is None:
-            return
-        try:
-            self.flush()
-            self._store.finish_run(summary, ended_s=time.time())
-        finally:
-            self._store.close()
-            self._store = None
+    def close(self) -> None:
+        with self._lock:
+            self._drop_store()
 
 
 def from_config(config: Config) -> SqliteSink:
-    return SqliteSink(config.store_path, flush_s=config.store_flush_s)
+    return SqliteSink(config.store_path)
+

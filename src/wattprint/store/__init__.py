@@ -1,140 +1,230 @@
-"""The local store: one SQLite file per user (WAL mode), the embedded default sink's database.
+"""The local store: SQLite files under ``WATTPRINT_HOME`` and the read API over them.
 
-Every interval is committed as it arrives, so a process killed mid-run leaves every interval
-written so far; such a run stays ``running`` in the table and is shown as ``interrupted`` once
-its process is gone.
+- :class:`Store` is one file opened for writing (the sqlite sink's, and ``rescore``'s); it reads
+  too, through the same :class:`~wattprint.store.repository.Repository` API.
+- :func:`open_repository` opens every store file of a directory for reading (one file on a
+  local disk; one per node on a network file system, see :mod:`~wattprint.store.location`).
+
+Modules: ``schema`` (the SQL), ``migrate`` (concurrent-safe migrations), ``sqlite`` (opening
+under contention), ``corruption`` (damaged files moved aside), ``location`` (network file
+systems), ``writer`` (a batch in one transaction), ``liveness`` (running or interrupted),
+``repository`` (the read API).
 """
 
 from __future__ import annotations
 
-import json
+import logging
 import os
-import socket
 import sqlite3
-import threading
-from dataclasses import dataclass
+import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from ..errors import StoreError
-from ..records import RECORD_COLUMNS, Record, RunInfo, RunSummary, SpanRecord, summarize
-from .schema import MIGRATIONS, SCHEMA_VERSION
-
-__all__ = ["RunRow", "Store"]
-
-_SPAN_COLUMNS = tuple(SpanRecord.__dataclass_fields__)
-_INSERT_RECORD = (
-    f"INSERT INTO records ({', '.join(RECORD_COLUMNS)}) "
-    f"VALUES ({', '.join('?' for _ in RECORD_COLUMNS)})"
+from ..records import Record, RunInfo, RunSummary, SpanRecord
+from .corruption import advice, looks_corrupt, move_aside, moved_aside
+from .liveness import pid_alive
+from .location import Placement, placement, store_files
+from .migrate import migrate, user_version
+from .repository import (
+    Aggregate,
+    Page,
+    Repository,
+    RunFilter,
+    RunRow,
+    Source,
+    SqliteRepository,
 )
+from .schema import SCHEMA_VERSION
+from .sqlite import connect, is_corruption, is_locked, is_unwritable
+
+if TYPE_CHECKING:
+    from ..wire import Item
+
+__all__ = [
+    "Aggregate",
+    "Page",
+    "Placement",
+    "Repository",
+    "RunFilter",
+    "RunRow",
+    "SqliteRepository",
+    "Store",
+    "open_repository",
+    "open_writable",
+]
+
+log = logging.getLogger("wattprint.store")
 
 
-@dataclass(frozen=True, slots=True)
-class RunRow:
-    run_id: str
-    project: str
-    experiment: str
-    started_s: float
-    ended_s: float | None
-    status: str  # running | finished | failed | interrupted
-    hostname: str | None
-    duration_s: float | None
-    energy_j: float | None
-    emissions_g: float | None
-    exit_code: int | None
-    job_id: str | None = None
+def _store_error(path: Path, exc: BaseException, busy_timeout_s: float) -> StoreError:
+    """The message for a failure to open ``path``: what is wrong, and what to do."""
+    if is_locked(exc):
+        return StoreError(
+            f"the store {path} stayed locked by another process for {busy_timeout_s:g} s "
+            f"({exc}); another wattprint is writing or migrating it. Try again; a tracker's "
+            "exporter retries on its own and spools what it cannot write")
+    if is_unwritable(exc):
+        return StoreError(
+            f"cannot write the store at {path}: {exc}; set `home` (WATTPRINT_HOME) to a "
+            "directory you can write")
+    return StoreError(f"cannot open the store at {path}: {exc}")
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _move_if_same(path: Path, identity: tuple[int, int] | None, reason: str,
+                  notices: list[str]) -> None:
+    """Move ``path`` aside unless another process already replaced it since we looked."""
+    if identity is None or _identity(path) != identity:
+        return
+    moved = move_aside(path)
+    if moved is not None:
+        message = advice(path, moved, reason)
+        log.warning("wattprint: %s", message)
+        notices.append(message)
+
+
+def open_writable(path: Path, *, journal_mode: str = "wal",
+                  busy_timeout_s: float = 10.0) -> tuple[sqlite3.Connection, list[str]]:
+    """A migrated connection to ``path`` for writing, and notices for the user.
+
+    A corrupted file is moved aside and replaced by a fresh one. Raises :class:`StoreError`.
+    """
+    notices: list[str] = []
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _store_error(path, exc, busy_timeout_s) from exc
+    for _ in range(3):
+        identity = _identity(path)
+        reason = looks_corrupt(path)
+        if reason is None:
+            try:
+                db = connect(path, journal_mode=journal_mode, busy_timeout_s=busy_timeout_s)
+            except (sqlite3.Error, OSError) as exc:
+                if not is_corruption(exc):
+                    raise _store_error(path, exc, busy_timeout_s) from exc
+                reason = str(exc)
+            else:
+                try:
+                    migrate(db, path)
+                    return db, notices
+                except StoreError:
+                    db.close()
+                    raise
+                except sqlite3.Error as exc:
+                    db.close()
+                    if not is_corruption(exc):
+                        raise _store_error(path, exc, busy_timeout_s) from exc
+                    reason = str(exc)
+        _move_if_same(path, identity, reason, notices)
+    raise StoreError(f"the store {path} is still unreadable after moving the damaged file aside "
+                     f"({reason}); set `home` (WATTPRINT_HOME) to another directory")
 
 
 class Store:
-    """A connection to the local SQLite store. Thread-safe through one lock."""
+    """One store file, opened for writing (migrated, corruption handled) and reading.
 
-    def __init__(self, path: Path | str) -> None:
+    Thread-safe: one lock around the connection. Writes are batches of wire items
+    (:meth:`export`), each in one transaction.
+    """
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        journal_mode: str = "wal",
+        busy_timeout_s: float = 10.0,
+        host_id: str | None = None,
+        hostname: str | None = None,
+        clock: Callable[[], float] = time.time,
+        pid_alive: Callable[[int], bool] = pid_alive,
+    ) -> None:
         self.path = Path(path)
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(
-                self.path, timeout=10.0, isolation_level=None, check_same_thread=False
-            )
-            self._db.row_factory = sqlite3.Row
-            # WAL + NORMAL: a commit is a write() to the log, not an fsync, so each interval
-            # survives the process being killed (not a power cut) at almost no cost.
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA foreign_keys=ON")
-            self._lock = threading.Lock()
-            self._migrate()
-        except (sqlite3.Error, OSError) as exc:
-            raise StoreError(
-                f"cannot open the store at {self.path}: {exc}; set `home` (WATTPRINT_HOME) to "
-                "a writable directory"
-            ) from exc
+        self._db, self.notices = open_writable(self.path, journal_mode=journal_mode,
+                                               busy_timeout_s=busy_timeout_s)
+        self._source = Source(self.path, self._db, owned=False)
+        self._lock = self._source.lock
+        self.broken = False  # set when SQLite reported damage: reopen to move the file aside
+        if host_id is None or hostname is None:
+            from ..host import host_id as this_host_id
+            from ..host import hostname as this_hostname
 
-    # -- schema ---------------------------------------------------------------------------
-    def _migrate(self) -> None:
-        version = self._db.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"{self.path} has schema version {version}, newer than this wattprint "
-                f"understands ({SCHEMA_VERSION}); upgrade wattprint"
-            )
-        for number in range(version + 1, SCHEMA_VERSION + 1):
-            with self._lock:
-                self._db.executescript(
-                    "BEGIN;" + MIGRATIONS[number - 1] + f";PRAGMA user_version={number};COMMIT;"
-                )
+            host_id = this_host_id() if host_id is None else host_id
+            hostname = this_hostname() if hostname is None else hostname
+        self._repo = SqliteRepository([self._source], host_id=host_id, hostname=hostname,
+                                      clock=clock, pid_alive=pid_alive)
 
     @property
     def schema_version(self) -> int:
-        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+        with self._lock:
+            return user_version(self._db)
+
+    @property
+    def repository(self) -> SqliteRepository:
+        return self._repo
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
 
     # -- writing --------------------------------------------------------------------------
-    def begin_run(self, info: RunInfo) -> None:
-        host = info.host
+    def export(self, batch: Sequence[Item], *, ended_s: float | None = None) -> None:
+        """Write ``batch`` in one transaction: all of it, or nothing and a :class:`StoreError`."""
+        from .writer import apply_batch
+
         with self._lock:
-            self._db.execute(
-                "INSERT INTO runs (run_id, project, experiment, started_s, status, hostname, pid,"
-                " info_json, job_id) VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?)",
-                (info.run_id, info.project, info.experiment, info.started_s,
-                 host.get("hostname"), host.get("pid"), json.dumps(info.to_dict()),
-                 (info.job or {}).get("job_id")),
-            )
+            try:
+                self._db.execute("BEGIN IMMEDIATE")  # the write lock now: no upgrade deadlock
+                try:
+                    apply_batch(self._db, batch)
+                    if ended_s is not None:
+                        for item in batch:
+                            if isinstance(item, RunSummary):
+                                self._db.execute("UPDATE runs SET ended_s=? WHERE run_id=?",
+                                                 (ended_s, item.run_id))
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    if self._db.in_transaction:
+                        self._db.execute("ROLLBACK")
+                    raise
+            except StoreError:
+                raise
+            except (sqlite3.Error, OSError) as exc:
+                if is_corruption(exc):
+                    self.broken = True
+                    raise StoreError(f"the store {self.path} is corrupted ({exc}); it will be "
+                                     "moved aside and a fresh one created when it is reopened"
+                                     ) from exc
+                if is_locked(exc):
+                    raise StoreError(f"the store {self.path} is locked by another process "
+                                     f"({exc}); nothing of this batch was written, retry it"
+                                     ) from exc
+                raise StoreError(f"writing to the store {self.path} failed ({exc}); nothing of "
+                                 "this batch was written") from exc
+
+    def begin_run(self, info: RunInfo) -> None:
+        self.export([info])
 
     def add_record(self, record: Record) -> None:
-        self.add_records([record])
+        self.export([record])
 
     def add_records(self, records: Sequence[Record]) -> None:
-        """Insert records in one transaction (one commit, however many rows)."""
-        rows = [tuple(r.to_row()[c] for c in RECORD_COLUMNS) for r in records]
-        with self._lock:
-            self._db.execute("BEGIN")
-            try:
-                self._db.executemany(_INSERT_RECORD, rows)
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        self.export(list(records))
 
     def add_span(self, span: SpanRecord) -> None:
-        data = span.to_dict()
-        with self._lock:
-            self._db.execute(
-                f"INSERT OR REPLACE INTO spans ({', '.join(_SPAN_COLUMNS)}) "
-                f"VALUES ({', '.join('?' for _ in _SPAN_COLUMNS)})",
-                tuple(data[c] for c in _SPAN_COLUMNS),
-            )
+        self.export([span])
 
-    def finish_run(self, summary: RunSummary, *, ended_s: float) -> None:
-        with self._lock:
-            self._db.execute(
-                "UPDATE runs SET status=?, ended_s=?, duration_s=?, energy_j=?, emissions_g=?,"
-                " exit_code=?, summary_json=? WHERE run_id=?",
-                (summary.status, ended_s, summary.duration_s, summary.energy_j.get("total"),
-                 summary.emissions_g, summary.exit_code, summary.dumps(), summary.run_id),
-            )
+    def finish_run(self, summary: RunSummary, *, ended_s: float | None = None) -> None:
+        """Final status and totals; ``ended_s`` defaults to the summary's start + duration."""
+        self.export([summary], ended_s=ended_s)
 
     def add_rescore(self, run_id: str, provider: str, *, created_s: float, emissions_g: float,
                     intensity_g_per_kwh: float, kind: str, detail_json: str) -> None:
@@ -146,107 +236,122 @@ class Store:
                  detail_json),
             )
 
-    def rescores(self, run_id: str) -> list[dict[str, Any]]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT provider, created_s, emissions_g, intensity_g_per_kwh, kind FROM rescores"
-                " WHERE run_id=? ORDER BY created_s", (run_id,)).fetchall()
-        return [dict(r) for r in rows]
-
-    # -- reading --------------------------------------------------------------------------
-    def _status(self, row: sqlite3.Row) -> str:
-        if row["status"] != "running":
-            return str(row["status"])
-        same_host = row["hostname"] == socket.gethostname()
-        return "interrupted" if same_host and not _pid_alive(row["pid"]) else "running"
-
-    def runs(
-        self, *, limit: int = 20, project: str | None = None, experiment: str | None = None,
-        job_id: str | None = None,
-    ) -> list[RunRow]:
-        sql = "SELECT * FROM runs"
-        where: list[str] = []
-        args: list[Any] = []
-        if job_id:
-            where.append("job_id = ?")
-            args.append(job_id)
-        if project:
-            where.append("project = ?")
-            args.append(project)
-        if experiment:
-            where.append("experiment = ?")
-            args.append(experiment)
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY started_s DESC LIMIT ?"
-        args.append(limit)
-        with self._lock:
-            rows = self._db.execute(sql, args).fetchall()
-        return [self._run_row(r) for r in rows]
-
-    def _run_row(self, row: sqlite3.Row) -> RunRow:
-        return RunRow(
-            run_id=row["run_id"], project=row["project"], experiment=row["experiment"],
-            started_s=row["started_s"], ended_s=row["ended_s"], status=self._status(row),
-            hostname=row["hostname"], duration_s=row["duration_s"], energy_j=row["energy_j"],
-            emissions_g=row["emissions_g"], exit_code=row["exit_code"], job_id=row["job_id"],
-        )
+    # -- reading (the Repository protocol, on this file) ----------------------------------
+    def runs(self, filter: RunFilter | None = None, *, limit: int = 50,
+             cursor: str | None = None) -> Page:
+        return self._repo.runs(filter, limit=limit, cursor=cursor)
 
     def resolve_id(self, prefix: str) -> str:
-        """The full run id for a unique prefix (as git does for commits)."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT run_id FROM runs WHERE run_id LIKE ? ESCAPE '\\' LIMIT 2",
-                (prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%",),
-            ).fetchall()
-        if not rows:
-            raise StoreError(f"no run matches {prefix!r} in {self.path}; see `wattprint runs`")
-        if len(rows) > 1:
-            raise StoreError(f"{prefix!r} matches several runs; give more characters")
-        return str(rows[0][0])
+        return self._repo.resolve_id(prefix)
 
     def info(self, run_id: str) -> RunInfo:
-        with self._lock:
-            row = self._db.execute("SELECT info_json FROM runs WHERE run_id=?", (run_id,)).fetchone()
-        if row is None:
-            raise StoreError(f"no run {run_id!r} in {self.path}")
-        return RunInfo.from_dict(json.loads(row[0]))
-
-    def records(self, run_id: str) -> list[Record]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT * FROM records WHERE run_id=? ORDER BY seq", (run_id,)
-            ).fetchall()
-        return [Record.from_row(dict(r)) for r in rows]
-
-    def spans(self, run_id: str) -> list[SpanRecord]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT * FROM spans WHERE run_id=? ORDER BY start_s, span_id", (run_id,)
-            ).fetchall()
-        return [SpanRecord(**{c: r[c] for c in _SPAN_COLUMNS}) for r in rows]
+        return self._repo.info(run_id)
 
     def summary(self, run_id: str) -> RunSummary:
-        """The stored summary of a finished run, or one rebuilt from its records."""
-        with self._lock:
-            row = self._db.execute("SELECT * FROM runs WHERE run_id=?", (run_id,)).fetchone()
-        if row is None:
-            raise StoreError(f"no run {run_id!r} in {self.path}")
-        if row["summary_json"]:
-            return RunSummary.from_json(json.loads(row["summary_json"]))
-        info = RunInfo.from_dict(json.loads(row["info_json"]))
-        return summarize(
-            info, self.records(run_id), spans=self.spans(run_id), status=self._status(row)
-        )
+        return self._repo.summary(run_id)
+
+    def records(self, run_id: str, *, since_seq: int | None = None, limit: int | None = None
+                ) -> list[Record]:
+        """Like the repository's, but every record by default (``rescore`` wants them all)."""
+        return self._repo.records(run_id, since_seq=since_seq, limit=limit)
+
+    def spans(self, run_id: str) -> list[SpanRecord]:
+        return self._repo.spans(run_id)
+
+    def rescores(self, run_id: str) -> list[dict[str, Any]]:
+        return self._repo.rescores(run_id)
+
+    def aggregate(self, by: str, filter: RunFilter | None = None) -> list[Aggregate]:
+        return self._repo.aggregate(by, filter)
 
 
-def _pid_alive(pid: Any) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
-        return False
+def _read_source(path: Path, *, writable: bool, journal_mode: str,
+                 busy_timeout_s: float, notices: list[str]) -> Source | None:
+    """One store file opened for reading, at the current schema; ``None`` if it is skipped."""
+    if writable:
+        try:
+            db, opened_notices = open_writable(path, journal_mode=journal_mode,
+                                               busy_timeout_s=busy_timeout_s)
+            notices += opened_notices
+            return Source(path, db)
+        except StoreError as exc:
+            cause = exc.__cause__
+            if cause is None or not is_unwritable(cause):
+                raise
+            # a read-only directory or file: read it without migrating it in place
+    reason = looks_corrupt(path)
+    if reason is not None:
+        notices.append(f"skipped {path}: it is corrupted ({reason}); the node that writes it "
+                       "moves it aside on its next run")
+        return None
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        ro = connect(path, busy_timeout_s=busy_timeout_s, read_only=True)
+        if user_version(ro) == SCHEMA_VERSION:
+            return Source(path, ro)
+        # An older schema that we may not migrate in place (another node's file, a read-only
+        # directory): migrate a copy in memory instead.
+        memory = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        memory.row_factory = sqlite3.Row
+        with ro:
+            ro.backup(memory)
+        ro.close()
+        migrate(memory, path)
+        return Source(path, memory)
+    except StoreError:
+        raise
+    except (sqlite3.Error, OSError) as exc:
+        notices.append(f"skipped {path}: {exc}")
+        return None
+
+
+def open_repository(
+    store_path: Path,
+    *,
+    paths: Any = None,
+    host_id: str | None = None,
+    hostname: str | None = None,
+    clock: Callable[[], float] = time.time,
+    pid_alive: Callable[[int], bool] = pid_alive,
+    busy_timeout_s: float = 10.0,
+) -> SqliteRepository:
+    """Every store file of ``store_path``'s directory, merged, for reading.
+
+    No file yet gives an empty repository (no error: a fresh machine has no runs). Files this
+    process may write are migrated (and moved aside if corrupted); another node's per-node
+    file on a network file system is only read. ``notices`` lists what the user should know.
+    """
+    from ..host import HostPaths
+    from ..host import host_id as this_host_id
+    from ..host import hostname as this_hostname
+
+    host_id = this_host_id(paths) if host_id is None else host_id
+    hostname = this_hostname() if hostname is None else hostname
+    where = placement(store_path, host_id, paths or HostPaths())
+    notices: list[str] = []
+    sources: list[Source] = []
+    try:
+        for path in store_files(store_path):
+            # Locks on a network file system cannot be trusted: write only this node's file.
+            writable = not where.network or path == where.write_path
+            mode = where.journal_mode if path == where.write_path else "wal"
+            source = _read_source(path, writable=writable and os.access(path, os.W_OK),
+                                  journal_mode=mode, busy_timeout_s=busy_timeout_s,
+                                  notices=notices)
+            if source is not None:
+                sources.append(source)
+    except BaseException:
+        for source in sources:
+            source.db.close()
+        raise
+    for kept in moved_aside(store_path.parent):
+        if not any(str(kept) in n for n in notices):
+            notices.append(f"{kept} holds a damaged store moved aside earlier; recover what is "
+                           f"readable with `sqlite3 {kept} .recover | sqlite3 recovered.db`, or "
+                           "delete it once you no longer need it")
+    return SqliteRepository(sources, host_id=host_id, hostname=hostname, clock=clock,
+                            pid_alive=pid_alive, notices=notices)
+
+
+if TYPE_CHECKING:
+    def _both_are_repositories(store: Store, merged: SqliteRepository) -> list[Repository]:
+        return [store, merged]  # mypy checks that both implement the protocol

@@ -84,6 +84,49 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (run_id, provider, created_s)
     );
     """,
+    # 3: many processes and machines. The tracker's own pid and heartbeat decide liveness (see
+    #    store/liveness.py); records carry units of work; spans become aggregates (one row per
+    #    parent and name, see records.SpanRecord). Spans stored before v3 were single instances
+    #    whose edges were read from the sensors: they become count=1 aggregates, boundary "read".
+    """
+    ALTER TABLE runs ADD COLUMN host_id TEXT;
+    ALTER TABLE runs ADD COLUMN tracker_pid INTEGER;
+    ALTER TABLE runs ADD COLUMN heartbeat_s REAL;           -- last seen, wall clock (Unix s)
+    ALTER TABLE runs ADD COLUMN heartbeat_every_s REAL;     -- promised heartbeat period
+    CREATE INDEX runs_by_host ON runs (host_id, started_s);
+    CREATE INDEX runs_by_status ON runs (status, started_s);
+    ALTER TABLE records ADD COLUMN work TEXT NOT NULL DEFAULT '[]';  -- JSON [{unit, count}]
+    CREATE TABLE spans_v3 (
+        run_id         TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+        span_id        TEXT NOT NULL,
+        parent_id      TEXT,
+        name           TEXT NOT NULL,
+        count          INTEGER NOT NULL,
+        first_start_s  REAL NOT NULL,
+        last_end_s     REAL NOT NULL,
+        duration_s     REAL NOT NULL,
+        duration_min_s REAL NOT NULL,
+        duration_max_s REAL NOT NULL,
+        cpu_energy_j   REAL NOT NULL,
+        gpu_energy_j   REAL NOT NULL,
+        ram_energy_j   REAL NOT NULL,
+        other_energy_j REAL NOT NULL,
+        energy_j       REAL NOT NULL,
+        energy_min_j   REAL NOT NULL,
+        energy_max_j   REAL NOT NULL,
+        emissions_g    REAL NOT NULL,
+        work           TEXT NOT NULL DEFAULT '[]',   -- JSON [{unit, count}]
+        boundary       TEXT NOT NULL,
+        PRIMARY KEY (run_id, span_id)
+    );
+    INSERT OR IGNORE INTO spans_v3 SELECT
+        run_id, span_id, parent_id, name, 1, start_s, end_s, duration_s, duration_s, duration_s,
+        cpu_energy_j, gpu_energy_j, ram_energy_j, other_energy_j, energy_j, energy_j, energy_j,
+        emissions_g, '[]', 'read'
+    FROM spans;
+    DROP TABLE spans;
+    ALTER TABLE spans_v3 RENAME TO spans;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

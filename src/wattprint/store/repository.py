@@ -1,0 +1,459 @@
+"""The read API shared by the CLI, the local dashboard and the team server.
+
+:class:`Repository` is the protocol; :class:`SqliteRepository` implements it over one store file
+or over every per-node file of a store directory on a network file system (merged: newest first
+across files, a run found in two files counted once). A server implements the same protocol on
+its own database.
+
+Runs are listed newest first with an opaque cursor (keyset pagination on ``(started_s,
+run_id)``, so a page is stable while new runs arrive). ``status`` is the *effective* status:
+a stored ``running`` run whose tracker is gone reads ``interrupted``
+(:mod:`wattprint.store.liveness`).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import heapq
+import itertools
+import json
+import sqlite3
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Protocol, Sequence, runtime_checkable
+
+from ..errors import StoreError
+from ..records import Record, RunAccumulator, RunInfo, RunSummary, SpanRecord
+from .liveness import Liveness, effective_status, pid_alive
+from .writer import SPAN_COLUMNS
+
+__all__ = [
+    "AGGREGATE_KEYS",
+    "Aggregate",
+    "Page",
+    "Repository",
+    "RunFilter",
+    "RunRow",
+    "SqliteRepository",
+    "Source",
+]
+
+AGGREGATE_KEYS = ("project", "experiment", "day", "host", "component", "region")
+_COMPONENTS = ("cpu", "gpu", "ram", "other")
+_CHUNK = 200  # rows fetched per query while walking a file's runs
+
+
+@dataclass(frozen=True, slots=True)
+class RunFilter:
+    """Which runs; every field that is set must match. Times are Unix seconds on ``started_s``
+    (``since_s`` inclusive, ``until_s`` exclusive). ``host`` matches a host name or host id."""
+
+    project: str | None = None
+    experiment: str | None = None
+    status: str | None = None  # running | interrupted | finished | failed (effective status)
+    host: str | None = None
+    job_id: str | None = None
+    since_s: float | None = None
+    until_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunRow:
+    run_id: str
+    project: str
+    experiment: str
+    started_s: float
+    ended_s: float | None
+    status: str  # effective: running | finished | failed | interrupted
+    hostname: str | None
+    duration_s: float | None
+    energy_j: float | None
+    emissions_g: float | None
+    exit_code: int | None
+    job_id: str | None = None
+    host_id: str | None = None
+    heartbeat_s: float | None = None  # last seen (wall clock), while running
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: list[RunRow]
+    next_cursor: str | None  # pass back as ``cursor`` for the next page; None on the last
+
+
+@dataclass(frozen=True, slots=True)
+class Aggregate:
+    key: str
+    runs: int
+    duration_s: float
+    energy_j: float
+    emissions_g: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@runtime_checkable
+class Repository(Protocol):
+    """Reading stored runs. Raises :class:`~wattprint.errors.StoreError` for unknown runs."""
+
+    def runs(self, filter: RunFilter | None = None, *, limit: int = 50,
+             cursor: str | None = None) -> Page: ...
+
+    def resolve_id(self, prefix: str) -> str: ...
+
+    def info(self, run_id: str) -> RunInfo: ...
+
+    def summary(self, run_id: str) -> RunSummary: ...
+
+    def records(self, run_id: str, *, since_seq: int | None = None,
+                limit: int | None = 1000) -> list[Record]: ...
+
+    def spans(self, run_id: str) -> list[SpanRecord]: ...
+
+    def rescores(self, run_id: str) -> list[dict[str, Any]]: ...
+
+    def aggregate(self, by: str, filter: RunFilter | None = None) -> list[Aggregate]: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(eq=False)
+class Source:
+    """One open store file; ``lock`` serialises use of its connection across threads."""
+
+    path: Path
+    db: sqlite3.Connection
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    owned: bool = True  # closed with the repository
+
+    def query(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        with self.lock:
+            return list(self.db.execute(sql, args).fetchall())
+
+
+def encode_cursor(started_s: float, run_id: str) -> str:
+    raw = json.dumps([started_s, run_id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[float, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        started_s, run_id = json.loads(raw)
+        return float(started_s), str(run_id)
+    except (ValueError, TypeError, binascii.Error):
+        raise StoreError(f"invalid cursor {cursor!r}: pass the next_cursor of a previous page "
+                         "unchanged") from None
+
+
+_RUN_COLUMNS = ("run_id, project, experiment, started_s, ended_s, status, hostname, pid,"
+                " duration_s, energy_j, emissions_g, exit_code, job_id, host_id, tracker_pid,"
+                " heartbeat_s, heartbeat_every_s")
+
+
+def _where(filter: RunFilter) -> tuple[list[str], list[Any]]:
+    where: list[str] = []
+    args: list[Any] = []
+    for column in ("project", "experiment", "job_id"):
+        value = getattr(filter, column)
+        if value is not None:
+            where.append(f"{column} = ?")
+            args.append(value)
+    if filter.host is not None:
+        where.append("(hostname = ? OR host_id = ?)")
+        args += [filter.host, filter.host]
+    if filter.since_s is not None:
+        where.append("started_s >= ?")
+        args.append(filter.since_s)
+    if filter.until_s is not None:
+        where.append("started_s < ?")
+        args.append(filter.until_s)
+    if filter.status is not None:
+        # Only a stored `running` row can be effectively `interrupted`; the rest is exact.
+        if filter.status in ("running", "interrupted"):
+            where.append("status IN ('running', 'interrupted')")
+        else:
+            where.append("status = ?")
+            args.append(filter.status)
+    return where, args
+
+
+class SqliteRepository:
+    """:class:`Repository` over one or more open store files.
+
+    ``host_id``/``hostname`` (this machine), ``clock`` (wall clock) and ``pid_alive`` feed the
+    liveness rule; tests inject them. ``notices`` holds what a reader should tell the user
+    (files moved aside as corrupted, files skipped).
+    """
+
+    def __init__(
+        self,
+        sources: Sequence[Source],
+        *,
+        host_id: str | None = None,
+        hostname: str | None = None,
+        clock: Callable[[], float] = time.time,
+        pid_alive: Callable[[int], bool] = pid_alive,
+        notices: Sequence[str] = (),
+    ) -> None:
+        self.sources = list(sources)
+        self.host_id = host_id
+        self.hostname = hostname
+        self._clock = clock
+        self._pid_alive = pid_alive
+        self.notices = list(notices)
+
+    @property
+    def paths(self) -> list[Path]:
+        return [s.path for s in self.sources]
+
+    def close(self) -> None:
+        for source in self.sources:
+            if source.owned:
+                with source.lock:
+                    source.db.close()
+
+    # -- runs -----------------------------------------------------------------------------
+    def _status(self, row: sqlite3.Row, now_s: float) -> str:
+        return effective_status(
+            Liveness(status=row["status"], host_id=row["host_id"], hostname=row["hostname"],
+                     tracker_pid=row["tracker_pid"], pid=row["pid"],
+                     heartbeat_s=row["heartbeat_s"], heartbeat_every_s=row["heartbeat_every_s"]),
+            now_s=now_s, host_id=self.host_id, hostname=self.hostname, pid_alive=self._pid_alive)
+
+    def _run_row(self, row: sqlite3.Row, now_s: float) -> RunRow:
+        return RunRow(
+            run_id=row["run_id"], project=row["project"], experiment=row["experiment"],
+            started_s=row["started_s"], ended_s=row["ended_s"], status=self._status(row, now_s),
+            hostname=row["hostname"], duration_s=row["duration_s"], energy_j=row["energy_j"],
+            emissions_g=row["emissions_g"], exit_code=row["exit_code"], job_id=row["job_id"],
+            host_id=row["host_id"], heartbeat_s=row["heartbeat_s"],
+        )
+
+    def _walk(self, source: Source, filter: RunFilter, after: tuple[float, str] | None,
+              columns: str = _RUN_COLUMNS) -> Iterator[sqlite3.Row]:
+        """``source``'s runs matching ``filter`` (but status), newest first, after ``after``."""
+        where, args = _where(filter)
+        while True:
+            keyset, keyargs = [], []
+            if after is not None:
+                keyset = ["(started_s < ? OR (started_s = ? AND run_id < ?))"]
+                keyargs = [after[0], after[0], after[1]]
+            clauses = where + keyset
+            sql = (f"SELECT {columns} FROM runs"
+                   + (" WHERE " + " AND ".join(clauses) if clauses else "")
+                   + " ORDER BY started_s DESC, run_id DESC LIMIT ?")
+            rows = source.query(sql, [*args, *keyargs, _CHUNK])
+            yield from rows
+            if len(rows) < _CHUNK:
+                return
+            after = (rows[-1]["started_s"], rows[-1]["run_id"])
+
+    def _matching(self, filter: RunFilter, after: tuple[float, str] | None = None,
+                  columns: str = _RUN_COLUMNS) -> Iterator[tuple[sqlite3.Row, str]]:
+        """(row, effective status) of every matching run across files, newest first."""
+        now_s = self._clock()
+        merged = heapq.merge(*(self._walk(s, filter, after, columns) for s in self.sources),
+                             key=lambda r: (r["started_s"], r["run_id"]), reverse=True)
+        for _, copies in itertools.groupby(merged, key=lambda r: (r["started_s"], r["run_id"])):
+            # The same run in two files (a spool delivered on another node): prefer the copy
+            # that knows how the run ended.
+            group = list(copies)
+            row = next((r for r in group if r["status"] != "running"), group[0])
+            status = self._status(row, now_s)
+            if filter.status is None or status == filter.status:
+                yield row, status
+
+    def runs(self, filter: RunFilter | None = None, *, limit: int = 50,
+             cursor: str | None = None) -> Page:
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, not {limit}")
+        filter = filter or RunFilter()
+        after = decode_cursor(cursor) if cursor else None
+        now_s = self._clock()
+        rows = list(itertools.islice(self._matching(filter, after), limit + 1))
+        items = [self._run_row(row, now_s) for row, _ in rows[:limit]]
+        more = len(rows) > limit
+        return Page(items=items,
+                    next_cursor=encode_cursor(items[-1].started_s, items[-1].run_id)
+                    if more else None)
+
+    def resolve_id(self, prefix: str) -> str:
+        """The full run id for a unique prefix (as git does for commits)."""
+        pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        found: set[str] = set()
+        for source in self.sources:
+            rows = source.query("SELECT run_id FROM runs WHERE run_id LIKE ? ESCAPE '\\' LIMIT 2",
+                                (pattern,))
+            found.update(str(r[0]) for r in rows)
+        if prefix in found:
+            return prefix
+        if not found:
+            where = ", ".join(str(p) for p in self.paths) or "the store (no store file yet)"
+            raise StoreError(f"no run matches {prefix!r} in {where}; see `wattprint runs`")
+        if len(found) > 1:
+            raise StoreError(f"{prefix!r} matches several runs ({', '.join(sorted(found)[:5])}); "
+                             "give more characters")
+        return found.pop()
+
+    # -- one run ----------------------------------------------------------------------------
+    def _find(self, run_id: str) -> tuple[Source, sqlite3.Row]:
+        for source in self.sources:
+            rows = source.query(f"SELECT {_RUN_COLUMNS}, info_json, summary_json FROM runs "
+                                "WHERE run_id=?", (run_id,))
+            if rows:
+                return source, rows[0]
+        where = ", ".join(str(p) for p in self.paths) or "the store"
+        raise StoreError(f"no run {run_id!r} in {where}; see `wattprint runs`")
+
+    def info(self, run_id: str) -> RunInfo:
+        _, row = self._find(run_id)
+        return RunInfo.from_dict(json.loads(row["info_json"]))
+
+    def summary(self, run_id: str) -> RunSummary:
+        """The stored summary of a finished run, or one rebuilt from its records."""
+        source, row = self._find(run_id)
+        if row["summary_json"]:
+            return RunSummary.from_json(json.loads(row["summary_json"]))
+        info = RunInfo.from_dict(json.loads(row["info_json"]))
+        acc = RunAccumulator()  # streamed: a week-long run has 600,000 records
+        since: int | None = None
+        while True:
+            batch = self._records_from(source, run_id, since, 5000)
+            for record in batch:
+                acc.add(record)
+            if len(batch) < 5000:
+                break
+            since = batch[-1].seq
+        return acc.summary(info, spans=self.spans(run_id), status=self._status(row, self._clock()))
+
+    @staticmethod
+    def _records_from(source: Source, run_id: str, since_seq: int | None,
+                      limit: int | None) -> list[Record]:
+        # LIMIT -1 is SQLite's "no limit"; seq >= -2**63 is every record.
+        rows = source.query("SELECT * FROM records WHERE run_id=? AND seq > ? ORDER BY seq LIMIT ?",
+                            (run_id, -(2**63) if since_seq is None else since_seq,
+                             -1 if limit is None else limit))
+        return [Record.from_row(dict(r)) for r in rows]
+
+    def records(self, run_id: str, *, since_seq: int | None = None,
+                limit: int | None = 1000) -> list[Record]:
+        """Records of ``run_id`` with ``seq > since_seq`` (``None``: from the first), in order,
+        at most ``limit`` (``None``: all). A live view polls with the last seq it holds.
+
+        The recorder numbers records from 1; stores written by earlier versions from 0, which
+        is why "from the first" is ``None`` rather than 0.
+        """
+        found: dict[int, Record] = {}
+        for source in self.sources:
+            for record in self._records_from(source, run_id, since_seq, limit):
+                found.setdefault(record.seq, record)
+        ordered = [found[seq] for seq in sorted(found)]
+        return ordered if limit is None else ordered[:limit]
+
+    def spans(self, run_id: str) -> list[SpanRecord]:
+        found: dict[str, SpanRecord] = {}
+        for source in self.sources:
+            rows = source.query(f"SELECT {', '.join(SPAN_COLUMNS)} FROM spans WHERE run_id=?"
+                                " ORDER BY first_start_s, span_id", (run_id,))
+            for r in rows:
+                span = SpanRecord.from_dict(dict(r))
+                if span.span_id not in found or span.count > found[span.span_id].count:
+                    found[span.span_id] = span
+        return sorted(found.values(), key=lambda s: (s.first_start_s, s.span_id))
+
+    def rescores(self, run_id: str) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for source in self.sources:
+            rows = source.query(
+                "SELECT provider, created_s, emissions_g, intensity_g_per_kwh, kind FROM rescores"
+                " WHERE run_id=? ORDER BY created_s", (run_id,))
+            out += [dict(r) for r in rows]
+        return sorted(out, key=lambda r: r["created_s"])
+
+    # -- aggregates -----------------------------------------------------------------------
+    def aggregate(self, by: str, filter: RunFilter | None = None) -> list[Aggregate]:
+        """Totals per ``by`` (one of :data:`AGGREGATE_KEYS`), sorted by key.
+
+        Runs still going (or interrupted) count with what their records hold so far. By
+        ``component``, a run counts under each component it used energy on, and emissions are
+        split in proportion to each component's energy within every record.
+        """
+        if by not in AGGREGATE_KEYS:
+            raise StoreError(f"cannot aggregate by {by!r}; choose one of {', '.join(AGGREGATE_KEYS)}")
+        filter = filter or RunFilter()
+        rows = list(self._matching(filter, columns=_RUN_COLUMNS + ", info_json"))
+        # Records are summed only where the run row has no totals yet (or per component).
+        sums = self._record_sums({str(r["run_id"]) for r, _ in rows if by == "component"
+                                  or r["energy_j"] is None or r["duration_s"] is None})
+        groups: dict[str, list[float]] = {}  # key -> [runs, duration_s, energy_j, emissions_g]
+
+        def add(key: str, duration_s: float, energy_j: float, emissions_g: float) -> None:
+            g = groups.setdefault(key, [0, 0.0, 0.0, 0.0])
+            g[0] += 1
+            g[1] += duration_s
+            g[2] += energy_j
+            g[3] += emissions_g
+
+        for row, _ in rows:
+            s = sums.get(row["run_id"], {})
+            duration_s = row["duration_s"] if row["duration_s"] is not None \
+                else s.get("duration_s", 0.0)
+            if by == "component":
+                for comp in _COMPONENTS:
+                    if s.get(f"{comp}_energy_j", 0.0) > 0:
+                        add(comp, duration_s, s[f"{comp}_energy_j"], s[f"{comp}_emissions_g"])
+                continue
+            energy_j = row["energy_j"] if row["energy_j"] is not None else s.get("energy_j", 0.0)
+            emissions_g = row["emissions_g"] if row["emissions_g"] is not None \
+                else s.get("emissions_g", 0.0)
+            add(_key(by, row), duration_s, energy_j, emissions_g)
+        return [Aggregate(key=k, runs=int(g[0]), duration_s=g[1], energy_j=g[2], emissions_g=g[3])
+                for k, g in sorted(groups.items())]
+
+    def _record_sums(self, run_ids: set[str]) -> dict[str, dict[str, float]]:
+        if not run_ids:
+            return {}
+        parts = ["sum(duration_s) AS duration_s", "sum(energy_j) AS energy_j",
+                 "sum(emissions_g) AS emissions_g"]
+        for comp in _COMPONENTS:
+            parts.append(f"sum({comp}_energy_j) AS {comp}_energy_j")
+            parts.append(f"sum(CASE WHEN energy_j > 0 THEN emissions_g * {comp}_energy_j / energy_j"
+                         f" ELSE 0 END) AS {comp}_emissions_g")
+        ids = sorted(run_ids)
+        out: dict[str, dict[str, float]] = {}
+        for start in range(0, len(ids), 500):  # well under SQLite's limit on bound variables
+            chunk = ids[start:start + 500]
+            sql = (f"SELECT run_id, {', '.join(parts)} FROM records"
+                   f" WHERE run_id IN ({', '.join('?' for _ in chunk)}) GROUP BY run_id")
+            for source in self.sources:
+                for r in source.query(sql, chunk):
+                    if r["run_id"] not in out:
+                        out[r["run_id"]] = {k: float(r[k] or 0.0) for k in r.keys()
+                                            if k != "run_id"}
+        return out
+
+
+def _key(by: str, row: sqlite3.Row) -> str:
+    if by in ("project", "experiment"):
+        return str(row[by])
+    if by == "day":
+        return time.strftime("%Y-%m-%d", time.gmtime(row["started_s"]))
+    if by == "host":
+        return str(row["hostname"] or row["host_id"] or "unknown")
+    location = (json.loads(row["info_json"]) or {}).get("location") or {}
+    if location.get("cloud_region"):
+        return f"{location.get('cloud') or 'cloud'}/{location['cloud_region']}"
+    if location.get("zone"):
+        return str(location["zone"])
+    if location.get("country"):
+        sub = location.get("subdivision")
+        return f"{location['country']}-{sub}" if sub else str(location["country"])
+    return "unknown"

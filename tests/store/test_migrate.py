@@ -1,0 +1,119 @@
+"""Schema v3 from v1 and v2 files; idempotent statements; versions newer than we know."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+import storekit
+
+from wattprint.errors import StoreError
+from wattprint.store import Store
+from wattprint.store.migrate import apply_idempotently, migrate, split_statements
+from wattprint.store.schema import MIGRATIONS, SCHEMA_VERSION
+
+
+def columns(db: sqlite3.Connection, table: str) -> list[str]:
+    return [row[1] for row in db.execute(f"PRAGMA table_info({table})")]
+
+
+def test_v3_is_appended_and_shapes_runs_records_and_spans(tmp_path):
+    assert SCHEMA_VERSION == len(MIGRATIONS) >= 3
+    store = Store(tmp_path / "wattprint.db")
+    store.close()
+    with sqlite3.connect(tmp_path / "wattprint.db") as db:
+        assert {"host_id", "tracker_pid", "heartbeat_s", "heartbeat_every_s", "job_id"} <= set(
+            columns(db, "runs"))
+        assert "work" in columns(db, "records")
+        assert columns(db, "spans") == [
+            "run_id", "span_id", "parent_id", "name", "count", "first_start_s", "last_end_s",
+            "duration_s", "duration_min_s", "duration_max_s", "cpu_energy_j", "gpu_energy_j",
+            "ram_energy_j", "other_energy_j", "energy_j", "energy_min_j", "energy_max_j",
+            "emissions_g", "work", "boundary"]
+        pk = [row[1] for row in db.execute("PRAGMA table_info(spans)") if row[5]]
+        assert pk == ["run_id", "span_id"]
+
+
+def test_a_v1_file_is_migrated_and_its_run_records_and_span_survive(tmp_path):
+    path = tmp_path / "wattprint.db"
+    storekit.make_v1_store(path)
+    store = Store(path, host_id="x", hostname="x")
+    try:
+        assert store.schema_version == SCHEMA_VERSION
+        (row,) = store.runs().items
+        assert (row.run_id, row.status, row.energy_j, row.host_id) == (
+            "old-run", "finished", 300.0, None)
+        records = store.records("old-run")
+        assert [(r.seq, r.energy_j, r.work) for r in records] == [(0, 100.0, ()), (1, 200.0, ())]
+        (span,) = store.spans("old-run")
+        assert (span.span_id, span.name, span.count, span.first_start_s, span.last_end_s,
+                span.duration_s, span.duration_min_s, span.duration_max_s, span.energy_j,
+                span.energy_min_j, span.energy_max_j, span.emissions_g, span.work,
+                span.boundary) == (
+            "1", "epoch", 1, storekit.T0 - 86400, storekit.T0 - 86398, 2.0, 2.0, 2.0, 300.0,
+            300.0, 300.0, 0.003, (), "read")
+        # and new runs go into the same file beside it
+        store.export(storekit.run_batch("new-run"))
+        assert [r.run_id for r in store.runs().items] == ["new-run", "old-run"]
+    finally:
+        store.close()
+
+
+def test_a_v2_file_keeps_its_rescores(tmp_path):
+    path = tmp_path / "wattprint.db"
+    storekit.make_v1_store(path)
+    with sqlite3.connect(path) as db:
+        db.executescript(MIGRATIONS[1])
+        db.execute("PRAGMA user_version=2")
+        db.execute("INSERT INTO rescores VALUES ('old-run', 'neso', 5.0, 0.002, 24.0, 'average',"
+                   " '{}')")
+    store = Store(path)
+    try:
+        assert store.rescores("old-run") == [{"provider": "neso", "created_s": 5.0,
+                                              "emissions_g": 0.002, "intensity_g_per_kwh": 24.0,
+                                              "kind": "average"}]
+    finally:
+        store.close()
+
+
+def test_statements_are_applied_idempotently(tmp_path):
+    db = sqlite3.connect(tmp_path / "x.db", isolation_level=None)
+    for number in range(SCHEMA_VERSION):
+        for statement in split_statements(MIGRATIONS[number]):
+            apply_idempotently(db, statement)
+    before = db.execute("SELECT sql FROM sqlite_master ORDER BY name").fetchall()
+    # everything again: a re-run after a crash, or two migrators, must change nothing
+    for number in range(SCHEMA_VERSION):
+        for statement in split_statements(MIGRATIONS[number]):
+            if statement.upper().startswith("INSERT"):
+                continue  # data copies run once, under the lock, with the version bump
+            apply_idempotently(db, statement)
+    assert db.execute("SELECT sql FROM sqlite_master ORDER BY name").fetchall() == before
+
+
+def test_split_statements_ignores_semicolons_in_comments_and_strings():
+    script = "CREATE TABLE a (x TEXT DEFAULT ';'); -- a; comment\nCREATE INDEX i ON a (x);"
+    assert split_statements(script) == ["CREATE TABLE a (x TEXT DEFAULT ';')",
+                                        "CREATE INDEX i ON a (x)"]
+
+
+def test_a_newer_schema_is_refused_with_advice_and_left_untouched(tmp_path):
+    path = tmp_path / "wattprint.db"
+    with sqlite3.connect(path) as db:
+        db.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    with pytest.raises(StoreError, match="newer than this wattprint understands.*upgrade"):
+        Store(path)
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 1
+
+
+def test_migrate_reads_the_version_again_under_the_lock(tmp_path):
+    """A process that saw an old version before another migrated must not migrate twice."""
+    path = tmp_path / "wattprint.db"
+    storekit.make_v1_store(path)
+    slow = sqlite3.connect(path, isolation_level=None, timeout=5)
+    Store(path).close()  # another process migrates meanwhile
+    assert migrate(slow, path) == SCHEMA_VERSION  # found current: nothing applied
+    rows = slow.execute("SELECT info_json FROM runs").fetchall()
+    assert json.loads(rows[0][0])["run_id"] == "old-run"
