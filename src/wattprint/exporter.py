@@ -183,6 +183,10 @@ class Exporter:
                 elif size >= self._max_batch or self._flush_s == 0:
                     self._poked = True
                     self._wake.notify()
+                elif size == 1:
+                    # The worker may be asleep until the next heartbeat: let it re-plan, so this
+                    # item waits at most flush_s.
+                    self._wake.notify()
             if overflow is not None:
                 self._spill_queue(overflow)
         except Exception as exc:  # never hurt the caller (the sampler thread)
@@ -307,26 +311,32 @@ class Exporter:
             self._deliver_spooled_once()
 
     def _final_round(self, items: list[Item]) -> None:
-        """At close: one attempt for every sink, then retries until the close deadline nears."""
+        """At close: one attempt for every sink now, then retries on the backoff schedule for
+        as long as the next one still fits before the close deadline (real time: it bounds the
+        program's exit). A sink that has failed for long is not retried at all, so a dead
+        database does not add seconds to every exit; one that just failed gets its quick retries.
+        """
         self._distribute(items)
         margin_s = min(0.5, 0.2 * max(0.0, self._close_deadline - time.monotonic()))
         stop_at = self._close_deadline - margin_s
+        retry_at: dict[_Lane, float] = {}
         for lane in self._lanes:
             if lane.pending:
                 self._export_lane(lane, self._clock())
+                if lane.pending:
+                    retry_at[lane] = time.monotonic() + self._retry_delay_s(lane.failures)
         while True:
-            failing = [lane for lane in self._lanes if lane.pending and not lane.abandoned]
-            left_s = stop_at - time.monotonic()
-            if not failing or left_s <= 0:
+            due = {lane: at for lane, at in retry_at.items()
+                   if at <= stop_at and lane.pending and not lane.abandoned}
+            if not due:
                 break
-            # Backoff as in the run, but a few tries must still fit before the deadline.
-            pause_s = min(min(self._retry_delay_s(lane.failures) for lane in failing), left_s / 3)
             with self._wake:
-                self._wake.wait(max(pause_s, 0.001))
-            if time.monotonic() >= stop_at:
-                break
-            for lane in failing:
+                self._wake.wait(max(0.0, min(due.values()) - time.monotonic()))
+            for lane, at in due.items():
+                if time.monotonic() < at:
+                    continue
                 self._export_lane(lane, self._clock())
+                retry_at[lane] = time.monotonic() + self._retry_delay_s(lane.failures)
         # Failing sinks are closed too (they are not hung, or we would not be here); close()
         # spools their backlog afterwards, which needs no sink.
         for lane in self._lanes:

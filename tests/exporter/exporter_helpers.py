@@ -63,6 +63,9 @@ class FlakySink:
         self.items: list = []
         self.closed = False
 
+    def fail_next(self, *errors: Exception) -> None:
+        self._errors.extend(errors)
+
     def export(self, batch) -> None:
         now = self._clock() if self._clock else None
         self.attempts.append((now, threading.current_thread().name, list(batch)))

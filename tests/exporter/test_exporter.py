@@ -167,6 +167,42 @@ def test_close_spools_a_hung_sinks_in_flight_batch_and_delivers_the_others(clock
     wait_until(lambda: memory.closed)  # the worker closes the sinks once the hung one returns
 
 
+def test_close_retries_a_sink_that_just_failed_within_its_timeout(clock, tmp_path):
+    sink = FlakySink("sqlite")
+    exporter = make_exporter([sink], clock, spool=Spool(tmp_path / "spool"), backoff_s=(0.05, 60.0))
+    exporter.submit(make_record(0))
+    exporter.start(make_info())
+    assert exporter.flush() and len(sink.attempts) == 1  # [info, record 0]
+    sink.fail_next(RuntimeError("database is locked"), RuntimeError("database is locked"))
+    assert exporter.close(make_summary(), timeout_s=5) == {"sqlite": "delivered"}
+    assert len(sink.attempts) == 4  # the summary's batch: failed, failed 50 ms later, accepted
+    assert records_of(sink.items) == [0] and isinstance(sink.items[-1], RunSummary)
+
+
+def test_a_sink_failing_for_long_adds_no_retries_to_the_programs_exit(clock, tmp_path):
+    broken = FlakySink("sqlite", forever=OSError("disk full"))
+    exporter = make_exporter([broken], clock, spool=Spool(tmp_path / "spool"), backoff_s=(10.0, 60.0))
+    exporter.start(make_info())
+    exporter.submit(make_record(0))
+    exporter.flush()
+    began = time.monotonic()
+    delivery = exporter.close(make_summary(), timeout_s=5)
+    assert time.monotonic() - began < 1.0  # its next retry (10 s on) would not fit: spool now
+    assert delivery["sqlite"].startswith("spooled: ")
+
+
+def test_an_item_after_an_idle_spell_waits_no_longer_than_flush_s(clock, tmp_path):
+    sink = MemorySink()
+    exporter = make_exporter([sink], clock, spool=Spool(tmp_path / "spool"), flush_s=10.0,
+                             heartbeat_s=3600.0)
+    exporter.start(make_info())
+    assert exporter.flush()
+    clock.advance(25.0)  # the worker sleeps toward the heartbeat, an hour away
+    exporter.submit(make_record(0))  # ... but re-plans: flush_s has long passed, export now
+    wait_until(lambda: len(sink.records) == 1)
+    exporter.close(None)
+
+
 def test_heartbeats_follow_the_fake_clock(clock, tmp_path):
     sink = MemorySink()
     exporter = make_exporter([sink], clock, spool=Spool(tmp_path / "spool"), heartbeat_s=30.0)
