@@ -74,6 +74,17 @@ class _Lane:
         return bool(self.backlog) or not self.info_sent
 
 
+@dataclass(frozen=True)
+class _Where:
+    """Where items handed to the spool went, in words; ``lost`` when they went nowhere."""
+
+    text: str
+    lost: bool = False
+
+    def __str__(self) -> str:
+        return self.text
+
+
 def _coalesce(items: Sequence[Item]) -> list[Item]:
     """The batch to send for ``items``: a later span aggregate or heartbeat replaces the earlier
     one, keeping the later position; stray RunInfos are dropped (the lane sends its own)."""
@@ -417,23 +428,27 @@ class Exporter:
     def _spill_queue(self, items: list[Item]) -> None:
         """The queue is full: the worker is stuck. Spool it for every sink, on this thread."""
         self._spilled += len(items)
-        for lane in self._lanes:
-            self._spool_items(lane, items, why="the export queue was full")
+        outcomes = [self._spool_items(lane, items, why="the export queue was full")
+                    for lane in self._lanes]
+        lost = [o.text for o in outcomes if o.lost]
+        where = lost[0] if lost else f"{self._spilled} items were spooled to {self._spool_root()}"
         self._warn("overflow", f"the export queue was full ({self._max_queue} items waiting; a sink "
-                               f"is slow or hung): {self._spilled} items were spooled to "
-                               f"{self._spool.root if self._spool else 'nowhere (no spool)'}")
+                               f"is slow or hung): {where}")
 
-    def _spool_items(self, lane: _Lane, items: Sequence[Item], *, why: str) -> str:
+    def _spool_root(self) -> str:
+        return str(self._spool.root) if self._spool is not None else "nowhere"
+
+    def _spool_items(self, lane: _Lane, items: Sequence[Item], *, why: str) -> _Where:
         """Write ``items`` to ``lane``'s spool folder; returns a phrase saying where they went."""
         info = self._info
         kept = [i for i in _coalesce(items) if not isinstance(i, Heartbeat)]
         if not kept and (lane.info_sent or info is None):
-            return "nothing needed spooling"
+            return _Where("nothing needed spooling")
         if self._spool is None or info is None:
             reason = "no spool directory is configured" if info is not None else "never started"
             with lane.lock:
                 lane.lost.append(f"{len(kept)} items ({why}; {reason})")
-            return f"{len(kept)} items were lost: {reason}"
+            return _Where(f"{len(kept)} items were lost: {reason}", lost=True)
         try:
             path = self._spool.write(lane.name, info, kept)
         except Exception as exc:
@@ -442,12 +457,13 @@ class Exporter:
                                  f"{exc})")
             log.error("wattprint: %d items for sink %s were lost: %s; spool failed: %r",
                       len(kept), lane.name, why, exc)
-            return f"{len(kept)} items were lost: the spool could not be written ({exc})"
+            return _Where(f"{len(kept)} items were lost: the spool could not be written ({exc})",
+                          lost=True)
         with lane.lock:
             lane.spooled.append(path)
             lane.spool_ok = True  # a later recovery may deliver it in the background
-        return (f"{len(kept)} items were spooled to {path}; `wattprint spool deliver` sends them "
-                "once the sink works")
+        return _Where(f"{len(kept)} items were spooled to {path}; `wattprint spool deliver` sends "
+                      "them once the sink works")
 
     def _take_over(self) -> None:
         """After close's wait: spool whatever each sink has not accepted (any thread)."""

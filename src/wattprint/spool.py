@@ -25,6 +25,7 @@ Why it is safe with many processes and crashes:
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import re
@@ -159,9 +160,11 @@ class Spool:
         self.stale_claim_s = stale_claim_s
         self.stale_temp_s = stale_temp_s
         self._clock = clock
-        # Chunks from this writer sort after earlier writers' and in the order written.
-        self._stamp = f"{time.time_ns():020d}"
-        self._chunk = 0
+        # Chunks from this writer sort after earlier writers' and in the order written; the
+        # random tail keeps two writers started in the same nanosecond apart, and the counter
+        # is itertools.count because the worker and a submitting thread may both spool at once.
+        self._stamp = f"{time.time_ns():020d}{os.urandom(2).hex()}"
+        self._chunks = itertools.count(1)
 
     def __repr__(self) -> str:
         return f"Spool({str(self.root)!r})"
@@ -180,8 +183,7 @@ class Spool:
 
         folder = self.root / _safe(sink_name)
         folder.mkdir(parents=True, exist_ok=True)
-        self._chunk += 1
-        final = folder / f"{_safe(info.run_id)}.{self._stamp}.{self._chunk:06d}{_SUFFIX}"
+        final = folder / f"{_safe(info.run_id)}.{self._stamp}.{next(self._chunks):06d}{_SUFFIX}"
         temp = folder / f".{final.name}.tmp-{os.getpid()}-{os.urandom(4).hex()}"
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:

@@ -183,3 +183,23 @@ def test_spool_dir_is_under_the_configured_home(tmp_path):
     assert spool_dir(config) == tmp_path / "h" / "spool"
     assert spool_dir(load_config(environ={"WATTPRINT_HOME": str(tmp_path / "w")})) == \
         tmp_path / "w" / "spool"
+
+
+def test_two_threads_spooling_through_one_spool_never_overwrite_each_other(spool_root):
+    import threading
+
+    spool = Spool(spool_root)
+    info = make_info()
+
+    def write_many(start):
+        for seq in range(start, start + 50):
+            spool.write("csv", info, [make_record(seq)])
+
+    threads = [threading.Thread(target=write_many, args=(start,)) for start in (0, 1000)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    sink = MemorySink()
+    assert len(spool.deliver(lambda name: sink).delivered) == 100
+    assert sorted(r.seq for r in sink.records) == [*range(50), *range(1000, 1050)]
