@@ -14,23 +14,7 @@ _TESTS_DIR = str(Path(__file__).resolve().parent)
 if _TESTS_DIR not in sys.path:
     sys.path.insert(0, _TESTS_DIR)
 
-
-class FakeClock:
-    """A monotonic clock and a wall clock that move only when told."""
-
-    def __init__(self, start_s: float = 1000.0, wall_start_s: float = 1_767_225_600.0) -> None:
-        self.now = start_s
-        self.wall = wall_start_s
-
-    def __call__(self) -> float:
-        return self.now
-
-    def wall_clock(self) -> float:
-        return self.wall
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-        self.wall += seconds
+from fakes.clock import FakeClock  # noqa: E402
 
 
 @pytest.fixture

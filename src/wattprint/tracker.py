@@ -644,6 +644,7 @@ def _device_dict(device: DeviceInfo) -> dict[str, Any]:
         "device": device.device, "component": device.component, "method": device.method,
         "detail": device.detail, "coverage": device.coverage,
         "attributes": dict(device.attributes), "warning": device.warning,
+        "max_power_w": device.max_power_w,
     }
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from conftest import FakeClock as Clock  # the shared fake clock
+from fakes.clock import FakeClock as Clock
 from fakes.amdsmi import (
     RESOLUTION_UJ,
     AmdSmiRetCode,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FakeClock as Clock  # the shared fake clock
+from fakes.clock import FakeClock as Clock
 from fakes.hwmon import FakeSysfs
 from wattprint.errors import SensorReadError, SensorUnavailable
 from wattprint.meter import Gap, Interval, Meter

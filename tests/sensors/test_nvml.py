@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FakeClock as Clock  # the root conftest's clock fixture
+from fakes.clock import FakeClock as Clock
 from fakes.nvml import (
     NVML_ERROR_DRIVER_NOT_LOADED,
     NVML_ERROR_GPU_IS_LOST,

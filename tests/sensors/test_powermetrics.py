@@ -6,7 +6,7 @@ import plistlib
 
 import pytest
 
-from conftest import FakeClock as Clock  # the shared fake clock
+from fakes.clock import FakeClock as Clock
 from fakes.powermetrics import FakeProcess, FakeSpawner, sample, stream
 from wattprint.errors import SensorReadError, SensorUnavailable
 from wattprint.meter import Gap, Meter
