@@ -64,6 +64,7 @@ def _check_trial(path: Path, trial: int) -> None:
             assert [s.count for s in repo.spans(run_id)] == [3]
     finally:
         repo.close()
+    assert not [p for p in path.parent.iterdir() if ".corrupt-" in p.name]  # none moved aside
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

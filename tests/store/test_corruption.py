@@ -129,3 +129,16 @@ def test_damage_met_while_writing_reopens_and_moves_the_file_aside(tmp_path, mon
     store = Store(path, host_id="x", hostname="x")
     assert [r.seq for r in store.records("r1")] == [2]
     store.close()
+
+
+def test_a_file_caught_mid_write_is_not_moved_aside(tmp_path, monkeypatch):
+    """The header check reads without SQLite's locks: a verdict must hold on a second look."""
+    import wattprint.store as store_module
+
+    path = tmp_path / "wattprint.db"
+    Store(path).close()
+    verdicts = iter(["not an SQLite database (wrong header)"])
+    monkeypatch.setattr(store_module, "looks_corrupt", lambda p: next(verdicts, None))
+    store = Store(path)
+    assert store.notices == [] and _moved(tmp_path) == []
+    store.close()

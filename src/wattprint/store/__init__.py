@@ -79,6 +79,20 @@ def _identity(path: Path) -> tuple[int, int] | None:
     return st.st_dev, st.st_ino
 
 
+def _still_corrupt(path: Path, identity: tuple[int, int] | None) -> bool:
+    """Whether the pre-open check's verdict holds a little later, on the same file.
+
+    The check reads the header without SQLite's locks, so it could catch another process
+    half-way through creating the file or a checkpoint extending it. Real damage stays; a
+    file caught mid-write is whole a few milliseconds later.
+    """
+    for _ in range(3):
+        time.sleep(0.02)
+        if _identity(path) != identity or looks_corrupt(path) is None:
+            return False
+    return True
+
+
 def _move_if_same(path: Path, identity: tuple[int, int] | None, reason: str,
                   notices: list[str]) -> None:
     """Move ``path`` aside unless another process already replaced it since we looked."""
@@ -105,13 +119,15 @@ def open_writable(path: Path, *, journal_mode: str = "wal",
     for _ in range(3):
         identity = _identity(path)
         reason = looks_corrupt(path)
+        if reason is not None and not _still_corrupt(path, identity):
+            continue  # caught mid-write: look again
         if reason is None:
             try:
                 db = connect(path, journal_mode=journal_mode, busy_timeout_s=busy_timeout_s)
             except (sqlite3.Error, OSError) as exc:
                 if not is_corruption(exc):
                     raise _store_error(path, exc, busy_timeout_s) from exc
-                reason = str(exc)
+                reason = str(exc)  # SQLite's verdict, reached under its locks
             else:
                 try:
                     migrate(db, path)
@@ -125,8 +141,9 @@ def open_writable(path: Path, *, journal_mode: str = "wal",
                         raise _store_error(path, exc, busy_timeout_s) from exc
                     reason = str(exc)
         _move_if_same(path, identity, reason, notices)
-    raise StoreError(f"the store {path} is still unreadable after moving the damaged file aside "
-                     f"({reason}); set `home` (WATTPRINT_HOME) to another directory")
+    raise StoreError(f"the store {path} is still unreadable ({reason}) after three attempts, "
+                     "each moving a damaged file aside; check the disk, or set `home` "
+                     "(WATTPRINT_HOME) to another directory")
 
 
 class Store:

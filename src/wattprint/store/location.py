@@ -22,10 +22,14 @@ from ..host import HostPaths
 
 __all__ = ["NETWORK_FS_TYPES", "Placement", "filesystem_of", "placement", "store_files"]
 
-# mountinfo fstype values (the FUSE clients report "fuse.<name>").
+# mountinfo fstype values (the FUSE clients report "fuse.<name>"). Beyond the parallel and
+# network file systems of HPC sites: shared-disk cluster file systems (no shared memory across
+# nodes for WAL), sshfs, AFS, and 9p/drvfs (WSL's Windows drives, where SQLite's locks are known
+# to misbehave). A per-node file costs nothing on a single machine, so when in doubt, list it.
 NETWORK_FS_TYPES = frozenset({
     "nfs", "nfs4", "lustre", "gpfs", "cifs", "smb3", "smbfs", "beegfs", "ceph",
-    "fuse.ceph", "fuse.ceph-fuse", "glusterfs", "fuse.glusterfs",
+    "fuse.ceph", "fuse.ceph-fuse", "glusterfs", "fuse.glusterfs", "gfs2", "ocfs2", "panfs",
+    "wekafs", "afs", "fuse.sshfs", "9p", "drvfs", "fuse.juicefs", "fuse.s3fs",
 })
 
 _NODE_FILE = re.compile(r"^wattprint\.[0-9A-Za-z_-]+\.db$")

@@ -389,7 +389,9 @@ class SqliteRepository:
         if by not in AGGREGATE_KEYS:
             raise StoreError(f"cannot aggregate by {by!r}; choose one of {', '.join(AGGREGATE_KEYS)}")
         filter = filter or RunFilter()
-        rows = list(self._matching(filter, columns=_RUN_COLUMNS + ", info_json"))
+        # Only the region needs each run's location, from its (large) info_json.
+        columns = _RUN_COLUMNS + (", info_json" if by == "region" else "")
+        rows = list(self._matching(filter, columns=columns))
         # Records are summed only where the run row has no totals yet (or per component).
         sums = self._record_sums({str(r["run_id"]) for r, _ in rows if by == "component"
                                   or r["energy_j"] is None or r["duration_s"] is None})
