@@ -1,8 +1,10 @@
 """Tracker: the wiring of the pipeline for one run.
 
-    sensors -> meter <- sampler          (one thread: reads each sensor at its cadence)
-                 \-> recorder           (cuts a record every ``interval_s``, settles spans)
-                        \-> exporter    (its own thread: sinks, retry, spool)
+    sensors -> meter <- sampler     (one thread: reads each sensor at its cadence)
+                 |
+                 +-> recorder       (cuts a record every ``interval_s``, settles spans)
+                        |
+                        +-> exporter  (its own thread: sinks, retry, spool)
 
 The tracker's thread runs ``while not stop.acquire(timeout=...)``: it sleeps until the next
 sensor read or record cut is due. Spans and ``step()`` only note clock readings on the caller's
@@ -559,7 +561,7 @@ class Tracker:
 _WHOLE = Shares()
 # Longest the final export may hold up the program's exit; what is not delivered by then is
 # spooled (see wattprint.exporter).
-_FINAL_FLUSH_S = 5.0
+_FINAL_FLUSH_S = 3.0
 
 
 def _resolve_pue(
