@@ -103,3 +103,21 @@ def test_doctor_on_a_fresh_local_home(tmp_path):
     report = _store(load_config({"home": str(tmp_path / "fresh")}), paths)
     assert report["exists"] is False and report["network"] is False and "runs" not in report
     assert "not created yet" in "\n".join(_render_store(report))
+
+
+def test_another_nodes_older_file_is_read_through_a_migrated_copy_and_left_as_it_is(tmp_path):
+    import sqlite3
+
+    home = tmp_path / "home"
+    node = fake_host(tmp_path / "a", [("/", "ext4"), (str(home), "gpfs")], "machine-a")
+    other = home / "wattprint.0123456789abcdef.db"  # written by an older wattprint elsewhere
+    storekit.make_v1_store(other)
+    repo = open_repository(home / "wattprint.db", paths=node, host_id=host_id(node),
+                           hostname="node-a")
+    try:
+        assert [r.run_id for r in repo.runs().items] == ["old-run"]
+        assert [s.count for s in repo.spans("old-run")] == [1]
+    finally:
+        repo.close()
+    with sqlite3.connect(other) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 1

@@ -303,22 +303,30 @@ def _read_source(path: Path, *, writable: bool, journal_mode: str,
         return None
     try:
         ro = connect(path, busy_timeout_s=busy_timeout_s, read_only=True)
+    except (sqlite3.Error, OSError) as exc:
+        notices.append(f"skipped {path}: {exc}")
+        return None
+    try:
         if user_version(ro) == SCHEMA_VERSION:
             return Source(path, ro)
         # An older schema that we may not migrate in place (another node's file, a read-only
         # directory): migrate a copy in memory instead.
         memory = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
         memory.row_factory = sqlite3.Row
-        with ro:
+        try:
             ro.backup(memory)
+            migrate(memory, path)
+        except BaseException:
+            memory.close()
+            raise
         ro.close()
-        migrate(memory, path)
         return Source(path, memory)
-    except StoreError:
+    except BaseException as exc:
+        ro.close()
+        if isinstance(exc, (sqlite3.Error, OSError)):
+            notices.append(f"skipped {path}: {exc}")
+            return None
         raise
-    except (sqlite3.Error, OSError) as exc:
-        notices.append(f"skipped {path}: {exc}")
-        return None
 
 
 def open_repository(
