@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import atexit
 import functools
+import importlib
 import inspect
 import logging
 import os
@@ -170,6 +171,7 @@ class Tracker:
         self._recorder.settle_now = self._cut
         self._sampler: Sampler | None = None
         self._exporter: Exporter | None = None
+        self._sinks: list[Sink] = []
         self._sensors: list[Sensor] = []
         self._devices: list[DeviceInfo] = []
         self._skipped: list[Skipped] = []
@@ -242,6 +244,10 @@ class Tracker:
             if device.warning:
                 self._warn(f"{device.device}: {device.warning}")
 
+        self._sinks = self._given_sinks if self._given_sinks is not None else self._config_sinks()
+        for module in ("exporter", "sampler", "scope", "spool"):  # loaded now, used by _begin
+            importlib.import_module(f"{__package__}.{module}")
+
         self._intensity = self._given_intensity or _intensity_source(
             self._provider, self.config, self.location)
         if self.location.is_default:
@@ -261,6 +267,8 @@ class Tracker:
                 self._warn(f"carbon intensity: {first.note}")
 
     def _begin(self) -> None:
+        # Everything slow (imports, sinks) happened in prepare(): `wattprint run` has already
+        # spawned its command when this runs, and the baseline must be taken at once.
         from .exporter import Exporter
         from .sampler import Sampler
         from .scope import make_scope
@@ -288,9 +296,8 @@ class Tracker:
             warnings=tuple(self._warnings), wattprint_version=_version(), tags=self._tags,
             job=self.job.to_dict() if self.job else None,
         )
-        sinks = self._given_sinks if self._given_sinks is not None else self._config_sinks()
         self._exporter = Exporter(
-            sinks, run_id=self.run_id, spool=Spool(config.store_path.parent / "spool"),
+            self._sinks, run_id=self.run_id, spool=Spool(config.store_path.parent / "spool"),
             flush_s=config.store_flush_s, heartbeat_s=config.heartbeat_s,
             clock=self._clock, wall_clock=self._wall)
         self._exporter.start(self.info)
