@@ -174,7 +174,7 @@ class Exporter:
             self._info = info
             now = self._clock()
             self._next_export_s = now  # send the RunInfo now: the store shows the run running
-            self._next_heartbeat_s = now + self._heartbeat_s
+            self._next_heartbeat_s = now  # with the RunInfo: the run has a heartbeat period at once
             self._thread = threading.Thread(
                 target=self._run, name=f"wattprint-exporter-{self.run_id[:8]}", daemon=True)
             self._thread.start()

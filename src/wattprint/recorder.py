@@ -33,7 +33,13 @@ if TYPE_CHECKING:
     from .meter import Interval
     from .scope import Shares
 
-__all__ = ["Recorder", "Span"]
+__all__ = ["MAX_LIVE_SPANS", "Recorder", "Span"]
+
+#: Spans waiting for the next record (about 150 bytes each) past which a record is cut early,
+#: at most once per :data:`MIN_EARLY_CUT_S`: a loop of empty spans at 200,000 per second then
+#: holds tens of MB at most, and a real training loop (a step of 1 ms or more) never gets there.
+MAX_LIVE_SPANS = 50_000
+MIN_EARLY_CUT_S = 1.0
 
 
 
@@ -58,8 +64,8 @@ class Span:
         self.end_mono_s: float | None = None
         self.start_s = 0.0
         self.end_s: float | None = None
-        self.totals = Totals()
-        self._work: dict[str, float] = {}
+        self.totals = _NO_ENERGY  # a Totals of its own from the first settled joule
+        self._work: dict[str, float] | None = None
         self.final = recorder is None
 
     def __enter__(self) -> Span:
@@ -99,7 +105,10 @@ class Span:
 
     @property
     def work(self) -> dict[str, float]:
-        return dict(self._work)
+        return dict(self._work or {})
+
+
+_NO_ENERGY = Totals()  # shared, never written: a span that has not been settled yet
 
 
 class _Aggregate:
@@ -136,7 +145,7 @@ class _Aggregate:
         mine.other_energy_j += t.other_energy_j
         mine.emissions_g += t.emissions_g
         mine.duration_s += d
-        for unit, n in span._work.items():
+        for unit, n in (span._work or {}).items():
             self.work[unit] = self.work.get(unit, 0.0) + n
 
     def to_record(self, run_id: str) -> SpanRecord:
@@ -177,8 +186,12 @@ class Recorder:
         self._aggregates: dict[str, _Aggregate] = {}
         self._fallback_shares: set[str] = set()
         self.seq = 0  # of the next record
+        self._last_cut_s = float("-inf")
         #: Called by a span whose figures are read before the tracker's thread settled them.
         self.settle_now: Callable[[], None] = lambda: None
+        #: Called when :data:`MAX_LIVE_SPANS` spans wait to be settled, so memory stays flat
+        #: however fast a loop opens spans: the tracker cuts a record early.
+        self.crowded: Callable[[], None] = lambda: None
 
     # -- the caller's side: a few clock readings, no sensor, no I/O ----------------------
     def span(self, name: str) -> Span:
@@ -196,6 +209,10 @@ class Recorder:
         stack.append(span)
         with self._lock:
             self._live.append(span)
+            crowded = len(self._live) >= MAX_LIVE_SPANS
+        if crowded and span.start_mono_s - self._last_cut_s >= MIN_EARLY_CUT_S:
+            self._last_cut_s = span.start_mono_s  # asked once; the cut confirms it
+            self.crowded()
 
     def close(self, span: Span) -> None:
         span.end_mono_s = self._clock()
@@ -211,6 +228,8 @@ class Recorder:
         with self._lock:
             self._work[unit] = self._work.get(unit, 0.0) + n
             for span in stack:
+                if span._work is None:
+                    span._work = {}
                 span._work[unit] = span._work.get(unit, 0.0) + n
 
     # -- the tracker's side -----------------------------------------------------------------
@@ -220,17 +239,26 @@ class Recorder:
         with self._lock:
             work, self._work = self._work, {}
             live = list(self._live)
+        self._last_cut_s = interval.start_mono_s + interval.duration_s
         record, devices = self._record(interval, shares, intensity, work)
         g_per_j = (intensity.g_per_kwh if intensity else 0.0) * self.pue / J_PER_KWH
         t0 = interval.start_mono_s
         t1 = t0 + interval.duration_s
+        # Devices read only at the interval's two ends (models, counters read at cuts) are linear
+        # in between: a span's share is then power x overlap, without a look-up per device.
+        power_w = _linear_power_w(devices, t0)
         changed: dict[str, _Aggregate] = {}
         for span in live:
             end = span.end_mono_s
             x = max(span.start_mono_s, t0)
             y = t1 if end is None or end > t1 else end
             if y > x:
-                _add_energy(span.totals, devices, x, y, g_per_j)
+                if span.totals is _NO_ENERGY:
+                    span.totals = Totals()
+                if power_w is None:
+                    _add_energy(span.totals, devices, x, y, g_per_j)
+                else:
+                    _add_linear(span.totals, power_w, y - x, g_per_j)
             if end is not None and end <= t1:
                 span.final = True
                 agg = self._aggregates.get(span.span_id)
@@ -297,6 +325,31 @@ class Recorder:
         )
         self.seq += 1
         return record, devices
+
+
+def _linear_power_w(devices: Iterable[tuple[Any, float, str]],
+                    start_s: float) -> dict[str, float] | None:
+    """Scoped power per bucket when every device's timeline is one straight segment over the
+    whole interval (a device first read mid-interval is not: nothing is known before)."""
+    power = {"cpu": 0.0, "gpu": 0.0, "ram": 0.0, "other": 0.0}
+    for timeline, share, bucket in devices:
+        if len(timeline.t_s) != 2 or timeline.t_s[0] > start_s:
+            return None
+        dt = timeline.t_s[1] - timeline.t_s[0]
+        if dt > 0:
+            power[bucket] += (timeline.energy_j[1] - timeline.energy_j[0]) / dt * share
+    return power
+
+
+def _add_linear(totals: Totals, power_w: dict[str, float], seconds: float, g_per_j: float) -> None:
+    cpu, gpu = power_w["cpu"] * seconds, power_w["gpu"] * seconds
+    ram, other = power_w["ram"] * seconds, power_w["other"] * seconds
+    totals.cpu_energy_j += cpu
+    totals.gpu_energy_j += gpu
+    totals.ram_energy_j += ram
+    totals.other_energy_j += other
+    totals.emissions_g += (cpu + gpu + ram + other) * g_per_j
+    totals.duration_s += seconds
 
 
 def _add_energy(totals: Totals, devices: Iterable[tuple[Any, float, str]], x: float, y: float,

@@ -155,10 +155,12 @@ class Tracker:
         self._tags = dict(tags or {})
 
         self._lock = threading.RLock()
-        # Held until stop(); the sampler waits on it with a timeout. One lock acquire per tick
-        # is the cheapest stoppable wait CPython has (Event.wait allocates a lock per call).
-        self._stop_signal = threading.Lock()
-        self._stop_signal.acquire()
+        # Held except to wake the thread early (stop, or a cut asked for by a flood of spans); the
+        # thread waits on it with a timeout. One lock acquire per wake-up is the cheapest
+        # interruptible wait CPython has (Event.wait allocates a lock per call).
+        self._wake = threading.Lock()
+        self._wake.acquire()
+        self._cut_asked = False
         self._thread: threading.Thread | None = None
         self._state = "new"  # new -> prepared -> running -> stopped; any -> inert on failure
         self._owner_pid = os.getpid()
@@ -169,6 +171,7 @@ class Tracker:
         self._recorder = Recorder(self.run_id, pue=self.pue, clock=clock, wall_clock=wall_clock,
                                   warn=self._warn)
         self._recorder.settle_now = self._cut
+        self._recorder.crowded = self._ask_cut
         self._sampler: Sampler | None = None
         self._exporter: Exporter | None = None
         self._sinks: list[Sink] = []
@@ -336,10 +339,12 @@ class Tracker:
         next_cut = clock() + interval
         while True:
             wait = min(next_cut, sampler.next_due_s) - clock()
-            if self._stop_signal.acquire(timeout=max(wait, 0.0)):
+            self._wake.acquire(timeout=max(wait, 0.0))
+            if self._stopping:
                 return
             now = clock()
-            if now >= next_cut:
+            if now >= next_cut or self._cut_asked:
+                self._cut_asked = False
                 self._cut()
                 next_cut = now + interval
             elif now >= sampler.next_due_s:
@@ -349,6 +354,18 @@ class Tracker:
                             sampler.poll(now)
                         except Exception as exc:  # a sampler bug must not end the run quietly
                             self._note_failure("sample", "reading sensors failed: %r", exc)
+
+    def _wake_thread(self) -> None:
+        try:
+            self._wake.release()
+        except RuntimeError:  # already released: the thread is waking anyway
+            pass
+
+    def _ask_cut(self) -> None:
+        """Many spans are waiting to be settled: cut a record now, on the tracker's thread."""
+        if not self._cut_asked:
+            self._cut_asked = True
+            self._wake_thread()
 
     def stop(self, *, exit_code: int | None = None, status: str = "finished") -> RunSummary:
         """Final sample, close spans and sinks, and return the run's summary. Idempotent."""
@@ -365,7 +382,7 @@ class Tracker:
             first_stop = not self._stopping
             self._stopping = True
         if first_stop:
-            self._stop_signal.release()
+            self._wake_thread()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=10.0)

@@ -57,7 +57,7 @@ def test_one_rank_can_store_several_runs_of_the_same_job(tmp_path):
     import wattprint
     from wattprint.config import load_config
     from wattprint.sensors.fake import FakeDevice, FakeSensor
-    from wattprint.store import Store
+    from wattprint.store import RunFilter, Store
 
     env = {"SLURM_JOB_ID": "77", "SLURM_PROCID": "0", "SLURM_LOCALID": "0",
            "WATTPRINT_HOME": str(tmp_path)}
@@ -71,5 +71,5 @@ def test_one_rank_can_store_several_runs_of_the_same_job(tmp_path):
         assert tracker.stop().status == "finished"
         assert not any("sink" in w for w in tracker.summary.warnings)
         ids.append(tracker.run_id)
-    rows = Store(tmp_path / "wattprint.db").runs(job_id="77")
+    rows = Store(tmp_path / "wattprint.db").runs(RunFilter(job_id="77")).items
     assert sorted(r.run_id for r in rows) == sorted(ids) and len(set(ids)) == 2

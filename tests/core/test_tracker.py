@@ -270,7 +270,7 @@ def test_forked_child_goes_quiet_and_parent_keeps_tracking(tmp_path, clock):
     clock.advance(1.0)
     tracker.stop()
     kinds = [json.loads(line)["type"] for line in path.read_text().splitlines()]
-    assert kinds == ["run", "record", "record", "summary"]
+    assert [k for k in kinds if k != "heartbeat"] == ["run", "record", "record", "summary"]
 
 
 def test_machine_scope_keeps_everything_process_scope_takes_a_share(clock):

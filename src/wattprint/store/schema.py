@@ -87,7 +87,7 @@ MIGRATIONS: tuple[str, ...] = (
     # 3: many processes and machines. The tracker's own pid and heartbeat decide liveness (see
     #    store/liveness.py); records carry units of work; spans become aggregates (one row per
     #    parent and name, see records.SpanRecord). Spans stored before v3 were single instances
-    #    whose edges were read from the sensors: they become count=1 aggregates, boundary "read".
+    #    whose edges were read from the sensors: they become count=1 aggregates, boundary "exact".
     """
     ALTER TABLE runs ADD COLUMN host_id TEXT;
     ALTER TABLE runs ADD COLUMN tracker_pid INTEGER;
@@ -122,7 +122,7 @@ MIGRATIONS: tuple[str, ...] = (
     INSERT OR IGNORE INTO spans_v3 SELECT
         run_id, span_id, parent_id, name, 1, start_s, end_s, duration_s, duration_s, duration_s,
         cpu_energy_j, gpu_energy_j, ram_energy_j, other_energy_j, energy_j, energy_j, energy_j,
-        emissions_g, '[]', 'read'
+        emissions_g, '[]', 'exact'
     FROM spans;
     DROP TABLE spans;
     ALTER TABLE spans_v3 RENAME TO spans;
