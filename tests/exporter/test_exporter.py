@@ -208,15 +208,16 @@ def test_heartbeats_follow_the_fake_clock(clock, tmp_path):
     exporter = make_exporter([sink], clock, spool=Spool(tmp_path / "spool"), heartbeat_s=30.0)
     exporter.start(make_info())
     assert exporter.flush()
-    assert sink.heartbeats == []
+    # the first goes with the run info, so a run has a heartbeat period from its first write
+    assert sink.heartbeats == [Heartbeat(run_id=RUN_ID, at_s=clock.wall, every_s=30.0)]
     clock.advance(29.0)
-    assert exporter.flush() and sink.heartbeats == []
+    assert exporter.flush() and len(sink.heartbeats) == 1
     clock.advance(1.0)
     assert exporter.flush()
-    assert sink.heartbeats == [Heartbeat(run_id=RUN_ID, at_s=clock.wall, every_s=30.0)]
+    assert sink.heartbeats[-1] == Heartbeat(run_id=RUN_ID, at_s=clock.wall, every_s=30.0)
     clock.advance(30.0)
     assert exporter.flush()
-    assert [h.at_s for h in sink.heartbeats] == [clock.wall - 30.0, clock.wall]
+    assert [h.at_s for h in sink.heartbeats] == [clock.wall - 60.0, clock.wall - 30.0, clock.wall]
     exporter.close(make_summary())
 
 
@@ -286,7 +287,7 @@ def test_a_failing_sinks_backlog_is_bounded_by_spilling_to_the_spool(clock, tmp_
     broken = FlakySink("s", forever=OSError("disk full"))
     memory = MemorySink()
     exporter = make_exporter([broken, memory], clock, spool=Spool(tmp_path / "spool"),
-                             max_queue=4, backoff_s=(1.0, 1.0))
+                             max_queue=4, backoff_s=(1.0, 1.0), heartbeat_s=0)
     exporter.start(make_info())
     for seq in range(6):
         exporter.submit(make_record(seq))
