@@ -35,7 +35,8 @@ _SETTING_FLAGS = (
     ("--interval", "interval_s", float, "sampling interval in seconds (0.1-3600, default 5)"),
     ("--scope", "scope", str, "'machine' (default) or 'process'"),
     ("--pue", "pue", float, "data-centre PUE (default 1.0)"),
-    ("--sinks", "sinks", str, "comma-separated outputs: sqlite,csv,jsonl (default sqlite)"),
+    ("--sinks", "sinks", str, "comma-separated outputs: sqlite, csv, jsonl or any sink a package "
+                              "registers (default sqlite)"),
     ("--cpu-tdp", "cpu_tdp_w", float, "CPU TDP in watts per socket, for the CPU model"),
 )
 
@@ -187,8 +188,12 @@ def _print_summary(summary: Any, config: Any, args: argparse.Namespace) -> None:
 
     # "stored in" only when the store really has the run; otherwise the summary says where
     # the data went (the spool)
-    delivered = (summary.delivery or {}).get("sqlite") == "delivered"
-    stored = str(config.store_path) if delivered else None
+    stored = None
+    if (summary.delivery or {}).get("sqlite") == "delivered":
+        from .host import host_id
+        from .store.location import placement
+
+        stored = str(placement(config.store_path, host_id()).write_path)  # per-node on NFS
     print(format_summary(summary, store_path=stored), file=sys.stderr)
 
 

@@ -52,7 +52,7 @@ def test_a_v1_file_is_migrated_and_its_run_records_and_span_survive(tmp_path):
                 span.energy_min_j, span.energy_max_j, span.emissions_g, span.work,
                 span.boundary) == (
             "1", "epoch", 1, storekit.T0 - 86400, storekit.T0 - 86398, 2.0, 2.0, 2.0, 300.0,
-            300.0, 300.0, 0.003, (), "read")
+            300.0, 300.0, 0.003, (), "exact")
         # and new runs go into the same file beside it
         store.export(storekit.run_batch("new-run"))
         assert [r.run_id for r in store.runs().items] == ["new-run", "old-run"]
