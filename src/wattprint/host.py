@@ -58,11 +58,14 @@ def host_id(paths: HostPaths | None = None) -> str:
 
 def _sha256_hex(text: str) -> str:
     # The built-in SHA-256 module, not hashlib: hashlib loads OpenSSL (about 4 MB of RSS).
-    try:
-        from _sha2 import sha256  # type: ignore[import-not-found]  # Python >= 3.12
-    except ImportError:
+    import importlib
+
+    for name in ("_sha2", "_sha256"):  # Python >= 3.12, then <= 3.11
         try:
-            from _sha256 import sha256  # type: ignore[import-not-found,no-redef]  # <= 3.11
-        except ImportError:  # a build without the built-in modules
-            from hashlib import sha256  # type: ignore[assignment]
-    return str(sha256(text.encode()).hexdigest())
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        return str(module.sha256(text.encode()).hexdigest())
+    from hashlib import sha256  # a build without the built-in modules
+
+    return sha256(text.encode()).hexdigest()

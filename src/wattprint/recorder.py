@@ -224,7 +224,7 @@ class Recorder:
             stack.remove(span)
 
     def step(self, n: float, unit: str) -> None:
-        stack: list[Span] = getattr(self._local, "stack", ())
+        stack: list[Span] = getattr(self._local, "stack", [])
         with self._lock:
             self._work[unit] = self._work.get(unit, 0.0) + n
             for span in stack:

@@ -31,8 +31,8 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, TypeVar
 
 from .config import Config, load_config
-from .intensity import Intensity, IntensitySource, Location
 from .host import HostPaths, host_id, hostname
+from .intensity import Intensity, IntensitySource, Location
 from .meter import Meter
 from .recorder import Recorder, Span
 from .records import RunAccumulator, RunInfo, RunSummary, summarize

@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from fakes.clock import FakeClock as Clock
 from fakes.amdsmi import (
     RESOLUTION_UJ,
     AmdSmiRetCode,
@@ -18,6 +17,7 @@ from fakes.amdsmi import (
     mi250x,
     mi300x,
 )
+from fakes.clock import FakeClock as Clock
 from wattprint.errors import SensorReadError, SensorUnavailable
 from wattprint.meter import Gap, Interval, Meter
 from wattprint.sensors import ProbeContext, Reading, Sensor, SensorOptions, amdsmi
