@@ -233,3 +233,28 @@ def test_live_status_line_on_a_terminal():
     assert "\r\x1b[2K[wattprint] " in text  # redrawn in place
     assert " W  " in text and "CO2e" in text
     assert "emissions" in text  # the final summary follows
+
+
+def test_a_sigkilled_run_wrapper_shows_interrupted_while_its_child_lives_on(tmp_path):
+    # The wrapper owns the tracker; its child (the user's program) outlives it. Liveness
+    # follows the tracker's pid, not the measured child's.
+    script = "import time\nprint('ready', flush=True)\ntime.sleep(60)\n"
+    proc = subprocess.Popen([sys.executable, "-m", "wattprint", "run", "--country", "FR",
+                             "--interval", "0.2", "--", sys.executable, "-c", script],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        assert proc.stdout.readline() == "ready\n"
+        deadline = time.monotonic() + 20  # the run row and first heartbeat go out at start
+        while not json.loads(wattprint("runs", "--json").stdout) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert [r["status"] for r in json.loads(wattprint("runs", "--json").stdout)] == ["running"]
+        child = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True)
+        child_pid = int(child.stdout.split()[0])
+        proc.kill()
+        proc.wait(timeout=10)
+        os.kill(child_pid, 0)  # still alive
+        rows = json.loads(wattprint("runs", "--json").stdout)
+        assert [r["status"] for r in rows] == ["interrupted"]
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
