@@ -33,12 +33,28 @@ __all__ = ["MachineScope", "ProcessScope", "Scope", "Shares", "make_scope"]
 log = logging.getLogger("wattprint.scope")
 
 
+# How a device's per-interval split (see Shares.devices) maps onto a share's basis.
+_DEVICE_SPLIT_BASIS = {"utilization": "measured", "memory": "estimated", "unattributed": "whole"}
+
+
 @dataclass(frozen=True, slots=True)
 class Shares:
+    """One interval's shares, each with the basis it rests on.
+
+    Basis values: ``whole`` (nothing split: machine scope, or attribution failed),
+    ``measured`` (split from per-process counters: CPU time, RSS, the GPU driver's per-process
+    utilization), ``allocated`` (a scheduler allocation), ``estimated`` (a fallback guess, e.g.
+    GPU memory held instead of utilization). ``problems`` are this interval's attribution
+    failures, as messages for a human; the recorder turns each into a gap of that record.
+    """
+
     cpu: float = 1.0
     ram: float = 1.0
-    # per-device shares (GPUs), with the basis each was split on ("utilization", "memory"...)
+    # per-device shares (GPUs), with how each was split: "utilization" | "memory" | "unattributed"
     devices: Mapping[str, tuple[float, str]] = field(default_factory=dict)
+    cpu_basis: str = "whole"
+    ram_basis: str = "whole"
+    problems: tuple[str, ...] = ()
 
     def for_device(self, device: str, component: str) -> float:
         found = self.devices.get(device)
@@ -49,6 +65,17 @@ class Shares:
         if component == "ram":
             return self.ram
         return 1.0
+
+    def basis_for(self, device: str, component: str) -> str:
+        """The basis of ``for_device(device, component)``."""
+        found = self.devices.get(device)
+        if found is not None:
+            return _DEVICE_SPLIT_BASIS.get(found[1], "estimated")
+        if component == "cpu":
+            return self.cpu_basis
+        if component == "ram":
+            return self.ram_basis
+        return "whole"
 
 
 class Scope(Protocol):
@@ -149,7 +176,8 @@ class ProcessScope:
                 continue
         memory = self._covered_memory_bytes()
         ram = min(1.0, rss / memory) if memory > 0 else 0.0
-        return Shares(cpu=cpu, ram=ram, devices=self._device_shares(procs))
+        return Shares(cpu=cpu, ram=ram, devices=self._device_shares(procs),
+                      cpu_basis="measured", ram_basis="measured")
 
     def _device_shares(self, procs: list[object]) -> dict[str, tuple[float, str]]:
         if not self._attributors:
@@ -172,7 +200,8 @@ class AllocationScope:
     name = "allocation"
 
     def __init__(self, *, cpu_share: float, ram_share: float) -> None:
-        self._shares = Shares(cpu=min(1.0, cpu_share), ram=min(1.0, ram_share))
+        self._shares = Shares(cpu=min(1.0, cpu_share), ram=min(1.0, ram_share),
+                              cpu_basis="allocated", ram_basis="allocated")
 
     def start(self) -> None:
         pass
