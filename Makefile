@@ -21,7 +21,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 
-# Regenerate the bundled tables from ../shared/reference-data (see tools/build_data.py).
+# Regenerate the bundled tables from ../shared/reference-data (see tools/build_data/, one module per table family).
 data: $(STAMP)
 	$(BIN)/python tools/build_data.py
 

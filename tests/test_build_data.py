@@ -11,6 +11,7 @@ import csv
 import importlib.util
 import json
 import re
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -24,17 +25,19 @@ SENSORS = PACKAGE / "sensors" / "data"
 RAW = REPO.parent / "shared" / "reference-data"
 
 
-def _tool() -> ModuleType:
-    # tools/ is not a package; load the script by path, once.
+def _tool(family: str) -> ModuleType:
+    """``tools/build_data/<family>.py`` (one module per table family). tools/ is not on sys.path:
+    the package is loaded by path, once."""
     if "build_data" not in sys.modules:
+        folder = REPO / "tools" / "build_data"
         spec = importlib.util.spec_from_file_location(
-            "build_data", REPO / "tools" / "build_data.py"
+            "build_data", folder / "__init__.py", submodule_search_locations=[str(folder)]
         )
         assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["build_data"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["build_data"]
+        package = importlib.util.module_from_spec(spec)
+        sys.modules["build_data"] = package
+        spec.loader.exec_module(package)
+    return importlib.import_module(f"build_data.{family}")
 
 
 def _rows(path: Path, header: list[str]) -> list[dict[str, str]]:
@@ -306,7 +309,7 @@ def test_sources_json_lists_every_data_file(folder: Path) -> None:
 
 
 def test_zone_rows_sort_and_refuse_duplicates_or_missing_provenance() -> None:
-    tool = _tool()
+    tool = _tool("grid")
     entry = tool.ZoneEntry(
         "US-CA",
         "US",
@@ -333,7 +336,7 @@ def test_zone_rows_sort_and_refuse_duplicates_or_missing_provenance() -> None:
 
 
 def test_tz_aliases_map_only_when_their_target_is_one_country(tmp_path: Path) -> None:
-    tool = _tool()
+    tool = _tool("places")
     (tmp_path / "zone.tab").write_text(
         "# comment\nIN\t+2232+08822\tAsia/Kolkata\nDE\t+5230+01322\tEurope/Berlin\n"
         "SE\t+5920+01803\tEurope/Stockholm\n",
@@ -358,7 +361,7 @@ def test_tz_aliases_map_only_when_their_target_is_one_country(tmp_path: Path) ->
 
 
 def test_truncated_tdp_rule() -> None:
-    tool = _tool()
+    tool = _tool("hardware")
     assert tool._truncated(3.0, 3.5)  # CodeCarbon 3 W, eco2ai 3.5 W: a cut fraction
     assert not tool._truncated(3.0, 3.0)
     assert not tool._truncated(35.0, 65.0)
@@ -366,7 +369,7 @@ def test_truncated_tdp_rule() -> None:
 
 
 def test_check_reports_a_stale_file(tmp_path: Path) -> None:
-    tool = _tool()
+    tool = _tool("driver")
     (tmp_path / "intensity/data").mkdir(parents=True)
     (tmp_path / "intensity/data/zones.csv").write_text("zone\nFR\n", encoding="utf-8")
     problems = tool.compare({"intensity/data/zones.csv": "zone\nDE\n"}, tmp_path)
@@ -377,15 +380,19 @@ def test_check_reports_a_stale_file(tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.skipif(not RAW.is_dir(), reason="upstream raw data (../shared/reference-data) absent")
-def test_build_reproduces_the_committed_tables(tmp_path: Path) -> None:
-    tool = _tool()
+def _skip_unless_built_with_this_tz() -> None:
     recorded = json.loads((INTENSITY / "SOURCES.json").read_text(encoding="utf-8"))
     tz_version = recorded["tables"]["timezones.csv"]["tz_version"]
-    if tool.find_tzdata().version != tz_version:
+    if _tool("places").find_tzdata().version != tz_version:
         pytest.skip(
             f"installed tz database differs from the one the tables were built with ({tz_version})"
         )
+
+
+@pytest.mark.skipif(not RAW.is_dir(), reason="upstream raw data (../shared/reference-data) absent")
+def test_build_reproduces_the_committed_tables(tmp_path: Path) -> None:
+    tool = _tool("driver")
+    _skip_unless_built_with_this_tz()
     lines: list[str] = []
     assert tool.main(["--raw-dir", str(RAW), "--out-root", str(tmp_path)], echo=lines.append) == 0
     built = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
@@ -395,10 +402,26 @@ def test_build_reproduces_the_committed_tables(tmp_path: Path) -> None:
     assert tool.main(["--raw-dir", str(RAW), "--check"], echo=lines.append) == 0
 
 
+@pytest.mark.skipif(not RAW.is_dir(), reason="upstream raw data (../shared/reference-data) absent")
+def test_the_script_make_data_runs_builds_the_same_tables(tmp_path: Path) -> None:
+    # `make data` runs tools/build_data.py as a script, from another working directory here:
+    # the script must find its build_data/ package and the checkout's wattprint on its own.
+    _skip_unless_built_with_this_tz()
+    done = subprocess.run(
+        [sys.executable, str(REPO / "tools" / "build_data.py"), "--raw-dir", str(RAW),
+         "--out-root", str(tmp_path)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"wrote 16 files under {tmp_path}\n"
+    for rel in ("intensity/data/zones.csv", "sensors/data/cpu_tdp.csv"):
+        assert (tmp_path / rel).read_bytes() == (PACKAGE / rel).read_bytes(), rel
+
+
 def test_tz_aliases_respect_zone1970_coverage_in_a_backzone_build(tmp_path: Path) -> None:
     # With backzone, Africa/Asmara is its own zone, yet Africa/Asmera still links to Nairobi;
     # zone1970.tab says Nairobi's zone covers several countries, so Asmera stays unmapped.
-    tool = _tool()
+    tool = _tool("places")
     (tmp_path / "zone.tab").write_text(
         "KE\t-0117+03649\tAfrica/Nairobi\nER\t+1520+03853\tAfrica/Asmara\n"
         "IN\t+2232+08822\tAsia/Kolkata\n",
@@ -420,14 +443,14 @@ def test_tz_aliases_respect_zone1970_coverage_in_a_backzone_build(tmp_path: Path
 
 
 def test_egrid_names_and_unit_conversion() -> None:
-    tool = _tool()
+    tool = _tool("subnational")
     assert tool._title("district of columbia") == "District of Columbia"
     assert tool._title("new york") == "New York"
     assert 394.769 * tool.LB_PER_MWH_TO_G_PER_KWH == pytest.approx(179.064, abs=1e-3)
 
 
 def test_pue_year_is_read_from_the_citation() -> None:
-    tool = _tool()
+    tool = _tool("cloud_pue")
     assert tool._pue_year("2024 https://example.org/survey.pdf") == 2024
     assert tool._pue_year("citing https://example.org/eff/ (29/09/2020)") == 2020
     assert tool._pue_year("https://www.example.dev/2023/05/04/pue-article/") == 2023
@@ -451,11 +474,11 @@ def test_curated_regions_are_validated(tmp_path: Path, line: str, error: str) ->
     path = tmp_path / "cloud_regions.csv"
     path.write_text(CURATED_HEADER + line + "\n", encoding="utf-8")
     with pytest.raises(ValueError, match=error):
-        _tool().read_curated_regions(path)
+        _tool("cloud_regions").read_curated_regions(path)
 
 
 def test_region_zone_is_the_most_specific_existing_zone() -> None:
-    tool = _tool()
+    tool = _tool("cloud_regions")
     zones = {"US", "US-VA", "FR"}
     iso = {"US": "United States", "FR": "France"}
     row = {"cloud": "aws", "region": "r", "country": "US", "subdivision": "VA"}
@@ -466,7 +489,7 @@ def test_region_zone_is_the_most_specific_existing_zone() -> None:
 
 
 def test_per_unit_coefficients_must_agree_between_hosts() -> None:
-    tool = _tool()
+    tool = _tool("embodied")
     hosts = {("aws", "a"): {"additional_gpus": 1200.0}, ("aws", "b"): {"additional_gpus": 600.0}}
     value, shown = tool._per_unit(hosts, {("aws", "a"): 8, ("aws", "b"): 4}, "additional_gpus", 0)
     assert value == 150 and "aws a 1200/8" in shown
@@ -475,7 +498,7 @@ def test_per_unit_coefficients_must_agree_between_hosts() -> None:
 
 
 def test_subdivision_names_must_be_unique_within_a_country() -> None:
-    tool = _tool()
+    tool = _tool("subnational")
     entries = [
         tool.SubdivisionEntry("AU", "NT", "Northern Territory"),
         tool.SubdivisionEntry("CA", "NT", "Northwest Territories", ("NT",)),  # other country: fine
