@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
+import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import httpx
 import pytest
@@ -246,10 +248,49 @@ def test_close_stops_new_requests_and_backoff(replay: Replay, http: HttpOptions)
     assert replay.requests == []
 
 
+def _inside(thread: threading.Thread, function: str) -> bool:
+    """Whether ``thread`` is running ``function`` right now (anywhere on its stack)."""
+    frame = sys._current_frames().get(thread.ident or -1)
+    while frame is not None:
+        if frame.f_code.co_name == function:
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _within(seconds: float, condition: Callable[[], bool]) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.001)
+    return True
+
+
 def test_the_default_wait_is_interrupted_by_close(replay: Replay, http: HttpOptions) -> None:
+    # No injected sleep: the real backoff wait. A provider closed at exit must not sit out the
+    # 25 s Retry-After it was told; close() from another thread ends the wait and the request.
+    replay.add("/v1/thing", Reply(503, "busy", {"Retry-After": "25"}))
     http_client = client(http, sleep=None)
+    failures: list[Exception] = []
+
+    def fetch() -> None:
+        try:
+            http_client.get_json(URL)
+        except Exception as exc:
+            failures.append(exc)
+
+    worker = threading.Thread(target=fetch, name="fetch", daemon=True)
+    worker.start()
+    assert _within(2.0, lambda: _inside(worker, "_wait")), "the client never began its backoff"
+    closed_at = time.monotonic()
     http_client.close()
-    http_client._wait(30.0)  # returns at once: the close event is set
+    worker.join(timeout=2.0)
+    assert not worker.is_alive(), "close() did not interrupt the 25 s backoff"
+    assert time.monotonic() - closed_at < 2.0
+    assert len(failures) == 1 and isinstance(failures[0], ProviderError)
+    assert "cancelled (closing)" in str(failures[0])
+    assert len(replay.requests) == 1  # no retry after close
 
 
 def test_missing_httpx_says_what_to_install(http: HttpOptions,
