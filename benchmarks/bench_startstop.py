@@ -1,7 +1,9 @@
-"""start -> stop of an empty tracked block, in fresh processes, with the default SQLite store.
+"""Construct + start + stop of an empty tracked block, in fresh processes, with the default
+SQLite store (which exists after the warm-up run, as it does for every run but a machine's first).
 
-Goal: <= 50 ms, with no network access at all (every socket connect is counted and refused).
-Construction (config and location) is timed separately, as is a warm second run in-process.
+Goal: construct + start + stop <= 50 ms, with no network access at all (every socket connect is
+counted and refused). ``from wattprint import Tracker`` is timed before it (its own goal is in
+bench_import), and a warm second run in-process after it.
 """
 
 from __future__ import annotations
@@ -22,18 +24,18 @@ def refuse(self, address, *a, **k):
 socket.socket.connect = refuse
 socket.socket.connect_ex = refuse
 t0 = time.perf_counter()
-import wattprint
+from wattprint import Tracker
 t1 = time.perf_counter()
-tracker = wattprint.Tracker()
+tracker = Tracker()
 t2 = time.perf_counter()
 tracker.start()
 tracker.stop()
 t3 = time.perf_counter()
-again = wattprint.Tracker()
+again = Tracker()
 t4 = time.perf_counter()
 again.start(); again.stop()
 t5 = time.perf_counter()
-print(json.dumps({"construct_ms": (t2 - t1) * 1e3, "start_stop_ms": (t3 - t2) * 1e3,
+print(json.dumps({"import_ms": (t1 - t0) * 1e3, "construct_ms": (t2 - t1) * 1e3, "start_stop_ms": (t3 - t2) * 1e3,
                   "warm_start_stop_ms": (t5 - t4) * 1e3, "connects": attempts,
                   "records": tracker.summary.records}))
 """
@@ -51,11 +53,14 @@ def main() -> None:
             rows.append(json.loads(run_python(SNIPPET, env, Path(tmp))))
     emit("start_stop", {
         "runs": args.runs,
+        "import_ms": round(median([r["import_ms"] for r in rows]), 2),
         "construct_ms": round(median([r["construct_ms"] for r in rows]), 2),
         "start_stop_ms": round(median([r["start_stop_ms"] for r in rows]), 2),
         "warm_start_stop_ms": round(median([r["warm_start_stop_ms"] for r in rows]), 2),
         "network_connects": sum(len(r["connects"]) for r in rows),
-        "goal_start_stop_ms": 50,
+        "construct_start_stop_ms": round(median(
+            [r["construct_ms"] + r["start_stop_ms"] for r in rows]), 2),
+        "goal_construct_start_stop_ms": 50,
     })
 
 

@@ -63,9 +63,10 @@ def __getattr__(name: str) -> object:
     module_name = _LAZY.get(name)
     if module_name is None:
         raise AttributeError(f"module 'wattprint' has no attribute {name!r}")
-    import importlib
+    import sys
 
-    value = getattr(importlib.import_module(module_name), name)
+    __import__(module_name)  # importlib itself would add ~1 ms (it imports warnings)
+    value = getattr(sys.modules[module_name], name)
     globals()[name] = value
     return value
 

@@ -6,7 +6,7 @@ can both use it without an import pointing against the flow.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from ._struct import dataclass
 
 __all__ = ["ReferenceValue"]
 

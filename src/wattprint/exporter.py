@@ -30,13 +30,13 @@ delays the others until it returns; ``close`` still returns on time and spools w
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
 
+from ._log import get_logger
+from ._struct import dataclass, field
 from .records import Heartbeat, RunInfo, RunSummary, SpanRecord
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Exporter"]
 
-log = logging.getLogger("wattprint.exporter")
+log = get_logger("wattprint.exporter")
 
 DELIVERED = "delivered"
 

@@ -11,17 +11,22 @@ and the interval says so).
 
 from __future__ import annotations
 
-import logging
 import time
 from bisect import bisect_right
-from dataclasses import dataclass, field
-from typing import Callable, Mapping, Sequence
 
-from .sensors import Reading, Sensor
+from ._log import get_logger
+from ._struct import dataclass, field
+from .sensors import Reading
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable, Mapping, Sequence
+
+    from .sensors import Sensor
 
 __all__ = ["DeviceEnergy", "Gap", "Interval", "Meter", "Timeline"]
 
-log = logging.getLogger("wattprint.meter")
+log = get_logger("wattprint.meter")
 
 # A delta implying more than this on one device is not physics but a counter reset
 # (driver reload, hot-plug); we drop it as a gap rather than invent energy.

@@ -26,13 +26,14 @@ Why it is safe with many processes and crashes:
 from __future__ import annotations
 
 import itertools
-import logging
 import os
 import re
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Sequence
+
+from ._log import get_logger
+from ._struct import dataclass, field
 
 if TYPE_CHECKING:
     from .config import Config
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
 
 __all__ = ["DeliveryReport", "Spool", "SpoolFile", "spool_dir"]
 
-log = logging.getLogger("wattprint.spool")
+log = get_logger("wattprint.spool")
 
 _SUFFIX = ".jsonl"
 _CLAIM = re.compile(r"^(?P<name>.+\.jsonl)\.claim-(?P<at>\d+)-\d+-[0-9a-f]+$")

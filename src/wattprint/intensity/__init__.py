@@ -8,16 +8,20 @@ records why an earlier one was skipped.
 
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass, replace
-from datetime import datetime
-from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
-
+from .._log import get_logger
+from .._struct import dataclass, field_names, replace
 from ..errors import IntensityUnavailable
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from datetime import datetime
+    from typing import Any, Mapping, Sequence
+
+    from .source import IntensitySource
 
 __all__ = ["FallbackChain", "Intensity", "IntensitySource", "Location"]
 
-log = logging.getLogger("wattprint.intensity")
+log = get_logger("wattprint.intensity")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +53,7 @@ class Location:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Location:
         """The inverse of :meth:`to_dict` (unknown keys, from newer versions, are ignored)."""
-        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        known = {k: v for k, v in data.items() if k in field_names(cls)}
         known["notes"] = tuple(known.get("notes") or ())
         return cls(**known)
 
@@ -88,11 +92,13 @@ class Intensity:
         return replace(self, note=f"{self.note}; {note}" if self.note else note)
 
 
-@runtime_checkable
-class IntensitySource(Protocol):
-    name: str
+def __getattr__(name: str) -> object:
+    # The protocol needs ``typing`` (a few ms to import); only type checks and isinstance use it.
+    if name == "IntensitySource":
+        from .source import IntensitySource
 
-    def lookup(self, where: Location, start: datetime, end: datetime) -> Intensity: ...
+        return IntensitySource
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class FallbackChain:

@@ -60,13 +60,14 @@ Standard library only (``urllib``): this runs at every tracker start, in every i
 from __future__ import annotations
 
 import json
-import logging
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from .._log import get_logger
+from .._struct import dataclass
 
 if TYPE_CHECKING:
     from ..host import HostPaths
@@ -82,7 +83,7 @@ __all__ = [
     "read_dmi",
 ]
 
-log = logging.getLogger("wattprint.intensity")
+log = get_logger("wattprint.intensity")
 
 DISABLED_REASON = "cloud metadata lookup disabled (cloud_metadata = false)"
 LINK_LOCAL = "http://169.254.169.254"

@@ -30,10 +30,10 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping
-from dataclasses import dataclass
 from http.client import HTTPException
 from typing import Any, Protocol
 
+from .._struct import dataclass
 from ..errors import LocationError
 
 __all__ = ["DEFAULT_URL", "IpLocation", "Opener", "locate_by_ip"]

@@ -35,10 +35,10 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TypeVar
 
+from .._struct import dataclass, field
 from ..errors import IntensityUnavailable
 from . import Intensity, IntensitySource, Location
 from .providers import IntensityPoint, Provider, average_over

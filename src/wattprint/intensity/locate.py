@@ -137,7 +137,7 @@ def resolve_location(
 
 
 def _with(location: Location, **changes: Any) -> Location:
-    from dataclasses import replace
+    from .._struct import replace
 
     return replace(location, **{k: v for k, v in changes.items() if v is not None})
 

@@ -19,11 +19,11 @@ from __future__ import annotations
 import csv
 import re
 import unicodedata
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 from .._reference import ReferenceValue
+from .._struct import dataclass
 from ..errors import IntensityUnavailable, LocationError
 
 __all__ = [

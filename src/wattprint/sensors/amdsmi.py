@@ -50,18 +50,18 @@ Device indices are amdsmi's (PCI order), which is also ROCm's default enumeratio
 from __future__ import annotations
 
 import importlib
-import logging
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
+from .._log import get_logger
+from .._struct import dataclass, field
 from ..errors import SensorReadError, SensorUnavailable
 from . import DeviceInfo, ProbeContext, Reading
 
 __all__ = ["INSTALL_FIX", "AmdSmiSensor", "probe"]
 
-log = logging.getLogger("wattprint.sensors.amdsmi")
+log = get_logger("wattprint.sensors.amdsmi")
 
 INSTALL_FIX = "pip install 'wattprint[amd]' (needs ROCm)"
 

@@ -27,10 +27,10 @@ Formats: kernel ``Documentation/admin-guide/cgroup-v2.rst`` (``cpu.max``, ``cpu.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from .._struct import dataclass
 from . import HostPaths
 from .procfs import cpu_times, mem_total_bytes, read_bytes
 

@@ -9,9 +9,9 @@ exercise the meter's gap handling.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import Callable, Union
 
+from .._struct import dataclass
 from ..errors import SensorReadError
 from . import DeviceInfo, Reading
 

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import csv
 import re
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Literal
 
 from .._reference import ReferenceValue
+from .._struct import dataclass
 
 __all__ = [
     "CpuMatch",

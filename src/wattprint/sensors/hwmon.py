@@ -42,20 +42,20 @@ recorded reset gap. Reading an Intel counter may resume a runtime-suspended GPU 
 from __future__ import annotations
 
 import errno
-import logging
 import os
 import re
 from collections.abc import Collection
-from dataclasses import dataclass, replace
 from pathlib import Path
 
+from .._log import get_logger
+from .._struct import dataclass, replace
 from ..errors import SensorReadError, SensorUnavailable
 from . import DeviceInfo, ProbeContext, Reading
 from ._files import KeptFile, Opener, close_quietly, open_readonly
 
 __all__ = ["INTEL_DRIVERS", "VENDOR_DRIVERS", "HwmonSensor", "Opener", "open_readonly", "probe"]
 
-log = logging.getLogger("wattprint.sensors.hwmon")
+log = get_logger("wattprint.sensors.hwmon")
 
 #: DRM drivers whose GPUs a vendor library sensor reads (amdsmi, NVML).
 VENDOR_DRIVERS = frozenset({"amdgpu", "nvidia"})

@@ -50,14 +50,14 @@ entry that matches nothing); else every GPU.
 from __future__ import annotations
 
 import importlib
-import logging
 import re
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .._log import get_logger
+from .._struct import dataclass
 from ..errors import SensorReadError, SensorUnavailable
 from . import DeviceInfo, ProbeContext, Reading
 
@@ -72,7 +72,7 @@ __all__ = [
     "probe",
 ]
 
-log = logging.getLogger("wattprint.sensors.nvml")
+log = get_logger("wattprint.sensors.nvml")
 
 INSTALL_FIX = "pip install 'wattprint[nvidia]'"
 

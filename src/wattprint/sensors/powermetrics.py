@@ -27,7 +27,6 @@ all with timeouts; the threads are daemons so they never hold up interpreter shu
 
 from __future__ import annotations
 
-import logging
 import os
 import platform as platform_module
 import plistlib
@@ -41,6 +40,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol, cast
 from xml.parsers.expat import ExpatError
 
+from .._log import get_logger
 from ..errors import SensorReadError, SensorUnavailable
 from . import DeviceInfo, ProbeContext, Reading
 
@@ -55,7 +55,7 @@ __all__ = [
     "spawn_process",
 ]
 
-log = logging.getLogger("wattprint.sensors.powermetrics")
+log = get_logger("wattprint.sensors.powermetrics")
 
 SAMPLERS = "cpu_power,gpu_power,ane_power"
 ROOT_FIX = (

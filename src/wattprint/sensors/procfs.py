@@ -13,9 +13,9 @@ parse bytes, because they run on every sampling tick and must cost tens of micro
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from functools import lru_cache
 
+from .._struct import dataclass
 from . import HostPaths
 from ._files import KeptFile
 

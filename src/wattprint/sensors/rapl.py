@@ -29,19 +29,19 @@ reporting half a machine as measured.
 from __future__ import annotations
 
 import errno
-import logging
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
+from .._log import get_logger
+from .._struct import dataclass
 from ..errors import SensorReadError, SensorUnavailable
 from . import DeviceInfo, ProbeContext, Reading
 from ._files import KeptFile, Opener, close_quietly, open_readonly
 
 __all__ = ["PERMISSION_FIX", "Opener", "RaplSensor", "open_readonly", "probe"]
 
-log = logging.getLogger("wattprint.sensors.rapl")
+log = get_logger("wattprint.sensors.rapl")
 
 PERMISSION_FIX = (
     "run `sudo wattprint setup-rapl --apply` (adds a udev rule giving group `powercap` read "

@@ -24,9 +24,9 @@ import re
 import shlex
 import subprocess
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
+from .._struct import dataclass
 from ..errors import ConfigError, WattprintError
 from . import HostPaths
 

@@ -13,13 +13,13 @@ systems), ``writer`` (a batch in one transaction), ``liveness`` (running or inte
 
 from __future__ import annotations
 
-import logging
 import os
 import sqlite3
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
+from .._log import get_logger
 from ..errors import StoreError
 from ..records import Record, RunInfo, RunSummary, SpanRecord
 from .corruption import advice, looks_corrupt, move_aside, moved_aside
@@ -54,7 +54,7 @@ __all__ = [
     "open_writable",
 ]
 
-log = logging.getLogger("wattprint.store")
+log = get_logger("wattprint.store")
 
 
 def _store_error(path: Path, exc: BaseException, busy_timeout_s: float) -> StoreError:
@@ -244,7 +244,8 @@ class Store:
         self.export([summary], ended_s=ended_s)
 
     def add_rescore(self, run_id: str, provider: str, *, created_s: float, emissions_g: float,
-                    intensity_g_per_kwh: float, kind: str, detail_json: str) -> None:
+                    intensity_g_per_kwh: float | None, kind: str | None,
+                    detail_json: str) -> None:
         with self._lock:
             self._db.execute(
                 "INSERT INTO rescores (run_id, provider, created_s, emissions_g,"

@@ -16,8 +16,9 @@ A pid can be reused by an unrelated process; the heartbeat catches what the pid 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from typing import Callable
+
+from .._struct import dataclass
 
 __all__ = ["GRACE_S", "STALE_PERIODS", "Liveness", "effective_status", "pid_alive", "stale_after_s"]
 

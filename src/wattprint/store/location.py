@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
+from .._struct import dataclass
 from ..host import HostPaths
 
 __all__ = ["NETWORK_FS_TYPES", "Placement", "filesystem_of", "placement", "store_files"]

@@ -21,10 +21,10 @@ import json
 import sqlite3
 import threading
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Protocol, Sequence, runtime_checkable
 
+from .._struct import asdict, dataclass, field
 from ..errors import StoreError
 from ..records import Record, RunAccumulator, RunInfo, RunSummary, SpanRecord
 from .liveness import Liveness, effective_status, pid_alive

@@ -17,13 +17,14 @@ import json
 import sqlite3
 from typing import Iterable
 
+from .._struct import field_names
 from ..errors import StoreError
 from ..records import RECORD_COLUMNS, Heartbeat, Record, RunInfo, RunSummary, SpanRecord
 from ..wire import Item
 
 __all__ = ["SPAN_COLUMNS", "apply_batch"]
 
-SPAN_COLUMNS: tuple[str, ...] = tuple(SpanRecord.__dataclass_fields__)
+SPAN_COLUMNS: tuple[str, ...] = field_names(SpanRecord)
 
 # ON CONFLICT ... DO NOTHING, not INSERT OR IGNORE: OR IGNORE would also silently skip a row
 # that breaks a NOT NULL constraint (a NaN is bound as NULL), and a bad row must fail the batch.

@@ -25,10 +25,10 @@ from __future__ import annotations
 import importlib
 import inspect
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from ..._struct import dataclass
 from ...errors import ConfigError, ProviderError
 from .. import Intensity, Location
 

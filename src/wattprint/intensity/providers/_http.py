@@ -25,17 +25,17 @@ from __future__ import annotations
 import email.utils
 import hashlib
 import json
-import logging
 import os
 import random
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..._log import get_logger
+from ..._struct import dataclass
 from ...errors import ProviderError
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
 __all__ = ["INSTALL_HINT", "HttpClient", "HttpError", "HttpOptions"]
 
-log = logging.getLogger("wattprint.intensity")
+log = get_logger("wattprint.intensity")
 
 INSTALL_HINT = "live carbon intensity needs httpx: pip install 'wattprint[live]'"
 

@@ -33,10 +33,10 @@ country code is used, and the API's refusal is explained with the zones to choos
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from ..._struct import replace
 from ...errors import ConfigError, ProviderError
 from .. import Location
 from . import (
