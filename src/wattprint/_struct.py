@@ -92,7 +92,7 @@ else:
         return tuple(getattr(self, name) for name in self.__struct_fields__)
 
     def _setstate(self, state):
-        for name, value in zip(self.__struct_fields__, state):
+        for name, value in zip(self.__struct_fields__, state, strict=True):
             object.__setattr__(self, name, value)
 
     def _make_init(cls_name, names, specs, frozen):
@@ -109,7 +109,7 @@ else:
             given = len(args)
             if given > count:
                 raise TypeError(f"{cls_name}() takes {count} arguments but {given} were given")
-            for name, value in zip(names, args):
+            for name, value in zip(names, args, strict=False):  # fewer args than fields
                 put(self, name, value)
             for name in names[given:]:
                 if name in kwargs:
