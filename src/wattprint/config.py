@@ -184,13 +184,14 @@ KEYS: dict[str, Key] = {
         Key("sinks", _sink_list, "a list of registered sink names, e.g. sqlite,csv",
             "where records go"),
         Key("store_flush_s", _number(0, 300), "seconds from 0 to 300",
-            "longest time records wait before the local store commits them (0: every record)"),
+            "longest time records wait in the exporter before they go to the sinks (0: every "
+            "record)"),
         Key("csv_path", _path, "a file path", "file for the csv sink"),
         Key("jsonl_path", _path, "a file path", "file for the jsonl sink"),
         Key("cpu_tdp_w", _number(1, 2000, optional=True), "watts from 1 to 2000",
             "CPU thermal design power per socket, for the CPU model"),
-        Key("ram_w_per_gb", _number(0.01, 10, optional=True), "watts per GB from 0.01 to 10",
-            "memory power for the RAM model"),
+        Key("ram_w_per_gib", _number(0.01, 10, optional=True), "watts per GiB from 0.01 to 10",
+            "memory power for the RAM model, per GiB of installed (or cgroup-limited) memory"),
         Key("gpu_ids", _text_list, "a list of GPU indices or UUIDs, e.g. [0, 1] or \"0,1\"",
             "which GPUs to measure (default: all visible)"),
         Key("job_id", _optional_text, "a non-empty id",
@@ -238,7 +239,7 @@ class Config:
     csv_path: Path | None = Path("wattprint.csv")
     jsonl_path: Path | None = Path("wattprint.jsonl")
     cpu_tdp_w: float | None = None
-    ram_w_per_gb: float | None = None
+    ram_w_per_gib: float | None = None
     gpu_ids: tuple[str, ...] | None = None
     job_id: str | None = None
     rapl_psys: bool = False
@@ -258,12 +259,41 @@ class Config:
     def with_overrides(self, overrides: Mapping[str, Any]) -> Config:
         """A copy with validated argument overrides (``None`` values are ignored)."""
         values, sources = {}, dict(self.sources)
-        for key, raw in overrides.items():
+        for given, raw in overrides.items():
             if raw is None:
                 continue
+            key, source = _current_name(given, "argument", overrides)
             values[key] = _parse(key, raw, "argument")
-            sources[key] = "argument"
+            sources[key] = source
         return replace(self, **values, sources=sources)
+
+
+# Old names still accepted, each with a warning that names the new one: old -> (new, why).
+RENAMED_KEYS = {
+    "ram_w_per_gb": ("ram_w_per_gib", "the same value: it was always applied per GiB"),
+}
+
+
+def _current_name(key: str, source: str, layer: Mapping[str, Any]) -> tuple[str, str]:
+    """``key`` under its current name, and the source to record for its value.
+
+    A renamed key still works, with a ``FutureWarning`` (shown to users by default) naming the
+    new one, and ``doctor`` shows the old name beside the value's source. Both names in one
+    layer (one file, the environment, the arguments) is an error: which one is meant is unclear.
+    """
+    if key not in RENAMED_KEYS:
+        return key, source
+    new, why = RENAMED_KEYS[key]
+    env = source.startswith("environment ")
+    old_name, new_name = (ENV_PREFIX + key.upper(), ENV_PREFIX + new.upper()) if env else (key, new)
+    if new in layer:
+        raise ConfigError(f"{source}: both {old_name} and {new_name} are set; keep only "
+                          f"{new_name}", key=key, source=source)
+    import warnings
+
+    warnings.warn(f"wattprint: {source}: {old_name} is deprecated; use {new_name} ({why})",
+                  FutureWarning, stacklevel=4)
+    return new, f"{source} (deprecated name {old_name})"
 
 
 def _parse(key: str, raw: Any, source: str) -> Any:
@@ -361,12 +391,16 @@ def load_config(
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
     for source, table in _file_layers(cwd or Path.cwd(), env):
-        for key, raw in table.items():
+        for given, raw in table.items():
+            key, recorded = _current_name(given, source, table)
             values[key] = _parse(key, raw, source)
-            sources[key] = source
-    for source, key, raw in _env_layer(env):
+            sources[key] = recorded
+    env_layer = _env_layer(env)
+    env_keys = {key: raw for _, key, raw in env_layer}
+    for source, given, raw in env_layer:
+        key, recorded = _current_name(given, source, env_keys)
         values[key] = _parse(key, raw, source)
-        sources[key] = source
+        sources[key] = recorded
     config = Config(**values, sources=sources, environ=env)
     return config.with_overrides(overrides or {})
 

@@ -657,7 +657,7 @@ def probe_context(config: Config, paths: HostPaths, job: Job | None,
 
         gpu_ids = owned_gpus(job, config.environ)
     options = SensorOptions(
-        cpu_tdp_w=config.cpu_tdp_w, ram_w_per_gb=config.ram_w_per_gb,
+        cpu_tdp_w=config.cpu_tdp_w, ram_w_per_gib=config.ram_w_per_gib,
         rapl_psys=config.rapl_psys, gpu_ids=gpu_ids,
         machine_wide=job is None or job.is_node_leader,
     )

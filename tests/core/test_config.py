@@ -104,3 +104,60 @@ def test_config_is_immutable_and_overrides_copy():
     assert base.project == "default" and changed.project == "p"
     assert changed.country is None
     assert isinstance(changed.csv_path, Path)
+
+
+# --- renamed keys ----------------------------------------------------------------------------
+
+
+def test_ram_w_per_gib_is_read_from_file_env_and_arguments(tmp_path):
+    (tmp_path / "wattprint.toml").write_text("ram_w_per_gib = 0.4\n")
+    assert load_config(environ={}, cwd=tmp_path).ram_w_per_gib == 0.4
+    config = load_config(environ={"WATTPRINT_RAM_W_PER_GIB": "0.45"}, cwd=tmp_path)
+    assert config.ram_w_per_gib == 0.45
+    assert config.source_of("ram_w_per_gib") == "environment WATTPRINT_RAM_W_PER_GIB"
+    assert load_config({"ram_w_per_gib": 0.5}, environ={}, cwd=tmp_path).ram_w_per_gib == 0.5
+
+
+def test_the_old_ram_w_per_gb_in_a_file_still_works_with_a_warning_naming_the_new_key(tmp_path):
+    (tmp_path / "wattprint.toml").write_text("ram_w_per_gb = 0.4\n")
+    with pytest.warns(FutureWarning, match="ram_w_per_gb is deprecated; use ram_w_per_gib"):
+        config = load_config(environ={}, cwd=tmp_path)
+    assert config.ram_w_per_gib == 0.4
+    # doctor lists the value under its new name, and says where the old name still is
+    source = config.source_of("ram_w_per_gib")
+    assert source == f"{tmp_path / 'wattprint.toml'} (deprecated name ram_w_per_gb)"
+
+
+def test_the_old_env_variable_still_works_with_a_warning_naming_the_new_variable(tmp_path):
+    with pytest.warns(FutureWarning) as caught:
+        config = load_config(environ={"WATTPRINT_RAM_W_PER_GB": "0.45"}, cwd=tmp_path)
+    assert config.ram_w_per_gib == 0.45
+    assert [str(w.message) for w in caught] == [
+        "wattprint: environment WATTPRINT_RAM_W_PER_GB: WATTPRINT_RAM_W_PER_GB is deprecated; "
+        "use WATTPRINT_RAM_W_PER_GIB (the same value: it was always applied per GiB)"]
+    # precedence is unchanged: the environment (old name) beats a file (new name)
+    (tmp_path / "wattprint.toml").write_text("ram_w_per_gib = 0.4\n")
+    with pytest.warns(FutureWarning):
+        assert load_config(environ={"WATTPRINT_RAM_W_PER_GB": "0.45"},
+                           cwd=tmp_path).ram_w_per_gib == 0.45
+
+
+def test_the_old_name_is_checked_like_the_new_one(tmp_path):
+    with pytest.warns(FutureWarning), pytest.raises(ConfigError, match="0.01 to 10") as err:
+        load_config(environ={"WATTPRINT_RAM_W_PER_GB": "50"}, cwd=tmp_path)
+    assert err.value.source == "environment WATTPRINT_RAM_W_PER_GB"
+
+
+def test_both_names_in_one_layer_is_an_error(tmp_path):
+    environ = {"WATTPRINT_RAM_W_PER_GB": "0.4", "WATTPRINT_RAM_W_PER_GIB": "0.5"}
+    with pytest.raises(ConfigError, match="keep only WATTPRINT_RAM_W_PER_GIB"):
+        load_config(environ=environ, cwd=tmp_path)
+    (tmp_path / "wattprint.toml").write_text("ram_w_per_gb = 0.4\nram_w_per_gib = 0.5\n")
+    with pytest.raises(ConfigError, match="both ram_w_per_gb and ram_w_per_gib"):
+        load_config(environ={}, cwd=tmp_path)
+
+
+def test_the_old_name_as_an_argument_warns_too(tmp_path):
+    with pytest.warns(FutureWarning, match="argument: ram_w_per_gb is deprecated"):
+        config = load_config({"ram_w_per_gb": 0.3}, environ={}, cwd=tmp_path)
+    assert config.ram_w_per_gib == 0.3 and config.source_of("ram_w_per_gib").startswith("argument")

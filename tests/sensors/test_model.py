@@ -328,9 +328,21 @@ def test_ram_cgroup_limit_above_host_uses_host(host: FakeHost) -> None:
 
 
 def test_ram_config_override(host: FakeHost) -> None:
-    sensor = probe_ram(_ctx(host, SensorOptions(ram_w_per_gb=0.5)), model=FAKE_MODEL)
+    sensor = probe_ram(_ctx(host, SensorOptions(ram_w_per_gib=0.5)), model=FAKE_MODEL)
     assert sensor.power_w == pytest.approx(8.0)
-    assert _attrs(sensor)["w_per_gb_source"] == "config (ram_w_per_gb)"
+    assert _attrs(sensor)["w_per_gib"] == "0.5"
+    assert _attrs(sensor)["w_per_gib_source"] == "config (ram_w_per_gib)"
+
+
+def test_the_deprecated_ram_w_per_gb_variable_still_reaches_the_ram_model(
+        host: FakeHost, tmp_path: Path) -> None:
+    from wattprint.config import load_config
+    from wattprint.tracker import probe_context
+
+    with pytest.warns(FutureWarning, match="use WATTPRINT_RAM_W_PER_GIB"):
+        config = load_config(environ={"WATTPRINT_RAM_W_PER_GB": "0.5"}, cwd=tmp_path)
+    sensor = probe_ram(probe_context(config, host.paths, None), model=FAKE_MODEL)
+    assert sensor.power_w == pytest.approx(8.0)  # 16 GiB x 0.5 W per GiB
 
 
 # --- no /proc --------------------------------------------------------------------------------

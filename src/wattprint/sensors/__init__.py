@@ -101,7 +101,7 @@ class SensorOptions:
     """The sensor settings from config (see :mod:`wattprint.config`)."""
 
     cpu_tdp_w: float | None = None
-    ram_w_per_gb: float | None = None
+    ram_w_per_gib: float | None = None
     rapl_psys: bool = False
     # GPUs to measure (indices or UUIDs); None = every visible GPU, () = none (another rank of
     # a distributed job owns them).
