@@ -21,7 +21,8 @@ from typing import Any, Callable, Mapping
 
 from .errors import ConfigError
 
-__all__ = ["KEYS", "Config", "Key", "load_config", "default_home"]
+__all__ = ["KEYS", "Config", "Key", "load_config", "load_config_skipping_bad_env",
+           "default_home"]
 
 ENV_PREFIX = "WATTPRINT_"
 # Environment variables that are not config keys but point at where config lives.
@@ -403,6 +404,28 @@ def load_config(
         sources[key] = recorded
     config = Config(**values, sources=sources, environ=env)
     return config.with_overrides(overrides or {})
+
+
+def load_config_skipping_bad_env(
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> tuple[Config, list[ConfigError]]:
+    """:func:`load_config` for commands that only read stored data (``wattprint runs``): an
+    unknown or bad ``WATTPRINT_*`` variable is left out and its error returned, not raised, so a
+    stray variable cannot lock a user out of their history. File and argument errors raise."""
+    env = dict(os.environ if environ is None else environ)
+    skipped: list[ConfigError] = []
+    while True:  # ends: each pass removes one variable or returns or raises
+        try:
+            return load_config(overrides, environ=env, cwd=cwd), skipped
+        except ConfigError as exc:
+            name = (exc.source or "").removeprefix("environment ")
+            if name == exc.source or name not in env:
+                raise
+            del env[name]
+            skipped.append(exc)
 
 
 SECRET_KEYS = frozenset({"electricitymaps_api_key", "watttime_password"})

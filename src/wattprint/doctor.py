@@ -1,7 +1,16 @@
 """``wattprint doctor``: every sensor tried and what it found or why not (with the fix), the
 settings and where each came from, the location and intensity that would be used and why.
 
-It never fails: a broken setting is reported and the rest is diagnosed with defaults.
+It never raises: a broken setting is reported and the rest is diagnosed without it. Findings
+come in three strengths, and :func:`exit_status` turns them into the command's exit status:
+
+- **problems**: a run would refuse to start (a bad setting, an unknown location, a live
+  provider that cannot work), would measure nothing (no sensor at all), or has nowhere to keep
+  its data (the store cannot be read). Exit 1.
+- **warnings**: a fallback that makes figures less exact and that every run labels: energy
+  estimated by a model instead of measured, the WORLD average for an unknown location, the
+  bundled tables standing in for a live provider. Exit 0, or 1 with ``strict``.
+- **notes**: information only.
 """
 
 from __future__ import annotations
@@ -13,7 +22,11 @@ from typing import Any, Mapping
 
 from .errors import WattprintError
 
-__all__ = ["diagnose", "render"]
+__all__ = ["diagnose", "exit_status", "render"]
+
+# Components whose modelled energy is worth a warning: they usually have a real counter (RAPL,
+# NVML, amdsmi) that the fix in the skipped list would open. RAM is modelled almost everywhere.
+_MEASURABLE = ("cpu", "gpu")
 
 
 def diagnose(
@@ -25,7 +38,7 @@ def diagnose(
 ) -> dict[str, Any]:
     from . import __version__
     from .cluster import detect_job
-    from .config import Config, describe, load_config
+    from .config import describe, load_config
     from .sensors import HostPaths, detect
     from .tracker import probe_context
 
@@ -36,10 +49,12 @@ def diagnose(
         config = load_config(overrides, environ=environ)
     except WattprintError as exc:
         report["problems"].append(f"config: {exc}")
-        config = Config(environ=dict(environ or {}))
+        config = _usable_config(overrides, environ)
     report["config"] = [{"key": k, "value": v, "source": s} for k, v, s in describe(config)]
 
-    job = detect_job(config.environ, job_id=config.job_id)
+    from .host import hostname
+
+    job = detect_job(config.environ, job_id=config.job_id, hostname=hostname(), paths=paths)
     report["job"] = job.to_dict() if job else None
     detection = detect(probe_context(config, paths, job, modules))
     report["devices"] = [
@@ -49,9 +64,22 @@ def diagnose(
     ]
     report["skipped"] = [{"sensor": s.sensor, "reason": s.reason, "fix": s.fix}
                          for s in detection.skipped]
+    if not report["devices"]:
+        report["problems"].append("no energy sensor could be opened: a run would read 0 J; see "
+                                  "'Sensors not available' for each reason and fix")
     for device in report["devices"]:
         if device["warning"]:
             report["warnings"].append(f"{device['device']}: {device['warning']}")
+        elif device["method"] == "modelled" and device["component"] in _MEASURABLE:
+            report["warnings"].append(
+                f"{device['device']}: {device['component']} energy is estimated by a model, not "
+                "measured; 'Sensors not available' says how to open a counter")
+    if job is not None:  # a derived job id's limits, GPUs without a clear owner
+        from .cluster import job_warnings
+
+        report["warnings"] += job_warnings(
+            job, config.environ, gpu_ids=config.gpu_ids,
+            gpus_measured=sum(d["component"] == "gpu" for d in report["devices"]))
     report["notes"] = [f"{sensor.name}: {note}" for sensor in detection.sensors
                        for note in getattr(sensor, "notes", [])]
     for sensor in detection.sensors:
@@ -59,7 +87,32 @@ def diagnose(
     report["container"] = _container(paths)
     report["location"], report["intensity"] = _location_and_intensity(config, paths, report)
     report["store"] = _store(config, paths)
+    if report["store"].get("error"):
+        report["problems"].append(f"store: {report['store']['error']}")
     return report
+
+
+def _usable_config(overrides: Mapping[str, Any] | None, environ: Mapping[str, str] | None) -> Any:
+    """The settings to diagnose with when loading them failed: without the bad variables if
+    that was the trouble, else the defaults (with the flags, when they are valid)."""
+    from .config import Config, load_config_skipping_bad_env
+
+    try:
+        return load_config_skipping_bad_env(overrides, environ=environ)[0]
+    except WattprintError:
+        pass
+    base = Config(environ=dict(environ or {}))
+    try:
+        return base.with_overrides(overrides or {})
+    except WattprintError:
+        return base
+
+
+def exit_status(report: Mapping[str, Any], *, strict: bool = False) -> int:
+    """0 when nothing is wrong, 1 on a problem (or, with ``strict``, on a warning too)."""
+    if report["problems"] or (strict and report["warnings"]):
+        return 1
+    return 0
 
 
 def _container(paths: Any) -> dict[str, Any] | None:
@@ -101,6 +154,12 @@ def _location_and_intensity(
         report["warnings"].append(
             f"live provider {config.provider}: polled in the background during runs; the "
             "bundled value below is its fallback (doctor makes no network call)")
+        import importlib.util
+
+        if importlib.util.find_spec("httpx") is None:
+            report["problems"].append(
+                f"provider {config.provider} needs httpx, which is not installed: "
+                "pip install 'wattprint[live]'")
     return location.to_dict(), {
         "g_per_kwh": intensity.g_per_kwh, "zone": intensity.zone, "source": intensity.source,
         "year": intensity.year, "kind": intensity.kind, "live": intensity.live,
@@ -170,7 +229,8 @@ def render(report: Mapping[str, Any]) -> str:
         out += ["", f"Distributed job {job['job_id']} ({job['source']}): rank {job['rank']}, "
                     f"local rank {job['local_rank']} on {job['node']}"
                     + (" (node leader: measures machine-wide devices)" if job["node_leader"]
-                       else " (machine-wide devices are measured by local rank 0)")]
+                       else " (machine-wide devices are measured by local rank 0)"),
+                f"  job id from {job.get('job_id_from') or 'the launcher'}"]
     container = report.get("container")
     if container:
         out += ["", f"Control group: {container}"]
@@ -204,6 +264,10 @@ def render(report: Mapping[str, Any]) -> str:
         out.append(f"PROBLEM: {problem}")
     for warning in report["warnings"]:
         out.append(f"WARNING: {warning}")
+    problems, warnings = len(report["problems"]), len(report["warnings"])
+    out += ["", f"{problems} problem{'s' if problems != 1 else ''}, {warnings} "
+                f"warning{'s' if warnings != 1 else ''}"
+                + (": a run would fail or measure nothing as set up" if problems else "")]
     return "\n".join(out)
 
 

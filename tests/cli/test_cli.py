@@ -129,11 +129,13 @@ def test_doctor_explains_sensors_location_and_exits_zero():
     assert as_json["devices"], "the CPU is always covered, measured or modelled"
 
 
-def test_doctor_still_exits_zero_with_a_broken_setting_and_reports_it():
+def test_doctor_diagnoses_a_broken_setting_as_a_problem_and_exits_one():
     env = {**os.environ, "WATTPRINT_PUE": "zero"}
     done = wattprint("doctor", env=env)
-    assert done.returncode == 0
+    assert done.returncode == 1
     assert "PROBLEM: config:" in done.stdout and "WATTPRINT_PUE" in done.stdout
+    # the rest is still diagnosed, without the bad variable
+    assert "Location: FR, resolved by timezone" in done.stdout
 
 
 def test_doctor_flags_the_world_average_loudly():

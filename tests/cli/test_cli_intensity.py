@@ -14,6 +14,8 @@ import sys
 
 import pytest
 
+from wattprint.report import format_mass
+
 pytestmark = pytest.mark.slow
 
 
@@ -176,5 +178,15 @@ def test_show_lists_a_stored_rescore_beside_the_run(tmp_path) -> None:
     assert json.loads(shown.stdout)["rescores"] == [
         {"provider": "neso", "created_s": 1_767_225_600.0, "emissions_g": 1.25,
          "intensity_g_per_kwh": 150.0, "kind": "average"}]
-    text = wattprint("show", run_id[:8])
-    assert "rescored   neso (average): 1.25 g CO2e at 150 gCO2e/kWh" in text.stdout
+    text = wattprint("show", run_id[:8]).stdout
+    # emissions are computed (energy x PUE x intensity), never "measured": the stored figure is
+    # the original, the rescore sits beside it
+    assert "measured" not in text.split("  emissions of this run")[1]
+    original = json.loads(out.read_text())
+    lines = text.splitlines()
+    assert "  emissions of this run, original and rescored (energy x PUE x intensity):" in lines
+    assert (f"    original   {format_mass(original['emissions_g'])} CO2e at "
+            f"{original['intensity']['g_per_kwh']:.0f} gCO2e/kWh "
+            f"({original['intensity']['source']}, average)") in lines
+    assert "    rescored   1.25 g CO2e at 150 gCO2e/kWh (neso, average; rescored " \
+        "2026-01-01 01:00)" in lines  # 1_767_225_600 is 2026-01-01T00:00Z; TZ=Europe/Paris
