@@ -16,10 +16,11 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from .records import J_PER_KWH
+
 __all__ = ["embodied", "market_based", "water"]
 
 HOURS_PER_YEAR = 8766.0  # 365.25 days
-J_PER_KWH = 3_600_000.0
 
 
 def embodied(

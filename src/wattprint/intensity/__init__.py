@@ -2,26 +2,22 @@
 
 A :class:`Location` says where the machine is and how we know; an :class:`IntensitySource`
 turns a location and a time window into an :class:`Intensity` that carries its own provenance
-(zone, source, year, kind, live or bundled). :class:`FallbackChain` tries sources in order and
-records why an earlier one was skipped.
+(zone, source, year, kind, live or bundled). A live source that cannot answer falls back to the
+bundled tables only where they give the same kind of figure, and says so in the intensity's
+``note`` (:mod:`~wattprint.intensity.live`); kinds are never mixed.
 """
 
 from __future__ import annotations
 
-from .._log import get_logger
 from .._struct import dataclass, field_names, replace
-from ..errors import IntensityUnavailable
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from datetime import datetime
-    from typing import Any, Mapping, Sequence
+    from typing import Any, Mapping
 
     from .source import IntensitySource
 
-__all__ = ["FallbackChain", "Intensity", "IntensitySource", "Location"]
-
-log = get_logger("wattprint.intensity")
+__all__ = ["Intensity", "IntensitySource", "Location"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,25 +95,3 @@ def __getattr__(name: str) -> object:
 
         return IntensitySource
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-class FallbackChain:
-    """Try each source in order; the first answer wins and carries why earlier ones failed."""
-
-    name = "chain"
-
-    def __init__(self, sources: Sequence[IntensitySource]) -> None:
-        if not sources:
-            raise ValueError("FallbackChain needs at least one source")
-        self.sources = list(sources)
-
-    def lookup(self, where: Location, start: datetime, end: datetime) -> Intensity:
-        failures: list[str] = []
-        for source in self.sources:
-            try:
-                found = source.lookup(where, start, end)
-            except IntensityUnavailable as exc:
-                failures.append(f"{source.name}: {exc}")
-                continue
-            return found.with_note("fell back after " + "; ".join(failures)) if failures else found
-        raise IntensityUnavailable("; ".join(failures))
