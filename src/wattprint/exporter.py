@@ -1,7 +1,8 @@
 """The exporter stage: decides *where* items go, off the host program's thread.
 
-Shaped like the OpenTelemetry SDK's batch processor: producers (the sampler, span ends) call
-:meth:`Exporter.submit`, which only appends to a bounded in-memory queue; ONE worker thread
+Shaped like the OpenTelemetry SDK's batch processor: the producer (the tracker's thread, with
+each record it cuts and the spans that record settled) calls :meth:`Exporter.submit`, which
+only appends to a bounded in-memory queue; ONE worker thread
 ("wattprint-exporter-<run8>") moves the queue into each sink's own backlog and exports a batch
 every ``flush_s`` seconds, sooner when the queue passes ``max_batch`` items, on
 :meth:`Exporter.flush` and at :meth:`Exporter.close`.

@@ -1,11 +1,15 @@
-"""The one record schema shared by the local store, CSV/JSON outputs, the HTTP sink and the
-server. SI units in every name (J, W, s, g); kWh and kg appear only at presentation.
+"""The objects a run emits, one schema for every sink (SQLite store, CSV, JSON Lines, memory)
+and, as :mod:`wattprint.wire`'s versioned JSON, for anything that reads them. SI units in every
+name (J, W, s, g); kWh and kg appear only at presentation.
 
-- :class:`RunInfo` is the static context of a run, sent once.
+- :class:`RunInfo` is the static context of a run, sent once, before its records.
 - :class:`Record` is one measured interval: energy per component with per-device provenance,
   the intensity used for that interval and the resulting emissions.
-- :class:`SpanRecord` is a named, possibly nested, part of a run.
-- :class:`RunSummary` totals a run; ``to_json()`` is the documented summary format.
+- :class:`SpanRecord` is every closed instance of one span name under one parent, aggregated
+  (count, sums, extremes), so a loop's millions of spans are one row.
+- :class:`Heartbeat` is a live tracker saying it is still there.
+- :class:`RunSummary` totals a run (:class:`RunAccumulator` builds it from the records);
+  ``to_json()`` is the documented summary format.
 """
 
 from __future__ import annotations

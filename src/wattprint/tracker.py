@@ -6,10 +6,12 @@
                         |
                         +-> exporter  (its own thread: sinks, retry, spool)
 
-The tracker's thread runs ``while not stop.acquire(timeout=...)``: it sleeps until the next
-sensor read or record cut is due. Spans and ``step()`` only note clock readings on the caller's
-thread; nothing here reads hardware or writes a sink on the host program's thread, except
-``flush()`` and a span's figures read before they were settled. Nothing raises into the host
+The tracker's thread sleeps on one lock (``_wake.acquire(timeout=...)``) until the next sensor
+read or record cut is due, or until :meth:`Tracker.stop` or a pile of unsettled spans wakes it.
+Spans and ``step()`` only note clock readings on the caller's thread; nothing here reads
+hardware on the host program's thread except ``flush()``, ``stop()`` (the last record) and a
+span's figures read before they were settled, and no sink is written there (``flush()`` and
+``stop()`` wait a bounded time for the exporter's thread). Nothing raises into the host
 program after construction: sensor, intensity and sink failures are logged once and recorded as
 warnings or gaps.
 """

@@ -2,10 +2,11 @@
 
 Each batch from the exporter is written in ONE transaction: all of it or nothing, and then a
 :class:`~wattprint.errors.StoreError` that the exporter answers by retrying later and spooling.
-Replaying a batch is harmless (see :mod:`wattprint.store.writer`). The sink does not batch on a
-timer any more: the exporter decides when (``store_flush_s`` is its cadence), so a process
-killed with SIGKILL loses at most what the exporter had not yet handed over, and everything
-committed stays readable (WAL).
+Replaying a batch is harmless (see :mod:`wattprint.store.writer`). The sink keeps no buffer
+and no timer of its own: the exporter decides when a batch comes (every ``store_flush_s``, and
+with each heartbeat), so a process killed with SIGKILL loses only what the exporter had not
+handed over yet (about ``store_flush_s`` of records, and the interval not yet cut); every batch
+committed before stays in the file.
 
 The store is opened at the first export, not at construction, so a tracker that never records
 costs no file. On a network file system the sink writes this node's own file

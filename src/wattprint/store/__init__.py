@@ -230,14 +230,8 @@ class Store:
     def begin_run(self, info: RunInfo) -> None:
         self.export([info])
 
-    def add_record(self, record: Record) -> None:
-        self.export([record])
-
     def add_records(self, records: Sequence[Record]) -> None:
         self.export(list(records))
-
-    def add_span(self, span: SpanRecord) -> None:
-        self.export([span])
 
     def finish_run(self, summary: RunSummary, *, ended_s: float | None = None) -> None:
         """Final status and totals; ``ended_s`` defaults to the summary's start + duration."""
