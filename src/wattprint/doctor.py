@@ -183,6 +183,10 @@ def _store(config: Any, paths: Any = None) -> dict[str, Any]:
         files = store_files(path)
         info.update(where.to_dict())
         info.update(exists=bool(files), files=[str(f) for f in files])
+        if not files:
+            blocked = _cannot_create(path.parent)
+            if blocked:
+                info["error"] = blocked
         if where.network:
             info["note"] = (
                 f"the store is on a network file system ({where.fstype} at {where.mount_point}),"
@@ -202,6 +206,22 @@ def _store(config: Any, paths: Any = None) -> dict[str, Any]:
     except OSError as exc:  # diagnosing must not fail on an unreadable directory
         info["error"] = f"cannot read {path.parent}: {exc}"
     return info
+
+
+def _cannot_create(directory: Path) -> str | None:
+    """Why the store's directory could not be created or written, or None when it could."""
+    import os
+
+    existing = directory
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        return (f"cannot create the store in {directory}: {existing} is not a directory; set "
+                "`home` (WATTPRINT_HOME) to a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return (f"cannot create the store in {directory}: {existing} is not writable; set "
+                "`home` (WATTPRINT_HOME) to a directory you can write")
+    return None
 
 
 def render(report: Mapping[str, Any]) -> str:
@@ -267,7 +287,7 @@ def render(report: Mapping[str, Any]) -> str:
     problems, warnings = len(report["problems"]), len(report["warnings"])
     out += ["", f"{problems} problem{'s' if problems != 1 else ''}, {warnings} "
                 f"warning{'s' if warnings != 1 else ''}"
-                + (": a run would fail or measure nothing as set up" if problems else "")]
+                + (" (exit status 1)" if problems else "")]
     return "\n".join(out)
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Sequence
+from typing import Any, Sequence
 
 from ..errors import ConfigError, LocationError, StoreError
 from .common import EXIT_CLOSED_PIPE, EXIT_FAILURE, EXIT_USAGE, UsageError, quiet_closed_streams
@@ -30,11 +30,23 @@ from .options import parse_when as _parse_when  # noqa: F401 - kept importable f
 __all__ = ["build_parser", "main"]
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, except that a failed write of help, usage or version text raises.
+
+    argparse swallows OSError when it prints, so ``wattprint --help | head -1`` would end with
+    0 and half its output; letting BrokenPipeError through gives it the 141 of every command.
+    """
+
+    def _print_message(self, message: str, file: Any = None) -> None:
+        if message:
+            (file or sys.stderr).write(message)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
     from . import admin, grid, measure, stored
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="wattprint",
         description="Measure the energy and emissions of computing.",
         epilog="Every command takes --help. Exit status: 0 ok, 1 something reported wrong, "
@@ -76,8 +88,10 @@ def _dispatch(argv: Sequence[str] | None) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        code = _dispatch(argv)
-        sys.stdout.flush()  # buffered output meets a closed pipe here, not at exit
+        try:
+            code = _dispatch(argv)
+        finally:  # argparse's --help, --version and errors leave by SystemExit
+            sys.stdout.flush()  # buffered output meets a closed pipe here, not at exit
         return code
     except (BrokenPipeError, ConnectionResetError):
         quiet_closed_streams()

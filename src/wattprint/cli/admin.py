@@ -87,7 +87,13 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     from ..doctor import diagnose, exit_status, render
 
     overrides = setting_overrides(args)
-    Config().with_overrides(overrides)  # a bad flag is a usage error (exit 2), not a finding
+    # A bad flag is a usage error (exit 2) as for `run`, not a finding about this machine.
+    flags = Config().with_overrides(overrides)
+    if any(overrides.get(key) for _, key, _, _ in LOCATION):
+        from ..host import HostPaths
+        from ..intensity.locate import locate
+
+        locate(flags, HostPaths())  # explicit places resolve offline; unknown ones raise
     report = diagnose(overrides)
     if args.json:
         print_json(report)
