@@ -89,3 +89,8 @@ def test_a_location_flag_replaces_the_environments_whole_location(capsys, monkey
     assert main(["intensity", "--cloud-region", "europe-west9", "--json"]) == 0  # cloud stays
     found = json.loads(capsys.readouterr().out)
     assert (found["location"]["cloud"], found["zone"]) == ("gcp", "FR")
+
+
+@pytest.mark.parametrize("command", ["show", "export", "rescore"])
+def test_an_empty_run_id_is_refused_rather_than_matching_every_run(capsys, command):
+    assert "give a run id or a unique prefix of it" in refused(capsys, command, " ")

@@ -148,6 +148,14 @@ def positive(kind: Callable[[str], Any], what: str) -> Callable[[str], Any]:
     return parse
 
 
+def run_id_text(text: str) -> str:
+    """An argparse type for a run id or prefix: an empty one would match every run."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("give a run id or a unique prefix of it (see "
+                                         "`wattprint runs`)")
+    return text.strip()
+
+
 def parse_when(text: str, *, now_s: float | None = None) -> float:
     """Unix seconds for ``--since``/``--until``: an age (``90m``, ``12h``, ``7d``, ``2w``) or an
     ISO 8601 date or date-time (local time unless it says otherwise, as ``runs`` prints)."""

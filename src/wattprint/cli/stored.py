@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from ..errors import StoreError, WattprintError
 from .common import EXIT_FAILURE, EXIT_USAGE, print_json, reading_settings, say, strict_settings
-from .options import add_json, add_run_filters, positive, run_filter
+from .options import add_json, add_run_filters, positive, run_filter, run_id_text
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -42,7 +42,8 @@ def add_show(sub: Any) -> None:
                                       "measured: energy (measured or estimated, per component) "
                                       "x PUE x the carbon intensity of the time. A rescore is "
                                       "shown beside the original, never in its place.")
-    show.add_argument("run_id", help="run id or a unique prefix of it (a job id with --job)")
+    show.add_argument("run_id", type=run_id_text,
+                      help="run id or a unique prefix of it (a job id with --job)")
     show.add_argument("--job", action="store_true",
                       help="RUN_ID is a distributed job id: show the sum of all its ranks")
     add_json(show, "print the summary as one JSON object (with its rescores)")
@@ -54,7 +55,7 @@ def add_export(sub: Any) -> None:
                             description="Print RUN's wire objects, one JSON object a line: its "
                                         "run info, records, spans and summary (see `wattprint "
                                         "schema`).")
-    export.add_argument("run_id", help="run id or a unique prefix of it")
+    export.add_argument("run_id", type=run_id_text, help="run id or a unique prefix of it")
     add_json(export, "accepted for uniformity: the output is always JSON Lines")
     export.set_defaults(handler=cmd_export)
 
@@ -77,7 +78,7 @@ def add_rescore(sub: Any) -> None:
         description="Recompute a stored run's emissions with a live provider's hourly history "
                     "for the hours it ran; the result is kept beside the original (see "
                     "`wattprint show`), which is never changed.")
-    rescore.add_argument("run_id", help="run id or a unique prefix of it")
+    rescore.add_argument("run_id", type=run_id_text, help="run id or a unique prefix of it")
     rescore.add_argument("--provider", default=None, metavar="NAME",
                          help="electricitymaps, watttime or neso (default: the `provider` "
                               "setting, which must then be a live one)")
