@@ -150,22 +150,35 @@ def _location_and_intensity(
     if intensity.note:
         report["warnings"].append(f"carbon intensity: {intensity.note}")
     report["provider"] = config.provider
-    if config.provider != "bundled":
-        report["warnings"].append(
-            f"live provider {config.provider}: polled in the background during runs; the "
-            "bundled value below is its fallback (doctor makes no network call)")
-        import importlib.util
-
-        if importlib.util.find_spec("httpx") is None:
-            report["problems"].append(
-                f"provider {config.provider} needs httpx, which is not installed: "
-                "pip install 'wattprint[live]'")
+    if config.provider != "bundled":  # a choice, not a fallback: rendered as information
+        report["provider_kind"], problems = _live_provider(config)
+        report["problems"] += problems
     return location.to_dict(), {
         "g_per_kwh": intensity.g_per_kwh, "zone": intensity.zone, "source": intensity.source,
         "year": intensity.year, "kind": intensity.kind, "live": intensity.live,
         "basis": intensity.basis, "scope": intensity.scope, "gases": intensity.gases,
         "note": intensity.note,
     }
+
+
+def _live_provider(config: Any) -> tuple[str | None, list[str]]:
+    """The configured live provider's kind, and why it could never answer (a run would refuse
+    to start, or do without it for its whole length). Built as the tracker builds it, without
+    any network call."""
+    import importlib.util
+
+    from .tracker import _make_provider
+
+    try:
+        provider = _make_provider(config)  # checks the credentials, as a run's start does
+    except WattprintError as exc:
+        return None, [f"provider: {exc}"]
+    kind = str(provider.kind)
+    provider.close()
+    if importlib.util.find_spec("httpx") is None:
+        return kind, [f"provider {config.provider} needs httpx, which is not installed: "
+                      "pip install 'wattprint[live]'"]
+    return kind, []
 
 
 def _store(config: Any, paths: Any = None) -> dict[str, Any]:
@@ -269,6 +282,14 @@ def render(report: Mapping[str, Any]) -> str:
             f"{inten['gases']}, {'live' if inten['live'] else 'bundled'}"]
     if inten.get("note"):
         out.append(f"  note: {inten['note']}")
+    if report.get("provider", "bundled") != "bundled":
+        fallback = ("no fallback: the bundled average cannot stand in for a marginal figure, "
+                    "so an interval without its value is a gap"
+                    if report.get("provider_kind") == "marginal"
+                    else "the bundled value above as its labelled fallback")
+        out.append(f"  live provider {report['provider']}: polled in the background during "
+                   f"runs, with {fallback} (doctor makes no network call; `wattprint "
+                   "intensity` does)")
     pue = report["pue"]
     out.append(f"PUE: {pue['pue']:g} ({pue['source']})")
     if pue["wue"]:

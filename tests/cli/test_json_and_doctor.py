@@ -115,3 +115,25 @@ def test_doctor_diagnoses_the_place_its_flags_name():
     assert report["pue"]["pue"] == 1.12  # Google's fleet figure, as a run there would use
     settings = {s["key"]: s for s in report["config"]}
     assert (settings["cloud"]["value"], settings["cloud"]["source"]) == ("gcp", "argument")
+
+
+def test_doctor_reports_a_live_provider_that_could_never_answer_as_a_problem():
+    keyless = wattprint("doctor", "--country", "DE", env={"WATTPRINT_PROVIDER": "electricitymaps"})
+    assert keyless.returncode == 1
+    assert ("PROBLEM: provider: electricitymaps needs an API key: set "
+            "`electricitymaps_api_key`") in keyless.stdout
+    keyed = wattprint("doctor", "--country", "DE", "--json",
+                      env={"WATTPRINT_PROVIDER": "electricitymaps",
+                           "WATTPRINT_ELECTRICITYMAPS_API_KEY": "k"})
+    report = json.loads(keyed.stdout)
+    assert keyed.returncode == 0 and report["problems"] == []
+    assert (report["provider"], report["provider_kind"]) == ("electricitymaps", "average")
+    # choosing a live provider is no fallback: nothing about it among the warnings
+    assert not any("electricitymaps" in w for w in report["warnings"])
+    marginal = wattprint("doctor", "--country", "US", "--subdivision", "CA",
+                         env={"WATTPRINT_PROVIDER": "watttime",
+                              "WATTPRINT_WATTTIME_USERNAME": "u",
+                              "WATTPRINT_WATTTIME_PASSWORD": "p"})
+    assert marginal.returncode == 0
+    assert ("live provider watttime: polled in the background during runs, with no fallback"
+            in marginal.stdout)
