@@ -34,13 +34,15 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence
 
 from ._log import get_logger
 from ._struct import dataclass, field
 from .records import Heartbeat, RunInfo, RunSummary, SpanRecord
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Callable, Sequence
+
     from .sinks import Sink
     from .spool import Spool
     from .wire import Item

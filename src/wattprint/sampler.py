@@ -18,9 +18,11 @@ and calls :meth:`Sampler.poll` when it wakes.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Callable, Sequence
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Callable, Sequence
+
     from .meter import Meter
     from .sensors import Reading, Sensor
 

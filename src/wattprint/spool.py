@@ -27,15 +27,17 @@ from __future__ import annotations
 
 import itertools
 import os
-import re
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Sequence
 
+from ._lazy_re import lazy_re
 from ._log import get_logger
 from ._struct import dataclass, field
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Callable, Iterable, Iterator, Sequence
+
     from .config import Config
     from .records import RunInfo
     from .sinks import Sink
@@ -46,10 +48,10 @@ __all__ = ["DeliveryReport", "Spool", "SpoolFile", "spool_dir"]
 log = get_logger("wattprint.spool")
 
 _SUFFIX = ".jsonl"
-_CLAIM = re.compile(r"^(?P<name>.+\.jsonl)\.claim-(?P<at>\d+)-\d+-[0-9a-f]+$")
-_TEMP = re.compile(r"^\..+\.tmp-\d+-[0-9a-f]+$")
+_CLAIM = lazy_re(r"^(?P<name>.+\.jsonl)\.claim-(?P<at>\d+)-\d+-[0-9a-f]+$")
+_TEMP = lazy_re(r"^\..+\.tmp-\d+-[0-9a-f]+$")
 _UNREADABLE = ".unreadable"
-_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+_UNSAFE = lazy_re(r"[^A-Za-z0-9_.-]")
 
 
 def spool_dir(config: Config) -> Path:

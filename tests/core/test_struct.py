@@ -87,3 +87,20 @@ def test_tracker_import_pulls_in_no_heavy_module() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True)
     assert done.stdout.strip() == ""
+
+
+def test_often_made_classes_switch_to_a_compiled_init_with_the_same_behaviour() -> None:
+    @dataclass(frozen=True, slots=True)
+    class Often:
+        a: int
+        b: list[int] = field(default_factory=list)
+        c: str = "x"
+
+    generic = Often.__init__
+    made = [Often(i, c=str(i)) for i in range(100)]
+    assert Often.__init__ is not generic  # compiled after a few dozen instances
+    assert made[99] == Often(99, [], "99") and made[99].b is not made[98].b
+    with pytest.raises(TypeError):
+        Often()  # type: ignore[call-arg]
+    with pytest.raises(FrozenInstanceError):
+        made[0].a = 1  # type: ignore[misc]

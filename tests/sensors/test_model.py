@@ -14,13 +14,11 @@ import pytest
 
 from wattprint.errors import SensorReadError, SensorUnavailable
 from wattprint.sensors import HostPaths, ProbeContext, Reading, Sensor, SensorOptions
-from wattprint.sensors.model import (
-    CpuMatchLike,
-    CpuModelSensor,
-    RamModelSensor,
-    probe_cpu,
-    probe_ram,
-)
+from wattprint.sensors.model import CpuModelSensor, RamModelSensor, probe_cpu, probe_ram
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from wattprint.sensors.model import CpuMatchLike
 
 # The shared fake-/proc builder lives in tests/fakes (no packages under --import-mode=importlib).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))

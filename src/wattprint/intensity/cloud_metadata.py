@@ -60,12 +60,12 @@ Standard library only (``urllib``): this runs at every tracker start, in every i
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._lazy_re import lazy_re
 from .._log import get_logger
 from .._struct import dataclass
 
@@ -102,7 +102,7 @@ DMI_FILES = (
     "board_asset_tag",
 )
 _LABELS = {"aws": "AWS", "gcp": "GCP", "azure": "Azure", "oci": "OCI"}
-_AWS_INSTANCE_ID = re.compile(r"^i-[0-9a-f]{8,17}$")
+_AWS_INSTANCE_ID = lazy_re(r"^i-[0-9a-f]{8,17}$")
 _TOKEN_TTL_S = 60  # the token is used at once; a short life limits what a leak could do
 _MAX_BODY_BYTES = 64 * 1024  # the documents we read are a few hundred bytes
 _BUDGET_FACTOR = 3  # default overall budget: three requests' worth of timeout

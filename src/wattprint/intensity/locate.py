@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from ..errors import LocationError
 from . import Location
@@ -32,7 +31,12 @@ from .tables import (
     zones,
 )
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any, Callable, Mapping
+
+    CloudDetector = Callable[..., Any]
+    IpLocator = Callable[..., Any]
     from ..config import Config
     from ..host import HostPaths
 
@@ -44,8 +48,6 @@ DEFAULT_WARNING = (
     "wattprint.toml)"
 )
 
-CloudDetector = Callable[..., Any]
-IpLocator = Callable[..., Any]
 
 
 def os_timezone(environ: Mapping[str, str], etc: Path = Path("/etc")) -> str | None:

@@ -17,11 +17,11 @@ finds nothing, raises :class:`~wattprint.errors.LocationError` naming the closes
 from __future__ import annotations
 
 import csv
-import re
 import unicodedata
 from functools import cache
 from pathlib import Path
 
+from .._lazy_re import lazy_re
 from .._reference import ReferenceValue
 from .._struct import dataclass
 from ..errors import IntensityUnavailable, LocationError
@@ -473,7 +473,7 @@ def cloud_regions(cloud: str | None = None) -> dict[tuple[str, str], RegionRow]:
 
 # An availability zone is named after its region: us-east-1a (AWS), us-central1-a (GCP),
 # fr-par-1 (Scaleway). Trimming the suffix finds the region.
-_ZONE_SUFFIX = re.compile(r"(?<=\d)[a-z]$|-[a-z]$|-\d$")
+_ZONE_SUFFIX = lazy_re(r"(?<=\d)[a-z]$|-[a-z]$|-\d$")
 
 
 def resolve_region(cloud: str, region: str) -> RegionRow:

@@ -8,13 +8,20 @@ every probe that failed, why; ``wattprint doctor`` prints both.
 
 from __future__ import annotations
 
-import logging
 import sys
-from dataclasses import dataclass, field
-from typing import Callable, Protocol, runtime_checkable
 
+from .._log import get_logger
+from .._struct import dataclass, field
 from ..errors import SensorUnavailable
 from ..host import HostPaths  # re-exported: sensors take their roots from here
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable
+
+    from .protocol import Sensor
+
+    Probe = Callable[["ProbeContext"], Sensor]
 
 __all__ = [
     "COMPONENTS",
@@ -30,7 +37,7 @@ __all__ = [
     "detect",
 ]
 
-log = logging.getLogger("wattprint.sensors")
+log = get_logger("wattprint.sensors")
 
 #: What a reading measures. "system" (RAPL psys, a wall meter) covers cpu + ram + the rest;
 #: "soc" (Apple Silicon) covers cpu + gpu on one die.
@@ -85,17 +92,6 @@ class Skipped:
     fix: str | None = None
 
 
-@runtime_checkable
-class Sensor(Protocol):
-    name: str
-
-    def devices(self) -> list[DeviceInfo]: ...
-
-    def read(self) -> list[Reading]: ...
-
-    def close(self) -> None: ...
-
-
 @dataclass(frozen=True, slots=True)
 class SensorOptions:
     """The sensor settings from config (see :mod:`wattprint.config`)."""
@@ -133,7 +129,13 @@ class Detection:
         return {d.component for d in self.devices()}
 
 
-Probe = Callable[[ProbeContext], Sensor]
+def __getattr__(name: str) -> object:
+    # The protocol needs ``typing`` (a few ms to import); only type checks and isinstance use it.
+    if name == "Sensor":
+        from .protocol import Sensor
+
+        return Sensor
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _covers(found: set[str], component: str) -> bool:

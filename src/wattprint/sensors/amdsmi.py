@@ -52,12 +52,16 @@ from __future__ import annotations
 import importlib
 import re
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
 
+from .._lazy_re import lazy_re
 from .._log import get_logger
 from .._struct import dataclass, field
 from ..errors import SensorReadError, SensorUnavailable
 from . import DeviceInfo, ProbeContext, Reading
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["INSTALL_FIX", "AmdSmiSensor", "probe"]
 
@@ -77,8 +81,8 @@ _STATUS_DRIVER_NOT_LOADED = 34
 # Counter width in bits by graphics target, where a source documents it (see module docstring).
 _COUNTER_BITS = {"gfx908": 32}
 
-_DUAL_DIE = re.compile(r"MI250", re.IGNORECASE)
-_BDF = re.compile(r"^(?:([0-9a-fA-F]{4}):)?([0-9a-fA-F]{2}):([0-9a-fA-F]{2})\.([0-7])$")
+_DUAL_DIE = lazy_re(r"MI250", re.IGNORECASE)
+_BDF = lazy_re(r"^(?:([0-9a-fA-F]{4}):)?([0-9a-fA-F]{2}):([0-9a-fA-F]{2})\.([0-7])$")
 
 
 # --- what the probe learns about each die --------------------------------------------------------

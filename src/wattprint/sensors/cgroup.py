@@ -28,7 +28,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TypeVar
 
 from .._struct import dataclass
 from . import HostPaths
@@ -41,7 +40,11 @@ __all__ = ["Cgroup", "detect_cgroup", "parse_proc_self_cgroup"]
 # (4 EiB) is that sentinel: no machine has that much RAM.
 _V1_UNLIMITED_BYTES = 2**62
 
-_N = TypeVar("_N", int, float)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import TypeVar
+
+    _N = TypeVar("_N", int, float)
 
 
 @dataclass(frozen=True, slots=True)

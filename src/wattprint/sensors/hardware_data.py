@@ -13,13 +13,16 @@ Processor (Skylake)"); those return ``None``.
 from __future__ import annotations
 
 import csv
-import re
 from functools import cache
 from pathlib import Path
-from typing import Literal
 
+from .._lazy_re import lazy_re
 from .._reference import ReferenceValue
 from .._struct import dataclass
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Literal
 
 __all__ = [
     "CpuMatch",
@@ -69,7 +72,7 @@ class CpuMatch:
 #   bare clocks "3.00GHz": older Intel strings without "@";
 #   "13th Gen": the generation is implied by the model number;
 #   "64-Core", "Dual-Core": AMD appends the core count.
-_NOISE = re.compile(
+_NOISE = lazy_re(
     r"\((?:r|tm|c)\)|[®™©]"
     r"|@.*$"
     r"|(?:\bwith\b|\bw/).*$"
@@ -79,7 +82,7 @@ _NOISE = re.compile(
     r"|\b(?:\d+|dual|quad|six|eight|twelve|sixteen)[- ]cores?\b"
     r"|[,;_/]+"
 )
-_DIGIT = re.compile(r"\d")
+_DIGIT = lazy_re(r"\d")
 _NOISE_WORDS = frozenset({"processor", "cpu", "apu", "soc"})
 
 _BRANDS = frozenset({"intel", "amd", "apple"})

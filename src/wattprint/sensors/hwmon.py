@@ -43,10 +43,10 @@ from __future__ import annotations
 
 import errno
 import os
-import re
 from collections.abc import Collection
 from pathlib import Path
 
+from .._lazy_re import lazy_re
 from .._log import get_logger
 from .._struct import dataclass, replace
 from ..errors import SensorReadError, SensorUnavailable
@@ -62,9 +62,9 @@ VENDOR_DRIVERS = frozenset({"amdgpu", "nvidia"})
 #: Intel GPU drivers with hwmon energy counters.
 INTEL_DRIVERS = frozenset({"i915", "xe"})
 
-_CARD_RE = re.compile(r"^card(\d+)$")
-_HWMON_RE = re.compile(r"^hwmon(\d+)$")
-_ENERGY_RE = re.compile(r"^energy\d+_input$")
+_CARD_RE = lazy_re(r"^card(\d+)$")
+_HWMON_RE = lazy_re(r"^hwmon(\d+)$")
+_ENERGY_RE = lazy_re(r"^energy\d+_input$")
 _READ_SIZE = 32  # a sysfs long and a newline
 _POWER_ATTRIBUTES = ("power1_average", "power1_input")
 

@@ -29,10 +29,8 @@ exact table match sets ``DeviceInfo.warning`` so the fallback is visible.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Protocol
 
+from .._struct import dataclass
 from ..errors import SensorReadError, SensorUnavailable
 from . import DeviceInfo, ProbeContext, Reading, SensorOptions
 from .cgroup import Cgroup, detect_cgroup
@@ -57,6 +55,8 @@ __all__ = [
 
 CPU_DEVICE = "model:cpu"
 RAM_DEVICE = "model:ram"
+TYPE_CHECKING = False
+
 _FIX = "set cpu_tdp_w = <W> in wattprint.toml or WATTPRINT_CPU_TDP_W"
 # DIMMs sold as "8 GB" hold 8 GiB, and the W/GB figures are per such DIMM size, so RAM sizes are
 # converted to binary gigabytes before multiplying.
@@ -66,38 +66,42 @@ _BYTES_PER_GIB = 2**30
 # --- the reference data this module needs (structural, so tests can pass plain fakes) -----------
 
 
-class ReferenceLike(Protocol):
-    """A sourced constant (``wattprint._reference.ReferenceValue`` fits)."""
+if TYPE_CHECKING:  # typing costs milliseconds to import; these only serve type checks
+    from collections.abc import Callable, Mapping
+    from typing import Protocol
 
-    @property
-    def value(self) -> float: ...
-    @property
-    def unit(self) -> str: ...
-    @property
-    def source(self) -> str: ...
-    @property
-    def year(self) -> int: ...
+    class ReferenceLike(Protocol):
+        """A sourced constant (``wattprint._reference.ReferenceValue`` fits)."""
 
-
-class CpuMatchLike(Protocol):
-    """A TDP-table match (``wattprint.sensors.hardware_data.CpuMatch`` fits)."""
-
-    @property
-    def matched_name(self) -> str: ...
-    @property
-    def tdp_w(self) -> float: ...
-    @property
-    def threads(self) -> int | None: ...
-    @property
-    def confidence(self) -> str: ...
-    @property
-    def source(self) -> str: ...
-    @property
-    def year(self) -> int: ...
+        @property
+        def value(self) -> float: ...
+        @property
+        def unit(self) -> str: ...
+        @property
+        def source(self) -> str: ...
+        @property
+        def year(self) -> int: ...
 
 
-CpuLookup = Callable[[str], CpuMatchLike | None]
-PowerModel = Mapping[str, ReferenceLike]
+    class CpuMatchLike(Protocol):
+        """A TDP-table match (``wattprint.sensors.hardware_data.CpuMatch`` fits)."""
+
+        @property
+        def matched_name(self) -> str: ...
+        @property
+        def tdp_w(self) -> float: ...
+        @property
+        def threads(self) -> int | None: ...
+        @property
+        def confidence(self) -> str: ...
+        @property
+        def source(self) -> str: ...
+        @property
+        def year(self) -> int: ...
+
+
+    CpuLookup = Callable[[str], CpuMatchLike | None]
+    PowerModel = Mapping[str, ReferenceLike]
 
 
 def _cite(ref: ReferenceLike | CpuMatchLike) -> str:

@@ -30,9 +30,9 @@ from __future__ import annotations
 
 import errno
 import os
-import re
 from pathlib import Path
 
+from .._lazy_re import lazy_re
 from .._log import get_logger
 from .._struct import dataclass
 from ..errors import SensorReadError, SensorUnavailable
@@ -48,7 +48,7 @@ PERMISSION_FIX = (
     "access) or run as root"
 )
 
-_ZONE_RE = re.compile(r"^(intel-rapl(?:-mmio)?):(\d+)(?::(\d+))?$")
+_ZONE_RE = lazy_re(r"^(intel-rapl(?:-mmio)?):(\d+)(?::(\d+))?$")
 _MSR_FAMILY = "intel-rapl"
 # A sysfs attribute holds at most a 20-digit u64 and a newline.
 _READ_SIZE = 32

@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import getpass
 import os
-import re
 import shlex
 import subprocess
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from .._lazy_re import lazy_re
 from .._struct import dataclass
 from ..errors import ConfigError, WattprintError
 from . import HostPaths
@@ -37,9 +37,9 @@ RULE_PATH = Path("/etc/udev/rules.d/70-wattprint-rapl.rules")
 # Only the counter and its wrap point: on upstream kernels only energy_uj is root-only, but some
 # distribution kernels restricted every powercap attribute, max_energy_range_uj included.
 _COUNTER_FILES = ("energy_uj", "max_energy_range_uj")
-_ZONE_RE = re.compile(r"^intel-rapl(?:-mmio)?:\d+(?::\d+)?$")
+_ZONE_RE = lazy_re(r"^intel-rapl(?:-mmio)?:\d+(?::\d+)?$")
 # A group name goes into the rule's text: nothing that could end a quoted udev value.
-_GROUP_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,31}$")
+_GROUP_RE = lazy_re(r"^[A-Za-z_][A-Za-z0-9_.-]{0,31}$")
 
 Runner = Callable[..., "subprocess.CompletedProcess[str]"]
 

@@ -25,20 +25,19 @@ an extra or a third party adds one without editing this package::
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol, Sequence, runtime_checkable
-
 from .registry import make_sink, sink_names
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from ..wire import Item
+    from .protocol import Sink
 
 __all__ = ["Sink", "make_sink", "sink_names"]
 
 
-@runtime_checkable
-class Sink(Protocol):
-    name: str
+def __getattr__(name: str) -> object:
+    # The protocol needs ``typing`` (a few ms to import); only type checks and isinstance use it.
+    if name == "Sink":
+        from .protocol import Sink
 
-    def export(self, batch: Sequence[Item]) -> None: ...
-
-    def close(self) -> None: ...
+        return Sink
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

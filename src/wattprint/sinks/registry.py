@@ -10,11 +10,13 @@ replaced by a plugin.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import ConfigError
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any, Callable
+
     from ..config import Config
     from . import Sink
 

@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
 
 from ..errors import StoreError
 from ..records import RunInfo
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Sequence
+
     from ..config import Config
     from ..host import HostPaths
     from ..store import Store

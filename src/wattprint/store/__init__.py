@@ -17,7 +17,6 @@ import os
 import sqlite3
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from .._log import get_logger
 from ..errors import StoreError
@@ -26,20 +25,28 @@ from .corruption import advice, looks_corrupt, move_aside, moved_aside
 from .liveness import pid_alive
 from .location import Placement, placement, store_files
 from .migrate import migrate, user_version
-from .repository import (
-    Aggregate,
-    Page,
-    Repository,
-    RunFilter,
-    RunRow,
-    Source,
-    SqliteRepository,
-)
 from .schema import SCHEMA_VERSION
+from .source import Source
 from .sqlite import connect, is_corruption, is_locked, is_unwritable
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any, Callable, Sequence
+
     from ..wire import Item
+    from .repository import Aggregate, Page, Repository, RunFilter, RunRow, SqliteRepository
+
+_READ_API = ("Aggregate", "Page", "Repository", "RunFilter", "RunRow", "SqliteRepository")
+
+
+def __getattr__(name: str) -> object:
+    # The read API (about 10 ms of imports) loads when something reads; the sqlite sink only
+    # writes, and a short run's final write is on the path of the program's exit.
+    if name in _READ_API:
+        from . import repository
+
+        return getattr(repository, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "Aggregate",
@@ -176,8 +183,8 @@ class Store:
 
             host_id = this_host_id() if host_id is None else host_id
             hostname = this_hostname() if hostname is None else hostname
-        self._repo = SqliteRepository([self._source], host_id=host_id, hostname=hostname,
-                                      clock=clock, pid_alive=pid_alive)
+        self._repo_args = (host_id, hostname, clock, pid_alive)
+        self._repo: SqliteRepository | None = None
 
     @property
     def schema_version(self) -> int:
@@ -186,6 +193,12 @@ class Store:
 
     @property
     def repository(self) -> SqliteRepository:
+        if self._repo is None:
+            from .repository import SqliteRepository
+
+            host_id, hostname, clock, alive = self._repo_args
+            self._repo = SqliteRepository([self._source], host_id=host_id, hostname=hostname,
+                                          clock=clock, pid_alive=alive)
         return self._repo
 
     def close(self) -> None:
@@ -251,30 +264,30 @@ class Store:
     # -- reading (the Repository protocol, on this file) ----------------------------------
     def runs(self, filter: RunFilter | None = None, *, limit: int = 50,
              cursor: str | None = None) -> Page:
-        return self._repo.runs(filter, limit=limit, cursor=cursor)
+        return self.repository.runs(filter, limit=limit, cursor=cursor)
 
     def resolve_id(self, prefix: str) -> str:
-        return self._repo.resolve_id(prefix)
+        return self.repository.resolve_id(prefix)
 
     def info(self, run_id: str) -> RunInfo:
-        return self._repo.info(run_id)
+        return self.repository.info(run_id)
 
     def summary(self, run_id: str) -> RunSummary:
-        return self._repo.summary(run_id)
+        return self.repository.summary(run_id)
 
     def records(self, run_id: str, *, since_seq: int | None = None, limit: int | None = None
                 ) -> list[Record]:
         """Like the repository's, but every record by default (``rescore`` wants them all)."""
-        return self._repo.records(run_id, since_seq=since_seq, limit=limit)
+        return self.repository.records(run_id, since_seq=since_seq, limit=limit)
 
     def spans(self, run_id: str) -> list[SpanRecord]:
-        return self._repo.spans(run_id)
+        return self.repository.spans(run_id)
 
     def rescores(self, run_id: str) -> list[dict[str, Any]]:
-        return self._repo.rescores(run_id)
+        return self.repository.rescores(run_id)
 
     def aggregate(self, by: str, filter: RunFilter | None = None) -> list[Aggregate]:
-        return self._repo.aggregate(by, filter)
+        return self.repository.aggregate(by, filter)
 
 
 def _read_source(path: Path, *, writable: bool, journal_mode: str,
@@ -343,6 +356,7 @@ def open_repository(
     from ..host import HostPaths
     from ..host import host_id as this_host_id
     from ..host import hostname as this_hostname
+    from .repository import SqliteRepository
 
     host_id = this_host_id(paths) if host_id is None else host_id
     hostname = this_hostname() if hostname is None else hostname

@@ -16,9 +16,12 @@ A pid can be reused by an unrelated process; the heartbeat catches what the pid 
 from __future__ import annotations
 
 import os
-from typing import Callable
 
 from .._struct import dataclass
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable
 
 __all__ = ["GRACE_S", "STALE_PERIODS", "Liveness", "effective_status", "pid_alive", "stale_after_s"]
 

@@ -17,6 +17,7 @@ import os
 import re
 from pathlib import Path
 
+from .._lazy_re import lazy_re
 from .._struct import dataclass
 from ..host import HostPaths
 
@@ -32,7 +33,7 @@ NETWORK_FS_TYPES = frozenset({
     "wekafs", "afs", "fuse.sshfs", "9p", "drvfs", "fuse.juicefs", "fuse.s3fs",
 })
 
-_NODE_FILE = re.compile(r"^wattprint\.[0-9A-Za-z_-]+\.db$")
+_NODE_FILE = lazy_re(r"^wattprint\.[0-9A-Za-z_-]+\.db$")
 MAIN_NAME = "wattprint.db"
 
 

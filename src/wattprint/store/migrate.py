@@ -17,16 +17,17 @@ import re
 import sqlite3
 from pathlib import Path
 
+from .._lazy_re import lazy_re
 from ..errors import StoreError
 from .schema import MIGRATIONS, SCHEMA_VERSION
 
 __all__ = ["migrate", "split_statements", "user_version"]
 
-_CREATE = re.compile(r"^CREATE\s+(UNIQUE\s+)?(TABLE|INDEX)\s+(?!IF\s+NOT\s+EXISTS)", re.I)
-_DROP = re.compile(r"^DROP\s+(TABLE|INDEX)\s+(?!IF\s+EXISTS)", re.I)
-_ADD_COLUMN = re.compile(r"^ALTER\s+TABLE\s+(\w+)\s+ADD\s+(?:COLUMN\s+)?(\w+)", re.I)
-_RENAME = re.compile(r"^ALTER\s+TABLE\s+(\w+)\s+RENAME\s+TO\s+(\w+)\s*$", re.I)
-_LEADING_COMMENTS = re.compile(r"^(\s*--[^\n]*\n|\s+)*")
+_CREATE = lazy_re(r"^CREATE\s+(UNIQUE\s+)?(TABLE|INDEX)\s+(?!IF\s+NOT\s+EXISTS)", re.I)
+_DROP = lazy_re(r"^DROP\s+(TABLE|INDEX)\s+(?!IF\s+EXISTS)", re.I)
+_ADD_COLUMN = lazy_re(r"^ALTER\s+TABLE\s+(\w+)\s+ADD\s+(?:COLUMN\s+)?(\w+)", re.I)
+_RENAME = lazy_re(r"^ALTER\s+TABLE\s+(\w+)\s+RENAME\s+TO\s+(\w+)\s*$", re.I)
+_LEADING_COMMENTS = lazy_re(r"^(\s*--[^\n]*\n|\s+)*")
 
 
 def user_version(db: sqlite3.Connection) -> int:

@@ -19,15 +19,15 @@ import heapq
 import itertools
 import json
 import sqlite3
-import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterator, Protocol, Sequence, runtime_checkable
 
-from .._struct import asdict, dataclass, field
+from .._struct import asdict, dataclass
 from ..errors import StoreError
 from ..records import Record, RunAccumulator, RunInfo, RunSummary, SpanRecord
 from .liveness import Liveness, effective_status, pid_alive
+from .source import Source
 from .writer import SPAN_COLUMNS
 
 __all__ = [
@@ -122,20 +122,6 @@ class Repository(Protocol):
     def aggregate(self, by: str, filter: RunFilter | None = None) -> list[Aggregate]: ...
 
     def close(self) -> None: ...
-
-
-@dataclass(eq=False)
-class Source:
-    """One open store file; ``lock`` serialises use of its connection across threads."""
-
-    path: Path
-    db: sqlite3.Connection
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    owned: bool = True  # closed with the repository
-
-    def query(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        with self.lock:
-            return list(self.db.execute(sql, args).fetchall())
 
 
 def encode_cursor(started_s: float, run_id: str) -> str:

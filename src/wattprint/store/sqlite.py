@@ -20,11 +20,14 @@ import random
 import sqlite3
 import time
 from pathlib import Path
-from typing import Callable, TypeVar
 
 __all__ = ["connect", "is_corruption", "is_locked", "is_unwritable", "retry_locked"]
 
-T = TypeVar("T")
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable, TypeVar
+
+    T = TypeVar("T")
 
 # SQLite primary result codes (the low byte of an extended code).
 _SQLITE_BUSY = 5

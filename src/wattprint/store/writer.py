@@ -15,12 +15,16 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from typing import Iterable
 
 from .._struct import field_names
 from ..errors import StoreError
 from ..records import RECORD_COLUMNS, Heartbeat, Record, RunInfo, RunSummary, SpanRecord
-from ..wire import Item
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Iterable
+
+    from ..wire import Item
 
 __all__ = ["SPAN_COLUMNS", "apply_batch"]
 

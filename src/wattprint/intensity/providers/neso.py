@@ -29,11 +29,11 @@ grid, not GB's, and is refused.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from ..._lazy_re import lazy_re
 from ...errors import ConfigError, ProviderError
 from .. import Location
 from . import IntensityPoint, Labels, ProviderBase, aligned_chunks, merge_points
@@ -45,7 +45,7 @@ __all__ = ["BASE_URL", "Neso", "factory", "outward_code"]
 BASE_URL = "https://api.carbonintensity.org.uk"
 PERIOD = timedelta(minutes=30)
 RANGE_CHUNK = timedelta(days=14)  # the documented maximum for {from}/{to}
-_OUTWARD = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]?$")
+_OUTWARD = lazy_re(r"^[A-Z]{1,2}[0-9][A-Z0-9]?$")
 
 
 class Neso(ProviderBase):
