@@ -208,7 +208,8 @@ else:
         return wrap if cls is None else wrap(cls)
 
     def field_names(item):
-        return tuple(item.__struct_fields__)
+        names = getattr(item, "__struct_fields__", None)
+        return tuple(names if names is not None else item.__dataclass_fields__)  # a real one
 
     def fields(item):
         return tuple(item.__dataclass_fields__.values())

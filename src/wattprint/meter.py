@@ -61,6 +61,10 @@ class Interval:
     # answered from these points (see wattprint.recorder).
     timeline: Mapping[str, Timeline] = field(default_factory=dict)
     start_mono_s: float = 0.0
+    # (epoch, monotonic s) of every read in the interval, the previous cut's first and this
+    # cut's last: between two consecutive reads every device's power is constant, so a span
+    # that saw no read is priced as power x duration (see wattprint.recorder).
+    epochs: tuple[tuple[int, float], ...] = ()
 
     def energy_j(self, component: str | None = None) -> float:
         return sum(d.energy_j for d in self.devices if component in (None, d.component))
@@ -135,6 +139,10 @@ class Meter:
         self._energy: dict[str, DeviceEnergy] = {}  # device -> energy since the last cut
         self._timeline: dict[str, Timeline] = {}
         self._gaps: list[Gap] = []
+        #: Counts reads; raised *before* each read takes its timestamp, so a span that sees the
+        #: same epoch when it opens and when it closes lies between two reads.
+        self.epoch = 0
+        self._epochs: list[tuple[int, float]] = []
 
     @property
     def started(self) -> bool:
@@ -151,7 +159,9 @@ class Meter:
     def start(self) -> dict[int, list[Reading]]:
         """Take the baseline readings; returns them per ``id(sensor)`` (the sampler plans its
         cadence from what each sensor returns)."""
+        self.epoch += 1
         self._mark_s = self._clock()
+        self._epochs = [(self.epoch, self._mark_s)]
         self._mark_wall_s = self._wall()
         self._last.clear()
         self._energy.clear()
@@ -164,15 +174,20 @@ class Meter:
         if self._mark_s is None:
             self.start()
             return
-        self._read(self._sensors if sensors is None else sensors, self._clock())
+        self.epoch += 1
+        now = self._clock()
+        self._epochs.append((self.epoch, now))
+        self._read(self._sensors if sensors is None else sensors, now)
 
     def cut(self) -> Interval:
         """Read every sensor and close the interval: energy per device since the previous cut
         (or :meth:`start`)."""
         if self._mark_s is None:
             self.start()
+        self.epoch += 1
         now = self._clock()
         wall = self._wall()
+        self._epochs.append((self.epoch, now))
         self._read(self._sensors, now)
         assert self._mark_s is not None
         for timeline in self._timeline.values():
@@ -186,8 +201,10 @@ class Meter:
             gaps=tuple(self._gaps),
             timeline=self._timeline,
             start_mono_s=self._mark_s,
+            epochs=tuple(self._epochs),
         )
         self._mark_s, self._mark_wall_s = now, wall
+        self._epochs = [(self.epoch, now)]
         self._energy = {}
         self._gaps = []
         self._timeline = {device: Timeline(now) for device in self._last}

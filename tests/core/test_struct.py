@@ -104,3 +104,12 @@ def test_often_made_classes_switch_to_a_compiled_init_with_the_same_behaviour() 
         Often()  # type: ignore[call-arg]
     with pytest.raises(FrozenInstanceError):
         made[0].a = 1  # type: ignore[misc]
+
+
+def test_field_names_of_a_real_dataclass() -> None:
+    @dataclasses.dataclass
+    class Plain:
+        a: int
+        b: int = 0
+
+    assert field_names(Plain) == ("a", "b")
