@@ -15,7 +15,7 @@ exit status:
   0  nothing wrong (WARNING lines may remain: see below)
   1  a PROBLEM: a run would refuse to start (a bad setting, an unknown location, a live
      provider that cannot work), would measure nothing (no sensor), or has nowhere to store
-     its data (the store cannot be read); with --strict, any WARNING too
+     its data (the store cannot be created or read); with --strict, any WARNING too
   2  bad flags
 
 A WARNING is a fallback that makes figures less exact, and that every run labels: energy
