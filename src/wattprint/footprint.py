@@ -4,7 +4,12 @@ figure. Each is reported beside the location-based ``emissions_g``, never added 
 - Embodied: manufacturing emissions amortised linearly over the hardware's stated lifetime,
   per hour of use (Cloud Carbon Footprint's method and defaults, in the bundled
   ``embodied.csv``): a server's share (the run's CPU share of the host; the whole host in
-  machine scope) plus one GPU card per measured GPU.
+  machine scope) plus one GPU card per measured GPU. In a distributed job the server is counted
+  once per node: its share is carried by the node's leader (local rank 0, which measures the
+  machine-wide devices and whose CPU share is the job's share of the node), and the other ranks
+  on that node carry none; each GPU card is carried by the one rank that measures it. The job's
+  total, the sum of its ranks' runs, is then one server per node plus its GPUs, however many
+  ranks share each node.
 - Water: the data centre's water usage effectiveness (litres per kWh of IT energy, as the
   provider publishes it) times the run's IT energy; only where a WUE is known.
 - Market-based: the energy covered by the user's renewable contracts counts at 0 g/kWh and the
@@ -14,9 +19,11 @@ figure. Each is reported beside the location-based ``emissions_g``, never added 
 
 from __future__ import annotations
 
-from typing import Any, Mapping
-
 from .records import J_PER_KWH
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Mapping
 
 __all__ = ["embodied", "market_based", "water"]
 
@@ -30,15 +37,25 @@ def embodied(
     cpu_share: float,
     is_virtual: bool,
     table: Mapping[str, Any],
+    carries_server: bool = True,
 ) -> dict[str, Any] | None:
-    """Embodied grams CO2e attributable to the run, with the figures and sources used."""
+    """Embodied grams CO2e attributable to the run, with the figures and sources used.
+
+    ``carries_server`` is False for a rank of a distributed job that is not its node's leader:
+    the leader's run carries the server's share, so this run's is 0 (and says why).
+    """
     server, gpu = table.get("server"), table.get("gpu")
     if server is None or gpu is None:
         return None
+    if not carries_server:
+        cpu_share = 0.0
     hours = duration_s / 3600.0
     server_g = server.kg_co2e * 1000 * cpu_share * hours / (server.lifetime_years * HOURS_PER_YEAR)
     gpu_g = gpu.kg_co2e * 1000 * gpus * hours / (gpu.lifetime_years * HOURS_PER_YEAR)
     notes = []
+    if not carries_server:
+        notes.append("the server's share is carried by local rank 0 of this node, once for all "
+                     "the job's ranks on it; this run carries only the GPUs it measures")
     if is_virtual and cpu_share >= 1.0:
         notes.append("on a virtual machine the host's size is unknown: the whole server's share "
                      "is counted, an upper bound")

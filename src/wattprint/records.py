@@ -492,6 +492,9 @@ def combine(summaries: Sequence[RunSummary], *, run_id: str) -> RunSummary:
         intensity["g_per_kwh"] = emissions / kwh
     statuses = {s.status for s in summaries}
     warnings = tuple(dict.fromkeys(w for s in summaries for w in s.warnings))
+    # Each node's server is carried by its leader's run and each GPU card by its owner's (see
+    # footprint), so the ranks' embodied figures add up to the job's.
+    embodied = [s.embodied_g for s in summaries if s.embodied_g is not None]
     return RunSummary(
         run_id=run_id, project=first.project, experiment=first.experiment,
         started_s=min(s.started_s for s in summaries),
@@ -504,4 +507,5 @@ def combine(summaries: Sequence[RunSummary], *, run_id: str) -> RunSummary:
         records=sum(s.records for s in summaries),
         job={"job_id": run_id, "ranks": len(summaries),
              "nodes": sorted({str((s.job or {}).get("node")) for s in summaries})},
+        embodied_g=sum(embodied) if embodied else None,
     )

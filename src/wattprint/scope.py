@@ -220,7 +220,7 @@ def make_scope(
     sensors: Sequence[Any] = (),
 ) -> Scope:
     """The scope for a run. In a distributed job, ``process`` means the job's share of the node
-    (its SLURM allocation, or the torchrun agent's process tree holding every local rank)."""
+    (its SLURM allocation, or the launcher's process tree holding every local rank)."""
     if name == "machine":
         return MachineScope()
     if job is not None and job.allocated_cpus:
@@ -231,10 +231,10 @@ def make_scope(
         ram = (job.allocated_memory_bytes / memory) if job.allocated_memory_bytes else (
             job.allocated_cpus / host.n_cpus)
         return AllocationScope(cpu_share=job.allocated_cpus / host.n_cpus, ram_share=ram)
-    if job is not None and job.source == "torchelastic":
-        import os
-
-        pid = os.getppid()  # the elastic agent: its tree holds every rank on this node
+    if job is not None and job.launcher_pid is not None:
+        # The launcher on this node (torchrun's agent, an MPI proxy, Lightning's rank 0, ...):
+        # its tree holds every local rank, which the node leader answers for.
+        pid = job.launcher_pid
     coverage = {d.component: d.coverage for d in devices}
     return ProcessScope(
         pid,

@@ -151,7 +151,7 @@ class Tracker:
         # A distributed job's ranks share its job id; each tracker still gets its own run id,
         # since one rank may track several runs (training, then evaluation).
         self.job = detect_job(self.config.environ, job_id=self.config.job_id,
-                              hostname=hostname())
+                              hostname=hostname(), paths=self._paths)
         self.run_id = run_id or os.urandom(16).hex()
         self._command = command
         self._tags = dict(tags or {})
@@ -248,6 +248,13 @@ class Tracker:
         for device in self._devices:
             if device.warning:
                 self._warn(f"{device.device}: {device.warning}")
+        if self.job is not None:  # a derived job id's limits, GPUs without a clear owner
+            from .cluster import job_warnings
+
+            gpus = len({d.device for d in self._devices if d.component == "gpu"})
+            for warning in job_warnings(self.job, config.environ, gpu_ids=config.gpu_ids,
+                                        gpus_measured=gpus):
+                self._warn(warning)
 
         self._sinks = self._given_sinks if self._given_sinks is not None else self._config_sinks()
         for module in ("exporter", "sampler", "scope", "spool"):  # loaded now, used by _begin
@@ -439,9 +446,11 @@ class Tracker:
             gpus = len({d.device for d in self._devices if d.component == "gpu"})
             virtual = any(dict(d.attributes).get("scaling") in ("per-vcpu", "per-thread")
                           for d in self._devices)
+            # One server per node per job: the node's leader carries it (see footprint).
             found = footprint.embodied(duration_s=summary.duration_s, gpus=gpus,
                                        cpu_share=self._acc.mean_cpu_share,
-                                       is_virtual=virtual, table=embodied_defaults())
+                                       is_virtual=virtual, table=embodied_defaults(),
+                                       carries_server=self.job is None or self.job.is_node_leader)
             if found is not None:
                 out["embodied_g"], out["embodied"] = found["embodied_g"], found
         if self._wue is not None:

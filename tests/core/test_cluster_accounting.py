@@ -13,7 +13,9 @@ import wattprint
 from fakes.nvml import FakeNvml
 from fakes.powercap import FakePowercap
 from wattprint.config import load_config
+from wattprint.footprint import HOURS_PER_YEAR
 from wattprint.intensity import Intensity
+from wattprint.intensity.tables import embodied_defaults
 from wattprint.records import combine
 from wattprint.sinks.memory import MemorySink
 
@@ -92,3 +94,11 @@ def test_two_nodes_four_ranks_count_each_device_once(tmp_path, clock):
     assert job.job["nodes"] == ["node0", "node1"]
     skipped = {s["sensor"]: s["reason"] for s in trackers[1].info.skipped}
     assert "local rank 0" in skipped["rapl"]
+    # Embodied: one server per node (carried by its leader) and one card per GPU, not one
+    # server per rank.
+    table = embodied_defaults()
+    per_hour = {kind: table[kind].kg_co2e * 1000 / (table[kind].lifetime_years * HOURS_PER_YEAR)
+                for kind in ("server", "gpu")}
+    hours = SECONDS / 3600
+    assert job.embodied_g == pytest.approx((2 * per_hour["server"] + 8 * per_hour["gpu"]) * hours)
+    assert [s.embodied["server_g"] > 0 for s in summaries] == [i % 4 == 0 for i in range(8)]

@@ -37,3 +37,23 @@ def test_doctor_in_a_distributed_job_explains_the_split(tmp_path, clock):
     assert report["job"]["job_id"] == "j1" and not report["job"]["node_leader"]
     assert not any(d["device"].startswith("rapl") for d in report["devices"])
     assert "measured by local rank 0" in render(report)
+
+
+def test_doctor_in_a_job_says_where_its_id_came_from_and_which_gpus_lack_an_owner(
+        tmp_path, clock):
+    powercap = FakePowercap(tmp_path / "sys")
+    powercap.package(0, energy_uj=5_000_000)
+    nvml = FakeNvml(clock)
+    nvml.gpu()
+    nvml.gpu()
+    paths = HostPaths(sys=powercap.sys, proc=Path("/proc"), etc=tmp_path / "etc")
+    # DeepSpeed's launcher on 2 nodes, 2 ranks each, no CUDA_VISIBLE_DEVICES; no job id.
+    env = {"RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "4", "LOCAL_SIZE": "2",
+           "CROSS_RANK": "0", "CROSS_SIZE": "2", "MASTER_ADDR": "10.0.0.1",
+           "MASTER_PORT": "29500"}
+    report = diagnose({"country": "FR"}, environ=env, paths=paths, modules={"pynvml": nvml})
+    assert report["job"]["source"] == "deepspeed"
+    assert report["job"]["job_id_from"] == "derived: rendezvous 10.0.0.1:29500"
+    assert any("GPU ownership is ambiguous" in w for w in report["warnings"])
+    assert any("later job on the same address and port" in w for w in report["warnings"])
+    assert "job id from derived: rendezvous 10.0.0.1:29500" in render(report)
