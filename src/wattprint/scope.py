@@ -33,8 +33,11 @@ __all__ = ["MachineScope", "ProcessScope", "Scope", "Shares", "make_scope"]
 log = logging.getLogger("wattprint.scope")
 
 
-# How a device's per-interval split (see Shares.devices) maps onto a share's basis.
-_DEVICE_SPLIT_BASIS = {"utilization": "measured", "memory": "estimated", "unattributed": "whole"}
+# How a device's per-interval split (see Shares.devices) maps onto a share's basis. NVML's
+# "idle-memory" (no SM work in the window: idle power split by memory held) is a convention, not
+# a measurement of whose work it was: estimated. An unknown split is never called measured.
+_DEVICE_SPLIT_BASIS = {"utilization": "measured", "idle-memory": "estimated",
+                       "memory": "estimated", "unattributed": "whole"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +53,8 @@ class Shares:
 
     cpu: float = 1.0
     ram: float = 1.0
-    # per-device shares (GPUs), with how each was split: "utilization" | "memory" | "unattributed"
+    # per-device shares (GPUs) and how each was split: "utilization", "idle-memory", "memory" or
+    # "unattributed" (see _DEVICE_SPLIT_BASIS)
     devices: Mapping[str, tuple[float, str]] = field(default_factory=dict)
     cpu_basis: str = "whole"
     ram_basis: str = "whole"
@@ -97,7 +101,13 @@ class MachineScope:
 
 
 class ProcessScope:
-    """The share of a process tree (a pid and all its descendants)."""
+    """The share of a process tree (a pid and all its descendants).
+
+    The tree's CPU time comes from per-process counters, each process counted once whoever
+    reaps it (see :mod:`wattprint.tree_cpu`). When the tree cannot be read, the interval's
+    shares say so in ``problems`` and are labelled ``estimated`` (the last shares read) or
+    ``whole``; they never silently become the whole machine.
+    """
 
     name = "process"
 
@@ -113,36 +123,21 @@ class ProcessScope:
         import psutil
 
         from .sensors import cgroup, procfs
+        from .tree_cpu import TreeCpuLedger
 
-        self._psutil = psutil
+        self._pid = pid
         self._procfs = procfs
         self._paths = paths
-        self._root = psutil.Process(pid)
+        self._ledger = TreeCpuLedger(psutil.Process(pid))
         self._cgroup = cgroup.detect_cgroup(paths) if "cgroup" in (cpu_coverage, ram_coverage) else None
         self._cpu_coverage = cpu_coverage if self._cgroup else "host"
         self._ram_coverage = ram_coverage if self._cgroup else "host"
         self._attributors = list(attributors)
         self._last_tree_cpu_s = 0.0
         self._last_total_cpu_s = 0.0
-        self._gone = False
-
-    def _tree(self) -> list[object]:
-        try:
-            return [self._root, *self._root.children(recursive=True)]
-        except self._psutil.Error:
-            return []
-
-    def _tree_cpu_s(self, procs: list[object]) -> float:
-        total = 0.0
-        for index, proc in enumerate(procs):
-            try:
-                times = proc.cpu_times()  # type: ignore[attr-defined]
-            except self._psutil.Error:
-                continue  # exited between listing and reading: its time moves to its parent
-            total += times.user + times.system
-            if index == 0:  # reaped children's time is folded into the root's counters
-                total += times.children_user + times.children_system
-        return total
+        self._last_good: Shares | None = None  # the last interval the whole tree was read
+        self._last_pids: frozenset[int] | None = None
+        self._root_gone = False
 
     def _covered_busy_cpu_s(self) -> float:
         if self._cpu_coverage == "cgroup" and self._cgroup is not None:
@@ -157,39 +152,79 @@ class ProcessScope:
         return float(self._procfs.mem_total_bytes(self._paths))
 
     def start(self) -> None:
-        self._last_tree_cpu_s = self._tree_cpu_s(self._tree())
+        self._last_tree_cpu_s = self._ledger.read().cpu_s
         self._last_total_cpu_s = self._covered_busy_cpu_s()
 
     def shares(self) -> Shares:
-        procs = self._tree()
-        tree_cpu = self._tree_cpu_s(procs)
         total_cpu = self._covered_busy_cpu_s()
-        d_tree = max(0.0, tree_cpu - self._last_tree_cpu_s)
         d_total = total_cpu - self._last_total_cpu_s
-        self._last_tree_cpu_s, self._last_total_cpu_s = tree_cpu, total_cpu
+        self._last_total_cpu_s = total_cpu
+        try:
+            tree = self._ledger.read()
+        except Exception as exc:  # psutil.Error, OSError: /proc unreadable
+            return self._unread(f"process {self._pid}: its tree cannot be read ({exc!r})")
+        d_tree = tree.cpu_s - self._last_tree_cpu_s
+        self._last_tree_cpu_s = tree.cpu_s
         cpu = min(1.0, d_tree / d_total) if d_total > 0 else 0.0
-        rss = 0
-        for proc in procs:
-            try:
-                rss += proc.memory_info().rss  # type: ignore[attr-defined]
-            except self._psutil.Error:
-                continue
         memory = self._covered_memory_bytes()
-        ram = min(1.0, rss / memory) if memory > 0 else 0.0
-        return Shares(cpu=cpu, ram=ram, devices=self._device_shares(procs),
-                      cpu_basis="measured", ram_basis="measured")
+        ram = min(1.0, tree.rss_bytes / memory) if memory > 0 else 0.0
+        devices, problems = self._device_shares(tree.pids)
+        basis = "measured"
+        if not tree.root_alive:
+            basis = "estimated"
+            if self._root_gone:
+                problems.append(f"process {self._pid} is gone: nothing is attributed to it; "
+                                "descendants it left behind are not followed")
+            else:
+                self._root_gone = True
+                # It held its memory for part of this interval: its last reading, an estimate.
+                ram = self._last_good.ram if self._last_good is not None else 0.0
+                problems.append(f"process {self._pid} exited during this interval: its CPU time "
+                                "since the previous interval is not counted; its memory is its "
+                                "last reading")
+        elif tree.unreadable:
+            basis = "estimated"
+            problems.append(f"process {self._pid}: {tree.unreadable} process(es) of its tree "
+                            "could not be read (permission denied): their CPU time and memory "
+                            "since are not counted")
+        shares = Shares(cpu=cpu, ram=ram, devices=devices, cpu_basis=basis, ram_basis=basis,
+                        problems=tuple(problems))
+        if basis == "measured":
+            self._last_good, self._last_pids = shares, tree.pids
+        return shares
 
-    def _device_shares(self, procs: list[object]) -> dict[str, tuple[float, str]]:
-        if not self._attributors:
-            return {}
-        pids = frozenset(p.pid for p in procs)  # type: ignore[attr-defined]
+    def _unread(self, why: str) -> Shares:
+        last = self._last_good
+        if last is None or self._last_pids is None:
+            return Shares(problems=(f"{why}; the whole machine is counted",))
+        # The GPU driver's accounting does not need /proc: ask it about the pids last seen.
+        devices, problems = self._device_shares(self._last_pids)
+        return Shares(cpu=last.cpu, ram=last.ram, devices=devices, cpu_basis="estimated",
+                      ram_basis="estimated",
+                      problems=(f"{why}; CPU and RAM shares of the previous interval are used",
+                                *problems))
+
+    def _device_shares(
+        self, pids: frozenset[int]
+    ) -> tuple[dict[str, tuple[float, str]], list[str]]:
         out: dict[str, tuple[float, str]] = {}
+        problems: list[str] = []
         for sensor in self._attributors:
             try:
                 out.update(sensor.process_shares(pids))
-            except Exception as exc:  # the device then counts whole, and the run says so
-                log.warning("wattprint: %s cannot attribute per process: %r", sensor.name, exc)
-        return out
+            except Exception as exc:  # the sensor's GPUs count whole, and this record says so
+                names = _device_names(sensor)
+                out.update((name, (1.0, "unattributed")) for name in names)
+                problems.append(f"{sensor.name}: per-process GPU attribution failed ({exc!r}); "
+                                f"{', '.join(names) or 'its GPUs'} counted whole")
+        return out, problems
+
+
+def _device_names(sensor: Any) -> list[str]:
+    try:
+        return [info.device for info in sensor.devices()]
+    except Exception:  # a sensor that cannot even list its devices: the problem names it
+        return []
 
 
 class AllocationScope:

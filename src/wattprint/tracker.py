@@ -540,9 +540,10 @@ class Tracker:
         try:
             return self._scope.shares()
         except Exception as exc:
-            self._note_failure("scope", "process share unavailable (%r); counting the whole machine",
-                               exc)
-            return _WHOLE
+            message = "process share unavailable (%r); counting the whole machine"
+            self._note_failure("scope", message, exc)
+            # Whole, and this interval's record says so (a gap), never a silent machine total.
+            return Shares(problems=(message % (exc,),))
 
     def _lookup_intensity(self, start_s: float, end_s: float) -> Intensity | None:
         assert self._intensity is not None
