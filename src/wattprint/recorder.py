@@ -185,6 +185,10 @@ class Recorder:
         self._work: dict[str, float] = {}  # since the last record
         self._aggregates: dict[str, _Aggregate] = {}
         self._fallback_shares: set[str] = set()
+        self._said: set[str] = set()  # share problems already warned about
+        # Said by the next record: a tick whose measurement failed before the meter closed its
+        # interval (that energy stays in the meter, so the next record spans both).
+        self._carried: list[str] = []
         self.seq = 0  # of the next record
         self._last_cut_s = float("-inf")
         #: Called by a span whose figures are read before the tracker's thread settled them.
@@ -269,7 +273,38 @@ class Recorder:
         if changed:
             with self._lock:
                 self._live = [s for s in self._live if not s.final]
+        self.seq += 1  # only now: a cut that failed half-way leaves no hole in seq
+        self._carried.clear()
         return record, [a.to_record(self.run_id) for a in changed.values()]
+
+    def failed_tick(self, interval: Interval | None, reason: str, at_s: float) -> Record | None:
+        """After a tick whose measurement raised: never drop its interval silently.
+
+        ``interval`` is what the meter handed over before the failure, if it got that far. Its
+        energy was then taken out of the meter and is not counted: the returned record holds
+        only the time span and a gap saying how many joules the devices had read. Without an
+        interval the meter still holds the energy, and the next record spans this tick too and
+        says so; None is returned.
+        """
+        if interval is None:
+            when = time.strftime("%H:%M:%S", time.gmtime(at_s))
+            self._carried.append(f"tick: measuring at {when} UTC failed ({reason}); this record "
+                                 "also spans that tick, with the energy the meter kept")
+            return None
+        read_j = sum(d.energy_j for d in interval.devices)
+        gaps = tuple(self._carried) + tuple(f"{g.device}: {g.reason}" for g in interval.gaps)
+        gaps += (f"tick: recording this interval failed ({reason}); the {read_j:.6g} J its "
+                 "devices read are not counted",)
+        record = Record(
+            run_id=self.run_id, seq=self.seq, start_s=interval.start_s,
+            duration_s=interval.duration_s, cpu_energy_j=0.0, gpu_energy_j=0.0,
+            ram_energy_j=0.0, other_energy_j=0.0, energy_j=0.0, pue=self.pue, emissions_g=0.0,
+            intensity_g_per_kwh=0.0, intensity_zone="", intensity_source="unavailable",
+            intensity_year=None, intensity_kind=None, intensity_live=False, gaps=gaps,
+        )
+        self.seq += 1
+        self._carried.clear()
+        return record
 
     def close_open_spans(self) -> None:
         """At stop: every span still open ends now (settled by the final cut)."""
@@ -293,6 +328,10 @@ class Recorder:
                 self._warn(f"{device}: process share by {basis}"
                            + (" (whole GPU counted)" if basis == "unattributed" else
                               " held (per-process utilization unavailable)"))
+        for problem in shares.problems:
+            if problem not in self._said:
+                self._said.add(problem)
+                self._warn(problem)
         buckets = {"cpu": 0.0, "gpu": 0.0, "ram": 0.0, "other": 0.0}
         components = []
         devices = []  # (timeline, share, bucket) for settling spans
@@ -300,14 +339,16 @@ class Recorder:
             share = shares.for_device(dev.device, dev.component)
             energy = dev.energy_j * share
             bucket = component_bucket(dev.component)
-            components.append(ComponentEnergy(dev.component, dev.device, dev.method, energy, share))
+            components.append(ComponentEnergy(dev.component, dev.device, dev.method, energy, share,
+                                              shares.basis_for(dev.device, dev.component)))
             buckets[bucket] += energy
             timeline = interval.timeline.get(dev.device)
             if timeline is not None:
                 devices.append((timeline, share, bucket))
         total = sum(buckets.values())
         g_per_kwh = intensity.g_per_kwh if intensity else 0.0
-        gaps = tuple(f"{g.device}: {g.reason}" for g in interval.gaps)
+        gaps = tuple(self._carried) + tuple(f"{g.device}: {g.reason}" for g in interval.gaps)
+        gaps += tuple(f"share: {problem}" for problem in shares.problems)
         if intensity is None:
             gaps += ("intensity: unavailable, emissions not counted",)
         record = Record(
@@ -319,11 +360,14 @@ class Recorder:
             intensity_zone=intensity.zone if intensity else "",
             intensity_source=intensity.source if intensity else "unavailable",
             intensity_year=intensity.year if intensity else None,
-            intensity_kind=intensity.kind if intensity else "average",
+            # No intensity, no kind: such an interval takes no part in the run's kind or mean.
+            intensity_kind=intensity.kind if intensity else None,
             intensity_live=intensity.live if intensity else False,
+            intensity_basis=intensity.basis if intensity else None,
+            intensity_scope=intensity.scope if intensity else None,
+            intensity_gases=intensity.gases if intensity else None,
             components=tuple(components), gaps=gaps, work=tuple(sorted(work.items())),
         )
-        self.seq += 1
         return record, devices
 
 

@@ -53,6 +53,10 @@ class ComponentEnergy:
     method: str  # measured | sampled | modelled
     energy_j: float
     share: float = 1.0  # fraction of the device attributed to the tracked scope
+    # What the share rests on (see wattprint.scope.Shares): "whole" (not split), "measured"
+    # (per-process counters), "allocated" (a scheduler's allocation) or "estimated" (a
+    # fallback guess); None when unknown (records written before wire version 3).
+    share_basis: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -61,6 +65,7 @@ class ComponentEnergy:
             "method": self.method,
             "energy_j": self.energy_j,
             "share": self.share,
+            "share_basis": self.share_basis,
         }
 
     @classmethod
@@ -71,6 +76,7 @@ class ComponentEnergy:
             method=str(data["method"]),
             energy_j=float(data["energy_j"]),
             share=float(data.get("share", 1.0)),
+            share_basis=_text_or_none(data.get("share_basis")),
         )
 
 
@@ -91,11 +97,22 @@ class Record:
     intensity_zone: str
     intensity_source: str
     intensity_year: int | None
-    intensity_kind: str
+    # "average" | "marginal"; None when the interval had no intensity (its emissions are not
+    # counted, and it takes no part in the run's kind or mean intensity).
+    intensity_kind: str | None
     intensity_live: bool
+    # What the intensity counts (see wattprint.intensity.Intensity); None when unknown.
+    intensity_basis: str | None = None  # "generation" | "consumption"
+    intensity_scope: str | None = None  # "lifecycle" | "direct" | "direct+upstream"
+    intensity_gases: str | None = None  # "CO2e" | "CO2"
     components: tuple[ComponentEnergy, ...] = ()
     gaps: tuple[str, ...] = ()
     work: tuple[tuple[str, float], ...] = ()  # (unit, count) done in this interval
+
+    @property
+    def scored(self) -> bool:
+        """Whether the interval had an intensity (and so counted emissions)."""
+        return self.intensity_kind is not None
 
     def to_row(self) -> dict[str, Any]:
         """Flat mapping (components and gaps as JSON text) for CSV, SQL and HTTP."""
@@ -128,12 +145,20 @@ class Record:
             intensity_zone=str(row["intensity_zone"]),
             intensity_source=str(row["intensity_source"]),
             intensity_year=None if year in (None, "") else int(year),
-            intensity_kind=str(row["intensity_kind"]),
+            intensity_kind=_text_or_none(row["intensity_kind"]),
             intensity_live=_as_bool(row["intensity_live"]),
+            intensity_basis=_text_or_none(row.get("intensity_basis")),
+            intensity_scope=_text_or_none(row.get("intensity_scope")),
+            intensity_gases=_text_or_none(row.get("intensity_gases")),
             components=tuple(ComponentEnergy.from_dict(c) for c in comp_list),
             gaps=tuple(str(g) for g in gap_list),
             work=work_from_wire(row.get("work") or ()),
         )
+
+
+def _text_or_none(value: Any) -> str | None:
+    # CSV has no null: an empty cell is "unknown", like SQL's NULL and JSON's null.
+    return None if value is None or value == "" else str(value)
 
 
 def _as_bool(value: Any) -> bool:
@@ -280,8 +305,10 @@ class RunSummary:
     duration_s: float
     energy_j: Mapping[str, float]  # cpu, gpu, ram, other, total
     emissions_g: float
-    components: tuple[Mapping[str, Any], ...]  # {component, device, method, energy_j, detail}
-    intensity: Mapping[str, Any]  # {g_per_kwh, zone, source, year, kind, live, note}
+    # {component, device, method, energy_j, share, share_basis, detail}
+    components: tuple[Mapping[str, Any], ...]
+    # {g_per_kwh, zone, source, year, kind, live, basis, scope, gases, note, varied, by_kind}
+    intensity: Mapping[str, Any]
     location: Mapping[str, Any]
     pue: float
     scope: str
@@ -319,7 +346,87 @@ class RunSummary:
         known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
         for key in ("components", "spans", "warnings", "gaps", "work"):
             known[key] = tuple(known.get(key, ()))
+        # Summaries written before wire version 3 lack these keys: they become "unknown" (null),
+        # never a guess (see docs/wire-format.md).
+        known["components"] = tuple({"share": None, "share_basis": None, **c}
+                                    for c in known["components"])
+        intensity = known.get("intensity")
+        if intensity and "g_per_kwh" in intensity:
+            known["intensity"] = {"basis": None, "scope": None, "gases": None, "by_kind": None,
+                                  **intensity}
         return cls(**known)
+
+
+#: The run-level ``kind`` (and ``basis``, ``scope``, ``gases``) of intervals that did not all
+#: agree: their figures measure different things and are listed apart (``by_kind``).
+MIXED = "mixed"
+
+
+def one_or_mixed(values: Iterable[str]) -> str | None:
+    """The one value all of ``values`` share, :data:`MIXED` if they differ, None if empty."""
+    found = set(values)
+    if len(found) > 1:
+        return MIXED
+    return found.pop() if found else None
+
+
+class _KindTotals:
+    """Sums over the records of one intensity kind (None: records without an intensity)."""
+
+    __slots__ = ("duration_s", "emissions_g", "energy_j", "records", "weighted_kwh")
+
+    def __init__(self) -> None:
+        self.records = 0
+        self.duration_s = 0.0
+        self.energy_j = 0.0
+        self.weighted_kwh = 0.0  # energy x PUE, the denominator of the mean intensity
+        self.emissions_g = 0.0
+
+    def add(self, record: Record) -> None:
+        self.records += 1
+        self.duration_s += record.duration_s
+        self.energy_j += record.energy_j
+        self.weighted_kwh += record.energy_j * record.pue / J_PER_KWH
+        self.emissions_g += record.emissions_g
+
+    def to_dict(self, kind: str | None) -> dict[str, Any]:
+        scored = kind is not None and self.weighted_kwh > 0
+        return {"kind": kind, "records": self.records, "duration_s": self.duration_s,
+                "energy_j": self.energy_j, "emissions_g": self.emissions_g,
+                "g_per_kwh": self.emissions_g / self.weighted_kwh if scored else None}
+
+
+class _DeviceTotals:
+    """One device over a run: energy, and the share attributed to the run with its basis."""
+
+    __slots__ = ("bases", "component", "device", "energy_j", "method", "n", "seen_s",
+                 "share_s", "share_sum")
+
+    def __init__(self, comp: ComponentEnergy) -> None:
+        self.component, self.device, self.method = comp.component, comp.device, comp.method
+        self.energy_j = 0.0
+        self.share_s = 0.0  # sum of duration x share
+        self.seen_s = 0.0
+        self.share_sum = 0.0  # for a run of zero-length records only
+        self.n = 0
+        self.bases: set[str | None] = set()
+
+    def add(self, comp: ComponentEnergy, duration_s: float) -> None:
+        self.energy_j += comp.energy_j
+        self.share_s += comp.share * duration_s
+        self.seen_s += duration_s
+        self.share_sum += comp.share
+        self.n += 1
+        self.bases.add(comp.share_basis)
+
+    def to_dict(self) -> dict[str, Any]:
+        # The run's share of a device is its duration-weighted mean over the records that
+        # measured it; bases that changed between records (measured, then a fallback) say so.
+        share = self.share_s / self.seen_s if self.seen_s > 0 else self.share_sum / self.n
+        bases = self.bases
+        basis = next(iter(bases)) if len(bases) == 1 else MIXED
+        return {"component": self.component, "device": self.device, "method": self.method,
+                "energy_j": self.energy_j, "share": share, "share_basis": basis}
 
 
 class RunAccumulator:
@@ -327,21 +434,27 @@ class RunAccumulator:
 
     The tracker feeds it each record instead of keeping the records: a week at a 1 s interval
     is 600,000 records, and memory must stay flat however long the run.
+
+    Every run-level figure is computed here from the records, never copied from one of them:
+    the kind is every scored interval's kind (or :data:`MIXED`), the mean intensity is over the
+    intervals that had an intensity, and emissions are also kept per kind (``by_kind``).
     """
 
     def __init__(self) -> None:
         self.totals = Totals()
         self.count = 0
-        self._per_device: dict[str, dict[str, Any]] = {}
+        self._per_device: dict[str, _DeviceTotals] = {}
         self._gaps: dict[str, None] = {}
-        self._weighted_kwh = 0.0  # energy x PUE, for the energy-weighted intensity
-        self._intensities: set[float] = set()
+        self._by_kind: dict[str | None, _KindTotals] = {}
+        self._first_g_per_kwh: float | None = None
+        self._last_g_per_kwh = 0.0
+        self._varied = False
         self._sources: set[str] = set()
         self._zones: set[str] = set()
         self._years: set[int] = set()
+        self._labels: dict[str, set[str | None]] = {"basis": set(), "scope": set(),
+                                                    "gases": set()}
         self._live = False
-        self._kind = ""
-        self._last_g_per_kwh = 0.0
         self._cpu_share_s = 0.0  # sum of duration x CPU share, for embodied attribution
         self._cpu_s = 0.0
         self.work: dict[str, float] = {}
@@ -353,44 +466,72 @@ class RunAccumulator:
             self.work[unit] = self.work.get(unit, 0.0) + count
         self._gaps.update(dict.fromkeys(record.gaps))
         for comp in record.components:
-            entry = self._per_device.get(comp.device)
-            if entry is None:
-                entry = self._per_device[comp.device] = {
-                    "component": comp.component, "device": comp.device, "method": comp.method,
-                    "energy_j": 0.0}
-            entry["energy_j"] += comp.energy_j
+            device = self._per_device.get(comp.device)
+            if device is None:
+                device = self._per_device[comp.device] = _DeviceTotals(comp)
+            device.add(comp, record.duration_s)
             if comp.component == "cpu":
                 self._cpu_share_s += record.duration_s * comp.share
                 self._cpu_s += record.duration_s
-        self._weighted_kwh += record.energy_j * record.pue / J_PER_KWH
-        self._intensities.add(record.intensity_g_per_kwh)
+        kind = record.intensity_kind
+        totals = self._by_kind.get(kind)
+        if totals is None:
+            totals = self._by_kind[kind] = _KindTotals()
+        totals.add(record)
+        if not record.scored:  # no intensity: no part in the run's intensity figures
+            return
+        g_per_kwh = record.intensity_g_per_kwh
+        if self._first_g_per_kwh is None:
+            self._first_g_per_kwh = g_per_kwh
+        self._varied = self._varied or g_per_kwh != self._first_g_per_kwh
+        self._last_g_per_kwh = g_per_kwh
         self._sources.add(record.intensity_source)
         self._zones.add(record.intensity_zone)
         if record.intensity_year is not None:
             self._years.add(record.intensity_year)
         self._live = self._live or record.intensity_live
-        self._kind = record.intensity_kind
-        self._last_g_per_kwh = record.intensity_g_per_kwh
+        self._labels["basis"].add(record.intensity_basis)
+        self._labels["scope"].add(record.intensity_scope)
+        self._labels["gases"].add(record.intensity_gases)
 
     @property
     def mean_cpu_share(self) -> float:
         """Duration-weighted share of the CPU attributed to the run (1.0 when unknown)."""
         return self._cpu_share_s / self._cpu_s if self._cpu_s > 0 else 1.0
 
+    def by_kind(self) -> list[dict[str, Any]]:
+        """Records, energy and emissions per intensity kind; kind None holds the intervals
+        without an intensity (their energy is counted, their emissions are not)."""
+        order = sorted(self._by_kind, key=lambda k: (k is None, k or ""))
+        return [self._by_kind[kind].to_dict(kind) for kind in order]
+
     def intensity(self) -> dict[str, Any]:
-        """The intensity behind the run's emissions: energy-weighted when it varied over time."""
+        """The intensity behind the run's emissions, computed from every scored record."""
         if not self.count:
             return {}
-        kwh = self._weighted_kwh
+        scored = [t for k, t in self._by_kind.items() if k is not None]
+        kind = one_or_mixed(k for k in self._by_kind if k is not None)
+        kwh = sum(t.weighted_kwh for t in scored)
+        if kind is None or kind == MIXED:
+            g_per_kwh = None  # no intensity at all, or kinds that must not be averaged together
+        elif kwh > 0:
+            g_per_kwh = sum(t.emissions_g for t in scored) / kwh
+        else:  # scored records without energy: the value they saw
+            g_per_kwh = self._last_g_per_kwh
         zones, sources = sorted(self._zones), sorted(self._sources)
+        labels = {name: None if not values else
+                  MIXED if len(values) > 1 else next(iter(values))
+                  for name, values in self._labels.items()}
         return {
-            "g_per_kwh": self.totals.emissions_g / kwh if kwh > 0 else self._last_g_per_kwh,
-            "zone": zones[0] if len(zones) == 1 else ",".join(zones),
-            "source": sources[0] if len(sources) == 1 else "; ".join(sources),
+            "g_per_kwh": g_per_kwh,
+            "zone": ",".join(zones),
+            "source": "; ".join(sources) if sources else "unavailable",
             "year": max(self._years) if self._years else None,
-            "kind": self._kind,
+            "kind": kind,
             "live": self._live,
-            "varied": len(self._intensities) > 1,
+            **labels,
+            "varied": self._varied,
+            "by_kind": self.by_kind(),
         }
 
     def summary(
@@ -407,10 +548,13 @@ class RunAccumulator:
         details = {str(d.get("device")): d for d in info.devices}
         components = []
         for device, entry in self._per_device.items():
-            component = dict(entry)
+            component = entry.to_dict()
             if device in details:
                 component["detail"] = details[device].get("detail", "")
             components.append(component)
+        intensity = {**(intensity_detail or {}), **self.intensity()}
+        if intensity.get("kind") == MIXED:
+            intensity["note"] = join_notes(intensity.get("note"), mixed_note(self.by_kind()))
         return RunSummary(
             run_id=info.run_id,
             project=info.project,
@@ -426,7 +570,7 @@ class RunAccumulator:
             },
             emissions_g=totals.emissions_g,
             components=tuple(components),
-            intensity={**(intensity_detail or {}), **self.intensity()},
+            intensity=intensity,
             location=dict(info.location),
             pue=info.pue,
             scope=info.scope,
@@ -439,6 +583,19 @@ class RunAccumulator:
             job=dict(info.job) if info.job else None,
             work=tuple(per_unit(self.work, totals.energy_j, totals.emissions_g)),
         )
+
+
+def join_notes(*notes: str | None) -> str | None:
+    text = "; ".join(n for n in notes if n)
+    return text or None
+
+
+def mixed_note(by_kind: Iterable[Mapping[str, Any]]) -> str:
+    """What a run of mixed intensity kinds says about its emissions figure."""
+    parts = [f"{row['emissions_g']:.4g} g {row['kind']}" for row in by_kind
+             if row.get("kind") is not None]
+    return ("intervals used different intensity kinds, which measure different things: "
+            f"emissions_g adds {' + '.join(parts)} (see by_kind); no single mean intensity")
 
 
 def per_unit(work: Mapping[str, float], energy_j: float,
@@ -485,11 +642,8 @@ def combine(summaries: Sequence[RunSummary], *, run_id: str) -> RunSummary:
         node = (summary.job or {}).get("node") or ""
         for comp in summary.components:
             components.append({**comp, "run_id": summary.run_id, "node": node})
-    kwh = sum(s.energy_j.get("total", 0.0) * s.pue for s in summaries) / J_PER_KWH
     first = summaries[0]
-    intensity = dict(first.intensity)
-    if kwh > 0:
-        intensity["g_per_kwh"] = emissions / kwh
+    intensity = combine_intensity(summaries)
     statuses = {s.status for s in summaries}
     warnings = tuple(dict.fromkeys(w for s in summaries for w in s.warnings))
     # Each node's server is carried by its leader's run and each GPU card by its owner's (see
@@ -509,3 +663,55 @@ def combine(summaries: Sequence[RunSummary], *, run_id: str) -> RunSummary:
              "nodes": sorted({str((s.job or {}).get("node")) for s in summaries})},
         embodied_g=sum(embodied) if embodied else None,
     )
+
+
+def combine_intensity(summaries: Sequence[RunSummary]) -> dict[str, Any]:
+    """The intensity of several runs taken together, recomputed from each run's per-kind
+    totals: one kind, or :data:`MIXED` with no single mean."""
+    parts = [s.intensity for s in summaries if s.intensity]
+    if not parts:
+        return {}
+    merged = dict(parts[0])
+    scored = [i for i in parts if i.get("kind") is not None]
+    merged["kind"] = kind = one_or_mixed(str(i["kind"]) for i in scored)
+    for label in ("basis", "scope", "gases"):
+        merged[label] = one_or_mixed(str(i[label]) for i in scored if i.get(label) is not None)
+    merged["zone"] = ",".join(sorted({z for i in scored for z in str(i.get("zone", "")).split(",")
+                                      if z}))
+    merged["source"] = "; ".join(sorted({str(i.get("source", "")) for i in scored})) or \
+        "unavailable"
+    years = [i["year"] for i in scored if i.get("year") is not None]
+    merged["year"] = max(years) if years else None
+    merged["live"] = any(i.get("live") for i in scored)
+    values = {i.get("g_per_kwh") for i in scored}
+    merged["varied"] = len(values) > 1 or any(i.get("varied") for i in scored)
+    by_kind: list[dict[str, Any]] | None = None
+    if all(s.intensity.get("by_kind") is not None for s in summaries if s.intensity):
+        sums: dict[str | None, dict[str, Any]] = {}
+        for summary in summaries:
+            for row in (summary.intensity or {}).get("by_kind") or ():
+                into = sums.setdefault(row["kind"], {"kind": row["kind"], "records": 0,
+                                                     "duration_s": 0.0, "energy_j": 0.0,
+                                                     "emissions_g": 0.0, "weighted_kwh": 0.0})
+                for name in ("records", "duration_s", "energy_j", "emissions_g"):
+                    into[name] += row[name]
+                into["weighted_kwh"] += row["energy_j"] * summary.pue / J_PER_KWH
+        by_kind = []
+        for key in sorted(sums, key=lambda k: (k is None, k or "")):
+            total = sums[key]
+            kwh = total.pop("weighted_kwh")
+            total["g_per_kwh"] = (total["emissions_g"] / kwh if key is not None and kwh > 0
+                                  else None)
+            by_kind.append(total)
+    merged["by_kind"] = by_kind
+    if kind is None or kind == MIXED:
+        merged["g_per_kwh"] = None
+    elif by_kind is not None:
+        merged["g_per_kwh"] = next(r["g_per_kwh"] for r in by_kind if r["kind"] == kind)
+    else:  # runs summarised before wire version 3: their own energy-weighted means
+        kwh = sum(s.energy_j.get("total", 0.0) * s.pue for s in summaries) / J_PER_KWH
+        if kwh > 0:
+            merged["g_per_kwh"] = sum(s.emissions_g for s in summaries) / kwh
+    if kind == MIXED and by_kind is not None:
+        merged["note"] = join_notes(parts[0].get("note"), mixed_note(by_kind))
+    return merged

@@ -7,7 +7,7 @@ from typing import Any, Mapping
 
 from .records import RunSummary
 
-__all__ = ["format_energy", "format_mass", "format_summary", "equivalents"]
+__all__ = ["equivalents", "format_energy", "format_intensity", "format_mass", "format_summary"]
 
 
 def format_energy(energy_j: float) -> str:
@@ -61,20 +61,54 @@ def equivalents(emissions_g: float) -> list[tuple[str, str]]:
     return out
 
 
+def format_intensity(g_per_kwh: float | None, kind: str | None) -> str:
+    """An intensity figure, or why there is none (no intensity, or kinds not to be averaged)."""
+    if g_per_kwh is not None:
+        return f"{g_per_kwh:.0f} gCO2e/kWh"
+    if kind == "mixed":
+        return "no single gCO2e/kWh (kinds mixed)"
+    return "no intensity"
+
+
 def _intensity_line(intensity: Mapping[str, Any]) -> str:
-    if not intensity:
-        return "unavailable"
-    parts = [f"{intensity.get('g_per_kwh', 0):.0f} gCO2e/kWh", str(intensity.get("zone", ""))]
+    if not intensity or intensity.get("kind", "") is None:
+        return "unavailable: emissions not counted"
+    kind = intensity.get("kind")
+    parts = [format_intensity(intensity.get("g_per_kwh"), kind), str(intensity.get("zone", ""))]
     year = intensity.get("year")
     source = str(intensity.get("source", ""))
     parts.append(f"{source}{f', {year}' if year else ''}")
-    kind = intensity.get("kind", "average")
-    basis = intensity.get("scope")
+    labels = ", ".join(str(intensity[k]) for k in ("scope", "gases") if intensity.get(k))
     live = "live" if intensity.get("live") else "bundled"
-    parts.append(f"{kind}{f', {basis}' if basis else ''}, {live}")
+    parts.append(f"{kind}{f', {labels}' if labels else ''}, {live}")
     if intensity.get("varied"):
-        parts.append("energy-weighted over the run")
+        parts.append("energy-weighted over the intervals that had one")
     return " | ".join(p for p in parts if p)
+
+
+def _by_kind_lines(intensity: Mapping[str, Any]) -> list[str]:
+    """Emissions per intensity kind, when the run had more than one (or intervals without)."""
+    rows = intensity.get("by_kind") or ()
+    if len(rows) < 2:
+        return []
+    lines = []
+    for row in rows:
+        if row.get("kind") is None:
+            lines.append(f"             no intensity: {format_energy(row['energy_j'])} in "
+                         f"{row['records']} records, emissions not counted")
+        else:
+            lines.append(f"             {row['kind']}: {format_mass(row['emissions_g'])} CO2e, "
+                         f"{format_energy(row['energy_j'])} at "
+                         f"{format_intensity(row.get('g_per_kwh'), row['kind'])}")
+    return lines
+
+
+def _share(comp: Mapping[str, Any]) -> str:
+    """The scope's share of a device and what it rests on ("50% measured"), when known."""
+    share, basis = comp.get("share"), comp.get("share_basis")
+    if share is None:
+        return "share ?"
+    return f"{share:.0%} {basis or '?'}"
 
 
 def _location_line(location: Mapping[str, Any]) -> str:
@@ -102,12 +136,15 @@ def format_summary(summary: RunSummary, *, store_path: str | None = None) -> str
     lines.append(f"  energy     {format_energy(total)}  ({total:.1f} J, before PUE)")
     # How each device was measured is shown here; the long provenance text of each device is
     # in `wattprint show --json` and `wattprint doctor`.
+    # The share says how much of the device was attributed and on what basis: a measured counter
+    # times an estimated share is an estimate.
     for comp in sorted(summary.components, key=lambda c: (c["component"], c["device"])):
         lines.append(
             f"    {comp['component']:<5} {format_energy(comp['energy_j']):>12}  "
-            f"{comp['method']:<9} {comp['device']}"
+            f"{comp['method']:<9} {_share(comp):<15} {comp['device']}"
         )
     lines.append(f"  intensity  {_intensity_line(summary.intensity)}")
+    lines += _by_kind_lines(summary.intensity)
     lines.append(f"  location   {_location_line(summary.location)}")
     lines.append(f"  pue        {summary.pue:g}")
     lines.append(f"  emissions  {format_mass(summary.emissions_g)} CO2e")

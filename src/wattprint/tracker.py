@@ -514,6 +514,7 @@ class Tracker:
         with self._lock:
             if self._state != "running" or self._meter is None:
                 return
+            interval = None
             try:
                 interval = self._meter.cut()
                 if self._sampler is not None:
@@ -523,7 +524,15 @@ class Tracker:
                 record, spans = self._recorder.cut(interval, shares, intensity)
             except Exception as exc:
                 self._note_failure("tick", "measuring an interval failed: %r", exc)
-                return
+                # Never silently: a gap record for an interval the meter handed over, else a
+                # note on the next record, which then spans this tick (see Recorder.failed_tick).
+                try:
+                    lost = self._recorder.failed_tick(interval, repr(exc), self._wall())
+                except Exception:
+                    return
+                if lost is None:
+                    return
+                record, spans = lost, []
             self._acc.add(record)
             if record.duration_s > 0:
                 self._last_power_w = record.energy_j / record.duration_s

@@ -1,14 +1,15 @@
 """The published wire format: every object a run emits, as JSON, with a ``schema_version``.
 
 One tagged object per item: ``{"type": "run" | "record" | "span" | "heartbeat" | "summary",
-"schema_version": 2, ...}``. The JSON Lines sink, the spool, the store's exports and the HTTP
+"schema_version": 3, ...}``. The JSON Lines sink, the spool, the store's exports and the HTTP
 exporter write exactly these; :func:`schema` is the JSON Schema (draft 2020-12) they validate
 against (``wire_schema.json`` beside this module), printed by ``wattprint schema``.
-``docs/wire-format.md`` describes the objects and the migration from version 1.
+``docs/wire-format.md`` describes the objects and the migrations from versions 1 and 2.
 
 :func:`to_wire` builds the object field by field (not from ``asdict``) so that what goes out is
 the schema's shape, with JSON-native types only (lists, not tuples). :func:`from_wire` is its
-inverse and also reads version 1 objects (wattprint 0.1.0), upgrading them on the way in.
+inverse and also reads version 1 (wattprint 0.1.0) and version 2 objects, upgrading them on
+the way in.
 Neither validates against the schema: the JSON Schema library is a test dependency, and the
 tests check that every object the sinks write validates.
 """
@@ -23,7 +24,7 @@ __all__ = ["WIRE_VERSION", "Item", "from_wire", "schema", "to_wire"]
 
 #: Version of the wire format. Changing the format means a new version and a migration note
 #: in ``docs/wire-format.md`` (and a new ``$id`` in ``wire_schema.json``).
-WIRE_VERSION = 2
+WIRE_VERSION = 3
 
 Item = Union[RunInfo, Record, SpanRecord, Heartbeat, RunSummary]
 
@@ -92,13 +93,16 @@ def to_wire(item: Item) -> dict[str, Any]:
 def from_wire(data: Mapping[str, Any]) -> Item:
     """The item a wire object describes: the inverse of :func:`to_wire`.
 
-    Version 1 objects (no ``schema_version``, or 1) are upgraded first. Raises ``ValueError``
-    for an unknown type, a version newer than this wattprint knows, or a malformed object.
+    Version 1 objects (no ``schema_version``, or 1) and version 2 objects are upgraded first.
+    Raises ``ValueError`` for an unknown type, a version newer than this wattprint knows, or a
+    malformed object.
     """
     kind = data.get("type")
     version = data.get("schema_version", 1)
     if version == 1:
-        data = _upgrade_v1(data)
+        data, version = _upgrade_v1(data), 2
+    if version == 2:
+        data = _upgrade_v2(data)
     elif version != WIRE_VERSION:
         raise ValueError(f"wire object of schema_version {version!r}: this wattprint reads "
                          f"versions 1 to {WIRE_VERSION}; upgrade wattprint to read it")
@@ -127,7 +131,8 @@ def _build(kind: str, body: dict[str, Any]) -> Item:
 
 
 def _upgrade_v1(data: Mapping[str, Any]) -> dict[str, Any]:
-    """A version 1 object (wattprint 0.1.0) in version 2's shape, as far as v1 knew it.
+    """A version 1 object (wattprint 0.1.0) in version 2's shape, as far as v1 knew it (then
+    :func:`_upgrade_v2` takes it on to version 3).
 
     v1 spans were one row per closed instance with ``start_s``/``end_s``, their edges read from
     the sensors on the caller's thread: a v2 aggregate of count 1 with ``boundary`` "exact".
@@ -145,6 +150,39 @@ def _upgrade_v1(data: Mapping[str, Any]) -> dict[str, Any]:
     elif kind == "summary":
         out.pop("energy_kwh", None)
         out["spans"] = [_upgrade_v1_span(dict(row)) for row in out.get("spans", ())]
+    out["schema_version"] = 2
+    return out
+
+
+def _upgrade_v2(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A version 2 object in version 3's shape. What version 2 did not say becomes null
+    (unknown), never a guess; what it said wrongly is corrected where the object itself shows it:
+
+    - record: ``intensity_basis``, ``intensity_scope``, ``intensity_gases`` null; each
+      component's ``share_basis`` null; ``intensity_kind`` null where ``intensity_source`` is
+      ``"unavailable"`` (version 2 labelled an interval without intensity "average").
+    - summary: each component's ``share`` and ``share_basis`` null (version 2 summaries dropped
+      them); in ``intensity``, ``by_kind`` null (not knowable without the records), and
+      ``basis``/``scope``/``gases`` kept if present, else null.
+    - run and summary: the ``job``'s ``job_id_from`` and ``node_rank`` null.
+    """
+    out = dict(data)
+    kind = out.get("type")
+    if isinstance(out.get("job"), dict):
+        out["job"] = {"job_id_from": None, "node_rank": None, **out["job"]}
+    if kind == "record":
+        for key in ("intensity_basis", "intensity_scope", "intensity_gases"):
+            out.setdefault(key, None)
+        if out.get("intensity_source") == "unavailable":
+            out["intensity_kind"] = None
+        out["components"] = [{"share_basis": None, **c} for c in out.get("components", ())]
+    elif kind == "summary":
+        out["components"] = [{"share": None, "share_basis": None, **c}
+                             for c in out.get("components", ())]
+        intensity = out.get("intensity") or {}
+        if "g_per_kwh" in intensity:
+            out["intensity"] = {"basis": None, "scope": None, "gases": None, "by_kind": None,
+                                **intensity}
     out["schema_version"] = WIRE_VERSION
     return out
 

@@ -139,3 +139,90 @@ def test_open_spans_are_closed_at_stop(clock):
     recorder.close_open_spans()
     recorder.cut(meter.cut(), Shares(), INTENSITY)
     assert span.final and span.energy_j == pytest.approx(200.0)
+
+
+# -- provenance on every record -------------------------------------------------------------
+def test_each_component_carries_its_share_and_the_basis_of_that_share(clock):
+    sensor, meter, recorder = setup(clock, FakeDevice("fake:cpu", "cpu", 100.0),
+                                    FakeDevice("fake:ram", "ram", 10.0),
+                                    FakeDevice("fake:gpu", "gpu", 300.0, method="sampled"),
+                                    FakeDevice("fake:soc", "soc", 5.0))
+    clock.advance(10.0)
+    shares = Shares(cpu=0.25, ram=0.5, devices={"fake:gpu": (0.2, "memory")},
+                    cpu_basis="measured", ram_basis="allocated")
+    record, _ = recorder.cut(meter.cut(), shares, INTENSITY)
+    by_device = {c.device: (c.energy_j, c.share, c.share_basis) for c in record.components}
+    assert by_device == {
+        "fake:cpu": (pytest.approx(250.0), 0.25, "measured"),
+        "fake:ram": (pytest.approx(50.0), 0.5, "allocated"),
+        "fake:gpu": (pytest.approx(600.0), 0.2, "estimated"),  # memory held: a fallback guess
+        "fake:soc": (pytest.approx(50.0), 1.0, "whole"),
+    }
+
+
+def test_share_problems_become_gaps_of_that_record_and_one_warning(clock):
+    warnings: list[str] = []
+    sensor, meter, _ = setup(clock, FakeDevice("fake:cpu", "cpu", 100.0))
+    recorder = Recorder("run-1", pue=1.0, clock=clock, wall_clock=clock.wall_clock,
+                        warn=warnings.append)
+    problem = "process tree unreadable (AccessDenied): CPU counted whole"
+    for _ in range(2):
+        clock.advance(5.0)
+        record, _ = recorder.cut(meter.cut(), Shares(problems=(problem,)), INTENSITY)
+        assert record.gaps == (f"share: {problem}",)
+    assert warnings == [problem]
+    clock.advance(5.0)
+    record, _ = recorder.cut(meter.cut(), Shares(), INTENSITY)
+    assert record.gaps == ()
+
+
+def test_a_record_carries_what_its_intensity_counts(clock):
+    sensor, meter, recorder = setup(clock, FakeDevice("fake:cpu", "cpu", 100.0))
+    clock.advance(5.0)
+    marginal = Intensity(500.0, "CAISO_NORTH", "watttime", 2026, kind="marginal", live=True,
+                         basis="generation", scope="direct", gases="CO2")
+    record, _ = recorder.cut(meter.cut(), Shares(), marginal)
+    assert (record.intensity_kind, record.intensity_basis, record.intensity_scope,
+            record.intensity_gases) == ("marginal", "generation", "direct", "CO2")
+    clock.advance(5.0)
+    record, _ = recorder.cut(meter.cut(), Shares(), None)
+    assert (record.intensity_kind, record.intensity_basis, record.intensity_scope,
+            record.intensity_gases) == (None, None, None, None)
+    assert not record.scored and record.emissions_g == 0.0
+    assert record.energy_j == pytest.approx(500.0)  # energy counted, emissions not
+    assert record.gaps == ("intensity: unavailable, emissions not counted",)
+
+
+# -- a failed tick is a gap, never silence --------------------------------------------------
+def test_a_tick_that_failed_after_the_meter_closed_its_interval_is_a_gap_record(clock):
+    sensor, meter, recorder = setup(clock, FakeDevice("fake:cpu", "cpu", 100.0))
+    clock.advance(10.0)
+    first, _ = recorder.cut(meter.cut(), Shares(), INTENSITY)
+    clock.advance(10.0)
+    lost_interval = meter.cut()  # then the recording raised
+    lost = recorder.failed_tick(lost_interval, "ValueError('boom')", clock.wall_clock())
+    assert lost is not None
+    assert (lost.seq, lost.start_s, lost.duration_s) == (1, lost_interval.start_s, 10.0)
+    assert (lost.energy_j, lost.emissions_g, lost.intensity_kind) == (0.0, 0.0, None)
+    assert lost.gaps == ("tick: recording this interval failed (ValueError('boom')); the 1000 J "
+                         "its devices read are not counted",)
+    clock.advance(10.0)
+    after, _ = recorder.cut(meter.cut(), Shares(), INTENSITY)
+    assert (first.seq, after.seq) == (0, 2)  # no hole in seq
+    assert after.energy_j == pytest.approx(1000.0) and after.gaps == ()
+
+
+def test_a_tick_that_failed_before_the_meter_closed_its_interval_moves_to_the_next(clock):
+    sensor, meter, recorder = setup(clock, FakeDevice("fake:cpu", "cpu", 100.0))
+    clock.advance(10.0)
+    assert recorder.failed_tick(None, "RuntimeError('x')", 0.0) is None  # meter kept its energy
+    clock.advance(10.0)
+    record, _ = recorder.cut(meter.cut(), Shares(), INTENSITY)
+    assert record.seq == 0
+    assert record.duration_s == pytest.approx(20.0)
+    assert record.energy_j == pytest.approx(2000.0)  # both ticks' energy, nothing lost
+    assert record.gaps == ("tick: measuring at 00:00:00 UTC failed (RuntimeError('x')); this "
+                           "record also spans that tick, with the energy the meter kept",)
+    clock.advance(10.0)
+    record, _ = recorder.cut(meter.cut(), Shares(), INTENSITY)
+    assert record.gaps == ()  # said once

@@ -17,6 +17,7 @@ import os
 import socket
 import sqlite3
 from contextlib import closing
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
@@ -24,7 +25,7 @@ import pytest
 from fakes.http_recordings.replay import Replay, ok, recording, utc
 from wattprint.errors import ProviderError, StoreError
 from wattprint.intensity import Location
-from wattprint.intensity.providers import IntensityPoint, make_provider
+from wattprint.intensity.providers import IntensityPoint, Labels, make_provider
 from wattprint.intensity.providers._http import HttpOptions
 from wattprint.records import ComponentEnergy, Record, RunInfo, summarize
 from wattprint.rescore import rescore_records, rescore_run
@@ -94,11 +95,11 @@ def test_partial_coverage_keeps_the_original_for_uncovered_records() -> None:
     assert result.per_record[0] == {"seq": 0, "g_per_kwh": pytest.approx(120.0),
                                     "emissions_g": pytest.approx(120.0),
                                     "original_emissions_g": pytest.approx(200.0),
-                                    "source": "neso"}
+                                    "source": "neso", "kind": "average"}
     assert result.per_record[1] == {"seq": 1, "g_per_kwh": 200.0,
                                     "emissions_g": pytest.approx(100.0),
                                     "original_emissions_g": pytest.approx(100.0),
-                                    "source": "original"}
+                                    "source": "original", "kind": "average"}
     assert result.emissions_g == pytest.approx(220.0)
     assert result.original_emissions_g == pytest.approx(300.0)
     assert result.intensity_g_per_kwh == pytest.approx(220.0 / 1.5)  # 146.67 g/kWh
@@ -110,14 +111,83 @@ def test_a_zero_length_record_takes_the_point_covering_its_instant() -> None:
     result = rescore_records(records, [point(T0, 30, 90.0)], provider="p", kind="average")
     assert result.per_record[0]["g_per_kwh"] == pytest.approx(90.0)
     assert result.covered_records == 1
-    assert result.emissions_g == 0.0 and result.intensity_g_per_kwh == 0.0  # no energy
+    # no energy, so no energy-weighted mean: the value the record saw, as a summary says
+    assert result.emissions_g == 0.0 and result.intensity_g_per_kwh == pytest.approx(90.0)
 
 
 def test_no_records_is_an_empty_rescore() -> None:
     result = rescore_records([], [point(T0, 30, 90.0)], provider="p", kind="marginal")
-    assert (result.run_id, result.emissions_g, result.intensity_g_per_kwh) == ("", 0.0, 0.0)
+    assert (result.run_id, result.emissions_g, result.intensity_g_per_kwh) == ("", 0.0, None)
     assert (result.covered_records, result.total_records, result.per_record) == (0, 0, [])
-    assert result.to_json()["kind"] == "marginal"
+    # no interval, no kind: the provider's kind is kept apart
+    assert (result.to_json()["kind"], result.to_json()["provider_kind"]) == (None, "marginal")
+
+
+def test_a_marginal_history_over_average_records_never_mixes_kinds_unsaid() -> None:
+    """WattTime's history covers the first hour only: the second keeps its average value and
+    its own kind, and the run level says "mixed", with emissions per kind and no mean."""
+    records = [
+        make_record(0, T0, 3600.0, 3_600_000.0),                        # covered: 500 marginal
+        make_record(1, T0 + timedelta(hours=1), 3600.0, 1_800_000.0),   # kept: 200 average
+    ]
+    marginal = [IntensityPoint(start=T0, end=T0 + timedelta(hours=1), g_per_kwh=500.0,
+                               kind="marginal", zone="CAISO_NORTH", source="watttime",
+                               forecast=False)]
+    labels = Labels(kind="marginal", basis="generation", scope="direct", gases="CO2")
+    result = rescore_records(records, marginal, provider="watttime", kind="marginal",
+                             labels=labels)
+    assert [(r["seq"], r["kind"], r["source"]) for r in result.per_record] == [
+        (0, "marginal", "watttime"), (1, "average", "original")]
+    assert (result.kind, result.provider_kind) == ("mixed", "marginal")
+    assert result.intensity_g_per_kwh is None  # 500 marginal and 200 average: no mean
+    # 1 kWh x 500 = 500 g marginal; 0.5 kWh x 200 = 100 g average; the sum is said to be both
+    assert result.emissions_g == pytest.approx(600.0)
+    assert result.by_kind == [
+        {"kind": "average", "records": 1, "duration_s": 3600.0, "energy_j": 1_800_000.0,
+         "emissions_g": pytest.approx(100.0), "g_per_kwh": pytest.approx(200.0)},
+        {"kind": "marginal", "records": 1, "duration_s": 3600.0, "energy_j": 3_600_000.0,
+         "emissions_g": pytest.approx(500.0), "g_per_kwh": pytest.approx(500.0)}]
+
+
+def test_a_record_without_intensity_left_uncovered_stays_out_of_the_mean() -> None:
+    unscored = replace(make_record(1, T0 + timedelta(hours=1), 3600.0, 3_600_000.0),
+                       emissions_g=0.0, intensity_g_per_kwh=0.0, intensity_source="unavailable",
+                       intensity_kind=None)
+    records = [make_record(0, T0, 3600.0, 3_600_000.0), unscored]
+    result = rescore_records(records, [point(T0, 60, 120.0)], provider="neso", kind="average")
+    assert [r["kind"] for r in result.per_record] == ["average", None]
+    assert result.kind == "average"
+    # 120 g over the 1 kWh that had an intensity; the unscored kWh does not dilute it to 60
+    assert result.intensity_g_per_kwh == pytest.approx(120.0)
+    assert [(r["kind"], r["energy_j"], r["g_per_kwh"]) for r in result.by_kind] == [
+        ("average", 3_600_000.0, pytest.approx(120.0)), (None, 3_600_000.0, None)]
+
+
+def test_a_covered_record_takes_the_providers_labels() -> None:
+    records = [make_record(0, T0, 3600.0, 3_600_000.0)]
+    labels = Labels(kind="average", basis="consumption", scope="direct", gases="CO2")
+    result = rescore_records(records, [point(T0, 60, 120.0)], provider="neso", kind="average",
+                             labels=labels)
+    assert result.kind == "average" and result.intensity_g_per_kwh == pytest.approx(120.0)
+    assert (result.basis, result.scope, result.gases) == ("consumption", "direct", "CO2")
+    # an uncovered record keeps its own labels (unknown here), so the run says they differ
+    two = [*records, make_record(1, T0 + timedelta(hours=1), 3600.0, 1_800_000.0)]
+    mixed = rescore_records(two, [point(T0, 60, 120.0)], provider="neso", kind="average",
+                            labels=labels)
+    assert (mixed.kind, mixed.basis, mixed.gases) == ("average", "mixed", "mixed")
+
+
+def test_a_mixed_rescore_is_stored_without_a_mean(tmp_path) -> None:
+    store = Store(tmp_path / "wattprint.db")
+    try:
+        store.begin_run(run_info("run-m"))
+        store.add_rescore("run-m", "watttime", created_s=5.0, emissions_g=600.0,
+                          intensity_g_per_kwh=None, kind="mixed", detail_json="{}")
+        assert store.rescores("run-m") == [{"provider": "watttime", "created_s": 5.0,
+                                            "emissions_g": 600.0, "intensity_g_per_kwh": None,
+                                            "kind": "mixed"}]
+    finally:
+        store.close()
 
 
 # -- rescore_run: store + NESO recording, end to end --------------------------------------

@@ -324,3 +324,60 @@ def test_memory_stays_flat_over_many_intervals(clock):
     summary = tracker.stop()
     assert summary.records == 5201
     assert grown < 100_000, f"{grown} bytes kept for 5000 intervals"
+
+
+def test_a_tick_failing_before_the_meter_cut_loses_no_energy_and_says_so(clock, monkeypatch):
+    sink = MemorySink()
+    tracker, _ = make_tracker(clock, FakeDevice("fake:cpu", "cpu", 100.0), sinks=[sink])
+    tracker.start()
+    clock.advance(10.0)
+
+    def broken_cut():
+        raise RuntimeError("meter bug")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(tracker._meter, "cut", broken_cut)
+        tracker.flush()  # the tick fails: no record yet, the meter keeps counting
+    assert sink.records == []
+    clock.advance(10.0)
+    tracker.flush()
+    summary = tracker.stop()
+    first = sink.records[0]
+    assert (first.seq, first.duration_s) == (0, pytest.approx(20.0))
+    assert first.energy_j == pytest.approx(2000.0)  # both ticks' energy, in the next record
+    assert first.gaps[0].startswith("tick: measuring at ")
+    assert "this record also spans that tick" in first.gaps[0]
+    assert summary.energy_j["total"] == pytest.approx(2000.0)
+    assert any("measuring an interval failed" in w for w in summary.warnings)
+
+
+def test_a_tick_failing_after_the_meter_cut_is_a_gap_record(clock, monkeypatch):
+    sink = MemorySink()
+    tracker, _ = make_tracker(clock, FakeDevice("fake:cpu", "cpu", 100.0), sinks=[sink])
+    tracker.start()
+    clock.advance(10.0)
+
+    def broken_cut(*args):
+        raise ValueError("recorder bug")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(tracker._recorder, "cut", broken_cut)
+        tracker.flush()
+    clock.advance(10.0)
+    tracker.flush()
+    summary = tracker.stop()
+    lost, kept = sink.records[0], sink.records[1]
+    assert [r.seq for r in sink.records] == list(range(len(sink.records)))  # no hole
+    assert (lost.duration_s, lost.energy_j, lost.intensity_kind) == (
+        pytest.approx(10.0), 0.0, None)
+    gap = ("tick: recording this interval failed (ValueError('recorder bug')); the 1000 J its "
+           "devices read are not counted")
+    assert lost.gaps == (gap,)
+    assert kept.energy_j == pytest.approx(1000.0)
+    # the lost 1000 J are not counted, and the summary says where they went
+    assert summary.energy_j["total"] == pytest.approx(1000.0)
+    assert gap in summary.gaps
+    assert summary.intensity["g_per_kwh"] == pytest.approx(360.0)  # the gap is not in the mean
+    assert summary.intensity["by_kind"][-1] == {
+        "kind": None, "records": 1, "duration_s": pytest.approx(10.0), "energy_j": 0.0,
+        "emissions_g": 0.0, "g_per_kwh": None}

@@ -45,6 +45,7 @@ def test_gpu_energy_is_split_by_utilization_share(tmp_path, clock):
     summary = tracker.stop()
     (comp,) = [c for c in sink.records[-1].components if c.device == "nvml:0"]
     assert comp.share == pytest.approx(0.6)
+    assert comp.share_basis == "measured"  # the driver's per-process utilization
     assert comp.energy_j == pytest.approx(0.6 * 250.0 * 4.0)
     assert summary.energy_j["gpu"] == pytest.approx(600.0)
     assert not any("nvml:0: process share" in w for w in summary.warnings)
@@ -62,6 +63,10 @@ def test_memory_fallback_is_labelled_in_the_summary(tmp_path, clock):
     summary = tracker.stop()
     (comp,) = [c for c in sink.records[-1].components if c.device == "nvml:0"]
     assert comp.share == pytest.approx(0.75)
+    assert comp.share_basis == "estimated"  # memory held stands in for utilization
+    (total,) = [c for c in summary.components if c["device"] == "nvml:0"]
+    assert (total["method"], total["share"], total["share_basis"]) == (
+        "measured", pytest.approx(0.75), "estimated")
     assert any("nvml:0: process share by memory" in w for w in summary.warnings)
 
 
@@ -76,5 +81,6 @@ def test_machine_scope_keeps_the_whole_gpu(tmp_path, clock):
     assert summary.energy_j["gpu"] == pytest.approx(1000.0)
     gpus = [c for c in summary.components if c["component"] == "gpu"]
     assert gpus == [{"component": "gpu", "device": "nvml:0", "method": "measured",
-                     "energy_j": pytest.approx(1000.0), "detail": gpus[0]["detail"]}]
+                     "energy_j": pytest.approx(1000.0), "share": 1.0, "share_basis": "whole",
+                     "detail": gpus[0]["detail"]}]
     assert "NVIDIA A100" in gpus[0]["detail"]

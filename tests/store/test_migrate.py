@@ -117,3 +117,70 @@ def test_migrate_reads_the_version_again_under_the_lock(tmp_path):
     assert migrate(slow, path) == SCHEMA_VERSION  # found current: nothing applied
     rows = slow.execute("SELECT info_json FROM runs").fetchall()
     assert json.loads(rows[0][0])["run_id"] == "old-run"
+
+
+def make_v3_store(path):
+    """A real v3 file: a run with an average record, one whose intensity was unavailable (v3
+    said "average"), and two rescores by a marginal provider, one of which left a record
+    uncovered."""
+    storekit.make_v1_store(path)
+    with sqlite3.connect(path) as db:
+        db.executescript(MIGRATIONS[1] + MIGRATIONS[2])
+        db.execute("PRAGMA user_version=3")
+        db.execute("INSERT INTO records VALUES ('old-run', 2, ?, 1.0, 50.0, 0, 0, 0, 50.0, 1.0,"
+                   " 0.0, 0.0, '', 'unavailable', NULL, 'average', 0,"
+                   " '[{\"component\": \"cpu\", \"device\": \"rapl:package-0\","
+                   " \"method\": \"measured\", \"energy_j\": 50.0, \"share\": 0.5}]',"
+                   " '[\"intensity: unavailable, emissions not counted\"]', '[]')",
+                   (storekit.T0 - 86398,))
+        partial = json.dumps({"per_record": [{"seq": 0, "source": "watttime"},
+                                             {"seq": 1, "source": "original"}]})
+        full = json.dumps({"per_record": [{"seq": 0, "source": "watttime"},
+                                          {"seq": 1, "source": "watttime"}]})
+        db.execute("INSERT INTO rescores VALUES ('old-run', 'watttime', 5.0, 0.01, 300.0,"
+                   " 'marginal', ?)", (partial,))
+        db.execute("INSERT INTO rescores VALUES ('old-run', 'watttime', 6.0, 0.02, 400.0,"
+                   " 'marginal', ?)", (full,))
+
+
+def test_a_v3_file_gets_honest_defaults_for_what_it_never_said(tmp_path):
+    path = tmp_path / "wattprint.db"
+    make_v3_store(path)
+    store = Store(path, host_id="x", hostname="x")
+    try:
+        assert store.schema_version == SCHEMA_VERSION
+        records = store.records("old-run")
+        assert [(r.seq, r.intensity_kind) for r in records] == [
+            (0, "average"), (1, "average"), (2, None)]  # "unavailable" was no intensity
+        assert {(r.intensity_basis, r.intensity_scope, r.intensity_gases)
+                for r in records} == {(None, None, None)}  # unknown, not guessed
+        assert records[2].components[0].share == 0.5
+        assert records[2].components[0].share_basis is None
+        # the rescore that left an average record uncovered mixed kinds; the other did not
+        assert [(r["created_s"], r["kind"], r["intensity_g_per_kwh"])
+                for r in store.rescores("old-run")] == [(5.0, "mixed", None),
+                                                        (6.0, "marginal", 400.0)]
+        summary = store.summary("old-run")  # a v1 run's summary is rebuilt from its records
+        assert summary.intensity["kind"] == "average"
+        assert summary.intensity["g_per_kwh"] == pytest.approx(36.0)  # 50 J unscored stay out
+        assert summary.intensity["by_kind"][-1]["kind"] is None
+    finally:
+        store.close()
+
+
+def test_v4_records_keep_their_labels_and_a_missing_kind(tmp_path):
+    from dataclasses import replace
+
+    store = Store(tmp_path / "wattprint.db")
+    try:
+        batch = storekit.run_batch("new-run")
+        store.export(batch)
+        (first, *_) = store.records("new-run")
+        labelled = replace(first, seq=first.seq + 100, intensity_basis="consumption",
+                           intensity_scope="direct", intensity_gases="CO2")
+        unscored = replace(first, seq=first.seq + 101, intensity_kind=None, emissions_g=0.0)
+        store.export([labelled, unscored])
+        got = {r.seq: r for r in store.records("new-run")}
+        assert got[labelled.seq] == labelled and got[unscored.seq] == unscored
+    finally:
+        store.close()

@@ -75,9 +75,10 @@ def make_run_info(*, job: bool = True) -> RunInfo:
 
 def make_record(seq: int = 0, *, work: tuple[tuple[str, float], ...] = (("samples", 64.0),)) -> Record:
     components = (
-        ComponentEnergy("cpu", "rapl:package-0", "measured", 400.0, share=0.5),
-        ComponentEnergy("gpu", "nvml:0", "sampled", 1500.0),
-        ComponentEnergy("ram", "model:ram", "modelled", 20.0, share=0.25),
+        ComponentEnergy("cpu", "rapl:package-0", "measured", 400.0, share=0.5,
+                        share_basis="measured"),
+        ComponentEnergy("gpu", "nvml:0", "sampled", 1500.0, share_basis="whole"),
+        ComponentEnergy("ram", "model:ram", "modelled", 20.0, share=0.25, share_basis="allocated"),
     )
     energy_j = sum(c.energy_j for c in components)
     return Record(
@@ -86,8 +87,33 @@ def make_record(seq: int = 0, *, work: tuple[tuple[str, float], ...] = (("sample
         energy_j=energy_j, pue=1.2, emissions_g=energy_j * 1.2 * 56.0 / 3_600_000.0,
         intensity_g_per_kwh=56.0, intensity_zone="FR", intensity_source="Ember (2024)",
         intensity_year=2024, intensity_kind="average", intensity_live=False,
+        intensity_basis="generation", intensity_scope="lifecycle", intensity_gases="CO2e",
         components=components, gaps=("nvml:0: one read failed",) if seq == 1 else (), work=work,
     )
+
+
+def make_marginal_record(seq: int) -> Record:
+    """A WattTime-scored interval: marginal, direct CO2 only, live."""
+    return replace(make_record(seq), emissions_g=1920.0 * 1.2 * 300.0 / 3_600_000.0,
+                   intensity_g_per_kwh=300.0, intensity_zone="FR", intensity_source="watttime",
+                   intensity_year=2026, intensity_kind="marginal", intensity_live=True,
+                   intensity_basis="generation", intensity_scope="direct", intensity_gases="CO2")
+
+
+def make_unscored_record(seq: int) -> Record:
+    """An interval whose intensity lookup failed: no kind, no labels, emissions not counted."""
+    return replace(make_record(seq), emissions_g=0.0, intensity_g_per_kwh=0.0, intensity_zone="",
+                   intensity_source="unavailable", intensity_year=None, intensity_kind=None,
+                   intensity_basis=None, intensity_scope=None, intensity_gases=None,
+                   gaps=("intensity: unavailable, emissions not counted",))
+
+
+def make_mixed_summary() -> RunSummary:
+    """A run whose intervals saw an average, a marginal and no intensity."""
+    acc = RunAccumulator()
+    for record in (make_record(0), make_marginal_record(1), make_unscored_record(2)):
+        acc.add(record)
+    return acc.summary(make_run_info(job=False), duration_s=15.0)
 
 
 def make_span(name: str = "step", parent: str | None = "train") -> SpanRecord:
@@ -146,8 +172,9 @@ def all_samples() -> list[Any]:
     bare_summary = replace(make_summary(bare_info), embodied_g=None, embodied=None, water_l=None,
                            water=None, market_based=None, delivery=None, exit_code=None)
     return [make_run_info(), bare_info, make_record(0), make_record(1, work=()),
-            make_span(), make_span("train", None), make_heartbeat(), make_summary(),
-            bare_summary]
+            make_marginal_record(2), make_unscored_record(3), make_span(),
+            make_span("train", None), make_heartbeat(), make_summary(), bare_summary,
+            make_mixed_summary()]
 
 
 @pytest.fixture
@@ -155,4 +182,6 @@ def build() -> SimpleNamespace:
     """The builders above, for test modules (conftest is not importable by name)."""
     return SimpleNamespace(run_info=make_run_info, record=make_record, span=make_span,
                            heartbeat=make_heartbeat, summary=make_summary, all=all_samples,
+                           marginal_record=make_marginal_record,
+                           unscored_record=make_unscored_record, mixed_summary=make_mixed_summary,
                            run_id=RUN_ID)

@@ -36,7 +36,10 @@ def test_wire_objects_carry_the_documented_values(build: Any) -> None:
     record = to_wire(build.record(0))
     assert record["type"] == "record"
     assert record["components"][0] == {"component": "cpu", "device": "rapl:package-0",
-                                       "method": "measured", "energy_j": 400.0, "share": 0.5}
+                                       "method": "measured", "energy_j": 400.0, "share": 0.5,
+                                       "share_basis": "measured"}
+    assert (record["intensity_kind"], record["intensity_basis"], record["intensity_scope"],
+            record["intensity_gases"]) == ("average", "generation", "lifecycle", "CO2e")
     assert record["work"] == [{"unit": "samples", "count": 64.0}]
     assert record["energy_j"] == 1920.0
     run = to_wire(build.run_info())
@@ -73,7 +76,7 @@ def test_unknown_types_and_versions_are_refused(build: Any) -> None:
     wire = to_wire(build.heartbeat())
     with pytest.raises(ValueError, match="unknown wire object type 'pulse'"):
         from_wire({**wire, "type": "pulse"})
-    with pytest.raises(ValueError, match="schema_version 3.*upgrade wattprint"):
+    with pytest.raises(ValueError, match=f"schema_version {WIRE_VERSION + 1}.*upgrade wattprint"):
         from_wire({**wire, "schema_version": WIRE_VERSION + 1})
     with pytest.raises(ValueError, match="malformed heartbeat"):
         from_wire({k: v for k, v in wire.items() if k != "at_s"})
@@ -163,3 +166,64 @@ def test_heartbeat_round_trip_exact() -> None:
     assert to_wire(beat) == {"type": "heartbeat", "schema_version": WIRE_VERSION, "run_id": "r",
                              "at_s": 1.5, "every_s": 15.0}
     assert from_wire(to_wire(beat)) == beat
+
+
+# What version 2 wrote: no intensity labels or share basis; "average" for no intensity.
+V2_RECORD = {**V1_RECORD, "schema_version": 2, "work": []}
+V2_UNSCORED = {**V2_RECORD, "seq": 1, "emissions_g": 0.0, "intensity_g_per_kwh": 0.0,
+               "intensity_zone": "", "intensity_source": "unavailable", "intensity_year": None,
+               "gaps": ["intensity: unavailable, emissions not counted"]}
+
+
+def test_version_2_records_are_upgraded_with_unknowns_not_guesses(validator: Any) -> None:
+    record = from_wire(V2_RECORD)
+    assert isinstance(record, Record)
+    assert (record.intensity_kind, record.intensity_basis, record.intensity_scope,
+            record.intensity_gases) == ("average", None, None, None)
+    assert record.components[0].share == 1.0 and record.components[0].share_basis is None
+    unscored = from_wire(V2_UNSCORED)
+    assert isinstance(unscored, Record)
+    assert unscored.intensity_kind is None and not unscored.scored  # v2's "average" was none
+    for item in (record, unscored):
+        assert list(validator.iter_errors(to_wire(item))) == []
+    # a v1 record goes through both upgrades
+    assert from_wire(V1_RECORD) == record
+
+
+def test_version_2_summaries_are_upgraded_and_validate(build: Any, validator: Any) -> None:
+    v3 = to_wire(build.summary())
+    v2 = {**v3, "schema_version": 2,
+          "components": [{k: v for k, v in c.items() if k not in ("share", "share_basis")}
+                         for c in v3["components"]],
+          "intensity": {k: v for k, v in v3["intensity"].items() if k != "by_kind"}}
+    summary = from_wire(v2)
+    assert isinstance(summary, RunSummary)
+    assert {(c["share"], c["share_basis"]) for c in summary.components} == {(None, None)}
+    assert summary.intensity["by_kind"] is None
+    assert summary.intensity["g_per_kwh"] == v3["intensity"]["g_per_kwh"]
+    assert list(validator.iter_errors(to_wire(summary))) == []
+
+
+def test_run_level_figures_on_the_wire_are_the_records_own(build: Any, validator: Any) -> None:
+    wire = to_wire(build.mixed_summary())
+    assert list(validator.iter_errors(wire)) == []
+    intensity = wire["intensity"]
+    assert (intensity["kind"], intensity["g_per_kwh"]) == ("mixed", None)
+    records = [build.record(0), build.marginal_record(1), build.unscored_record(2)]
+    assert [row["kind"] for row in intensity["by_kind"]] == ["average", "marginal", None]
+    assert [row["emissions_g"] for row in intensity["by_kind"]] == [
+        pytest.approx(r.emissions_g) for r in records]
+    assert wire["emissions_g"] == pytest.approx(sum(r.emissions_g for r in records))
+    cpu = next(c for c in wire["components"] if c["device"] == "rapl:package-0")
+    assert (cpu["share"], cpu["share_basis"], cpu["method"]) == (0.5, "measured", "measured")
+
+
+def test_the_schema_refuses_a_kind_that_is_not_one(build: Any, validator: Any) -> None:
+    record = to_wire(build.record(0))
+    assert list(validator.iter_errors({**record, "intensity_kind": "mixed"}))  # runs only
+    assert list(validator.iter_errors({**record, "intensity_gases": "N2O"}))
+    component = {**record["components"][0], "share_basis": "guessed"}
+    assert list(validator.iter_errors({**record, "components": [component]}))
+    summary = to_wire(build.mixed_summary())
+    del summary["components"][0]["share_basis"]
+    assert list(validator.iter_errors(summary))

@@ -14,7 +14,15 @@ import pytest
 from wattprint import cli
 from wattprint.cluster import Job
 from wattprint.intensity import Intensity, Location
-from wattprint.records import ComponentEnergy, Heartbeat, Record, RunInfo, RunSummary, SpanRecord
+from wattprint.records import (
+    ComponentEnergy,
+    Heartbeat,
+    Record,
+    RunAccumulator,
+    RunInfo,
+    RunSummary,
+    SpanRecord,
+)
 from wattprint.sensors import DeviceInfo
 from wattprint.wire import WIRE_VERSION, schema, to_wire
 
@@ -75,9 +83,22 @@ def test_nested_objects_declare_exactly_what_their_producers_emit() -> None:
     assert props("device") == {f.name for f in fields(DeviceInfo)}
     assert props("component") == {f.name for f in fields(ComponentEnergy)}
     intensity_labels = {f.name for f in fields(Intensity)} - {"with_note"}
-    # g_per_kwh, zone, source, year, kind, live (the accumulator) + basis, scope, gases, note
-    # (the lookup's labels) + varied
-    assert props("intensity") == intensity_labels | {"varied"}
+    # g_per_kwh, zone, source, year, kind, live, basis, scope, gases (computed from the
+    # records) + note (the lookup's) + varied and by_kind (computed from the records)
+    assert props("intensity") == intensity_labels | {"varied", "by_kind"}
+    acc = RunAccumulator()
+    acc.add(Record(run_id="r", seq=0, start_s=0.0, duration_s=1.0, cpu_energy_j=1.0,
+                   gpu_energy_j=0.0, ram_energy_j=0.0, other_energy_j=0.0, energy_j=1.0, pue=1.0,
+                   emissions_g=0.0, intensity_g_per_kwh=0.0, intensity_zone="",
+                   intensity_source="unavailable", intensity_year=None, intensity_kind=None,
+                   intensity_live=False,
+                   components=(ComponentEnergy("cpu", "c", "measured", 1.0, 1.0, "whole"),)))
+    assert set(acc.intensity()) == intensity_labels - {"note"} | {"varied", "by_kind"}
+    assert props("kind_total") == set(acc.by_kind()[0])
+    summary = acc.summary(RunInfo(run_id="r", project="p", experiment="e", started_s=0.0,
+                                  scope="process", interval_s=1.0, pue=1.0, location={}, host={},
+                                  devices=({"device": "c", "detail": "a CPU"},), skipped=()))
+    assert props("summary_component") == set(summary.components[0])
     assert props("summary_energy") == {"cpu", "gpu", "ram", "other", "total"}
 
 

@@ -175,18 +175,19 @@ def _rescore_lines(summary: Any, rescores: Sequence[dict[str, Any]]) -> list[str
     differ only in the intensity (the run's own, or the provider's hourly history)."""
     if not rescores:
         return []
-    from ..report import format_mass
+    from ..report import format_intensity, format_mass
 
     intensity = summary.intensity or {}
     how = intensity.get("source") or "the run's intensity"
+    kind = intensity.get("kind")
     lines = ["  emissions of this run, original and rescored (energy x PUE x intensity):",
              f"    original   {format_mass(summary.emissions_g)} CO2e at "
-             f"{intensity.get('g_per_kwh', 0):.0f} gCO2e/kWh ({how}, "
-             f"{intensity.get('kind', 'average')})"]
+             f"{format_intensity(intensity.get('g_per_kwh'), kind)} ({how}, {kind})"]
     for r in rescores:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r["created_s"]))
         lines.append(f"    rescored   {format_mass(r['emissions_g'])} CO2e at "
-                     f"{r['intensity_g_per_kwh']:.0f} gCO2e/kWh ({r['provider']}, {r['kind']}; "
+                     f"{format_intensity(r['intensity_g_per_kwh'], r['kind'])} "
+                     f"({r['provider']}, {r['kind']}; "
                      f"rescored {when})")
     return lines
 
@@ -298,7 +299,10 @@ def cmd_rescore(args: argparse.Namespace) -> int:
     print(f"run {run_id[:8]} rescored with {result.provider} ({result.kind}); both figures are "
           "energy x PUE x an intensity:")
     print(f"  original  {result.original_emissions_g:.4g} g CO2e (the run's own intensity)")
-    print(f"  rescored  {result.emissions_g:.4g} g CO2e at {result.intensity_g_per_kwh:.0f} "
-          f"gCO2e/kWh ({result.covered_records}/{result.total_records} intervals covered by "
+    from ..report import format_intensity
+
+    print(f"  rescored  {result.emissions_g:.4g} g CO2e at "
+          f"{format_intensity(result.intensity_g_per_kwh, result.kind)} "
+          f"({result.covered_records}/{result.total_records} intervals covered by "
           "the provider's history; the rest keep their original intensity)")
     return 0

@@ -127,6 +127,73 @@ MIGRATIONS: tuple[str, ...] = (
     DROP TABLE spans;
     ALTER TABLE spans_v3 RENAME TO spans;
     """,
+    # 4: run-level provenance (wire format 3). Records carry what their intensity counts
+    #    (basis, scope, gases: NULL = unknown, for rows written before) and an interval without
+    #    an intensity has no kind: intensity_kind becomes nullable, and rows that said "average"
+    #    with source "unavailable" (the old label for "none") become NULL. A component's
+    #    share_basis lives in the components JSON (absent = unknown). A rescore is labelled
+    #    with the kind of its rescored records: "mixed", with no single mean intensity, when the
+    #    provider's history left records of another kind uncovered.
+    """
+    CREATE TABLE records_v4 (
+        run_id              TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+        seq                 INTEGER NOT NULL,
+        start_s             REAL NOT NULL,
+        duration_s          REAL NOT NULL,
+        cpu_energy_j        REAL NOT NULL,
+        gpu_energy_j        REAL NOT NULL,
+        ram_energy_j        REAL NOT NULL,
+        other_energy_j      REAL NOT NULL,
+        energy_j            REAL NOT NULL,
+        pue                 REAL NOT NULL,
+        emissions_g         REAL NOT NULL,
+        intensity_g_per_kwh REAL NOT NULL,
+        intensity_zone      TEXT NOT NULL,
+        intensity_source    TEXT NOT NULL,
+        intensity_year      INTEGER,
+        intensity_kind      TEXT,            -- average | marginal; NULL: no intensity
+        intensity_live      INTEGER NOT NULL,
+        intensity_basis     TEXT,            -- generation | consumption; NULL: unknown
+        intensity_scope     TEXT,            -- lifecycle | direct | direct+upstream
+        intensity_gases     TEXT,            -- CO2e | CO2
+        components          TEXT NOT NULL,   -- JSON [{component, device, method, energy_j,
+                                             --        share, share_basis}]
+        gaps                TEXT NOT NULL,   -- JSON list of strings
+        work                TEXT NOT NULL DEFAULT '[]',  -- JSON [{unit, count}]
+        PRIMARY KEY (run_id, seq)
+    );
+    INSERT OR IGNORE INTO records_v4 SELECT
+        run_id, seq, start_s, duration_s, cpu_energy_j, gpu_energy_j, ram_energy_j,
+        other_energy_j, energy_j, pue, emissions_g, intensity_g_per_kwh, intensity_zone,
+        intensity_source, intensity_year,
+        CASE WHEN intensity_source = 'unavailable' THEN NULL ELSE intensity_kind END,
+        intensity_live, NULL, NULL, NULL, components, gaps, work
+    FROM records;
+    DROP TABLE records;
+    ALTER TABLE records_v4 RENAME TO records;
+    CREATE TABLE rescores_v4 (
+        run_id              TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+        provider            TEXT NOT NULL,
+        created_s           REAL NOT NULL,
+        emissions_g         REAL NOT NULL,   -- the sum over records (per kind in detail_json)
+        intensity_g_per_kwh REAL,            -- over scored records; NULL when kinds are mixed
+        kind                TEXT,            -- average | marginal | mixed; NULL: no intensity
+        detail_json         TEXT NOT NULL,   -- Rescore.to_json(): per record and per kind
+        PRIMARY KEY (run_id, provider, created_s)
+    );
+    INSERT OR IGNORE INTO rescores_v4 SELECT
+        run_id, provider, created_s, emissions_g, intensity_g_per_kwh, kind, detail_json
+    FROM rescores;
+    DROP TABLE rescores;
+    ALTER TABLE rescores_v4 RENAME TO rescores;
+    -- Before v4 a rescore took the provider's kind even where records it did not cover kept
+    -- their own (detail_json lists them with source "original"): such a rescore mixed kinds.
+    UPDATE rescores SET kind = 'mixed', intensity_g_per_kwh = NULL
+    WHERE kind IN ('average', 'marginal')
+      AND detail_json LIKE '%"source": "original"%'
+      AND EXISTS (SELECT 1 FROM records r WHERE r.run_id = rescores.run_id
+                  AND r.intensity_kind IS NOT NULL AND r.intensity_kind != rescores.kind);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
