@@ -101,27 +101,31 @@ class TreeCpuLedger:
 
         listed = self._listed()
         keys = {proc.pid: (proc.pid, proc.create_time()) for proc in listed}
+        listed_keys = set(keys.values())
         live: dict[_Key, _Seen] = {}
         rss = unreadable = 0
         for index, proc in enumerate(listed):
             key = keys[proc.pid]
+            before = self._seen.get(key)
             try:
-                with proc.oneshot():
-                    times = proc.cpu_times()
-                    ppid = proc.ppid()
-                    try:
-                        rss += proc.memory_info().rss
-                    except psutil.Error:
-                        pass  # a zombie holds no memory
+                times = proc.cpu_times()
+                if index == 0:
+                    parent = None
+                elif before is not None and before.parent in listed_keys:
+                    parent = before.parent  # a parent that is still there is still the parent
+                else:  # new, or re-parented when its parent went: ask (costs a read)
+                    parent = keys.get(proc.ppid())
+                try:
+                    rss += proc.memory_info().rss
+                except psutil.Error:
+                    pass  # a zombie holds no memory
             except psutil.NoSuchProcess:
                 continue  # exited since the listing: it vanishes at this tick
             except psutil.Error:
                 unreadable += 1
-                before = self._seen.get(key)
                 if before is not None:  # keep its last reading; it is still in the tree
                     live[key] = before
                 continue
-            parent = None if index == 0 else keys.get(ppid)
             live[key] = _Seen(times.user + times.system,
                               times.children_user + times.children_system, parent, proc)
         self._settle(live)
