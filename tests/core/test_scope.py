@@ -13,12 +13,16 @@ from pathlib import Path
 import psutil
 import pytest
 
+import wattprint
 from fakes.clock import FakeClock
 from fakes.nvml import FakeNvml
 from fakes.process_tree import Gate, burn, fork, full_s, reap
 from fakes.procfs import FakeHost
+from wattprint.intensity import Intensity
 from wattprint.scope import AllocationScope, MachineScope, ProcessScope, Shares
 from wattprint.sensors import HostPaths, ProbeContext, SensorOptions, nvml
+from wattprint.sensors.fake import FakeDevice, FakeSensor
+from wattprint.sinks.memory import MemorySink
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux /proc")
 
@@ -193,3 +197,42 @@ def test_a_gpu_attribution_failure_counts_the_gpu_whole_and_says_so(
     assert len(shares.problems) == 1
     assert shares.problems[0].startswith("nvml: per-process GPU attribution failed")
     assert "nvml:0, nvml:1 counted whole" in shares.problems[0]
+
+
+# --- the tracker -----------------------------------------------------------------------------
+
+
+class _FixedIntensity:
+    name = "fixed"
+
+    def lookup(self, where: object, start: object, end: object) -> Intensity:
+        return Intensity(100.0, "XX", "test table", 2024)
+
+
+def test_a_scope_failure_is_a_gap_of_that_record_and_a_run_warning(clock: FakeClock) -> None:
+    sink = MemorySink()
+    tracker = wattprint.Tracker(
+        sensors=[FakeSensor([FakeDevice("fake:cpu", "cpu", 100.0)], clock=clock)], sinks=[sink],
+        intensity=_FixedIntensity(), clock=clock, wall_clock=clock.wall_clock, country="FR",
+        interval_s=3600, scope="process",
+    )
+    tracker.start()
+    clock.advance(1.0)
+    tracker.flush()
+    assert sink.records[0].gaps == ()
+
+    def broken() -> Shares:
+        raise OSError("/proc/stat: no such file")
+
+    tracker._scope.shares = broken  # type: ignore[union-attr, method-assign]
+    clock.advance(1.0)
+    tracker.flush()
+    clock.advance(1.0)
+    summary = tracker.stop()
+    failed = [r for r in sink.records if r.seq >= 1]
+    assert len(failed) == 2
+    for record in failed:
+        assert [c.share for c in record.components] == [1.0]
+        assert any("process share unavailable" in gap and "/proc/stat" in gap
+                   for gap in record.gaps), record.gaps
+    assert any("process share unavailable" in w for w in summary.warnings)
