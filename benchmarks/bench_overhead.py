@@ -68,11 +68,13 @@ def main() -> None:
         env = fresh_env(Path(tmp))
         cwd = Path(tmp)
         tick = json.loads(run_python(PER_TICK.format(n=args.ticks), env, cwd))
-        idle = json.loads(run_python(IDLE.format(tracked=False, seconds=args.seconds, warmup=args.warmup), env, cwd))
-        busy = json.loads(run_python(IDLE.format(tracked=True, seconds=args.seconds, warmup=args.warmup), env, cwd))
-        floor = json.loads(run_python(IDLE.format(tracked='"floor"', seconds=args.seconds,
-                                                  warmup=args.warmup),
-                                      env, cwd))
+
+        def idle_run(tracked: str) -> dict[str, float]:
+            code = IDLE.format(tracked=tracked, seconds=args.seconds, warmup=args.warmup)
+            result: dict[str, float] = json.loads(run_python(code, env, cwd))
+            return result
+
+        idle, busy, floor = idle_run("False"), idle_run("True"), idle_run('"floor"')
     per_hour_tick = tick["per_tick_us"] * 1e-6 * 3600
     per_hour_e2e = max(0.0, busy["cpu_s"] - idle["cpu_s"]) * 3600 / args.seconds
     per_hour_floor = max(0.0, floor["cpu_s"] - idle["cpu_s"]) * 3600 / args.seconds

@@ -35,7 +35,8 @@ again = Tracker()
 t4 = time.perf_counter()
 again.start(); again.stop()
 t5 = time.perf_counter()
-print(json.dumps({"import_ms": (t1 - t0) * 1e3, "construct_ms": (t2 - t1) * 1e3, "start_stop_ms": (t3 - t2) * 1e3,
+print(json.dumps({"import_ms": (t1 - t0) * 1e3, "construct_ms": (t2 - t1) * 1e3,
+                  "start_stop_ms": (t3 - t2) * 1e3,
                   "warm_start_stop_ms": (t5 - t4) * 1e3, "connects": attempts,
                   "records": tracker.summary.records}))
 """

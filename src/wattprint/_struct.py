@@ -220,8 +220,13 @@ else:
                 changes[name] = getattr(item, name)
         return type(item)(**changes)
 
+    _SCALARS = frozenset({str, int, float, bool, type(None)})
+
     def _plain(value):
-        if hasattr(type(value), "__struct_fields__"):
+        kind = type(value)
+        if kind in _SCALARS:
+            return value
+        if hasattr(kind, "__struct_fields__"):
             return asdict(value)
         if isinstance(value, (list, tuple)):
             return type(value)(_plain(v) for v in value)

@@ -12,14 +12,16 @@ prints it).
 
 from __future__ import annotations
 
-import difflib
 import os
 import sys
-from dataclasses import dataclass, field, fields, replace
-from pathlib import Path
-from typing import Any, Callable, Mapping
 
+from ._struct import dataclass, field, fields, replace
 from .errors import ConfigError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any, Callable, Mapping
 
 __all__ = ["KEYS", "Config", "Key", "load_config", "load_config_skipping_bad_env",
            "default_home"]
@@ -98,6 +100,8 @@ def _text_list(value: Any) -> tuple[str, ...] | None:
 def _path(value: Any) -> Path | None:
     if value is None or value == "":
         return None
+    from pathlib import Path  # ~7 ms on a small VM: only when a path is configured
+
     return Path(os.path.expanduser(_text(value)))
 
 
@@ -237,8 +241,8 @@ class Config:
     home: Path | None = None
     sinks: tuple[str, ...] = ("sqlite",)
     store_flush_s: float = 10.0
-    csv_path: Path | None = Path("wattprint.csv")
-    jsonl_path: Path | None = Path("wattprint.jsonl")
+    csv_path: Path | None = field(default_factory=lambda: _path("wattprint.csv"))
+    jsonl_path: Path | None = field(default_factory=lambda: _path("wattprint.jsonl"))
     cpu_tdp_w: float | None = None
     ram_w_per_gib: float | None = None
     gpu_ids: tuple[str, ...] | None = None
@@ -300,6 +304,8 @@ def _current_name(key: str, source: str, layer: Mapping[str, Any]) -> tuple[str,
 def _parse(key: str, raw: Any, source: str) -> Any:
     spec = KEYS.get(key)
     if spec is None:
+        import difflib
+
         close = difflib.get_close_matches(key, KEYS, n=3)
         hint = f" Did you mean {', '.join(close)}?" if close else ""
         raise ConfigError(
@@ -317,8 +323,16 @@ def _parse(key: str, raw: Any, source: str) -> Any:
         ) from None
 
 
+def _cwd() -> Path:
+    from pathlib import Path
+
+    return Path.cwd()
+
+
 def default_home(environ: Mapping[str, str]) -> Path:
     """Per-user data directory, following each platform's convention."""
+    from pathlib import Path
+
     if environ.get("WATTPRINT_HOME"):
         return Path(os.path.expanduser(environ["WATTPRINT_HOME"]))
     home = Path(environ.get("HOME") or os.path.expanduser("~"))
@@ -332,6 +346,8 @@ def default_home(environ: Mapping[str, str]) -> Path:
 
 
 def user_config_path(environ: Mapping[str, str]) -> Path:
+    from pathlib import Path
+
     if environ.get("WATTPRINT_CONFIG"):
         return Path(os.path.expanduser(environ["WATTPRINT_CONFIG"]))
     if sys.platform == "win32" and environ.get("APPDATA"):
@@ -339,6 +355,15 @@ def user_config_path(environ: Mapping[str, str]) -> Path:
     base = environ.get("XDG_CONFIG_HOME")
     home = Path(environ.get("HOME") or os.path.expanduser("~"))
     return (Path(base) if base else home / ".config") / "wattprint" / "config.toml"
+
+
+def _mentions_wattprint(pyproject: Path) -> bool:
+    # Most projects' pyproject.toml has no [tool.wattprint]: skip parsing it (tomllib and the
+    # typing module it needs cost milliseconds of every tracker's construction).
+    try:
+        return b"wattprint" in pyproject.read_bytes()
+    except OSError:
+        return True  # let the real read report the problem
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -364,7 +389,7 @@ def _file_layers(cwd: Path, environ: Mapping[str, str]) -> list[tuple[str, dict[
     pyproject = cwd / "pyproject.toml"
     if project_file.is_file():
         layers.append((str(project_file), _read_toml(project_file)))
-    elif pyproject.is_file():
+    elif pyproject.is_file() and _mentions_wattprint(pyproject):
         table = _read_toml(pyproject).get("tool", {}).get("wattprint")
         if table is not None:
             if not isinstance(table, dict):
@@ -391,7 +416,7 @@ def load_config(
     env = dict(os.environ if environ is None else environ)
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
-    for source, table in _file_layers(cwd or Path.cwd(), env):
+    for source, table in _file_layers(cwd or _cwd(), env):
         for given, raw in table.items():
             key, recorded = _current_name(given, source, table)
             values[key] = _parse(key, raw, source)

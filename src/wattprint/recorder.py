@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from .records import (
     J_PER_KWH,
@@ -28,9 +27,12 @@ from .records import (
     emissions_g,
 )
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any, Callable, Iterable
+
     from .intensity import Intensity
-    from .meter import Interval
+    from .meter import Interval, Meter
     from .scope import Shares
 
 __all__ = ["MAX_LIVE_SPANS", "Recorder", "Span"]
@@ -52,8 +54,8 @@ class Span:
     reading thread, paid only when asked).
     """
 
-    __slots__ = ("_recorder", "_work", "end_mono_s", "end_s", "final", "name", "parent_id",
-                 "span_id", "start_mono_s", "start_s", "totals")
+    __slots__ = ("_bucket", "_epoch", "_final", "_recorder", "_totals", "_work", "end_mono_s",
+                 "end_s", "name", "parent_id", "span_id", "start_mono_s", "start_s")
 
     def __init__(self, name: str, recorder: Recorder | None) -> None:
         self.name = name
@@ -64,9 +66,11 @@ class Span:
         self.end_mono_s: float | None = None
         self.start_s = 0.0
         self.end_s: float | None = None
-        self.totals = _NO_ENERGY  # a Totals of its own from the first settled joule
+        self._totals = _NO_ENERGY  # a Totals of its own from the first settled joule
         self._work: dict[str, float] | None = None
-        self.final = recorder is None
+        self._final = recorder is None
+        self._epoch = -1  # the meter's read count when it opened
+        self._bucket: _Bucket | None = None  # when it closed before any read: priced there
 
     def __enter__(self) -> Span:
         if self._recorder is not None:
@@ -84,6 +88,20 @@ class Span:
         """Count ``n`` units of work done (in this span, the spans around it and the run)."""
         if self._recorder is not None:
             self._recorder.step(n, unit)
+
+    @property
+    def final(self) -> bool:
+        """Whether its figures are settled (by the record after its end)."""
+        bucket = self._bucket
+        return self._final or (bucket is not None and bucket.power_w is not None)
+
+    @property
+    def totals(self) -> Totals:
+        bucket = self._bucket
+        if self._totals is _NO_ENERGY and bucket is not None and bucket.power_w is not None:
+            self._totals = Totals()
+            _add_linear(self._totals, bucket.power_w, self.duration_s, bucket.g_per_j)
+        return self._totals
 
     def _settled(self) -> Totals:
         if not self.final and self._recorder is not None:
@@ -118,11 +136,11 @@ class _Aggregate:
                  "energy_max_j", "energy_min_j", "first_start_s", "last_end_s", "name",
                  "parent_id", "span_id", "totals", "work")
 
-    def __init__(self, span: Span) -> None:
-        self.span_id, self.parent_id, self.name = span.span_id, span.parent_id, span.name
+    def __init__(self, first: Span | _Bucket) -> None:
+        self.span_id, self.parent_id, self.name = first.span_id, first.parent_id, first.name
         self.count = 0
-        self.first_start_s = span.start_s
-        self.last_end_s = span.start_s
+        self.first_start_s = first.start_s if isinstance(first, Span) else first.first_start_s
+        self.last_end_s = self.first_start_s
         self.duration_s = 0.0
         self.duration_min_s = self.energy_min_j = float("inf")
         self.duration_max_s = self.energy_max_j = 0.0
@@ -148,6 +166,22 @@ class _Aggregate:
         for unit, n in (span._work or {}).items():
             self.work[unit] = self.work.get(unit, 0.0) + n
 
+    def add_bucket(self, bucket: _Bucket) -> None:
+        """Every instance that closed between two reads: energy = power x duration each."""
+        power = bucket.power_w
+        assert power is not None
+        watts = power["cpu"] + power["gpu"] + power["ram"] + power["other"]
+        self.count += bucket.count
+        self.last_end_s = max(self.last_end_s, bucket.last_end_s)
+        self.duration_s += bucket.duration_s
+        self.duration_min_s = min(self.duration_min_s, bucket.duration_min_s)
+        self.duration_max_s = max(self.duration_max_s, bucket.duration_max_s)
+        self.energy_min_j = min(self.energy_min_j, watts * bucket.duration_min_s)
+        self.energy_max_j = max(self.energy_max_j, watts * bucket.duration_max_s)
+        _add_linear(self.totals, power, bucket.duration_s, bucket.g_per_j)
+        for unit, n in (bucket.work or {}).items():
+            self.work[unit] = self.work.get(unit, 0.0) + n
+
     def to_record(self, run_id: str) -> SpanRecord:
         t = self.totals
         return SpanRecord(
@@ -160,6 +194,46 @@ class _Aggregate:
             energy_min_j=self.energy_min_j, energy_max_j=self.energy_max_j,
             emissions_g=t.emissions_g, work=tuple(sorted(self.work.items())),
         )
+
+
+class _Bucket:
+    """The instances of one span path that opened and closed between the same two reads.
+
+    Every device's power is constant between two reads (the meter interpolates linearly), so
+    these instances differ only by their duration: the bucket keeps sums and extremes, not the
+    spans, and memory stays flat however fast a loop opens spans. Priced at the next record.
+    """
+
+    __slots__ = ("count", "duration_max_s", "duration_min_s", "duration_s", "epoch",
+                 "first_start_s", "g_per_j", "last_end_s", "name", "parent_id", "power_w",
+                 "span_id", "work")
+
+    def __init__(self, span: Span) -> None:
+        self.span_id, self.parent_id, self.name = span.span_id, span.parent_id, span.name
+        self.epoch = span._epoch
+        self.count = 0
+        self.first_start_s = span.start_s
+        self.last_end_s = span.start_s
+        self.duration_s = 0.0
+        self.duration_min_s = float("inf")
+        self.duration_max_s = 0.0
+        self.work: dict[str, float] | None = None
+        self.power_w: dict[str, float] | None = None  # per component bucket, once priced
+        self.g_per_j = 0.0
+
+    def add(self, span: Span, duration_s: float) -> None:
+        self.count += 1
+        self.last_end_s = span.end_s or span.start_s
+        self.duration_s += duration_s
+        if duration_s < self.duration_min_s:
+            self.duration_min_s = duration_s
+        if duration_s > self.duration_max_s:
+            self.duration_max_s = duration_s
+        if span._work:
+            work = self.work if self.work is not None else {}
+            for unit, n in span._work.items():
+                work[unit] = work.get(unit, 0.0) + n
+            self.work = work
 
 
 class Recorder:
@@ -181,7 +255,11 @@ class Recorder:
         self._warn = warn
         self._local = threading.local()
         self._lock = threading.Lock()
-        self._live: list[Span] = []  # open, or closed and not yet settled
+        self._open: set[Span] = set()
+        self._live: list[Span] = []  # closed across a read, not yet settled
+        self._buckets: dict[tuple[str, int], _Bucket] = {}  # closed between two reads
+        #: The meter whose read count tells whether a span saw a read (set by the tracker).
+        self.meter: Meter | None = None
         self._work: dict[str, float] = {}  # since the last record
         self._aggregates: dict[str, _Aggregate] = {}
         self._fallback_shares: set[str] = set()
@@ -208,24 +286,41 @@ class Recorder:
         if stack:
             parent = stack[-1].span_id
             span.parent_id, span.span_id = parent, f"{parent}/{span.name}"
+        meter = self.meter
+        span._epoch = meter.epoch if meter is not None else -1  # before the clock: see close
         span.start_s = self._wall()
         span.start_mono_s = self._clock()
         stack.append(span)
         with self._lock:
-            self._live.append(span)
-            crowded = len(self._live) >= MAX_LIVE_SPANS
+            self._open.add(span)
+            crowded = len(self._open) + len(self._live) >= MAX_LIVE_SPANS
         if crowded and span.start_mono_s - self._last_cut_s >= MIN_EARLY_CUT_S:
             self._last_cut_s = span.start_mono_s  # asked once; the cut confirms it
             self.crowded()
 
     def close(self, span: Span) -> None:
-        span.end_mono_s = self._clock()
+        end = span.end_mono_s = self._clock()
         span.end_s = self._wall()
         stack: list[Span] = getattr(self._local, "stack", [])
         if stack and stack[-1] is span:
             stack.pop()
         elif span in stack:
             stack.remove(span)
+        meter = self.meter
+        # The meter raises its epoch before a read takes its timestamp: the same epoch now as
+        # at the open means no read fell inside the span, whose power was then constant.
+        between_reads = meter is not None and span._epoch == meter.epoch >= 0
+        with self._lock:
+            self._open.discard(span)
+            if between_reads:
+                key = (span.span_id, span._epoch)
+                bucket = self._buckets.get(key)
+                if bucket is None:
+                    bucket = self._buckets[key] = _Bucket(span)
+                bucket.add(span, max(0.0, end - span.start_mono_s))
+                span._bucket = bucket
+            else:
+                self._live.append(span)
 
     def step(self, n: float, unit: str) -> None:
         stack: list[Span] = getattr(self._local, "stack", [])
@@ -240,9 +335,14 @@ class Recorder:
     def cut(self, interval: Interval, shares: Shares,
             intensity: Intensity | None) -> tuple[Record, list[SpanRecord]]:
         """The record for ``interval`` and the span aggregates it changed."""
+        last_epoch = interval.epochs[-1][0] if interval.epochs else None
         with self._lock:
             work, self._work = self._work, {}
-            live = list(self._live)
+            live = [*self._open, *self._live]
+            buckets = [b for b in self._buckets.values()
+                       if last_epoch is None or b.epoch < last_epoch]
+            for bucket in buckets:
+                del self._buckets[(bucket.span_id, bucket.epoch)]
         self._last_cut_s = interval.start_mono_s + interval.duration_s
         record, devices = self._record(interval, shares, intensity, work)
         g_per_j = (intensity.g_per_kwh if intensity else 0.0) * self.pue / J_PER_KWH
@@ -257,25 +357,33 @@ class Recorder:
             x = max(span.start_mono_s, t0)
             y = t1 if end is None or end > t1 else end
             if y > x:
-                if span.totals is _NO_ENERGY:
-                    span.totals = Totals()
+                if span._totals is _NO_ENERGY:
+                    span._totals = Totals()
                 if power_w is None:
-                    _add_energy(span.totals, devices, x, y, g_per_j)
+                    _add_energy(span._totals, devices, x, y, g_per_j)
                 else:
-                    _add_linear(span.totals, power_w, y - x, g_per_j)
+                    _add_linear(span._totals, power_w, y - x, g_per_j)
             if end is not None and end <= t1:
-                span.final = True
+                span._final = True
                 agg = self._aggregates.get(span.span_id)
                 if agg is None:
                     agg = self._aggregates[span.span_id] = _Aggregate(span)
                 agg.add(span)
                 changed[span.span_id] = agg
+        if buckets:
+            _price(buckets, devices, power_w, interval, g_per_j)
+            for bucket in buckets:
+                agg = self._aggregates.get(bucket.span_id)
+                if agg is None:
+                    agg = self._aggregates[bucket.span_id] = _Aggregate(bucket)
+                agg.add_bucket(bucket)
+                changed[bucket.span_id] = agg
         if changed:
             with self._lock:
-                self._live = [s for s in self._live if not s.final]
+                self._live = [s for s in self._live if not s._final]
         self.seq += 1  # only now: a cut that failed half-way leaves no hole in seq
         self._carried.clear()
-        return record, [a.to_record(self.run_id) for a in changed.values()]
+        return record, [a.to_record(self.run_id) for a in _in_order(changed.values())]
 
     def failed_tick(self, interval: Interval | None, reason: str, at_s: float) -> Record | None:
         """After a tick whose measurement raised: never drop its interval silently.
@@ -309,14 +417,14 @@ class Recorder:
     def close_open_spans(self) -> None:
         """At stop: every span still open ends now (settled by the final cut)."""
         with self._lock:
-            live = list(self._live)
-        for span in live:
+            still_open = list(self._open)
+        for span in still_open:
             if span.end_mono_s is None:
                 self.close(span)
 
     def spans(self) -> list[SpanRecord]:
         """Every aggregate so far, in order of first appearance."""
-        return [a.to_record(self.run_id) for a in self._aggregates.values()]
+        return [a.to_record(self.run_id) for a in _in_order(self._aggregates.values())]
 
     def _record(self, interval: Interval, shares: Shares, intensity: Intensity | None,
                 work: dict[str, float]) -> tuple[Record, list[tuple[Any, float, str]]]:
@@ -383,6 +491,31 @@ def _linear_power_w(devices: Iterable[tuple[Any, float, str]],
         if dt > 0:
             power[bucket] += (timeline.energy_j[1] - timeline.energy_j[0]) / dt * share
     return power
+
+
+def _in_order(aggregates: Iterable[_Aggregate]) -> list[_Aggregate]:
+    """First opened first; a parent before the child that opened at the same instant."""
+    return sorted(aggregates, key=lambda a: (a.first_start_s, a.span_id.count("/")))
+
+
+def _price(buckets: list[_Bucket], devices: list[tuple[Any, float, str]],
+           power_w: dict[str, float] | None, interval: Interval, g_per_j: float) -> None:
+    """Each bucket's power per component: the devices' slope between its two reads."""
+    epochs = interval.epochs
+    bounds = {e: (t, epochs[i + 1][1]) for i, (e, t) in enumerate(epochs[:-1])}
+    t0 = interval.start_mono_s
+    whole = (t0, t0 + interval.duration_s)
+    for bucket in buckets:
+        bucket.g_per_j = g_per_j
+        if power_w is not None:  # every device linear over the whole interval
+            bucket.power_w = power_w
+            continue
+        x, y = bounds.get(bucket.epoch, whole)  # an unknown epoch: the interval's mean power
+        watts = {"cpu": 0.0, "gpu": 0.0, "ram": 0.0, "other": 0.0}
+        if y > x:
+            for timeline, share, component in devices:
+                watts[component] += (timeline.at(y) - timeline.at(x)) / (y - x) * share
+        bucket.power_w = watts
 
 
 def _add_linear(totals: Totals, power_w: dict[str, float], seconds: float, g_per_j: float) -> None:

@@ -14,9 +14,11 @@ name (J, W, s, g); kWh and kg appear only at presentation.
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from ._struct import asdict, dataclass, field, field_names
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Iterable, Mapping, Sequence
 
 __all__ = [
     "RECORD_COLUMNS",
@@ -116,6 +118,8 @@ class Record:
 
     def to_row(self) -> dict[str, Any]:
         """Flat mapping (components and gaps as JSON text) for CSV, SQL and HTTP."""
+        import json
+
         row = {name: getattr(self, name) for name in RECORD_COLUMNS}
         row["components"] = json.dumps([c.to_dict() for c in self.components], sort_keys=True)
         row["gaps"] = json.dumps(list(self.gaps))
@@ -124,6 +128,8 @@ class Record:
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Record:
+        import json
+
         components = row.get("components") or "[]"
         gaps = row.get("gaps") or "[]"
         comp_list = json.loads(components) if isinstance(components, str) else components
@@ -167,7 +173,7 @@ def _as_bool(value: Any) -> bool:
     return bool(value)
 
 
-RECORD_COLUMNS: tuple[str, ...] = tuple(Record.__dataclass_fields__)
+RECORD_COLUMNS: tuple[str, ...] = field_names(Record)
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,7 +202,7 @@ class RunInfo:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunInfo:
-        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        known = {k: data[k] for k in field_names(cls) if k in data}
         for key in ("devices", "skipped", "warnings"):
             known[key] = tuple(known.get(key, ()))
         return cls(**known)
@@ -241,19 +247,21 @@ class SpanRecord:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SpanRecord:
-        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        known = {k: data[k] for k in field_names(cls) if k in data}
         known["work"] = work_from_wire(data.get("work") or ())
         return cls(**known)
 
 
 def work_from_wire(items: Any) -> tuple[tuple[str, float], ...]:
     """``[{"unit": "samples", "count": 128}]`` (wire) or ``{"samples": 128}`` -> sorted pairs."""
+    import json
+
     if isinstance(items, str):
         items = json.loads(items) if items else ()
-    if isinstance(items, Mapping):
+    if isinstance(items, dict):
         pairs = [(str(k), float(v)) for k, v in items.items()]
     else:
-        pairs = [(str(i["unit"]), float(i["count"])) if isinstance(i, Mapping)
+        pairs = [(str(i["unit"]), float(i["count"])) if isinstance(i, dict)
                  else (str(i[0]), float(i[1])) for i in items]
     return tuple(sorted(pairs))
 
@@ -339,11 +347,13 @@ class RunSummary:
         return data
 
     def dumps(self) -> str:
+        import json
+
         return json.dumps(self.to_json(), indent=2, sort_keys=True)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> RunSummary:
-        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        known = {k: data[k] for k in field_names(cls) if k in data}
         for key in ("components", "spans", "warnings", "gaps", "work"):
             known[key] = tuple(known.get(key, ()))
         # Summaries written before wire version 3 lack these keys: they become "unknown" (null),

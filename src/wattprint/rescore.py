@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Sequence
 
+from ._struct import dataclass, field, replace
 from .intensity.providers import average_over
 from .records import Record, RunAccumulator, emissions_g
 

@@ -19,41 +19,39 @@ warnings or gaps.
 from __future__ import annotations
 
 import atexit
-import functools
-import importlib
-import inspect
-import logging
 import os
 import sys
 import threading
 import time
 import weakref
-from dataclasses import dataclass, replace
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, TypeVar
 
+from ._log import get_logger
+from ._struct import dataclass, replace
 from .config import Config, load_config
 from .host import HostPaths, host_id, hostname
-from .intensity import Intensity, IntensitySource, Location
 from .meter import Meter
 from .recorder import Recorder, Span
 from .records import RunAccumulator, RunInfo, RunSummary, summarize
-from .scope import Shares
-from .sensors import DeviceInfo, ProbeContext, Sensor, SensorOptions, Skipped
+from .sensors import ProbeContext, SensorOptions
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any, Callable, Mapping, Sequence, TypeVar
+
     from .cluster import Job
     from .exporter import Exporter
+    from .intensity import Intensity, IntensitySource, Location
     from .sampler import Sampler
-    from .scope import Scope
+    from .scope import Scope, Shares
+    from .sensors import DeviceInfo, Sensor, Skipped
     from .sinks import Sink
 
 __all__ = ["Span", "Tracker", "track"]
 
-log = logging.getLogger("wattprint")
-log.addHandler(logging.NullHandler())
+log = get_logger("wattprint")
 
-F = TypeVar("F", bound=Callable[..., Any])
+if TYPE_CHECKING:
+    F = TypeVar("F", bound=Callable[..., Any])
 
 _live: weakref.WeakSet[Tracker] = weakref.WeakSet()
 _hooks_installed = False
@@ -134,7 +132,7 @@ class Tracker:
 
         base = config if config is not None else load_config()
         self.config = base.with_overrides(settings) if settings else base
-        logging.getLogger("wattprint").setLevel(self.config.log_level.upper())
+        log.set_level(self.config.log_level)
         self._paths = paths or HostPaths()
         self.location: Location = locate(self.config, self._paths)
         self.pue, self.pue_source, self._wue = _resolve_pue(self.config, self.location)
@@ -258,7 +256,7 @@ class Tracker:
 
         self._sinks = self._given_sinks if self._given_sinks is not None else self._config_sinks()
         for module in ("exporter", "sampler", "scope", "spool"):  # loaded now, used by _begin
-            importlib.import_module(f"{__package__}.{module}")
+            __import__(f"{__package__}.{module}")
 
         self._intensity = self._given_intensity or _intensity_source(
             self._provider, self.config, self.location)
@@ -291,6 +289,7 @@ class Tracker:
         self._scope = make_scope(config.scope, pid=target_pid, devices=self._devices,
                                  paths=self._paths, job=self.job, sensors=self._sensors)
         self._meter = Meter(self._sensors, clock=self._clock, wall_clock=self._wall)
+        self._recorder.meter = self._meter
         self._sampler = Sampler(
             self._meter, interval_s=config.interval_s, fast_s=config.sample_s,
             max_power_w={d.device: d.max_power_w for d in self._devices if d.max_power_w})
@@ -544,8 +543,10 @@ class Tracker:
                     self._exporter.submit(span)
 
     def _shares(self) -> Shares:
+        from .scope import WHOLE, Shares
+
         if self._scope is None or self._scope.name == "machine":
-            return _WHOLE
+            return WHOLE
         try:
             return self._scope.shares()
         except Exception as exc:
@@ -558,6 +559,8 @@ class Tracker:
         assert self._intensity is not None
         if self._static_intensity is not None:
             return self._static_intensity
+        from datetime import datetime, timezone
+
         try:
             return self._intensity.lookup(
                 self.location,
@@ -603,7 +606,6 @@ class Tracker:
         return summarize(info, [], status=status)
 
 
-_WHOLE = Shares()
 # Longest the final export may hold up the program's exit; what is not delivered by then is
 # spooled (see wattprint.exporter).
 _FINAL_FLUSH_S = 3.0
@@ -707,6 +709,9 @@ def track(func: F | None = None, **settings: Any) -> Any:
     Each call of the decorated function is one run; the last summary is kept on the wrapper as
     ``wrapper.last_summary``.
     """
+
+    import functools
+    import inspect
 
     def decorate(fn: F) -> F:
         if inspect.iscoroutinefunction(fn):

@@ -16,8 +16,7 @@ tests check that every object the sinks write validates.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Union
-
+from ._struct import field_names
 from .records import Heartbeat, Record, RunInfo, RunSummary, SpanRecord
 
 __all__ = ["WIRE_VERSION", "Item", "from_wire", "schema", "to_wire"]
@@ -26,7 +25,19 @@ __all__ = ["WIRE_VERSION", "Item", "from_wire", "schema", "to_wire"]
 #: in ``docs/wire-format.md`` (and a new ``$id`` in ``wire_schema.json``).
 WIRE_VERSION = 3
 
-Item = Union[RunInfo, Record, SpanRecord, Heartbeat, RunSummary]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Mapping, Union
+
+    Item = Union[RunInfo, Record, SpanRecord, Heartbeat, RunSummary]
+
+
+def __getattr__(name: str) -> object:
+    if name == "Item":  # built on demand: typing costs milliseconds to import
+        from typing import Union
+
+        return Union[RunInfo, Record, SpanRecord, Heartbeat, RunSummary]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 _SCHEMA_FILE = "wire_schema.json"
 _TYPES = ("run", "record", "span", "heartbeat", "summary")
@@ -44,7 +55,7 @@ def schema() -> dict[str, Any]:
 
 def _plain(value: Any) -> Any:
     """A JSON-native deep copy: mappings -> dicts, tuples and lists -> lists."""
-    if isinstance(value, Mapping):
+    if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
@@ -56,7 +67,7 @@ def _work(pairs: tuple[tuple[str, float], ...]) -> list[dict[str, Any]]:
 
 
 def _fields(item: Any, skip: tuple[str, ...] = ()) -> dict[str, Any]:
-    return {name: _plain(getattr(item, name)) for name in item.__dataclass_fields__
+    return {name: _plain(getattr(item, name)) for name in field_names(item)
             if name not in skip}
 
 

@@ -15,11 +15,13 @@ from wattprint.sensors.fake import FakeDevice, FakeSensor
 INTENSITY = Intensity(400.0, "FR", "test table", 2024)
 
 
-def setup(clock, *devices, pue: float = 1.0):
+def setup(clock, *devices, pue: float = 1.0, wired: bool = True):
     sensor = FakeSensor(list(devices), clock=clock)
     meter = Meter([sensor], clock=clock, wall_clock=clock.wall_clock)
     meter.start()
     recorder = Recorder("run-1", pue=pue, clock=clock, wall_clock=clock.wall_clock)
+    if wired:  # as the tracker wires them: spans that see no read are priced in buckets
+        recorder.meter = meter
     return sensor, meter, recorder
 
 
@@ -110,7 +112,69 @@ def test_millions_of_steps_keep_one_row(clock):
     spans = recorder.spans()
     assert len(spans) == 1 and spans[0].count == 10_000
     assert spans[0].energy_j == pytest.approx(1000.0)
-    assert recorder._live == []
+    assert recorder._live == [] and recorder._buckets == {} and not recorder._open
+
+
+def test_spans_between_two_reads_are_priced_in_one_bucket_at_that_segments_power(clock):
+    # 100 W for the first 2 s, then 400 W: the reads at 2 s and 4 s bound two segments.
+    t0 = clock.now
+    power = FakeDevice("fake:cpu", "cpu", lambda t: 100.0 if t < t0 + 2.0 else 400.0)
+    sensor, meter, recorder = setup(clock, power)
+    kept = []
+    for _ in range(1000):  # 1000 spans of 1 ms in the first segment
+        with recorder.span("step") as step:
+            clock.advance(0.001)
+        kept.append(step)
+    clock.advance(1.0)
+    meter.read()  # at 2 s
+    with recorder.span("step") as late:  # 2 .. 2.5 s, in the second segment: 400 W
+        clock.advance(0.5)
+    with recorder.span("across") as across:  # 2.5 .. 3.5 s, with a read at 3 s inside it
+        clock.advance(0.5)
+        meter.read()
+        clock.advance(0.5)
+    assert len(recorder._buckets) == 2 and len(recorder._live) == 1  # only "across" is kept
+    clock.advance(0.5)
+    record, aggregates = recorder.cut(meter.cut(), Shares(), INTENSITY)
+    assert kept[0].final and kept[0].energy_j == pytest.approx(0.1)
+    assert late.energy_j == pytest.approx(200.0)
+    assert across.energy_j == pytest.approx(400.0)  # interpolated across its read
+    step = {a.span_id: a for a in aggregates}["step"]
+    assert step.count == 1001
+    assert step.energy_j == pytest.approx(1000 * 0.1 + 200.0)
+    assert (step.energy_min_j, step.energy_max_j) == pytest.approx((0.1, 200.0))
+    assert (step.duration_min_s, step.duration_max_s) == pytest.approx((0.001, 0.5))
+    assert record.energy_j == pytest.approx(100.0 * 2.0 + 400.0 * 2.0)
+    assert recorder._buckets == {} and recorder._live == []
+
+
+def test_a_bucket_that_closed_after_the_cuts_read_waits_for_the_next_record(clock):
+    sensor, meter, recorder = setup(clock, FakeDevice("fake:cpu", "cpu", 100.0))
+    interval = meter.cut()  # the cut's read happens ...
+    with recorder.span("step") as step:  # ... before the recorder takes its interval
+        clock.advance(1.0)
+    _, aggregates = recorder.cut(interval, Shares(), INTENSITY)
+    assert aggregates == [] and not step.final
+    clock.advance(1.0)
+    _, aggregates = recorder.cut(meter.cut(), Shares(), INTENSITY)
+    assert step.energy_j == pytest.approx(100.0) and aggregates[0].count == 1
+
+
+@pytest.mark.parametrize("wired", [True, False])
+def test_both_paths_give_the_same_figures(clock, wired):
+    sensor, meter, recorder = setup(clock, FakeDevice("fake:cpu", "cpu", 50.0),
+                                    FakeDevice("fake:gpu", "gpu", 250.0), wired=wired)
+    for seconds in (0.5, 1.5, 0.25):
+        with recorder.span("step") as step:
+            clock.advance(seconds)
+            step.step(8, unit="tokens")
+    clock.advance(1.0)
+    _, aggregates = recorder.cut(meter.cut(), Shares(cpu=0.5), INTENSITY)
+    (step,) = aggregates
+    assert (step.count, step.work) == (3, (("tokens", 24.0),))
+    assert (step.cpu_energy_j, step.gpu_energy_j) == pytest.approx((25.0 * 2.25, 250.0 * 2.25))
+    assert (step.energy_min_j, step.energy_max_j) == pytest.approx((275.0 * 0.25, 275.0 * 1.5))
+    assert step.emissions_g == pytest.approx(275.0 * 2.25 * 400.0 / 3_600_000)
 
 
 def test_spans_on_other_threads_have_their_own_parents(clock):

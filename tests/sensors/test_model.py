@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 # The shared fake-/proc builder lives in tests/fakes (no packages under --import-mode=importlib).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from fakes.procfs import FakeHost
+from fakes.procfs import FakeHost  # noqa: E402
 
 GIB = 2**30
 
