@@ -19,10 +19,10 @@ GPUs whose sensor cannot attribute, are kept whole and say so.
 
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping, Protocol, Sequence
 
+from ._log import get_logger
+from ._struct import dataclass, field
 from .sensors import DeviceInfo, HostPaths
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = ["MachineScope", "ProcessScope", "Scope", "Shares", "make_scope"]
 
-log = logging.getLogger("wattprint.scope")
+log = get_logger("wattprint.scope")
 
 
 # How a device's per-interval split (see Shares.devices) maps onto a share's basis. NVML's
@@ -80,6 +80,9 @@ class Shares:
         if component == "ram":
             return self.ram_basis
         return "whole"
+
+
+WHOLE = Shares()  # machine scope: every device counted whole
 
 
 class Scope(Protocol):
