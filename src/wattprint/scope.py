@@ -19,18 +19,16 @@ GPUs whose sensor cannot attribute, are kept whole and say so.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping, Protocol, Sequence
-
-from ._log import get_logger
 from ._struct import dataclass, field
 from .sensors import DeviceInfo, HostPaths
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any, Mapping, Protocol, Sequence
+
     from .cluster import Job
 
-__all__ = ["MachineScope", "ProcessScope", "Scope", "Shares", "make_scope"]
-
-log = get_logger("wattprint.scope")
+__all__ = ["WHOLE", "AllocationScope", "MachineScope", "ProcessScope", "Shares", "make_scope"]
 
 
 # How a device's per-interval split (see Shares.devices) maps onto a share's basis. NVML's
@@ -85,12 +83,13 @@ class Shares:
 WHOLE = Shares()  # machine scope: every device counted whole
 
 
-class Scope(Protocol):
-    name: str
+if TYPE_CHECKING:  # only type checks use the protocol (typing costs milliseconds to import)
+    class Scope(Protocol):
+        name: str
 
-    def start(self) -> None: ...
+        def start(self) -> None: ...
 
-    def shares(self) -> Shares: ...
+        def shares(self) -> Shares: ...
 
 
 class MachineScope:

@@ -34,10 +34,9 @@ of one tick straddling an exit) is held until the true total catches up.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ._struct import dataclass
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import psutil
 

@@ -82,3 +82,16 @@ def test_unknown_code_without_matches_still_says_what_to_do() -> None:
         tables.normalize_country("")
     assert info.value.suggestions == ()
     assert "such as FR" in str(info.value)
+
+
+def test_one_zone_read_alone_equals_the_whole_tables_row() -> None:
+    from wattprint.intensity import tables
+
+    tables.zones.cache_clear()
+    alone = {z: tables.zone(z) for z in ("FR", "US-CA", "WORLD", "AE", "nowhere")}
+    assert tables.zones.cache_info().currsize == 0  # read without building the table
+    table = tables.zones()
+    for zone_id, row in alone.items():
+        assert row == table.get(zone_id)
+        assert tables.zone(zone_id) == table.get(zone_id)  # and from the loaded table
+    assert alone["nowhere"] is None and alone["FR"] is not None

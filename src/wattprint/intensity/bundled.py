@@ -6,11 +6,16 @@ licence, and a lookup returns them with the value.
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from ..errors import IntensityUnavailable
-from . import Intensity, Location
-from .tables import ZoneRow, zones
+from . import Intensity
+from .tables import ZoneRow
+from .tables import zone as bundled_zone
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from . import Location
 
 __all__ = ["BundledSource", "WORLD_ZONE"]
 
@@ -46,16 +51,16 @@ class BundledSource:
     static = True  # annual averages: one lookup serves a whole run
 
     def lookup(self, where: Location, start: datetime, end: datetime) -> Intensity:
-        table = zones()
         zone = zone_for(where)
-        if zone in table:
-            return _intensity(table[zone])
-        world = table.get(WORLD_ZONE)
+        found = bundled_zone(zone) if zone is not None else None
+        if found is not None:
+            return _intensity(found)
+        world = bundled_zone(WORLD_ZONE)
         if world is None:  # the build validates this row exists; guard a broken install
             raise IntensityUnavailable("bundled tables have no WORLD row; reinstall wattprint")
         if zone is None:  # the location itself is flagged as unknown; WORLD says the rest
             return _intensity(world)
-        if where.country and where.country in table:
-            row = table[where.country]
-            return _intensity(row, f"no bundled data for {zone}: {where.country} average used")
+        country = bundled_zone(where.country) if where.country else None
+        if country is not None:
+            return _intensity(country, f"no bundled data for {zone}: {where.country} average used")
         return _intensity(world, f"no bundled data for {zone}: world average used")

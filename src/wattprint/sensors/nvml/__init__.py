@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any
 
 from ..._log import get_logger
 from ...errors import SensorReadError, SensorUnavailable
@@ -36,6 +35,10 @@ from .attribution import (
 from .library import INSTALL_FIX, Errors, error_classes, init, load, shut_down
 from .sampling import Gpu, Reader, Sampling, device_info, open_gpu
 from .selection import discover, select_gpus
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "BASIS_IDLE",

@@ -9,11 +9,14 @@ and ``nvmlDeviceGetComputeRunningProcesses(handle)`` (``pid``, ``usedGpuMemory``
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
 
 from ..._log import get_logger
 from .library import NO_PERMISSION, NOT_FOUND, SUCCESS, UNSUPPORTED, Errors, error_code
 from .sampling import Gpu
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable
 
 log = get_logger("wattprint.sensors.nvml")
 

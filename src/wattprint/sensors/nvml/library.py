@@ -9,11 +9,14 @@ driver versions (``nvml.h``).
 from __future__ import annotations
 
 import importlib
-from typing import Any, Callable
 
 from ..._log import get_logger
 from ...errors import SensorUnavailable
 from .. import ProbeContext
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable
 
 log = get_logger("wattprint.sensors.nvml")
 

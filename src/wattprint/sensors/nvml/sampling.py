@@ -30,12 +30,14 @@ counters that can wrap (NVML's does not, in practice).
 
 from __future__ import annotations
 
-from typing import Any, Callable
-
 from ..._struct import dataclass
 from .. import DeviceInfo, Reading
 from .library import UNSUPPORTED, Errors, ask, error_code, mig_on
 from .selection import Found
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Any
 
 from ..._struct import dataclass
 from ...errors import SensorUnavailable
 from .. import ProbeContext
 from .library import Errors, ask, mig_on
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 _INDEX = re.compile(r"^\d+$")
 
