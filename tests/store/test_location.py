@@ -121,3 +121,23 @@ def test_another_nodes_older_file_is_read_through_a_migrated_copy_and_left_as_it
         repo.close()
     with sqlite3.connect(other) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+
+
+def test_rescore_of_another_nodes_run_says_where_to_run_it(tmp_path, monkeypatch):
+    from wattprint.cli.stored import _elsewhere
+    from wattprint.config import load_config
+    from wattprint.errors import StoreError
+
+    home = tmp_path / "home"
+    store_path = home / "wattprint.db"
+    for name, runs in (("machine-a", ["a1"]), ("machine-b", ["b1"])):
+        node = fake_host(tmp_path / name, [("/", "ext4"), (str(home), "nfs4")], name)
+        sink = SqliteSink(store_path, paths=node)
+        for run_id in runs:
+            sink.export(storekit.run_batch(run_id, hostname=f"node-{run_id[0]}"))
+        sink.close()
+    config = load_config(environ={"WATTPRINT_HOME": str(home)})
+    own = home / "wattprint.own.db"
+    with pytest.raises(StoreError, match=r"run b1 was recorded on node-b.*rescore b1` on node-b"):
+        _elsewhere(config, "b1", own)
+    _elsewhere(config, "zz", own)  # unknown everywhere: the caller's own error stands

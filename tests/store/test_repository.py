@@ -195,6 +195,31 @@ def test_aggregates(store):
         store.aggregate("colour")
 
 
+def test_aggregates_keep_average_and_marginal_grams_apart(store):
+    from dataclasses import replace
+
+    finished(store, "avg", started=T0, project="vision", cpu_j=3600.0)  # 2 x 36 g/kWh
+    run = storekit.info("mix", started=T0 + 10, project="vision")
+    records = [storekit.record("mix", 1, cpu_j=3600.0, start=T0 + 10),  # average, 0.036 g
+               replace(storekit.record("mix", 2, cpu_j=3600.0, gpu_j=3600.0, start=T0 + 11,
+                                       g_per_kwh=500.0), intensity_kind="marginal"),
+               replace(storekit.record("mix", 3, cpu_j=3600.0, start=T0 + 12, g_per_kwh=0.0),
+                       intensity_kind=None, emissions_g=0.0)]  # no intensity: no grams
+    store.export([run, *records, summarize(run, records)])
+    (vision,) = store.aggregate("project")
+    assert vision.kind == "mixed" and vision.runs == 2
+    assert vision.emissions_by_kind == pytest.approx({"average": 0.108, "marginal": 1.0})
+    assert vision.emissions_g == pytest.approx(1.108)
+    assert vision.to_dict()["kind"] == "mixed"
+    by_component = {a.key: a for a in store.aggregate("component")}
+    assert by_component["gpu"].kind == "marginal"
+    assert by_component["gpu"].emissions_by_kind == pytest.approx({"marginal": 0.5})
+    assert by_component["cpu"].emissions_by_kind == pytest.approx({"average": 0.108,
+                                                                   "marginal": 0.5})
+    (avg_only,) = store.aggregate("project", RunFilter(experiment="e", until_s=T0 + 5))
+    assert avg_only.kind == "average"
+
+
 def test_a_batch_failing_midway_leaves_nothing(store):
     run = storekit.info("r1")
     ok = storekit.record("r1", 1)

@@ -18,6 +18,8 @@ from .common import EXIT_FAILURE, EXIT_USAGE, print_json, reading_settings, say,
 from .options import add_json, add_run_filters, positive, run_filter, run_id_text
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from ..config import Config
 
 
@@ -114,6 +116,24 @@ def _open_store(config: Config) -> Any:
     store = Store(where.write_path, journal_mode=where.journal_mode)
     _print_notices(store.notices)
     return store
+
+
+def _elsewhere(config: Config, prefix: str, own: Path) -> None:
+    """On a network file system each node writes its own store file: a run recorded by another
+    node is read from that node's file, but only that node may write to it."""
+    repo = _open_repository(config)
+    try:
+        run_id = repo.resolve_id(prefix)
+        row = repo.info(run_id)
+    except StoreError:
+        return
+    finally:
+        repo.close()
+    host = (row.host or {}).get("hostname") or "another node"
+    raise StoreError(
+        f"run {run_id[:8]} was recorded on {host}, in another node's store file; on a network "
+        f"file system each node writes only its own file ({own}): run `wattprint rescore "
+        f"{run_id[:8]}` on {host}")
 
 
 def _nothing_yet(config: Config) -> str:
@@ -267,10 +287,16 @@ def cmd_stats(args: argparse.Namespace) -> int:
     if not groups:
         print("no runs match" if repo.paths else _nothing_yet(config))
         return 0
-    print(f"{args.by:<28} {'runs':>6} {'duration':>10} {'energy':>12} {'CO2e':>10}")
+    print(f"{args.by:<28} {'runs':>6} {'duration':>10} {'energy':>12} {'CO2e':>10}  kind")
     for g in groups:
         print(f"{g.key[:28]:<28} {g.runs:>6} {format_duration(g.duration_s):>10} "
-              f"{format_energy(g.energy_j):>12} {format_mass(g.emissions_g):>10}")
+              f"{format_energy(g.energy_j):>12} {format_mass(g.emissions_g):>10}  {g.kind or '-'}")
+    mixed = [g for g in groups if g.kind == "mixed"]
+    for g in mixed:
+        parts = ", ".join(f"{format_mass(grams)} {kind}" for kind, grams in
+                          g.emissions_by_kind.items())
+        print(f"  {g.key}: {parts} (average and marginal grams answer different questions; "
+              "read them apart)")
     return 0
 
 
@@ -284,7 +310,11 @@ def cmd_rescore(args: argparse.Namespace) -> int:
               "watttime or neso) or the `provider` setting", file=sys.stderr)
         return EXIT_USAGE
     store = _open_store(config)
-    run_id = store.resolve_id(args.run_id)
+    try:
+        run_id = store.resolve_id(args.run_id)
+    except StoreError:
+        _elsewhere(config, args.run_id, store.path)
+        raise
     provider = _make_provider(config)
     try:
         result = rescore_run(store, run_id, provider)

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterator, Protocol, Sequence, runtime_checkable
 
-from .._struct import asdict, dataclass
+from .._struct import asdict, dataclass, field
 from ..errors import StoreError
 from ..records import Record, RunAccumulator, RunInfo, RunSummary, SpanRecord
 from .liveness import Liveness, effective_status, pid_alive
@@ -89,14 +89,26 @@ class Page:
 
 @dataclass(frozen=True, slots=True)
 class Aggregate:
+    """Totals of one group of runs. Average (attributional) and marginal grams answer different
+    questions: ``emissions_by_kind`` keeps them apart, and ``kind`` is ``"mixed"`` when the
+    group holds both (its ``emissions_g`` is then a plain sum, to be read per kind)."""
+
     key: str
     runs: int
     duration_s: float
     energy_j: float
     emissions_g: float
+    emissions_by_kind: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def kind(self) -> str | None:
+        kinds = sorted(self.emissions_by_kind)
+        return None if not kinds else kinds[0] if len(kinds) == 1 else "mixed"
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        data["kind"] = self.kind
+        return data
 
 
 @runtime_checkable
@@ -378,35 +390,42 @@ class SqliteRepository:
         # Only the region needs each run's location, from its (large) info_json.
         columns = _RUN_COLUMNS + (", info_json" if by == "region" else "")
         rows = list(self._matching(filter, columns=columns))
-        # Records are summed only where the run row has no totals yet (or per component).
-        sums = self._record_sums({str(r["run_id"]) for r, _ in rows if by == "component"
-                                  or r["energy_j"] is None or r["duration_s"] is None})
-        groups: dict[str, list[float]] = {}  # key -> [runs, duration_s, energy_j, emissions_g]
+        # Records are summed per run and per kind of intensity: a run's own totals would hide
+        # which grams are average and which marginal (a rescore can mix them).
+        sums = self._record_sums({str(r["run_id"]) for r, _ in rows})
+        groups: dict[str, list[Any]] = {}  # key -> [runs, duration_s, energy_j, {kind: g}]
 
-        def add(key: str, duration_s: float, energy_j: float, emissions_g: float) -> None:
-            g = groups.setdefault(key, [0, 0.0, 0.0, 0.0])
+        def add(key: str, duration_s: float, energy_j: float, by_kind: dict[str, float]) -> None:
+            g = groups.setdefault(key, [0, 0.0, 0.0, {}])
             g[0] += 1
             g[1] += duration_s
             g[2] += energy_j
-            g[3] += emissions_g
+            for kind, grams in by_kind.items():
+                g[3][kind] = g[3].get(kind, 0.0) + grams
 
         for row, _ in rows:
-            s = sums.get(row["run_id"], {})
+            per_kind = sums.get(row["run_id"], {})
+            s = _total(per_kind)
             duration_s = row["duration_s"] if row["duration_s"] is not None \
                 else s.get("duration_s", 0.0)
             if by == "component":
                 for comp in _COMPONENTS:
                     if s.get(f"{comp}_energy_j", 0.0) > 0:
-                        add(comp, duration_s, s[f"{comp}_energy_j"], s[f"{comp}_emissions_g"])
+                        add(comp, duration_s, s[f"{comp}_energy_j"],
+                            _grams_by_kind(per_kind, f"{comp}_emissions_g"))
                 continue
             energy_j = row["energy_j"] if row["energy_j"] is not None else s.get("energy_j", 0.0)
-            emissions_g = row["emissions_g"] if row["emissions_g"] is not None \
-                else s.get("emissions_g", 0.0)
-            add(_key(by, row), duration_s, energy_j, emissions_g)
-        return [Aggregate(key=k, runs=int(g[0]), duration_s=g[1], energy_j=g[2], emissions_g=g[3])
+            grams = _grams_by_kind(per_kind, "emissions_g")
+            if not per_kind and row["emissions_g"]:  # a summary without its records
+                grams = {"unknown": float(row["emissions_g"])}
+            add(_key(by, row), duration_s, energy_j, grams)
+        return [Aggregate(key=k, runs=int(g[0]), duration_s=g[1], energy_j=g[2],
+                          emissions_g=sum(g[3].values()),
+                          emissions_by_kind=dict(sorted(g[3].items())))
                 for k, g in sorted(groups.items())]
 
-    def _record_sums(self, run_ids: set[str]) -> dict[str, dict[str, float]]:
+    def _record_sums(self, run_ids: set[str]) -> dict[str, dict[str | None, dict[str, float]]]:
+        """run id -> intensity kind -> sums of its records (kind None: no intensity)."""
         if not run_ids:
             return {}
         parts = ["sum(duration_s) AS duration_s", "sum(energy_j) AS energy_j",
@@ -416,17 +435,37 @@ class SqliteRepository:
             parts.append(f"sum(CASE WHEN energy_j > 0 THEN emissions_g * {comp}_energy_j / energy_j"
                          f" ELSE 0 END) AS {comp}_emissions_g")
         ids = sorted(run_ids)
-        out: dict[str, dict[str, float]] = {}
+        out: dict[str, dict[str | None, dict[str, float]]] = {}
         for start in range(0, len(ids), 500):  # well under SQLite's limit on bound variables
             chunk = ids[start:start + 500]
-            sql = (f"SELECT run_id, {', '.join(parts)} FROM records"
-                   f" WHERE run_id IN ({', '.join('?' for _ in chunk)}) GROUP BY run_id")
+            sql = (f"SELECT run_id, intensity_kind, {', '.join(parts)} FROM records"
+                   f" WHERE run_id IN ({', '.join('?' for _ in chunk)})"
+                   " GROUP BY run_id, intensity_kind")
+            seen: set[str] = set()
             for source in self.sources:
+                found: set[str] = set()
                 for r in source.query(sql, chunk):
-                    if r["run_id"] not in out:
-                        out[r["run_id"]] = {k: float(r[k] or 0.0) for k in r.keys()
-                                            if k != "run_id"}
+                    if r["run_id"] in seen:
+                        continue  # the first file holding a run wins, as for its row
+                    found.add(r["run_id"])
+                    out.setdefault(r["run_id"], {})[r["intensity_kind"]] = {
+                        k: float(r[k] or 0.0) for k in r.keys()
+                        if k not in ("run_id", "intensity_kind")}
+                seen |= found
         return out
+
+
+def _total(per_kind: dict[str | None, dict[str, float]]) -> dict[str, float]:
+    total: dict[str, float] = {}
+    for sums in per_kind.values():
+        for name, value in sums.items():
+            total[name] = total.get(name, 0.0) + value
+    return total
+
+
+def _grams_by_kind(per_kind: dict[str | None, dict[str, float]], column: str) -> dict[str, float]:
+    return {kind: sums[column] for kind, sums in per_kind.items()
+            if kind is not None and sums.get(column)}
 
 
 def _key(by: str, row: sqlite3.Row) -> str:
