@@ -543,13 +543,13 @@ class Tracker:
                     self._exporter.submit(span)
 
     def _shares(self) -> Shares:
-        from .scope import WHOLE, Shares
-
         if self._scope is None or self._scope.name == "machine":
-            return WHOLE
+            return _whole()
         try:
             return self._scope.shares()
         except Exception as exc:
+            from .scope import Shares
+
             message = "process share unavailable (%r); counting the whole machine"
             self._note_failure("scope", message, exc)
             # Whole, and this interval's record says so (a gap), never a silent machine total.
@@ -604,6 +604,17 @@ class Tracker:
             skipped=(), warnings=tuple(self._warnings),
         )
         return summarize(info, [], status=status)
+
+
+_WHOLE: list[Shares] = []  # scope.WHOLE, once loaded (scope loads at prepare())
+
+
+def _whole() -> Shares:
+    if not _WHOLE:
+        from .scope import WHOLE
+
+        _WHOLE.append(WHOLE)
+    return _WHOLE[0]
 
 
 # Longest the final export may hold up the program's exit; what is not delivered by then is

@@ -16,7 +16,6 @@ writable (then, and only then, choose another directory).
 
 from __future__ import annotations
 
-import random
 import sqlite3
 import time
 from pathlib import Path
@@ -95,6 +94,8 @@ def retry_locked(
         except sqlite3.OperationalError as exc:
             if not is_locked(exc) or clock() >= deadline_s:
                 raise
+        import random  # only on contention
+
         sleep(delay_s * (0.5 + random.random()))
         delay_s = min(delay_s * 2, 0.2)
 

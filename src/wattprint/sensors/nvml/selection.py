@@ -9,7 +9,6 @@ that matches nothing); else every GPU.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 
 from ..._struct import dataclass
 from ...errors import SensorUnavailable
@@ -18,6 +17,7 @@ from .library import Errors, ask, mig_on
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from typing import Any
 
 _INDEX = re.compile(r"^\d+$")
