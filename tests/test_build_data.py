@@ -68,6 +68,10 @@ ZONE_HEADER = [
     "gases",
     "source",
     "licence",
+    "comparable_g_per_kwh",
+    "comparable_method",
+    "stale",
+    "flag",
 ]
 
 
@@ -322,17 +326,24 @@ def test_zone_rows_sort_and_refuse_duplicates_or_missing_provenance() -> None:
         "CO2e",
         "someone",
         "CC0",
+        200.0,
+        "native lifecycle",
     )
     other = tool.ZoneEntry(
-        "FR", "FR", "", "France", 41.444, 2025, "generation", "lifecycle", "CO2e", "someone", "CC0"
+        "FR", "FR", "", "France", 41.444, 2025, "generation", "lifecycle", "CO2e", "someone", "CC0",
+        41.444, "native lifecycle", True, "odd",
     )
     rows = tool.zone_rows([entry, other])
     assert [r[0] for r in rows] == ["FR", "US-CA"]
     assert rows[0][4] == "41.44" and rows[1][2] == "CA"
+    assert rows[0][11:] == ("41.44", "native lifecycle", "true", "odd")
+    assert rows[1][13:] == ("false", "")
     with pytest.raises(ValueError, match="duplicate"):
         tool.zone_rows([entry, entry])
     with pytest.raises(ValueError, match="provenance"):
         tool.zone_rows([tool.ZoneEntry("XX", "XX", "", "X", 1.0, 2020, "", "", "", "", "")])
+    with pytest.raises(ValueError, match="comparable"):  # a row the comparable step missed
+        tool.zone_rows([tool.ZoneEntry("XX", "XX", "", "X", 1.0, 2020, "", "", "", "s", "l")])
 
 
 def test_tz_aliases_map_only_when_their_target_is_one_country(tmp_path: Path) -> None:

@@ -20,6 +20,17 @@ def test_zone_rows_carry_values_and_provenance() -> None:
     assert 2020 <= fr.year <= 2030
 
 
+def test_zone_rows_carry_a_comparable_figure_staleness_and_flag() -> None:
+    zones = tables.zones()
+    fr, ca = zones["FR"], zones["US-CA"]
+    assert tables.comparable(fr) == fr.comparable_g_per_kwh == fr.g_per_kwh  # lifecycle already
+    assert fr.comparable_method == "native lifecycle" and fr.stale is False and fr.flag == ""
+    assert ca.scope == "direct" and tables.comparable(ca) > ca.g_per_kwh  # direct, converted up
+    assert ca.comparable_method.startswith("direct x ")
+    assert tables.zone("US-CA") == ca  # the one-row reader parses the same columns
+    assert zones["EH"].stale is True
+
+
 def test_world_row() -> None:
     world = tables.zones()["WORLD"]
     assert world.g_per_kwh == pytest.approx(480.62)

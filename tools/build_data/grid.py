@@ -16,6 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
+from wattprint._struct import replace
 from wattprint.intensity.tables import ZoneRow
 
 from .common import CC_BY, CODECARBON, INTENSITY, Table, load_json, read_csv, source_entry
@@ -52,6 +53,7 @@ def build_zones(raw: Path, iso: dict[str, str], sub: Subnational) -> Table:
     world, world_notes = _world_row(raw, mix, ember)
     rows.append(world)
     rows.extend(sub.zones)
+    rows, comparable_notes = _provisional_comparable(rows)
     return Table(
         path=f"{INTENSITY}/zones.csv",
         header=ZONE_HEADER,
@@ -91,6 +93,7 @@ def build_zones(raw: Path, iso: dict[str, str], sub: Subnational) -> Table:
                 "country (see the year column)."
             ),
             *world_notes,
+            *comparable_notes,
             *(f"Dropped {c}: not an ISO 3166 code in the tz database" for c in missing),
             *sub.choices,
         ],
@@ -113,6 +116,8 @@ def zone_rows(entries: Iterable[ZoneEntry]) -> list[tuple[str, ...]]:
             raise ValueError(f"duplicate zone id {e.zone}")
         if not 0 <= e.g_per_kwh <= 1500 or not e.source or not e.licence:
             raise ValueError(f"zone {e.zone}: implausible value or missing provenance")
+        if not 0 <= e.comparable_g_per_kwh <= 2000 or not e.comparable_method:
+            raise ValueError(f"zone {e.zone}: no comparable figure or no method for it")
         seen.add(e.zone)
         out.append(
             (
@@ -127,9 +132,46 @@ def zone_rows(entries: Iterable[ZoneEntry]) -> list[tuple[str, ...]]:
                 e.gases,
                 e.source,
                 e.licence,
+                f"{e.comparable_g_per_kwh:.2f}",
+                e.comparable_method,
+                "true" if e.stale else "false",
+                e.flag,
             )
         )
     return sorted(out)
+
+
+# Provisional (first step of issue 9): one US ratio for every non-lifecycle row until the
+# per-country mix conversion lands.
+_US_RATIO = 383.5 / 349.7
+STALE_AFTER_YEARS = 4
+
+
+def _provisional_comparable(rows: list[ZoneEntry]) -> tuple[list[ZoneEntry], list[str]]:
+    newest = max(r.year for r in rows)
+    out = []
+    for r in rows:
+        if r.scope == "lifecycle":
+            value, method = r.g_per_kwh, "native lifecycle"
+        else:
+            value = r.g_per_kwh * _US_RATIO
+            method = (
+                f"{r.scope} x {_US_RATIO:.2f} (provisional: Ember US 2023 lifecycle 383.5 / "
+                "eGRID2023 US direct 349.7)"
+            )
+        out.append(
+            replace(
+                r,
+                comparable_g_per_kwh=round(value, 2),
+                comparable_method=method,
+                stale=r.year < newest - STALE_AFTER_YEARS,
+            )
+        )
+    notes = [
+        f"Stale: a row whose year is more than {STALE_AFTER_YEARS} years before the table's "
+        f"newest year ({newest}) has stale=true."
+    ]
+    return out, notes
 
 
 def _world_row(

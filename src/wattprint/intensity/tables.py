@@ -37,6 +37,7 @@ __all__ = [
     "ZoneRow",
     "cloud_pue",
     "cloud_regions",
+    "comparable",
     "countries",
     "embodied_defaults",
     "equivalents",
@@ -65,7 +66,14 @@ class ZoneRow:
     chimney), "direct" (burning fuel at the plant only, as eGRID and China's MEE publish) or
     "direct+upstream" (combustion plus fuel supply and grid losses, Australia's scope 2 + 3).
     ``gases`` says which gases: "CO2e" (all greenhouse gases) or "CO2" (carbon dioxide only).
-    Rows with different labels measure different things: compare like with like.
+    Rows with different labels measure different things: compare like with like, or rank by
+    ``comparable_g_per_kwh``, the one figure put on a common basis (lifecycle CO2e) for every
+    row: the row's own value where its source is lifecycle, else converted as
+    ``comparable_method`` states ("native lifecycle", or the factor and where it comes from).
+    ``stale`` marks a row older than the data build's staleness policy allows (see
+    ``data/SOURCES.json``); ``flag`` is empty, or a short reason the row is doubtful.
+    The last four fields have defaults only so that the data build can fill them in a second
+    step; every bundled row carries all four.
     """
 
     zone: str
@@ -79,6 +87,10 @@ class ZoneRow:
     gases: str
     source: str
     licence: str
+    comparable_g_per_kwh: float = float("nan")
+    comparable_method: str = ""
+    stale: bool = False
+    flag: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +119,8 @@ def zones() -> dict[str, ZoneRow]:
 
 
 _ZONE_COLUMNS = ["zone", "country", "subdivision", "name", "g_per_kwh", "year", "basis", "scope",
-                 "gases", "source", "licence"]
+                 "gases", "source", "licence", "comparable_g_per_kwh", "comparable_method",
+                 "stale", "flag"]
 
 
 def _check_zone_header(header: list[str]) -> None:
@@ -116,9 +129,16 @@ def _check_zone_header(header: list[str]) -> None:
 
 
 def _zone_row(row: list[str]) -> ZoneRow:
-    zone, country, subdivision, name, g, year, basis, scope, gases, source, licence = row
+    (zone, country, subdivision, name, g, year, basis, scope, gases, source, licence,
+     comparable_g, comparable_method, stale, flag) = row
     return ZoneRow(zone, country, subdivision, name, float(g), int(year), basis, scope, gases,
-                   source, licence)
+                   source, licence, float(comparable_g), comparable_method, stale == "true", flag)
+
+
+def comparable(row: ZoneRow) -> float:
+    """The row's lifecycle-comparable g/kWh: the figure to rank or compare zones by (its
+    ``comparable_method`` says how it was obtained). A run's emissions use ``g_per_kwh``."""
+    return row.comparable_g_per_kwh
 
 
 def zone(zone_id: str) -> ZoneRow | None:
