@@ -152,7 +152,8 @@ def test_cloud_regions_resolve_to_zones() -> None:
 
 
 def test_gcp_region_intensity_keeps_googles_labels() -> None:
-    header = ["region", "year", "g_per_kwh", "cfe_share", "source", "licence"]
+    header = ["region", "year", "g_per_kwh", "cfe_share", "basis", "scope", "gases",
+              "comparable_g_per_kwh", "comparable_method", "stale", "source", "licence"]
     rows = _rows(INTENSITY / "gcp_region_intensity.csv", header)
     assert {r["year"] for r in rows} == {str(y) for y in range(2019, 2025)}
     for r in rows:
@@ -160,6 +161,16 @@ def test_gcp_region_intensity_keeps_googles_labels() -> None:
         assert r["cfe_share"] == "" or 0 <= float(r["cfe_share"]) <= 1, r
         lifecycle = "'Lifecycle grid carbon intensity" in r["source"]
         assert lifecycle == (r["year"] in ("2019", "2020")), r
+        # Google's own label decides the scope; from 2021 its figure is operational (direct).
+        assert (r["basis"], r["scope"], r["gases"]) == (
+            "consumption", "lifecycle" if lifecycle else "direct", "CO2e"), r
+        if lifecycle:
+            assert (r["comparable_g_per_kwh"], r["comparable_method"]) == (
+                r["g_per_kwh"], "native lifecycle"), r
+        else:  # converted upwards by a stated factor, never left as a direct figure
+            assert float(r["comparable_g_per_kwh"]) >= float(r["g_per_kwh"]), r
+            assert r["comparable_method"].startswith("direct x "), r
+        assert r["stale"] in ("true", "false"), r
     by_key = {(r["region"], r["year"]): r for r in rows}
     assert by_key[("asia-east1", "2019")]["g_per_kwh"] == "541.00"
     assert by_key[("asia-east2", "2019")]["cfe_share"] == ""  # unpublished, not zero

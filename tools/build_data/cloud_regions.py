@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
-from wattprint.intensity.tables import fold_name
+from wattprint.intensity.tables import ZoneRow, fold_name
 
 from .common import (
     APACHE,
@@ -26,6 +26,7 @@ from .common import (
     read_csv,
     source_entry,
 )
+from .grid import STALE_AFTER_YEARS
 
 CLOUDS = ("aws", "azure", "gcp", "oci", "ovhcloud", "scaleway")
 REGION_HEADER = ("cloud", "region", "name", "country", "subdivision", "city", "lat", "lon")
@@ -268,21 +269,88 @@ def _gcp_years(raw: Path) -> GcpYears:
     return GcpYears(years)
 
 
-def build_gcp_intensity(raw: Path) -> Table:
+# What Google's figure counts. Google labels 2019-2020 "Lifecycle grid carbon intensity"; from
+# 2021 the column is "Grid carbon intensity", described in region-carbon-info's README as "the
+# average operational gross emissions per unit of energy from the grid": combustion only, which
+# the values confirm (Quebec 0-5.5 g/kWh and Stockholm 2.7 g/kWh in 2021-2024, where any
+# lifecycle figure for hydro and nuclear is above 10). Google computes it from Electricity Maps'
+# hourly data for the electricity the region draws from its grid: consumption (imports
+# included), location-based (before Google's own clean-energy purchases), all greenhouse gases.
+GCP_BASIS = "consumption"
+GCP_GASES = "CO2e"
+
+
+def _gcp_scope(intensity_column: str) -> str:
+    return "lifecycle" if intensity_column.lower().startswith("lifecycle") else "direct"
+
+
+# A direct figure's lifecycle-comparable value for a region's zone: (factor, how it was obtained).
+DirectFactor = Callable[[str], tuple[float, str]]
+
+
+def zone_direct_factors(zone_rows: Sequence[tuple[str, ...]]) -> DirectFactor:
+    """The factor zones.csv converts a direct figure by, for each zone: the zone's own
+    (comparable / native) where its row is direct, else the one for direct rows of the country
+    (provisional: the US ratio, as zones.csv applies it today)."""
+    header = list(ZoneRow.__dataclass_fields__)
+    by_zone = {row[0]: dict(zip(header, row, strict=True)) for row in zone_rows}
+
+    def ratio(row: dict[str, str]) -> tuple[float, str]:
+        value = float(row["comparable_g_per_kwh"]) / float(row["g_per_kwh"])
+        return value, f"x {value:.2f}, as zones.csv converts {row['zone']}: " + (
+            row["comparable_method"]
+        )
+
+    us = ratio(next(r for r in by_zone.values() if r["zone"] == "US-VA"))
+
+    def factor(zone: str) -> tuple[float, str]:
+        row = by_zone[zone]
+        if row["scope"] == "direct" and float(row["g_per_kwh"]) > 0:
+            return ratio(row)
+        return us
+
+    return factor
+
+
+def build_gcp_intensity(
+    raw: Path,
+    region_zones: dict[str, str],
+    direct_factor: DirectFactor,
+    newest_zone_year: int,
+) -> Table:
+    """Google's per-region figures with the same comparable figure and staleness as zones.csv.
+
+    ``region_zones`` maps each GCP region to its zones.csv id; ``direct_factor`` converts a
+    direct figure in that zone to its lifecycle-comparable value; a row more than
+    ``STALE_AFTER_YEARS`` before ``newest_zone_year`` (the zone table's newest) is stale.
+    """
     data = _gcp_years(raw)
     rows = []
     for y in data.years:
+        scope = _gcp_scope(y.intensity_column)
         for r in y.rows:
+            region = r["Google Cloud Region"].strip()
             value = float(r[y.intensity_column])
             if not 0 <= value <= 1500:
-                raise ValueError(f"gcp {r['Google Cloud Region']} {y.year}: {value} g/kWh")
+                raise ValueError(f"gcp {region} {y.year}: {value} g/kWh")
+            if scope == "lifecycle":
+                comparable, method = value, "native lifecycle"
+            else:
+                factor, how = direct_factor(region_zones[region])
+                comparable, method = value * factor, f"direct {how}"
             cfe = r["Google CFE"].strip()
             rows.append(
                 (
-                    r["Google Cloud Region"].strip(),
+                    region,
                     str(y.year),
                     f"{value:.2f}",
                     f"{float(cfe):.2f}" if cfe else "",
+                    GCP_BASIS,
+                    scope,
+                    GCP_GASES,
+                    f"{comparable:.2f}",
+                    method,
+                    "true" if y.year < newest_zone_year - STALE_AFTER_YEARS else "false",
                     f"Google Cloud region-carbon-info, {y.year}: '{y.intensity_column}'",
                     APACHE,
                 )
@@ -290,11 +358,25 @@ def build_gcp_intensity(raw: Path) -> Table:
     labels = sorted({(y.intensity_column, y.year) for y in data.years}, key=lambda t: t[1])
     return Table(
         path=f"{INTENSITY}/gcp_region_intensity.csv",
-        header=("region", "year", "g_per_kwh", "cfe_share", "source", "licence"),
+        header=(
+            "region",
+            "year",
+            "g_per_kwh",
+            "cfe_share",
+            "basis",
+            "scope",
+            "gases",
+            "comparable_g_per_kwh",
+            "comparable_method",
+            "stale",
+            "source",
+            "licence",
+        ),
         rows=sorted(rows),
         description=(
             "Google's yearly grid carbon intensity (gCO2e/kWh) and carbon-free energy share "
-            "(0-1, Google's own CFE%) per Google Cloud region."
+            "(0-1, Google's own CFE%) per Google Cloud region, with the basis, scope and gases "
+            "of Google's figure, its lifecycle-comparable value and staleness as in zones.csv."
         ),
         inputs=[
             source_entry(
@@ -310,8 +392,25 @@ def build_gcp_intensity(raw: Path) -> Table:
             (
                 "Values are copied as published, with the upstream column name in the source: "
                 + "; ".join(f"{year}: '{col}'" for col, year in labels)
-                + ". Google labels 2019-2020 lifecycle explicitly; from 2021 it says only 'grid "
-                "carbon intensity' (hourly, location-based), so the label is kept, not guessed."
+                + "."
+            ),
+            (
+                "scope: 'lifecycle' where Google's column says so (2019-2020); 'direct' from 2021, "
+                "which region-carbon-info's README describes as average operational gross "
+                "emissions from the grid (combustion only: Quebec 0-5.5 g/kWh, Stockholm 2.7 "
+                "g/kWh in 2024, below any lifecycle figure for hydro or nuclear). basis: "
+                "consumption (Google's hourly, location-based figure for the electricity the "
+                "region takes from its grid, from Electricity Maps). gases: CO2e."
+            ),
+            (
+                "comparable_g_per_kwh: native for lifecycle years; a direct year is multiplied by "
+                "the direct-to-lifecycle factor zones.csv applies to the region's zone (the "
+                "factor and its source are in comparable_method), so a GCP region ranks on the "
+                "same basis as the zone rows."
+            ),
+            (
+                f"stale: a year more than {STALE_AFTER_YEARS} years before the zone table's "
+                f"newest year ({newest_zone_year}), the zones.csv policy."
             ),
             "cfe_share is empty where Google published no CFE% for the region and year.",
         ],

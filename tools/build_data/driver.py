@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from .cloud_pue import build_cloud_pue
-from .cloud_regions import build_cloud_regions, build_gcp_intensity
+from .cloud_regions import build_cloud_regions, build_gcp_intensity, zone_direct_factors
 from .common import DEFAULT_OUT_ROOT, DEFAULT_RAW_DIR, INTENSITY, SENSORS, load_json
 from .embodied import build_embodied
 from .equivalents import build_equivalents
@@ -30,6 +30,7 @@ def build(raw: Path) -> dict[str, str]:
     countries, aliases = build_countries(raw, iso, tz)
     sub = build_subnational(raw)
     zones = build_zones(raw, iso, sub)
+    regions = build_cloud_regions(raw, zones.rows, iso)
     intensity = [
         zones,
         build_subdivisions(sub, iso),
@@ -37,8 +38,13 @@ def build(raw: Path) -> dict[str, str]:
         aliases,
         build_timezones(tz, iso),
         build_equivalents(raw),
-        build_cloud_regions(raw, zones.rows, iso),
-        build_gcp_intensity(raw),
+        regions,
+        build_gcp_intensity(
+            raw,
+            {r[1]: r[5] for r in regions.rows if r[0] == "gcp"},
+            zone_direct_factors(zones.rows),
+            newest_zone_year=max(int(r[5]) for r in zones.rows),
+        ),
         build_cloud_pue(raw),
         build_embodied(raw),
     ]

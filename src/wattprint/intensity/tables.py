@@ -559,7 +559,14 @@ def _unknown_region(cloud: str, text: str, key: str) -> LocationError:
 
 @dataclass(frozen=True, slots=True)
 class GcpRegionRow:
-    """Google's published yearly figures for one Google Cloud region."""
+    """Google's published yearly figures for one Google Cloud region.
+
+    ``scope`` is "lifecycle" for 2019-2020 (Google's column says so) and "direct" from 2021
+    (Google's "average operational gross emissions": combustion only); ``basis`` is
+    "consumption" (Google's hourly, location-based figure for the electricity the region takes
+    from its grid). ``comparable_g_per_kwh`` puts it on the zones' lifecycle basis, as
+    ``comparable_method`` states; ``stale`` follows the zone table's staleness policy.
+    """
 
     region: str
     year: int
@@ -567,6 +574,12 @@ class GcpRegionRow:
     cfe_share: float | None  # Google's carbon-free energy share, 0-1; None where unpublished
     source: str
     licence: str
+    basis: str
+    scope: str
+    gases: str
+    comparable_g_per_kwh: float
+    comparable_method: str
+    stale: bool
 
 
 @cache
@@ -580,6 +593,12 @@ def _gcp_rows() -> dict[str, dict[int, GcpRegionRow]]:
             cfe_share=_optional_float(r["cfe_share"]),
             source=r["source"],
             licence=r["licence"],
+            basis=r["basis"],
+            scope=r["scope"],
+            gases=r["gases"],
+            comparable_g_per_kwh=float(r["comparable_g_per_kwh"]),
+            comparable_method=r["comparable_method"],
+            stale=r["stale"] == "true",
         )
         table.setdefault(row.region, {})[row.year] = row
     return table
