@@ -1,7 +1,11 @@
 """Regenerate wattprint's bundled data tables from upstream public files.
 
 The command line (``python tools/build_data.py``): build every table, then write them under
-the package root or, with ``--check``, compare them with the committed ones."""
+the package root or, with ``--check``, compare them with the committed ones. ``--attribution``
+rewrites only the ATTRIBUTION.md files, from the committed tables (no raw files needed).
+
+The package's ATTRIBUTION.md is also the repository's root ATTRIBUTION.md: both are written
+(and checked) when the output is this checkout's package."""
 
 from __future__ import annotations
 
@@ -11,15 +15,16 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Sequence
 
+from .attribution import PACKAGE_COPY, attribution_files, committed_tables
 from .cloud_pue import build_cloud_pue
 from .cloud_regions import build_cloud_regions, build_gcp_intensity, zone_direct_factors
-from .common import DEFAULT_OUT_ROOT, DEFAULT_RAW_DIR, INTENSITY, SENSORS, load_json
+from .common import DEFAULT_OUT_ROOT, DEFAULT_RAW_DIR, INTENSITY, REPO_ROOT, SENSORS
 from .embodied import build_embodied
 from .equivalents import build_equivalents
 from .grid import build_zones
 from .hardware import build_cpu_tdp, build_power_model
 from .places import build_countries, build_timezones, find_tzdata, read_iso3166
-from .sources import ATTRIBUTION_INTENSITY, ATTRIBUTION_SENSORS, sources_json
+from .sources import sources_json
 from .subnational import build_subdivisions, build_subnational
 
 
@@ -50,16 +55,18 @@ def build(raw: Path) -> dict[str, str]:
     ]
     cpu = build_cpu_tdp(raw)
     sensors = [cpu, build_power_model(raw, cpu)]
-    ember_updated = load_json(raw / "grid/owid_ember_latest_by_country.json")["updated_at"]
-
     files = {t.path: t.render() for t in [*intensity, *sensors]}
     files[f"{INTENSITY}/SOURCES.json"] = sources_json(intensity)
     files[f"{SENSORS}/SOURCES.json"] = sources_json(sensors)
-    files[f"{INTENSITY}/ATTRIBUTION.md"] = ATTRIBUTION_INTENSITY.format(
-        ember_updated=ember_updated, tz_version=tz.version
-    )
-    files[f"{SENSORS}/ATTRIBUTION.md"] = ATTRIBUTION_SENSORS
+    # every data folder's ATTRIBUTION.md and the package's: from what the rows and inputs name
+    files.update(attribution_files([*intensity, *sensors]))
     return files
+
+
+def root_copy(out_root: Path) -> Path | None:
+    """The repository's ATTRIBUTION.md, when out_root is this checkout's package root."""
+    same = out_root.resolve() == DEFAULT_OUT_ROOT.resolve()
+    return REPO_ROOT / PACKAGE_COPY if same else None
 
 
 def write(files: dict[str, str], out_root: Path) -> None:
@@ -69,8 +76,9 @@ def write(files: dict[str, str], out_root: Path) -> None:
         path.write_bytes(text.encode("utf-8"))
 
 
-def compare(files: dict[str, str], out_root: Path) -> list[str]:
-    """Human-readable differences between freshly built files and those under out_root."""
+def compare(files: dict[str, str], out_root: Path, *, complete: bool = True) -> list[str]:
+    """Human-readable differences between freshly built files and those under out_root; with
+    ``complete``, a file in a data folder that the build does not write is one too."""
     problems = []
     for rel, text in sorted(files.items()):
         path = out_root / rel
@@ -88,7 +96,8 @@ def compare(files: dict[str, str], out_root: Path) -> list[str]:
         added = sum(1 for d in diff if d.startswith("+") and not d.startswith("+++"))
         removed = sum(1 for d in diff if d.startswith("-") and not d.startswith("---"))
         problems.append(f"stale: {rel} (+{added} -{removed} lines)\n" + "\n".join(diff[2:12]))
-    for folder in {str(Path(rel).parent) for rel in files}:
+    folders = {str(Path(rel).parent) for rel in files} - {"."} if complete else set()
+    for folder in sorted(folders):  # not "." (the package root holds the code too)
         for path in sorted((out_root / folder).glob("*")):
             rel = f"{folder}/{path.name}"
             if path.is_file() and rel not in files:
@@ -110,16 +119,31 @@ def main(argv: Sequence[str] | None = None, *, echo: Callable[[str], None] = pri
         action="store_true",
         help="build into a temporary folder and fail if the committed tables differ",
     )
+    parser.add_argument(
+        "--attribution",
+        action="store_true",
+        help="only the ATTRIBUTION.md files, from the committed tables (no raw files needed)",
+    )
     args = parser.parse_args(argv)
-    if not args.raw_dir.is_dir():
-        echo(f"raw data folder not found: {args.raw_dir} (pass --raw-dir)")
-        return 2
-    files = build(args.raw_dir)
+    try:
+        if args.attribution:
+            files = attribution_files(committed_tables(args.out_root))
+        elif not args.raw_dir.is_dir():
+            echo(f"raw data folder not found: {args.raw_dir} (pass --raw-dir)")
+            return 2
+        else:
+            files = build(args.raw_dir)
+    except ValueError as exc:  # a row or input that names no registered source, ...
+        echo(str(exc))
+        return 1
+    root = root_copy(args.out_root)
     if args.check:
         with tempfile.TemporaryDirectory() as tmp:
             write(files, Path(tmp))  # exercise the writer too, as a real build would
             rebuilt = {rel: (Path(tmp) / rel).read_text(encoding="utf-8") for rel in files}
-        problems = compare(rebuilt, args.out_root)
+        problems = compare(rebuilt, args.out_root, complete=not args.attribution)
+        if root is not None:
+            problems += compare({root.name: rebuilt[PACKAGE_COPY]}, root.parent, complete=False)
         for problem in problems:
             echo(problem)
         if problems:
@@ -129,5 +153,8 @@ def main(argv: Sequence[str] | None = None, *, echo: Callable[[str], None] = pri
         return 0
     write(files, args.out_root)
     echo(f"wrote {len(files)} files under {args.out_root}")
+    if root is not None:
+        write({root.name: files[PACKAGE_COPY]}, root.parent)
+        echo(f"wrote {root}")
     return 0
 
