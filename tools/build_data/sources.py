@@ -178,7 +178,7 @@ LICENCES: dict[str, Licence] = {
             "facts",
             "Facts cited from public pages (no licence needed)",
             "",
-            ("fact cited", "facts from"),
+            ("fact cited", "facts"),
             "Nothing for facts (names, places, figures); the pages' text and layout are not "
             "copied.",
             "Each row names the page its facts come from.",
@@ -187,7 +187,8 @@ LICENCES: dict[str, Licence] = {
             "wattprint",
             "Apache License 2.0 (wattprint's own work)",
             APACHE_URL,
-            ("Apache-2.0", "see "),  # "see zones.csv": derived from another bundled table
+            # "see zones.csv": derived from another bundled table; "facts ...": curated facts
+            ("Apache-2.0", "see ", "facts"),
             "wattprint's own licence (LICENSE).",
             "Derived values say how they were derived and from which bundled table.",
         ),
@@ -455,6 +456,23 @@ UPSTREAMS: tuple[Upstream, ...] = (
         changes="GPU names normalised to wattprint's lookup keys.",
         notice=mit_notice(*EIT_COPYRIGHT),
         notice_from="the LICENSE file of Breakend/experiment-impact-tracker",
+    ),
+    Upstream(
+        key="ipcc-ar5-annex-iii",
+        title="IPCC AR5 Working Group III, Annex III",
+        creator="Schlömer, S., Bruckner, T., Fulton, L., Hertwich, E., McKinnon, A., Perczyk, "
+        "D., Roy, J., Schaeffer, R., Sims, R., Smith, P. and Wiser, R. (Intergovernmental Panel "
+        "on Climate Change)",
+        dataset="Annex III: Technology-specific Cost and Performance Parameters, table A.III.2 "
+        "(lifecycle emissions of electricity supply technologies), in Climate Change 2014: "
+        "Mitigation of Climate Change (Cambridge University Press)",
+        version="2014",
+        url="https://www.ipcc.ch/site/assets/uploads/2018/02/ipcc_wg3_ar5_annex-iii.pdf",
+        licence="facts",
+        markers=(r"\bIPCC\b",),
+        changes="Only the median lifecycle factors per technology are used, as numbers, to "
+        "convert direct figures to a lifecycle-comparable basis; nothing of the report's text "
+        "or tables is reproduced.",
     ),
     Upstream(
         key="iana-tz",
