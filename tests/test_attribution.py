@@ -213,13 +213,17 @@ def test_a_new_table_is_credited_in_its_folders_file_and_the_packages() -> None:
     # e.g. the Australian rows from NGA 2024 landing in a new table of a new folder
     nga = "DCCEEW, National Greenhouse Accounts Factors 2024, table 1 (scope 2 + scope 3)"
     table = _table("advice/data/au.csv", ("zone", "source", "licence"), [("AU-NSW", nga, "CC BY 4.0")])
-    files = attribution.attribution_files([*_committed(), table])
+    cpu = _table("sensors/data/cpu.csv", ("name", "source"), [("i7", "CodeCarbon cpu_power.csv")])
+    files = attribution.attribution_files([table, cpu])
+    assert set(files) == {"advice/data/ATTRIBUTION.md", "sensors/data/ATTRIBUTION.md", "ATTRIBUTION.md"}
     for rel in ("advice/data/ATTRIBUTION.md", "ATTRIBUTION.md"):
         text = files[rel]
         assert "### Australian National Greenhouse Accounts Factors 2024\n" in text
         assert "- Used in: `advice/data/au.csv`" in text
         assert "(https://creativecommons.org/licenses/by/4.0/)" in text
     assert "National Greenhouse Accounts" not in files["sensors/data/ATTRIBUTION.md"]
+    assert "Copyright (c) 2023 Code Carbon NGO" in files["sensors/data/ATTRIBUTION.md"]
+    assert "Code Carbon NGO" not in files["advice/data/ATTRIBUTION.md"]
     # a source no table names is not listed, so nothing is credited for what is not shipped
     assert "experiment-impact-tracker" not in files["ATTRIBUTION.md"]
 
