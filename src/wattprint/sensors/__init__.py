@@ -195,12 +195,27 @@ def _hwmon_probe(detection: Detection) -> Probe:
     return probe
 
 
+#: The vendor Python bindings a GPU sensor needs: import name, what is missing, how to get it.
+VENDOR_LIBRARIES = {
+    "nvml": ("pynvml", "nvidia-ml-py is not installed", "pip install 'wattprint[nvidia]'"),
+    "amdsmi": ("amdsmi", "the amdsmi Python package is not installed",
+               "pip install 'wattprint[amd]' (needs ROCm)"),
+}
+
+
 def _lazy(module: str, attr: str = "probe") -> Probe:
-    """A probe whose module is imported only when it runs (vendor modules are not small)."""
+    """A probe whose module is imported only when it runs (vendor modules are not small), and
+    not at all when the vendor's bindings are not installed (most machines have no such GPU)."""
 
     def probe(ctx: ProbeContext) -> Sensor:
         import importlib
 
+        vendor = VENDOR_LIBRARIES.get(module)
+        if vendor is not None and vendor[0] not in ctx.modules:
+            import importlib.util
+
+            if importlib.util.find_spec(vendor[0]) is None:
+                raise SensorUnavailable(vendor[1], vendor[2])
         found: Probe = getattr(importlib.import_module(f"{__name__}.{module}"), attr)
         return found(ctx)
 

@@ -57,7 +57,7 @@ from .._lazy_re import lazy_re
 from .._log import get_logger
 from .._struct import dataclass, field
 from ..errors import SensorReadError, SensorUnavailable
-from . import DeviceInfo, ProbeContext, Reading
+from . import VENDOR_LIBRARIES, DeviceInfo, ProbeContext, Reading
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -67,7 +67,7 @@ __all__ = ["INSTALL_FIX", "AmdSmiSensor", "probe"]
 
 log = get_logger("wattprint.sensors.amdsmi")
 
-INSTALL_FIX = "pip install 'wattprint[amd]' (needs ROCm)"
+INSTALL_FIX = VENDOR_LIBRARIES["amdsmi"][2]
 
 #: Power fields in the order we trust them: the firmware's ~1 s average integrates best over
 #: multi-second intervals; the newer unified field next; the instantaneous value last.
@@ -245,12 +245,12 @@ def _import(ctx: ProbeContext) -> Any:
     if "amdsmi" in ctx.modules:
         module = ctx.modules["amdsmi"]
         if module is None:
-            raise SensorUnavailable("the amdsmi Python package is not installed", INSTALL_FIX)
+            raise SensorUnavailable(VENDOR_LIBRARIES["amdsmi"][1], INSTALL_FIX)
         return module
     try:
         return importlib.import_module("amdsmi")
     except ImportError:
-        raise SensorUnavailable("the amdsmi Python package is not installed", INSTALL_FIX) from None
+        raise SensorUnavailable(VENDOR_LIBRARIES["amdsmi"][1], INSTALL_FIX) from None
     except OSError as exc:  # the package is there but libamd_smi.so is not (zeus notes the same)
         raise SensorUnavailable(
             f"amdsmi is installed but its library could not be loaded ({exc})",

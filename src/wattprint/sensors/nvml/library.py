@@ -12,7 +12,7 @@ import importlib
 
 from ..._log import get_logger
 from ...errors import SensorUnavailable
-from .. import ProbeContext
+from .. import VENDOR_LIBRARIES, ProbeContext
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 log = get_logger("wattprint.sensors.nvml")
 
-INSTALL_FIX = "pip install 'wattprint[nvidia]'"
+INSTALL_FIX = VENDOR_LIBRARIES["nvml"][2]
 
 #: What pynvml raises (see :func:`error_classes`).
 Errors = tuple[type[BaseException], ...]
@@ -43,12 +43,12 @@ def load(ctx: ProbeContext) -> Any:
     if "pynvml" in ctx.modules:
         module = ctx.modules["pynvml"]
         if module is None:  # tests (and callers) can say "not installed" explicitly
-            raise SensorUnavailable("nvidia-ml-py is not installed", INSTALL_FIX)
+            raise SensorUnavailable(VENDOR_LIBRARIES["nvml"][1], INSTALL_FIX)
         return module
     try:
         return importlib.import_module("pynvml")
     except ImportError:
-        raise SensorUnavailable("nvidia-ml-py is not installed", INSTALL_FIX) from None
+        raise SensorUnavailable(VENDOR_LIBRARIES["nvml"][1], INSTALL_FIX) from None
 
 
 def error_classes(lib: Any) -> Errors:
