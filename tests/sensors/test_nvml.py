@@ -789,3 +789,20 @@ def test_fake_errors_map_codes_to_the_generated_subclasses(fake: FakeNvml) -> No
     with pytest.raises(NVMLError) as caught:
         fake.nvmlDeviceGetCount()  # before nvmlInit
     assert str(caught.value) == "Uninitialized"
+
+
+def test_without_the_bindings_the_probe_says_so_without_loading_the_nvml_package() -> None:
+    import subprocess
+
+    code = ("import sys\nfrom wattprint.sensors import ProbeContext, detect\n"
+            "found = detect(ProbeContext())\n"
+            "print([s.reason for s in found.skipped if s.sensor == 'nvml'],"
+            " 'wattprint.sensors.nvml' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    try:
+        import pynvml  # noqa: F401
+    except ImportError:
+        assert done.stdout.strip() == "['nvidia-ml-py is not installed'] False"
+    else:  # the bindings are here: the package must load to look for GPUs
+        assert done.stdout.strip().endswith("True")
