@@ -167,6 +167,9 @@ KEYS: dict[str, Key] = {
             "WattTime balancing authority (else from lat/lon)"),
         Key("intensity_refresh_s", _number(60, 86400), "seconds from 60 to 86400",
             "how often a live provider is polled"),
+        Key("intensity_figure", _choice("lifecycle", "native"), "lifecycle or native",
+            "which bundled figure a run's emissions use: the lifecycle-comparable one (the same "
+            "basis everywhere) or each source's own (e.g. eGRID's direct emissions)"),
         Key("renewable_share", _number(0, 1, optional=True), "a fraction from 0 to 1",
             "share of energy covered by renewable contracts, for the market-based figure"),
         Key("residual_g_per_kwh", _number(0, 2000, optional=True), "g/kWh from 0 to 2000",
@@ -230,6 +233,7 @@ class Config:
     watttime_password: str | None = field(default=None, repr=False)
     watttime_region: str | None = None
     intensity_refresh_s: float = 900.0
+    intensity_figure: str = "lifecycle"
     renewable_share: float | None = None
     residual_g_per_kwh: float | None = None
     embodied: bool = True

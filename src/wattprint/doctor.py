@@ -146,7 +146,7 @@ def _location_and_intensity(
     pue, pue_source, wue = _resolve_pue(config, location)
     report["pue"] = {"pue": pue, "source": pue_source, "wue": wue}
     now = datetime.now(timezone.utc)
-    intensity = BundledSource().lookup(location, now, now)
+    intensity = BundledSource(figure=config.intensity_figure).lookup(location, now, now)
     if intensity.note:
         report["warnings"].append(f"carbon intensity: {intensity.note}")
     report["provider"] = config.provider

@@ -73,10 +73,12 @@ def format_intensity(g_per_kwh: float | None, kind: str | None) -> str:
 def _intensity_line(intensity: Mapping[str, Any]) -> str:
     if not intensity or intensity.get("kind", "") is None:
         return "unavailable: emissions not counted"
+    from .intensity.figures import split_source
+
     kind = intensity.get("kind")
     parts = [format_intensity(intensity.get("g_per_kwh"), kind), str(intensity.get("zone", ""))]
     year = intensity.get("year")
-    source = str(intensity.get("source", ""))
+    source, _ = split_source(str(intensity.get("source", "")))  # the conversion: figure line
     parts.append(f"{source}{f', {year}' if year else ''}")
     labels = ", ".join(str(intensity[k]) for k in ("scope", "gases") if intensity.get(k))
     live = "live" if intensity.get("live") else "bundled"
@@ -84,6 +86,25 @@ def _intensity_line(intensity: Mapping[str, Any]) -> str:
     if intensity.get("varied"):
         parts.append("energy-weighted over the intervals that had one")
     return " | ".join(p for p in parts if p)
+
+
+def _figure_line(intensity: Mapping[str, Any]) -> str | None:
+    """Which of a bundled row's two figures the emissions use (``intensity_figure``): the
+    lifecycle-comparable one (named with its conversion where it is one) or the source's own."""
+    if not intensity or intensity.get("kind") is None or intensity.get("live"):
+        return None
+    from .intensity.figures import split_source
+
+    _, method = split_source(str(intensity.get("source", "")))
+    if method:
+        return f"lifecycle-comparable, converted from the source's own: {method}"
+    scope = intensity.get("scope")
+    if scope == "lifecycle":
+        return "lifecycle, the source's own (comparable across places)"
+    if scope is None:
+        return None
+    return (f"the source's own, {scope} (not lifecycle: compare it only with {scope} figures; "
+            "intensity_figure = lifecycle gives the comparable one)")
 
 
 def _by_kind_lines(intensity: Mapping[str, Any]) -> list[str]:
@@ -144,6 +165,9 @@ def format_summary(summary: RunSummary, *, store_path: str | None = None) -> str
             f"{comp['method']:<9} {_share(comp):<15} {comp['device']}"
         )
     lines.append(f"  intensity  {_intensity_line(summary.intensity)}")
+    figure = _figure_line(summary.intensity)
+    if figure:
+        lines.append(f"  figure     {figure}")
     lines += _by_kind_lines(summary.intensity)
     lines.append(f"  location   {_location_line(summary.location)}")
     lines.append(f"  pue        {summary.pue:g}")

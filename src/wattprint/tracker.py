@@ -673,10 +673,11 @@ def _intensity_source(provider: Any, config: Config, location: Location) -> Inte
     from .intensity.bundled import BundledSource
 
     if provider is None:
-        return BundledSource()
+        return BundledSource(figure=config.intensity_figure)
     from .intensity.live import LiveSource
 
-    source = LiveSource(provider, BundledSource(), refresh_s=config.intensity_refresh_s)
+    source = LiveSource(provider, BundledSource(figure=config.intensity_figure),
+                        refresh_s=config.intensity_refresh_s)
     source.prime(location)
     source.wait_ready(1.0)  # a first live value if it comes quickly; never blocks longer
     return source

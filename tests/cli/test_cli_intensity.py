@@ -14,6 +14,7 @@ import sys
 
 import pytest
 
+from wattprint.intensity.tables import gcp_region_intensity, zones
 from wattprint.report import format_mass
 
 pytestmark = pytest.mark.slow
@@ -27,15 +28,21 @@ def wattprint(*args: str, timeout: float = 60,
 
 
 # -- intensity ----------------------------------------------------------------------------
-def test_intensity_for_an_aws_region_is_the_states_egrid_figure() -> None:
+def test_intensity_for_an_aws_region_is_the_states_egrid_figure_made_comparable() -> None:
     done = wattprint("intensity", "--cloud", "aws", "--cloud-region", "us-east-1", "--json")
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
-    # zones.csv: US-VA 244.76 g/kWh, eGRID2023, direct (combustion only) emissions
+    row = zones()["US-VA"]  # eGRID2023, direct (combustion only) emissions
     assert data["zone"] == "US-VA"
-    assert data["g_per_kwh"] == 244.76
+    # A run records the lifecycle-comparable figure by default, and says how it was converted.
+    assert data["g_per_kwh"] == row.comparable_g_per_kwh == data["comparable_g_per_kwh"]
+    assert data["source"] == f"{row.source} [lifecycle-comparable: {row.comparable_method}]"
     assert data["source"].startswith("US EPA eGRID2023")
-    assert (data["scope"], data["gases"], data["year"]) == ("direct", "CO2e", 2023)
+    assert (data["scope"], data["gases"], data["year"]) == ("lifecycle", "CO2e", 2023)
+    assert data["published"] == {"g_per_kwh": row.g_per_kwh, "basis": row.basis,
+                                 "scope": "direct", "gases": "CO2e"}
+    assert (data["intensity_figure"], data["figure_from"], data["stale"]) == (
+        "lifecycle", "zone US-VA", False)
     assert (data["kind"], data["live"], data["note"]) == ("average", False, None)
     location = data["location"]
     assert (location["cloud"], location["cloud_region"]) == ("aws", "us-east-1")
@@ -84,20 +91,23 @@ def test_intensity_with_nothing_known_says_it_is_the_world_average() -> None:
 
 
 # -- regions ------------------------------------------------------------------------------
-def test_regions_of_one_cloud_list_their_zone_and_intensity() -> None:
+def test_regions_of_one_cloud_list_their_figure_ranked() -> None:
     done = wattprint("regions", "--cloud", "gcp", "--json")
     assert done.returncode == 0, done.stderr
     rows = json.loads(done.stdout)
     assert {r["cloud"] for r in rows} == {"gcp"}
     assert len(rows) == 44  # cloud_regions("gcp")
     paris = next(r for r in rows if r["region"] == "europe-west9")
-    assert paris == {
-        "cloud": "gcp", "region": "europe-west9", "name": "Paris", "country": "FR",
-        "subdivision": None, "zone": "FR", "g_per_kwh": 41.44, "year": 2025,
-        "scope": "lifecycle", "gases": "CO2e",
-        "source": "Ember (2026) via Our World in Data, carbon intensity of electricity",
+    google = gcp_region_intensity("europe-west9")
+    assert {k: paris[k] for k in ("name", "country", "subdivision", "continent", "zone",
+                                  "figure_from", "g_per_kwh", "year", "source")} == {
+        "name": "Paris", "country": "FR", "subdivision": None, "continent": "europe",
+        "zone": "FR", "figure_from": "gcp europe-west9",
+        "g_per_kwh": google.comparable_g_per_kwh, "year": google.year,
+        "source": f"{google.source} for europe-west9",
     }
-    assert [r["region"] for r in rows] == sorted(r["region"] for r in rows)
+    values = [r["comparable_g_per_kwh"] for r in rows]
+    assert values == sorted(values) and [r["rank"] for r in rows] == list(range(1, 45))
 
 
 def test_regions_with_an_unknown_cloud_exits_2() -> None:
@@ -142,9 +152,12 @@ def test_run_on_a_cloud_region_uses_its_pue_and_reports_embodied(tmp_path) -> No
     # Google's fleet PUE 1.12 (cloud_pue.csv, 2023): no europe-west9 row of its own
     assert summary["pue"] == 1.12
     assert summary["pue_source"].startswith("Green Algorithms defaults_PUE.csv")
+    # Google's own europe-west9 figure, made lifecycle-comparable (the default figure)
+    google = gcp_region_intensity("europe-west9").comparable_g_per_kwh
     assert summary["intensity"]["zone"] == "FR"
-    assert summary["intensity"]["g_per_kwh"] == pytest.approx(41.44)
-    expected = summary["energy_j"]["total"] * 1.12 * 41.44 / 3_600_000
+    assert summary["intensity"]["source"].startswith("Google Cloud region-carbon-info")
+    assert summary["intensity"]["g_per_kwh"] == pytest.approx(google)
+    expected = summary["energy_j"]["total"] * 1.12 * google / 3_600_000
     assert summary["emissions_g"] == pytest.approx(expected)
     # embodied: the server's share plus one card per GPU over 4-year lives (35064 h), for the
     # run's duration; beside emissions_g, not in it

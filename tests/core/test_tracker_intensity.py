@@ -15,7 +15,7 @@ import pytest
 
 import wattprint
 from wattprint.errors import ConfigError
-from wattprint.intensity import Intensity, Location
+from wattprint.intensity import Intensity, Location, tables
 from wattprint.sensors.fake import FakeDevice, FakeSensor
 from wattprint.sinks.memory import MemorySink
 
@@ -41,6 +41,15 @@ def cpu(watts: float = 100.0) -> FakeDevice:
     return FakeDevice("fake:cpu", "cpu", watts)
 
 
+# The figures a run records by default (intensity_figure = lifecycle), read from the tables.
+def gcp_g_per_kwh(region: str) -> float:
+    return tables.gcp_region_intensity(region).comparable_g_per_kwh
+
+
+def us_va_g_per_kwh() -> float:
+    return tables.zones()["US-VA"].comparable_g_per_kwh
+
+
 # -- PUE ----------------------------------------------------------------------------------
 def test_cloud_region_gets_the_providers_pue_with_its_source(clock) -> None:
     summary, sink, tracker = run_one_hour(clock, cpu(), cloud="gcp",
@@ -51,11 +60,12 @@ def test_cloud_region_gets_the_providers_pue_with_its_source(clock) -> None:
     assert summary.pue_source.startswith("Green Algorithms defaults_PUE.csv")
     assert summary.pue_source.endswith("(2023)")
     assert all(r.pue == 1.12 for r in sink.records)
-    # 100 W x 1 h = 0.1 kWh x 1.12 x 41.44 g/kWh (bundled FR, europe-west9's zone) = 4.64128 g
+    # 100 W x 1 h = 0.1 kWh x 1.12 x Google's own europe-west9 figure, lifecycle-comparable
+    google = gcp_g_per_kwh("europe-west9")
     assert summary.energy_j["total"] == pytest.approx(360_000.0)
     assert summary.intensity["zone"] == "FR"
-    assert summary.intensity["g_per_kwh"] == pytest.approx(41.44)
-    assert summary.emissions_g == pytest.approx(4.64128)
+    assert summary.intensity["g_per_kwh"] == pytest.approx(google)
+    assert summary.emissions_g == pytest.approx(0.1 * 1.12 * google)
     assert summary.location["cloud"] == "gcp"
     assert summary.location["cloud_region"] == "europe-west9"
     assert summary.location["resolved_by"] == "config"
@@ -68,8 +78,8 @@ def test_explicit_pue_wins_over_the_providers(clock) -> None:
                                     pue=1.3)
     assert summary.pue == 1.3
     assert summary.pue_source == "setting from argument"
-    # 0.1 kWh x 1.3 x 41.44 = 5.3872 g
-    assert summary.emissions_g == pytest.approx(5.3872)
+    # 0.1 kWh x 1.3 x Google's europe-west9 figure
+    assert summary.emissions_g == pytest.approx(0.1 * 1.3 * gcp_g_per_kwh("europe-west9"))
     assert sink.records[0].pue == 1.3
 
 
@@ -89,18 +99,18 @@ def test_aws_water_is_wue_times_it_energy(clock) -> None:
     assert summary.water["wue_l_per_kwh"] == 0.12
     assert summary.water["year"] == 2025
     assert summary.water["source"].startswith("Amazon")
-    # US-VA (eGRID 2023, direct): 0.1 kWh x 1.2 x 244.76 g/kWh = 29.3712 g
+    # US-VA (eGRID 2023, direct, made lifecycle-comparable): 0.1 kWh x 1.2 x that figure
     assert summary.intensity["zone"] == "US-VA"
-    assert summary.intensity["scope"] == "direct"
-    assert summary.emissions_g == pytest.approx(29.3712)
+    assert summary.intensity["scope"] == "lifecycle"
+    assert summary.emissions_g == pytest.approx(0.1 * 1.2 * us_va_g_per_kwh())
 
 
 def test_embodied_is_reported_and_not_added_to_emissions(clock) -> None:
     summary, sink, _ = run_one_hour(clock, cpu(), FakeDevice("fake:gpu", "gpu", 200.0),
                                     cloud="aws", cloud_region="us-east-1")
-    # energy: (100 + 200) W x 1 h = 0.3 kWh; x 1.2 x 244.76 = 88.1136 g, nothing more
+    # energy: (100 + 200) W x 1 h = 0.3 kWh; x 1.2 x US-VA's figure, nothing more
     assert summary.energy_j["total"] == pytest.approx(1_080_000.0)
-    assert summary.emissions_g == pytest.approx(88.1136)
+    assert summary.emissions_g == pytest.approx(0.3 * 1.2 * us_va_g_per_kwh())
     assert summary.emissions_g == pytest.approx(sum(r.emissions_g for r in sink.records))
     # embodied, one hour, machine scope (CPU share 1.0), one GPU, 4-year lives (35064 h):
     # server 1_719_110 g / 35064 = 49 + 1/36 g; GPU 150_000 g / 35064 = 4.2778918... g;
@@ -121,11 +131,12 @@ def test_embodied_can_be_turned_off(clock) -> None:
 def test_renewable_share_gives_a_market_based_figure(clock) -> None:
     summary, _, _ = run_one_hour(clock, cpu(), cloud="aws", cloud_region="us-east-1",
                                  renewable_share=0.5)
-    # no residual mix: half of the location-based 29.3712 g = 14.6856 g
+    # no residual mix: half of the location-based 0.1 kWh x 1.2 x US-VA's figure
+    location_based = 0.1 * 1.2 * us_va_g_per_kwh()
     assert summary.market_based is not None
-    assert summary.market_based["emissions_g"] == pytest.approx(14.6856)
+    assert summary.market_based["emissions_g"] == pytest.approx(location_based / 2)
     assert summary.market_based["renewable_share"] == 0.5
-    assert summary.emissions_g == pytest.approx(29.3712)  # unchanged
+    assert summary.emissions_g == pytest.approx(location_based)  # unchanged
 
 
 def test_renewable_share_with_a_residual_mix(clock) -> None:
@@ -149,7 +160,7 @@ def test_summary_json_carries_the_intensity_location_and_beyond_operational_figu
     assert data["intensity"]["kind"] == "average"
     assert data["intensity"]["live"] is False
     assert data["intensity"]["varied"] is False
-    assert data["intensity"]["scope"] == "direct"
+    assert data["intensity"]["scope"] == "lifecycle"  # eGRID direct, made comparable (default)
     assert data["location"]["cloud"] == "aws"
     assert data["location"]["cloud_region"] == "us-east-1"
     assert data["location"]["zone"] == "US-VA"

@@ -24,6 +24,7 @@ LOCATION: tuple[Flag, ...] = (
 )
 INTENSITY: tuple[Flag, ...] = (
     ("--provider", "provider", str, "NAME"),
+    ("--intensity-figure", "intensity_figure", str, "FIGURE"),
     ("--pue", "pue", float, "RATIO"),
 )
 MEASUREMENT: tuple[Flag, ...] = (
