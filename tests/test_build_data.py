@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -111,7 +112,7 @@ def test_zone_labels_follow_each_source() -> None:
     assert labels["CN-BJ"] == ("consumption", "direct", "CO2", "2023")  # MEE: CO2 only
     assert labels["SE-SE3"] == ("generation", "lifecycle", "CO2e", "2025")
     assert labels["CA-QC"] == ("generation", "direct", "CO2e", "2019")
-    assert labels["AU-NSW"] == ("consumption", "direct+upstream", "CO2e", "2019")
+    assert labels["AU-NSW"] == ("consumption", "direct+upstream", "CO2e", "2024")  # NGA 2024
     by_country: dict[str, int] = {}
     for zone in labels:
         by_country[zone[:2]] = by_country.get(zone[:2], 0) + 1
@@ -210,10 +211,13 @@ def test_embodied_defaults_are_derived_from_ccf() -> None:
 def test_world_row_is_the_documented_generation_weighted_mean() -> None:
     world = {r["zone"]: r for r in _rows(INTENSITY / "zones.csv", ZONE_HEADER)}["WORLD"]
     assert world["country"] == "" and world["name"] == "World"
-    assert world["g_per_kwh"] == "480.62"
-    assert world["year"] == "2023"
+    # Over the country rows the table ships (issue 9: 455, where the mix file's own older
+    # values gave 480.62); the comparable mean differs where a row is flagged.
+    assert world["g_per_kwh"] == "454.86" and world["comparable_g_per_kwh"] == "452.40"
+    assert world["year"] == "2025" and world["stale"] == "false"
+    assert "this table's 212 country rows" in world["source"]
     choices = json.loads((INTENSITY / "SOURCES.json").read_text())["tables"]["zones.csv"]["choices"]
-    assert any("WORLD = sum(total_TWh x carbon_intensity)" in c for c in choices)
+    assert any("WORLD = sum(total_TWh x value)" in c for c in choices)
 
 
 def test_countries_cover_iso3166() -> None:
@@ -437,7 +441,10 @@ def test_the_script_make_data_runs_builds_the_same_tables(tmp_path: Path) -> Non
         cwd=tmp_path, capture_output=True, text=True, timeout=120,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout == f"wrote 16 files under {tmp_path}\n"
+    summary, flagged, wrote = done.stdout.splitlines()
+    assert summary.startswith("zones.csv: 15 stale row(s)") and "2009: EH; 2012: CF" in summary
+    assert flagged.startswith("zones.csv: 6 flagged row(s): BH, CA-AB,")
+    assert re.fullmatch(rf"wrote \d+ files under {re.escape(str(tmp_path))}", wrote)
     for rel in ("intensity/data/zones.csv", "sensors/data/cpu_tdp.csv"):
         assert (tmp_path / rel).read_bytes() == (PACKAGE / rel).read_bytes(), rel
 
@@ -534,3 +541,184 @@ def test_subdivision_names_must_be_unique_within_a_country() -> None:
     ]
     with pytest.raises(ValueError, match="names both NT and WA"):
         tool._check_names_unique(clash)
+
+
+# --- one comparable basis, staleness and flags (issue 9) -------------------------------------
+
+
+def _zones() -> dict[str, dict[str, str]]:
+    return {r["zone"]: r for r in _rows(INTENSITY / "zones.csv", ZONE_HEADER)}
+
+
+def test_every_zone_row_keeps_its_provenance_and_comparable_figure() -> None:
+    # The table as committed: a regeneration that drops a row's source, licence, year or
+    # comparable figure fails here, whatever the loaders would make of it.
+    for zone, r in _zones().items():
+        for column in ("source", "licence", "year", "comparable_g_per_kwh", "comparable_method"):
+            assert r[column].strip(), f"{zone} lost its {column}"
+        assert 0 <= float(r["comparable_g_per_kwh"]) <= 1500, zone
+        assert re.fullmatch(r"\d+\.\d\d", r["comparable_g_per_kwh"]), zone
+        assert r["stale"] in ("true", "false"), zone
+        if r["scope"] == "lifecycle" and not r["flag"]:
+            # a lifecycle row is its own comparable figure
+            assert r["comparable_method"] in ("native lifecycle",) or zone == "WORLD", zone
+            assert r["comparable_g_per_kwh"] == r["g_per_kwh"] or zone == "WORLD", zone
+        if r["scope"] != "lifecycle":
+            assert " x " in r["comparable_method"], zone  # the factor is stated
+
+
+def test_staleness_policy_marks_cf_eh_and_canada_2019() -> None:
+    zones = _zones()
+    doc = json.loads((INTENSITY / "SOURCES.json").read_text())["tables"]["zones.csv"]
+    years = {int(r["year"]) for r in zones.values()}
+    oldest_fresh = max(years) - doc["stale_after_years"]
+    assert doc["stale_after_years"] == 4 and oldest_fresh == 2021
+    for zone, r in zones.items():
+        assert (r["stale"] == "true") == (int(r["year"]) < oldest_fresh), zone
+    stale = sorted(z for z, r in zones.items() if r["stale"] == "true")
+    assert stale == doc["stale_rows"]
+    assert {"CF", "EH", "CA-AB", "CA-ON", "CA-QC"} <= set(stale)
+    assert not any(z.startswith("AU-") for z in stale)  # NGA 2024 replaced the 2019 rows
+    assert any(c.startswith("Staleness policy: a row is stale") for c in doc["choices"])
+
+
+def test_implausible_gas_grids_are_flagged_and_ranked_by_their_mix() -> None:
+    zones = _zones()
+    for zone, published in (("BH", "902.24"), ("UZ", "1000.00"), ("TM", "1306.27")):
+        r = zones[zone]
+        assert r["g_per_kwh"] == published, zone  # the publisher's value is kept...
+        assert r["flag"].startswith("implausible for a grid of") and "gas" in r["flag"], zone
+        assert 450 <= float(r["comparable_g_per_kwh"]) <= 500, zone  # ...ranked by its mix
+        assert r["comparable_method"].startswith("mix-implied lifecycle: AR5 medians"), zone
+    # a gas grid within what a real fleet emits is left alone
+    assert zones["DZ"]["flag"] == "" and zones["QA"]["flag"] == ""
+
+
+def test_nordic_zones_are_completed_so_se4_no_longer_ranks_below_se1_to_se3() -> None:
+    zones = _zones()
+    se = {z: float(zones[f"SE-{z}"]["comparable_g_per_kwh"]) for z in ("SE1", "SE2", "SE3", "SE4")}
+    assert se["SE4"] == pytest.approx(24.7 + 0.1495 * 230, abs=0.01)
+    assert se["SE1"] < se["SE2"] < se["SE3"] < se["SE4"]
+    assert all(zones[f"SE-{z}"]["flag"] == "" for z in se)
+
+
+def test_direct_rows_convert_with_their_countrys_factors() -> None:
+    zones = _zones()
+    us_va, cn_bj, ca_qc = zones["US-VA"], zones["CN-BJ"], zones["CA-QC"]
+    assert "calibrated: eGRID2023 US direct 349.67 -> Ember US 384.40" in us_va[
+        "comparable_method"
+    ]
+    assert 1.05 < float(us_va["comparable_g_per_kwh"]) / float(us_va["g_per_kwh"]) < 1.2
+    assert "CO2 only" in cn_bj["comparable_method"] and "the 2023 mix of China" in cn_bj[
+        "comparable_method"
+    ]
+    # a hydro grid's direct 1.5 g/kWh gets the lifecycle of its hydro, near Norway's and not 1.8
+    assert 20 < float(ca_qc["comparable_g_per_kwh"]) < 35
+    # NGA is not calibrated on Ember AU: that would take a fossil ratio below 1 (a difference
+    # of data year, not of basis); NSW's scope 2 660 converts with AR5 medians.
+    nsw = zones["AU-NSW"]
+    assert nsw["comparable_method"].startswith("NGA scope 2 x 1.112 + ")
+    assert "AR5 medians over the 2023 mix of Australia" in nsw["comparable_method"]
+    assert float(nsw["comparable_g_per_kwh"]) == pytest.approx(660 * 1.112, abs=1)
+
+
+def test_a_comparable_figure_never_undercuts_the_direct_emissions_it_adds_to() -> None:
+    for zone, r in _zones().items():
+        if r["scope"] == "lifecycle":
+            continue
+        direct = float(r["g_per_kwh"])
+        if r["scope"] == "direct+upstream":  # NGA: scope 2 is the direct part
+            direct = float(re.search(r"scope 2 (\d+) \+", r["source"]).group(1))  # type: ignore[union-attr]
+        assert float(r["comparable_g_per_kwh"]) >= direct, zone
+
+
+def test_two_part_conversion() -> None:
+    tool = _tool("comparable")
+    conv = tool.Conversion(ratio=1.1, fossil_direct=500.0, non_fossil=20.0, how="test")
+    assert conv(0.0) == pytest.approx(20.0)  # all non-fossil: its lifecycle only
+    assert conv(250.0) == pytest.approx(250 * 1.1 + 0.5 * 20)  # half fossil
+    assert conv(800.0) == pytest.approx(800 * 1.1)  # above the fossil rate: all fossil
+    assert conv.describe("direct") == "direct x 1.100 + 20.0 x (1 - direct/500); test"
+
+
+def _mix(tool: ModuleType, **twh: float) -> Any:
+    return tool.CountryMix("XX", 2022, {k: twh.get(k, 0.0) for k in tool.FUELS})
+
+
+def test_mix_factors_and_calibration() -> None:
+    tool = _tool("comparable")
+    gas = _mix(tool, gas=10.0)
+    assert gas.lifecycle == pytest.approx(490) and gas.direct == pytest.approx(370)
+    assert gas.ceiling == pytest.approx(56.1 * 3.6 / 0.30 + 120)  # old open-cycle fleet: 793
+    assert tool.implausible(700.0, gas) == ""
+    assert tool.implausible(902.24, gas).startswith("implausible for a grid of 100% gas")
+    half = _mix(tool, coal=5.0, hydro=5.0)
+    assert half.fossil_share == 0.5 and half.non_fossil_lifecycle == pytest.approx(24)
+    assert half.fossil_ratio == pytest.approx(820 / 760)
+    conv = tool.calibrated_conversion(half, national_direct=500.0, country_lifecycle=450.0, how="")
+    assert conv(500.0) == pytest.approx(450.0)  # the national figure lands on the country row
+    assert conv.fossil_direct == pytest.approx(1000.0)
+
+
+def test_nordic_completion_reads_the_uncovered_types() -> None:
+    tool = _tool("subnational")
+    factors = {"biomass": 230.0, "waste": 230.0, "geothermal": 38.0}
+    added, how = tool.complete_nordic("85.05% (uncovered: Other 14.95%)", factors)
+    assert added == pytest.approx(0.1495 * 230) and how == "Other 14.95% at 230"
+    added, how = tool.complete_nordic(
+        "99.32% (uncovered: Other renewable 0.60%, Waste 0.09%)", factors
+    )
+    assert added == pytest.approx(0.006 * 38 + 0.0009 * 230)
+    assert tool.complete_nordic("100%", factors) == (0.0, "")
+    with pytest.raises(KeyError):  # a new production type needs a stated factor, not 0
+        tool.complete_nordic("90% (uncovered: Tidal 10%)", factors)
+
+
+def test_stale_summary_lists_stale_and_flagged_rows() -> None:
+    tool = _tool("comparable")
+    header = ",".join(ZONE_HEADER)
+    rows = [
+        "FR,FR,,France,41.44,2025,generation,lifecycle,CO2e,s,l,41.44,native lifecycle,false,",
+        "EH,EH,,W. Sahara,666.67,2009,generation,lifecycle,CO2e,s,l,666.67,native lifecycle,true,",
+        "BH,BH,,Bahrain,902.24,2024,generation,lifecycle,CO2e,s,l,489.88,m,false,implausible",
+    ]
+    text = tool.stale_summary("\n".join([header, *rows]) + "\n")
+    assert text.splitlines() == [
+        "zones.csv: 1 stale row(s) (year before 2021, more than 4 years before the newest year "
+        "2025): 2009: EH",
+        "zones.csv: 1 flagged row(s): BH",
+    ]
+
+
+@pytest.mark.skipif(not RAW.is_dir(), reason="upstream raw data (../shared/reference-data) absent")
+def test_us_conversion_lands_near_the_ember_egrid_ratio() -> None:
+    tool = _tool("comparable")
+    mix_doc = json.loads((RAW / "grid/owid_energy_mix_by_country.json").read_text())
+    mixes = tool.read_mixes(mix_doc, {"USA": "US", "CHN": "CN", "CAN": "CA"})
+    us = mixes["US"]
+    egrid_us = 349.67  # eGRID2023 national STC2ERTA in g/kWh
+    ember_us = float(_zones()["US"]["g_per_kwh"])
+    conv = tool.calibrated_conversion(us, egrid_us, ember_us, "")
+    # Issue 9's check: Ember US 2023 lifecycle 383.5 / eGRID 2023 direct 349.7 = 1.097.
+    assert conv(egrid_us) / egrid_us == pytest.approx(1.099, abs=0.005)
+    assert conv.ratio == pytest.approx(1.071, abs=0.002)  # fossil part
+    # AR5 medians alone would overshoot: gas 490/370 and new-plant direct medians.
+    ar5 = tool.ar5_conversion(us, "United States")
+    assert ar5(egrid_us) / egrid_us == pytest.approx(1.234, abs=0.005)
+    assert us.lifecycle / us.direct == pytest.approx(1.250, abs=0.005)
+    assert mixes["CN"].fossil_ratio == pytest.approx(1.085, abs=0.002)
+
+
+@pytest.mark.skipif(not RAW.is_dir(), reason="upstream raw data (../shared/reference-data) absent")
+def test_world_is_the_generation_weighted_mean_of_the_shipped_rows() -> None:
+    mix = json.loads((RAW / "grid/owid_energy_mix_by_country.json").read_text())
+    iso3 = {r["iso3"]: r["iso2"] for r in _rows(INTENSITY / "countries.csv", ["iso2", "iso3", "name"])}
+    zones = _zones()
+    pairs = [
+        (float(v["total_TWh"]), float(zones[iso3[k]]["g_per_kwh"]))
+        for k, v in mix.items()
+        if iso3.get(k) in zones and float(v["total_TWh"]) > 0
+    ]
+    assert len(pairs) == 212
+    weighted = sum(w * g for w, g in pairs) / sum(w for w, _ in pairs)
+    assert float(zones["WORLD"]["g_per_kwh"]) == pytest.approx(weighted, abs=0.01)

@@ -43,22 +43,36 @@ def test_nordic_bidding_zones_and_finland() -> None:
     zones = tables.zones()
     se3 = zones["SE-SE3"]
     assert (se3.country, se3.subdivision, se3.year, se3.scope) == ("SE", "SE3", 2025, "lifecycle")
-    assert se3.g_per_kwh == pytest.approx(27.0)
-    assert zones["NO-NO4"].g_per_kwh == pytest.approx(51.7)
+    # The published 27.0 counted 5.42 % 'Other' (biomass and waste CHP) at 0; completed at 230.
+    assert se3.g_per_kwh == pytest.approx(27.0 + 0.0542 * 230, abs=0.01)
+    assert zones["NO-NO4"].g_per_kwh == pytest.approx(51.7 + 0.0135 * 38, abs=0.01)
     assert "coverage 85.05%" in zones["SE-SE4"].source
+    assert "published 24.7 g/kWh" in zones["SE-SE4"].source
     assert zones["FI"].g_per_kwh == pytest.approx(57.47)  # Ember's, not the file's 72
     assert "FI-FI" not in zones
 
 
-def test_canada_and_australia_come_from_green_algorithms_with_their_year() -> None:
+def test_canada_comes_from_green_algorithms_with_its_year_and_is_stale() -> None:
     zones = tables.zones()
-    qc, mb, wa = zones["CA-QC"], zones["CA-MB"], zones["AU-WA"]
+    qc, mb = zones["CA-QC"], zones["CA-MB"]
     assert (qc.g_per_kwh, qc.year, qc.scope) == (1.5, 2019, "direct")
     assert mb.g_per_kwh == 1.3  # Green Algorithms' "CA-MT"
     assert "eco2ai" in qc.source and "Green Algorithms" in qc.source
-    assert wa.g_per_kwh == 700.0 and "South West" in wa.name
-    assert (wa.basis, wa.scope) == ("consumption", "direct+upstream")
+    canada = [z for z in zones.values() if z.country == "CA" and z.subdivision]
+    assert len(canada) == 13 and all(z.stale for z in canada)
+    assert "coal" in zones["CA-AB"].flag
+
+
+def test_australia_comes_from_nga_2024_with_both_scopes() -> None:
+    zones = tables.zones()
+    nsw, vic, wa = zones["AU-NSW"], zones["AU-VIC"], zones["AU-WA"]
+    assert (nsw.g_per_kwh, nsw.year) == (700.0, 2024)  # 0.66 scope 2 + 0.04 scope 3 kg/kWh
+    assert vic.g_per_kwh == 860.0  # 0.77 + 0.09
+    assert "scope 2 660 + scope 3 40" in nsw.source and "National Greenhouse Accounts" in nsw.source
+    assert wa.g_per_kwh == 570.0 and "South West" in wa.name
+    assert (wa.basis, wa.scope, wa.licence) == ("consumption", "direct+upstream", "CC BY 4.0")
     assert zones["AU-ACT"].g_per_kwh == zones["AU-NSW"].g_per_kwh
+    assert not any(z.stale for z in zones.values() if z.country == "AU")
 
 
 def test_subdivisions_lists_codes_and_names() -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from wattprint.intensity.tables import ZoneRow, fold_name
+from wattprint.intensity.tables import fold_name
 
 from .common import (
     APACHE,
@@ -284,32 +284,9 @@ def _gcp_scope(intensity_column: str) -> str:
     return "lifecycle" if intensity_column.lower().startswith("lifecycle") else "direct"
 
 
-# A direct figure's lifecycle-comparable value for a region's zone: (factor, how it was obtained).
-DirectFactor = Callable[[str], tuple[float, str]]
-
-
-def zone_direct_factors(zone_rows: Sequence[tuple[str, ...]]) -> DirectFactor:
-    """The factor zones.csv converts a direct figure by, for each zone: the zone's own
-    (comparable / native) where its row is direct, else the one for direct rows of the country
-    (provisional: the US ratio, as zones.csv applies it today)."""
-    header = list(ZoneRow.__dataclass_fields__)
-    by_zone = {row[0]: dict(zip(header, row, strict=True)) for row in zone_rows}
-
-    def ratio(row: dict[str, str]) -> tuple[float, str]:
-        value = float(row["comparable_g_per_kwh"]) / float(row["g_per_kwh"])
-        return value, f"x {value:.2f}, as zones.csv converts {row['zone']}: " + (
-            row["comparable_method"]
-        )
-
-    us = ratio(next(r for r in by_zone.values() if r["zone"] == "US-VA"))
-
-    def factor(zone: str) -> tuple[float, str]:
-        row = by_zone[zone]
-        if row["scope"] == "direct" and float(row["g_per_kwh"]) > 0:
-            return ratio(row)
-        return us
-
-    return factor
+# A direct figure measured in a region's zone -> (comparable g/kWh, method): grid.direct_converter,
+# so Google's figures convert exactly as zones.csv converts its own direct rows.
+DirectFactor = Callable[[str, float], tuple[float, str]]
 
 
 def build_gcp_intensity(
@@ -336,8 +313,7 @@ def build_gcp_intensity(
             if scope == "lifecycle":
                 comparable, method = value, "native lifecycle"
             else:
-                factor, how = direct_factor(region_zones[region])
-                comparable, method = value * factor, f"direct {how}"
+                comparable, method = direct_factor(region_zones[region], value)
             cfe = r["Google CFE"].strip()
             rows.append(
                 (

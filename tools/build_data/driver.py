@@ -17,11 +17,12 @@ from typing import Callable, Sequence
 
 from .attribution import PACKAGE_COPY, attribution_files, committed_tables
 from .cloud_pue import build_cloud_pue
-from .cloud_regions import build_cloud_regions, build_gcp_intensity, zone_direct_factors
+from .cloud_regions import build_cloud_regions, build_gcp_intensity
 from .common import DEFAULT_OUT_ROOT, DEFAULT_RAW_DIR, INTENSITY, REPO_ROOT, SENSORS
+from .comparable import stale_summary
 from .embodied import build_embodied
 from .equivalents import build_equivalents
-from .grid import build_zones
+from .grid import build_zones, direct_converter
 from .hardware import build_cpu_tdp, build_power_model
 from .places import build_countries, build_timezones, find_tzdata, read_iso3166
 from .sources import sources_json
@@ -47,7 +48,7 @@ def build(raw: Path) -> dict[str, str]:
         build_gcp_intensity(
             raw,
             {r[1]: r[5] for r in regions.rows if r[0] == "gcp"},
-            zone_direct_factors(zones.rows),
+            direct_converter(raw, iso, sub, zones.rows),
             newest_zone_year=max(int(r[5]) for r in zones.rows),
         ),
         build_cloud_pue(raw),
@@ -133,6 +134,7 @@ def main(argv: Sequence[str] | None = None, *, echo: Callable[[str], None] = pri
             return 2
         else:
             files = build(args.raw_dir)
+            echo(stale_summary(files[f"{INTENSITY}/zones.csv"]))
     except ValueError as exc:  # a row or input that names no registered source, ...
         echo(str(exc))
         return 1

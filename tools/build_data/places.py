@@ -107,8 +107,15 @@ def read_tz_countries(tz: TzData) -> tuple[dict[str, str], int, int, list[str]]:
 # The tables
 
 
-def build_countries(raw: Path, iso: dict[str, str], tz: TzData) -> tuple[Table, Table]:
-    """countries.csv (ISO2, ISO3, name) and country_aliases.csv (other English names)."""
+def iso3_codes(raw: Path, iso: dict[str, str]) -> dict[str, str]:
+    """ISO2 -> ISO3 as countries.csv gives them (for tables keyed by ISO3, like the OWID mix)."""
+    return _codes(raw, iso)[0]
+
+
+def _codes(
+    raw: Path, iso: dict[str, str]
+) -> tuple[dict[str, str], dict[str, tuple[str, str]], list[str], list[str], list[dict[str, str]]]:
+    """ISO3 codes and English aliases by ISO2, with what was repaired or taken from the mix."""
     eco = [
         r for r in read_csv(raw / "grid/eco2ai_carbon_index.csv") if r["region"] == "Whole country"
     ]
@@ -144,6 +151,12 @@ def build_countries(raw: Path, iso: dict[str, str], tz: TzData) -> tuple[Table, 
                 from_mix.append(f"{code2}={code3}")
             name = str(entry["country_name"]).strip()
             aliases.setdefault(name.casefold(), (name, code2))
+    return iso3, aliases, repaired, from_mix, eco
+
+
+def build_countries(raw: Path, iso: dict[str, str], tz: TzData) -> tuple[Table, Table]:
+    """countries.csv (ISO2, ISO3, name) and country_aliases.csv (other English names)."""
+    iso3, aliases, repaired, from_mix, eco = _codes(raw, iso)
 
     # Common short forms no source above spells out. "UK" is ISO's exceptionally reserved
     # code for the United Kingdom.

@@ -4,18 +4,24 @@ subdivisions.csv.
 Sub-national zones
     One source per country, each row labelled with what it measures: US states from eGRID2023
     (direct combustion emissions, CO2e), Chinese provinces from MEE 2023 (CO2 only), Nordic
-    bidding zones from ENTSO-E generation x lifecycle factors, Canadian provinces and Australian
-    states from Green Algorithms (with a stated data year; eco2ai's undated rows are only quoted
-    for comparison, and its Russian regions are skipped for want of a year).
+    bidding zones from ENTSO-E generation x lifecycle factors (completed where the derivation
+    left generation without a factor), Australian states and territories from the Australian
+    Government's National Greenhouse Accounts Factors 2024 (scope 2 + scope 3), Canadian
+    provinces from Green Algorithms (2019: no newer official provincial figures under an open
+    licence are among the inputs, so they are kept and come out stale; eco2ai's undated rows are
+    only quoted for comparison, and its Russian regions are skipped for want of a year).
+
+    Sources that also publish a national direct figure (eGRID, NGA) record it as an
+    :class:`Anchor`, which :mod:`comparable` calibrates the lifecycle-comparable figure with.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
+from wattprint._lazy_re import lazy_re
 from wattprint.intensity.tables import fold_name
 
 from .common import (
@@ -42,6 +48,14 @@ class SubdivisionEntry:
     aliases: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class Anchor:
+    """A source's own national direct figure (g/kWh), for calibrating its sub-national rows."""
+
+    national_direct_g: float
+    label: str  # "eGRID2023 US direct 349.70"
+
+
 @dataclass
 class Subnational:
     """Everything the sub-national sources add: zone rows, names, inputs and choices."""
@@ -51,12 +65,17 @@ class Subnational:
     inputs: list[dict[str, str]] = field(default_factory=list)
     choices: list[str] = field(default_factory=list)
     kinds: dict[str, int] = field(default_factory=dict)
+    anchors: dict[str, Anchor] = field(default_factory=dict)  # by country
+    # The direct (combustion) part of rows whose value includes more (NGA scope 2 of 2 + 3).
+    direct_parts: dict[str, tuple[float, str]] = field(default_factory=dict)
 
     def add(self, other: Subnational, kind: str) -> None:
         self.zones.extend(other.zones)
         self.names.extend(other.names)
         self.inputs.extend(other.inputs)
         self.choices.extend(other.choices)
+        self.anchors.update(other.anchors)
+        self.direct_parts.update(other.direct_parts)
         self.kinds[kind] = len(other.zones)
 
     def counts(self, countries: int) -> dict[str, int]:
@@ -123,6 +142,8 @@ def _egrid(raw: Path) -> Subnational:
             via=f"{CODECARBON} usa_emissions.json (MIT)",
         )
     )
+    if national is None:
+        raise ValueError("eGRID file has no national (USA) row")
     part.choices += [
         (
             f"US states + DC ({len(part.zones)} rows): eGRID{year} {meta['field']} in lb/MWh x "
@@ -132,63 +153,56 @@ def _egrid(raw: Path) -> Subnational:
             "values for the same grid."
         ),
         (
-            f"eGRID's national rate ({national:.2f} g/kWh, direct) is not used: the US country row "
-            "stays Ember's lifecycle value, so the two are not comparable one to one."
+            f"eGRID's national rate ({national:.2f} g/kWh, direct) is not a zone: the US country "
+            "row stays Ember's lifecycle value. It calibrates the states' comparable figure."
         ),
     ]
+    part.anchors["US"] = Anchor(national, f"eGRID{year} US direct {national:.2f}")
     return part
 
 
-# Green Algorithms' own ids that are not ISO 3166-2, or that name a second grid of one state.
+# Green Algorithms' own ids that are not ISO 3166-2.
 GA_CODE_FIXES = {"CA-MT": "CA-MB"}  # Manitoba is MB in ISO 3166-2; MT is no Canadian code
-GA_SKIPPED = {
-    # Western Australia has two grids; Perth and nearly all of the state's load is on the South
-    # West Interconnected System (AU-WA2), so that one stands for AU-WA.
-    "AU-WA1": "North Western Interconnected System: AU-WA uses the South West system (Perth)",
-    # Northern Territory: the plain row is kept; the Darwin-Katherine row is a sub-grid of it.
-    "AU-NT2": "Darwin-Katherine Interconnected System: AU-NT uses Green Algorithms' NT row",
+# Names as ISO 3166-2 spells them where Green Algorithms adds a word.
+GA_NAMES = {"CA-YT": ("Yukon", ("Yukon Territory",))}
+# Rows whose value is known to be doubtful, and why (the flag column).
+GA_FLAGS = {
+    "CA-AB": (
+        "2019 value predates Alberta's exit from coal-fired generation (completed in 2024); "
+        "today's grid is gas-fired and cleaner"
+    ),
 }
-GA_ID_OVERRIDES = {"AU-WA2": "AU-WA"}
-# Names as ISO 3166-2 spells them where Green Algorithms adds a grid or a word.
-GA_NAMES = {
-    "CA-YT": ("Yukon", ("Yukon Territory",)),
-    "AU-WA": ("Western Australia", ()),
-    "AU-ACT": ("Australian Capital Territory", ("ACT",)),
-}
-_DATA_YEAR = re.compile(r"data from (\d{4})")
+_DATA_YEAR = lazy_re(r"data from (\d{4})")
 
 
 def _eco2ai_regions(raw: Path) -> dict[tuple[str, str], float]:
     """eco2ai's undated sub-national values by (ISO2, folded region name), for comparison."""
     out = {}
     for r in read_csv(raw / "grid/eco2ai_carbon_index.csv"):
-        if r["region"] != "Whole country" and r["alpha_2_code"] in ("CA", "AU"):
+        if r["region"] != "Whole country" and r["alpha_2_code"] == "CA":
             out[(r["alpha_2_code"], r["region"].strip().casefold())] = float(
                 r["Emission intensity, kg/MWh"]
             )
     return out
 
 
-def _greenalgo_regions(raw: Path) -> Subnational:
-    """Canadian provinces and Australian states from Green Algorithms' CI_aggregated.csv."""
+def _greenalgo_canada(raw: Path) -> Subnational:
+    """Canadian provinces and territories from Green Algorithms' CI_aggregated.csv."""
     rows = read_csv(raw / "grid/greenalgorithms_ci_aggregated.csv", skip=1)
     eco = _eco2ai_regions(raw)
     part = Subnational()
-    kept: dict[str, int] = {"CA": 0, "AU": 0}
-    au_increase: list[float] = []
     for r in rows:
         ga_id = r["location"].strip()
-        country = ga_id[:2]
-        if r["Type"] != "Region" or country not in kept or ga_id in GA_SKIPPED:
+        if r["Type"] != "Region" or not ga_id.startswith("CA-"):
             continue
-        zone = GA_ID_OVERRIDES.get(ga_id, GA_CODE_FIXES.get(ga_id, ga_id))
+        zone = GA_CODE_FIXES.get(ga_id, ga_id)
         code = zone.split("-", 1)[1]
         found = _DATA_YEAR.search(r["source"])
         if not found:
             raise ValueError(f"Green Algorithms row {ga_id} has no data year: {r['source']!r}")
         ga_name = r["regionName"].strip()
         name, aliases = GA_NAMES.get(zone, (ga_name, ()))
-        eco_value = eco.get((country, name.casefold()))
+        eco_value = eco.get(("CA", name.casefold()))
         compared = (
             f"; preferred to eco2ai 0.3.12's undated {eco_value:g} g/kWh"
             if eco_value is not None
@@ -197,20 +211,20 @@ def _greenalgo_regions(raw: Path) -> Subnational:
         part.zones.append(
             ZoneEntry(
                 zone=zone,
-                country=country,
+                country="CA",
                 subdivision=code,
                 name=ga_name,
                 g_per_kwh=float(r["carbonIntensity"]),
                 year=int(found.group(1)),
-                **_GA_LABELS[country],
+                basis="generation",
+                scope="direct",
+                gases="CO2e",
                 source=f"Green Algorithms CI_aggregated.csv, citing {r['source'].strip()}{compared}",
                 licence=CC_BY,
+                flag=GA_FLAGS.get(zone, ""),
             )
         )
-        part.names.append(SubdivisionEntry(country, code, name, aliases))
-        kept[country] += 1
-        if country == "AU" and eco_value:
-            au_increase.append(float(r["carbonIntensity"]) / eco_value - 1)
+        part.names.append(SubdivisionEntry("CA", code, name, aliases))
     part.inputs += [
         greenalgo_entry(
             "CI_aggregated.csv (data/latest)", "grid/greenalgorithms_ci_aggregated.csv"
@@ -226,39 +240,131 @@ def _greenalgo_regions(raw: Path) -> Subnational:
     ]
     part.choices += [
         (
-            f"Canadian provinces and territories ({kept['CA']}) and Australian states and "
-            f"territories ({kept['AU']}): Green Algorithms' rows, each with the data year its "
-            "source states (2019). eco2ai's rows for the same places carry no year (its package "
-            "is of about 2020), so they only serve as a comparison, named in each row's source."
+            f"Canadian provinces and territories ({len(part.zones)}): Green Algorithms' rows, "
+            "data year 2019 as their source states (Canada's 2021 UNFCCC inventory submission, "
+            "via carbonfootprint.com): basis=generation, scope=direct. Quebec 1.5 and Manitoba "
+            "1.3 g/kWh, for grids that are almost all hydro, are only possible without lifecycle "
+            "emissions. eco2ai's rows for the same places carry no year, so they only serve as a "
+            "comparison, named in each row's source."
         ),
         (
-            "Canada (Canada's 2021 UNFCCC inventory submission, via carbonfootprint.com): "
-            "basis=generation, scope=direct. Quebec 1.5 and Manitoba 1.3 g/kWh, for grids that "
-            "are almost all hydro, are only possible without lifecycle emissions."
-        ),
-        (
-            "Australia (National Greenhouse Accounts factors, via carbonfootprint.com): "
-            "basis=consumption, since the ACT gets the NSW grid's value although it generates "
-            "almost nothing; scope=direct+upstream, since every state's value is eco2ai's "
-            f"value for it plus {min(au_increase):.0%}-{max(au_increase):.0%}, the pattern of "
-            "NGA scope 2 (combustion) plus scope 3 (fuel supply and grid losses) factors next to "
-            "scope 2 alone. Green Algorithms does not state the scope; the label is inferred "
-            "from that pattern."
+            "Canada has no newer provincial figures here: the official ones (National Inventory "
+            "Report, Annex 13, Open Government Licence - Canada) are not among the inputs and no "
+            "citable transcription of them was found, so the 2019 rows are kept and the "
+            "staleness policy marks them stale. CA-AB is also flagged: Alberta has left coal "
+            "since 2019."
         ),
         "Green Algorithms' Manitoba id CA-MT is ISO 3166-2 CA-MB; Yukon Territory is CA-YT Yukon.",
-        *(f"Skipped {k}: {why}." for k, why in sorted(GA_SKIPPED.items())),
         (
             "Not used: Green Algorithms' US states (carbonfootprint.com, data from 2020; eGRID2023 "
-            "is newer and primary) and its Hong Kong utility rows (HK is a country zone)."
+            "is newer and primary), its Australian states (2019; NGA 2024 is newer and primary) "
+            "and its Hong Kong utility rows (HK is a country zone)."
         ),
     ]
     return part
 
 
-_GA_LABELS = {
-    "CA": {"basis": "generation", "scope": "direct", "gases": "CO2e"},
-    "AU": {"basis": "consumption", "scope": "direct+upstream", "gases": "CO2e"},
+# NGA's zones: the grid that stands for each state or territory, and the names users type.
+NGA_ZONES = {
+    "AU-NSW": ("New South Wales", ()),
+    "AU-ACT": ("Australian Capital Territory", ("ACT",)),
+    "AU-VIC": ("Victoria", ()),
+    "AU-QLD": ("Queensland", ()),
+    "AU-SA": ("South Australia", ()),
+    "AU-WA": ("Western Australia", ()),
+    "AU-TAS": ("Tasmania", ()),
+    "AU-NT": ("Northern Territory", ()),
 }
+# Zone names that say which grid answers for the state, where it has more than one.
+NGA_GRID_NAMES = {
+    "AU-WA": "Western Australia (South West Interconnected System)",
+    "AU-NT": "Northern Territory (Darwin-Katherine Interconnected System)",
+}
+NGA_SKIPPED = {
+    "AU-WA-NWIS": (
+        "Western Australia's North Western Interconnected System: AU-WA uses the South West "
+        "system, which serves Perth and nearly all of the state's load"
+    ),
+}
+KG_TO_G = 1000.0
+
+
+def _nga_australia(raw: Path) -> Subnational:
+    """Australian states and territories from the National Greenhouse Accounts Factors 2024."""
+    doc = load_json(raw / "grid/nga2024_au_states.json")
+    if doc["units"] != "kg CO2-e per kWh consumed":
+        raise ValueError(f"NGA file unit changed to {doc['units']!r}")
+    year = int(doc["year"])
+    licence = CC_BY
+    part = Subnational()
+    national = None
+    for entry in doc["rows"]:
+        zone = str(entry["zone"])
+        scope2_g = float(entry["scope2"]) * KG_TO_G
+        scope3_g = float(entry["scope3"]) * KG_TO_G
+        if zone == "AU":
+            national = scope2_g
+            continue
+        if zone in NGA_SKIPPED:
+            continue
+        name, aliases = NGA_ZONES[zone]
+        code = zone.split("-", 1)[1]
+        part.zones.append(
+            ZoneEntry(
+                zone=zone,
+                country="AU",
+                subdivision=code,
+                name=NGA_GRID_NAMES.get(zone, name),
+                g_per_kwh=scope2_g + scope3_g,
+                year=year,
+                basis="consumption",
+                scope="direct+upstream",
+                gases="CO2e",
+                source=(
+                    f"Australian Government DCCEEW, National Greenhouse Accounts Factors {year}, "
+                    f"Table 1 ({entry['name']}): scope 2 {scope2_g:.0f} + scope 3 "
+                    f"{scope3_g:.0f} g/kWh (scope 2 alone is the direct figure)"
+                ),
+                licence=licence,
+            )
+        )
+        part.names.append(SubdivisionEntry("AU", code, name, aliases))
+        part.direct_parts[zone] = (scope2_g, "NGA scope 2")
+    if national is None:
+        raise ValueError("NGA file has no national (AU) row")
+    missing = set(NGA_ZONES) - {z.zone for z in part.zones}
+    if missing:
+        raise ValueError(f"NGA file lacks {sorted(missing)}")
+    part.anchors["AU"] = Anchor(national, f"NGA {year} national scope 2 {national:.0f}")
+    part.inputs.append(
+        source_entry(
+            str(doc["publisher"]),
+            str(doc["dataset"]),
+            str(year),
+            licence,
+            "https://www.dcceew.gov.au/climate-change/publications/national-greenhouse-accounts-factors",
+            "grid/nga2024_au_states.json",
+        )
+    )
+    part.choices += [
+        (
+            f"Australian states and territories ({len(part.zones)} rows): NGA {year} scope 2 "
+            "(emissions at generation, per kWh consumed in that grid) + scope 3 (fuel "
+            "extraction and transport, and grid losses) as the consumption figure: "
+            "basis=consumption, scope=direct+upstream, CO2e. The source column keeps both "
+            "numbers; scope 2 alone is the direct part the comparable figure is converted from. "
+            "The ACT shares the NSW grid's factor, as NGA publishes it. These replace Green "
+            "Algorithms' 2019 rows (AU-NSW 870, AU-VIC 1060 g/kWh)."
+        ),
+        (
+            "AU-NT is NGA's Darwin-Katherine Interconnected System, the territory's main grid. "
+            f"NGA's national factor (scope 2 {national:.0f} g/kWh) is not a zone: the AU country "
+            "row stays Ember's (the comparable figure's note says why the states are not "
+            "calibrated on it)."
+        ),
+        *(f"Skipped {k}: {why}." for k, why in sorted(NGA_SKIPPED.items())),
+    ]
+    return part
 
 
 def _mee_china(raw: Path) -> Subnational:
@@ -330,8 +436,35 @@ NORDIC_NAMES = {
 }
 
 
+# The derivation counted ENTSO-E production types without a factor as 0 g/kWh. Completed here
+# with the factor of the same factor file (lifecycle_factors_per_source.json) that each type is:
+# 'Other' in the Nordic zones is mostly biomass and waste CHP (the file's own note on SE4).
+NORDIC_UNCOVERED_FACTOR = {
+    "Other": "biomass",
+    "Waste": "waste",
+    "Biomass": "biomass",
+    "Other renewable": "geothermal",
+}
+_UNCOVERED = lazy_re(r"([A-Za-z ]+?) (\d+(?:\.\d+)?)%")
+
+
+def complete_nordic(coverage: str, factors: dict[str, float]) -> tuple[float, str]:
+    """(g/kWh to add, how) for the generation a Nordic zone's derivation left without a factor.
+
+    ``coverage`` is the file's text, "85.05% (uncovered: Other 14.95%)"."""
+    uncovered = coverage.split("uncovered:", 1)[1] if "uncovered:" in coverage else ""
+    added, parts = 0.0, []
+    for kind, percent in _UNCOVERED.findall(uncovered):
+        factor_key = NORDIC_UNCOVERED_FACTOR[kind.strip()]  # a new type is an error, not a 0
+        share = float(percent) / 100
+        added += share * factors[factor_key]
+        parts.append(f"{kind.strip()} {float(percent):g}% at {factors[factor_key]:g}")
+    return added, ", ".join(parts)
+
+
 def _nordic(raw: Path) -> Subnational:
     doc = load_json(raw / "grid/entsoe2025_nordic_bidding_zones.json")
+    factors = load_json(raw / "grid/lifecycle_factors_per_source.json")
     meta = doc["metadata"]
     part = Subnational()
     licence = "MIT (CodeCarbon 3.3.2); derived from ENTSO-E Transparency Platform data"
@@ -340,13 +473,15 @@ def _nordic(raw: Path) -> Subnational:
             continue  # FI: see the choices
         country = code[:2]
         name, aliases = NORDIC_NAMES[code]
+        published = float(entry["emission_factor"])
+        added, how = complete_nordic(str(entry["coverage"]), factors)
         part.zones.append(
             ZoneEntry(
                 zone=f"{country}-{code}",
                 country=country,
                 subdivision=code,
                 name=str(entry["description"]),
-                g_per_kwh=float(entry["emission_factor"]),
+                g_per_kwh=round(published + added, 2),
                 year=int(entry["year"]),
                 basis="generation",
                 scope="lifecycle",
@@ -354,7 +489,12 @@ def _nordic(raw: Path) -> Subnational:
                 source=(
                     f"ENTSO-E actual generation per type (A75) {entry['year']} x lifecycle factors "
                     f"per source (derived by Khepri v1.3, via CodeCarbon 3.3.2); coverage "
-                    f"{str(entry['coverage']).split(' ', 1)[0]}"
+                    f"{str(entry['coverage']).split(' ', 1)[0]}; published {published:g} g/kWh "
+                    f"counted the rest at 0, completed here with {how} g/kWh"
+                    if how
+                    else f"ENTSO-E actual generation per type (A75) {entry['year']} x lifecycle "
+                    "factors per source (derived by Khepri v1.3, via CodeCarbon 3.3.2); "
+                    f"coverage {entry['coverage']}"
                 ),
                 licence=licence,
             )
@@ -375,9 +515,15 @@ def _nordic(raw: Path) -> Subnational:
     part.choices += [
         (
             f"Nordic bidding zones ({len(part.zones)} rows, SE1-SE4, NO1-NO5): generation-weighted "
-            "mix x per-source lifecycle factors, basis=generation, scope=lifecycle. Types without "
-            "a factor count as 0, so where coverage is low (SE4: 85% of generation covered) the "
-            "value is a lower bound; NO4's gas share moves it from year to year."
+            "mix x per-source lifecycle factors, basis=generation, scope=lifecycle. The "
+            "derivation counted production types without a factor as 0, so a published value is "
+            "a lower bound (SE4: 24.7 g/kWh with 14.95 % 'Other', mostly biomass and waste CHP, "
+            "at 0, which ranked it below SE1-SE3). Each zone is completed with the factor of the "
+            "same factor file for what the uncovered type is (Other, Waste, Biomass: 230; "
+            "Other renewable: geothermal's 38): "
+            + ", ".join(f"{z.zone} {z.g_per_kwh:.2f}" for z in part.zones if z.zone[:2] == "SE")
+            + ". The published value and the completion are in each row's source. NO4's gas "
+            "share moves it from year to year."
         ),
         (
             f"FI stays the Ember country value: the file's FI {finland.get('emission_factor')} "
@@ -406,7 +552,8 @@ def _skipped_regions(raw: Path) -> list[str]:
 def build_subnational(raw: Path) -> Subnational:
     sub = Subnational()
     sub.add(_egrid(raw), "us_states")
-    sub.add(_greenalgo_regions(raw), "ca_au_regions")
+    sub.add(_greenalgo_canada(raw), "ca_provinces")
+    sub.add(_nga_australia(raw), "au_states")
     sub.add(_mee_china(raw), "cn_provinces")
     sub.add(_nordic(raw), "nordic_bidding_zones")
     sub.choices += _skipped_regions(raw)
