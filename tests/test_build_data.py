@@ -257,8 +257,11 @@ def test_equivalents_carry_unit_source_and_year() -> None:
 # --- hardware tables -------------------------------------------------------------------------
 
 
+CPU_HEADER = ["name", "tdp_w", "cores", "threads", "source", "year"]
+
+
 def test_cpu_tdp_rows_are_plausible_and_sourced() -> None:
-    rows = _rows(SENSORS / "cpu_tdp.csv", ["name", "tdp_w", "cores", "threads", "source", "year"])
+    rows = _rows(SENSORS / "cpu_tdp.csv", CPU_HEADER)
     assert len(rows) > 5000
     names = [r["name"] for r in rows]
     assert len(set(names)) == len(names)
@@ -279,7 +282,156 @@ def test_cpu_names_are_unique_under_the_lookup_key() -> None:
     ]
     keys = [normalize_cpu_name(n) for n in names]
     assert len(set(keys)) == len(keys)
-    assert all(any(c.isdigit() for c in k) for k in keys)  # no bare "Intel Xeon" row
+    # No bare "Intel Xeon" row: only chips their makers name without a number have none.
+    bare = sorted(k for k in keys if not any(c.isdigit() for c in k))
+    assert bare == ["google axion", "nvidia grace"]
+
+
+# Base power per socket, never the turbo limit (Intel ARK: Processor Base Power).
+NAMED_BASE_POWER_W = {
+    "Intel Core i9-12900K": 125.0,  # inputs: 125 W and 241 W (Maximum Turbo Power)
+    "Intel Core i9-12900KF": 125.0,  # input: 241 W; aligned with its twin
+    "Intel Core i7-12700K": 125.0,  # inputs: 190 W, 190 W
+    "Intel Core i7-12700KF": 125.0,
+    "Intel Core i5-12600K": 125.0,  # input: 150 W
+    "Intel Core i5-1335U": 15.0,  # inputs: 55 W and 15 W
+    "Intel Core i7-1270P": 28.0,  # inputs: 64 W and 28 W
+    "Intel Core i5-1240U": 9.0,  # input: 29 W, the 9 W parts' turbo limit
+    "Intel Core i5-12400T": 35.0,  # input: 74 W
+    "Intel Core i3-12100": 60.0,  # within bound: kept, although its F twin has 58 W
+    "Intel Core i3-12100F": 58.0,
+    "Intel Core i9-13900K": 125.0,
+    "Intel Core Ultra 9 285K": 125.0,
+}
+
+
+def test_cpu_tdp_is_base_power_not_turbo() -> None:
+    rows = {r["name"]: r for r in _rows(SENSORS / "cpu_tdp.csv", CPU_HEADER)}
+    assert {n: float(rows[n]["tdp_w"]) for n in NAMED_BASE_POWER_W} == NAMED_BASE_POWER_W
+    tool = _tool("cpu_base_power")
+    from wattprint.sensors.hardware_data import normalize_cpu_name
+
+    over = [n for n, r in rows.items() if tool.is_turbo(normalize_cpu_name(n), float(r["tdp_w"]))]
+    assert over == []
+    doc = json.loads((SENSORS / "SOURCES.json").read_text(encoding="utf-8"))["tables"]
+    entry = doc["cpu_tdp.csv"]
+    assert "Never a turbo limit" in entry["power_definition"]
+    assert "Processor Base Power" in entry["power_definition"]
+    fixes = entry["base_power_corrections"]
+    assert "Intel Core i5-1335U: 55 W -> 15 W" in " ".join(fixes)
+    assert sum(entry["base_power_corrections_by_reason"].values()) == len(fixes) >= 10
+
+
+def test_cloud_and_arm_cpus_have_power_threads_and_a_source() -> None:
+    rows = {r["name"]: r for r in _rows(SENSORS / "cpu_tdp.csv", CPU_HEADER)}
+    for name in (
+        "AWS Graviton2", "AWS Graviton3", "AWS Graviton4", "Ampere Altra Q80-30", "NVIDIA Grace",
+        "Google Axion", "Microsoft Azure Cobalt 100", "AMD EPYC 7B13", "AMD EPYC 9R14",
+        "Intel Xeon Platinum 8488C",
+    ):
+        r = rows[name]
+        assert float(r["tdp_w"]) > 0 and int(r["threads"]) >= int(r["cores"]) >= 1, r
+        assert r["source"].startswith("wattprint curated") and "https://" in r["source"], r
+    # No public TDP: the row says which public part it is taken from.
+    assert "EPYC 9654" in rows["AMD EPYC 9R14"]["source"]
+    assert "Xeon Platinum 8468" in rows["Intel Xeon Platinum 8488C"]["source"]
+
+
+def test_threads_are_the_core_count_or_twice_it() -> None:
+    rows = _rows(SENSORS / "cpu_tdp.csv", CPU_HEADER)
+    with_threads = [r for r in rows if r["threads"]]
+    assert len(with_threads) >= 200
+    for r in with_threads:
+        threads = int(r["threads"])
+        # Each row says where its thread count came from (a curated row's columns are its own).
+        assert "threads" in r["source"] or r["source"].startswith("wattprint curated"), r
+        if r["cores"]:
+            assert threads in (int(r["cores"]), 2 * int(r["cores"])), r
+
+
+@pytest.mark.parametrize(
+    ("key", "segment", "turbo"),
+    [
+        ("intel core i9-12900k", "k", 241.0),
+        ("intel core i5-1335u", "u", 55.0),
+        ("intel core ultra 7 155h", "h", 115.0),
+        ("intel core 5 120u", "u", 55.0),
+        ("intel core i3-12100f", "f", 89.0),
+    ],
+)
+def test_base_power_segments(key: str, segment: str, turbo: float) -> None:
+    tool = _tool("cpu_base_power")
+    assert tool.segment(key) == segment
+    assert tool.is_turbo(key, turbo) and not tool.is_turbo(key, tool.MAX_BASE_W[segment])
+
+
+def test_base_power_rule_leaves_older_and_other_parts_alone() -> None:
+    tool = _tool("cpu_base_power")
+    # 11th gen and earlier published a TDP, and AMD and Xeon parts are not in Intel's segments.
+    for key in ("intel core i7-1165g7", "intel core i9-11900k", "amd ryzen 9 7950x",
+                "intel xeon w9-3495x", "intel core i7-8559u"):
+        assert tool.segment(key) is None and not tool.is_turbo(key, 500.0)
+    assert tool.twin("intel core i9-12900kf") == "intel core i9-12900k"
+    assert tool.twin("intel core i9-12900k") == "intel core i9-12900kf"
+    assert tool.segment_base("intel core i5-1240u", 29.0)[0] == 9.0
+    assert tool.segment_base("intel core i5-1335u", 55.0)[0] == 15.0
+    assert tool.segment_base("intel core i7-12700k", 190.0)[0] == 125.0
+    assert tool.segment_base("intel core i7-12700h", 115.0) is None  # 28 W or 45 W: unknown
+
+
+def test_turbo_fix_order_input_then_twin_then_segment_then_drop() -> None:
+    tool = _tool("hardware")
+    row = tool.CpuRow("Intel Core i9-12900KF", 241.0, None, 2021, "eco2ai")
+    twin = tool.CpuRow("Intel Core i9-12900K", 125.0, 16, 2021, "Green Algorithms")
+    fix = tool._turbo_fix("intel core i9-12900kf", row, "eco2ai", {"intel core i9-12900k": twin})
+    assert (fix.now_w, fix.kind) == (125.0, "twin's base power")
+    fix = tool._turbo_fix("intel core i9-12900kf", row, "eco2ai", {})
+    assert (fix.now_w, fix.kind) == (125.0, "segment's base power")
+    h = tool.CpuRow("Intel Core i7-12700H", 115.0, None, 2022, "x")
+    fix = tool._turbo_fix("intel core i7-12700h", h, "x", {})
+    assert (fix.now_w, fix.kind) == (None, "dropped: no base figure")
+    # Step 1: another input's figure within the segment's bound wins over the precedence.
+    corrections: list[object] = []
+    present = [
+        ("codecarbon", tool.CpuRow("Intel Core i5-1335U", 55.0, None, None, "cc"), 2026),
+        ("eco2ai", tool.CpuRow("Intel Core i5-1335U", 15.0, None, 2023, "eco"), 2025),
+    ]
+    name, chosen, _ = tool._pick("intel core i5-1335u", present, corrections)
+    assert (name, chosen.tdp_w, len(corrections)) == ("eco2ai", 15.0, 1)
+
+
+def test_curated_cpus_are_checked(tmp_path: Path) -> None:
+    tool = _tool("hardware")
+    rows = tool.read_curated_cpus()
+    assert len({r.name for r in rows}) == len(rows) >= 20
+    header = ",".join(tool.CURATED_HEADER)
+    bad = tmp_path / "cpu_extra.csv"
+    bad.write_text(header + "\nX Chip 1,100,8,24,2024,basis,https://example.com/\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="threads"):
+        tool.read_curated_cpus(bad)
+    bad.write_text(header + "\nX Chip 1,100,8,8,2024,basis,example.com\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="https"):
+        tool.read_curated_cpus(bad)
+
+
+def test_specpower_threads_need_agreeing_results(tmp_path: Path) -> None:
+    tool = _tool("cpu_threads")
+    (tmp_path / "hardware").mkdir()
+    head = "Chips,# Cores,Total Threads,CPU Description\n"
+    (tmp_path / "hardware" / "ccf_SPECpower_x.csv").write_text(
+        head
+        + "2,56,112,Intel Xeon Platinum 8180\n1,28,56,Intel Xeon Platinum 8180\n"
+        + "1,144,144,Intel Xeon 6780E\n1,144,288,Intel Xeon 6780E\n"  # disagree: left out
+        + "1,4,16,Intel Xeon E5472\n",  # 4 threads per core: not SMT2, left out
+        encoding="utf-8",
+    )
+    agreed, disagreed = tool.specpower_threads(tmp_path, "x")
+    assert agreed == {"intel xeon platinum 8180": (28, 56)}
+    assert disagreed == 2
+    assert tool.family_threads("amd epyc 7452", 32) == 64
+    assert tool.family_threads("intel xeon gold 6248", 20) == 40
+    assert tool.family_threads("intel xeon bronze 3204", 6) is None
+    assert tool.family_threads("amd ryzen 7 5800h", 8) is None
 
 
 def test_power_model_has_the_required_keys() -> None:

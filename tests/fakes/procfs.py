@@ -113,6 +113,29 @@ class FakeHost:
                 )
         self.cpuinfo("\n".join(blocks) + "\n")
 
+    def arm64_cpuinfo(
+        self, implementer: str, part: str, *, cpus: int = 2, variant: str = "0x1"
+    ) -> None:
+        """An arm64 /proc/cpuinfo: MIDR fields only, no model name and no physical id."""
+        self.cpuinfo(
+            "".join(
+                f"processor\t: {i}\n"
+                "BogoMIPS\t: 2100.00\n"
+                "Features\t: fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp "
+                "cpuid asimdrdm lrcpc dcpop asimddp ssbs\n"
+                f"CPU implementer\t: {implementer}\n"
+                "CPU architecture: 8\n"
+                f"CPU variant\t: {variant}\n"
+                f"CPU part\t: {part}\n"
+                "CPU revision\t: 1\n\n"
+                for i in range(cpus)
+            )
+        )
+
+    def dmi(self, sys_vendor: str) -> None:
+        """<sys>/class/dmi/id/sys_vendor, as the firmware reports the machine's maker."""
+        self.write("sys/class/dmi/id/sys_vendor", sys_vendor + "\n")
+
     def meminfo(self, total_kib: int) -> None:
         self.write(
             "proc/meminfo",

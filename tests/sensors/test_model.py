@@ -62,6 +62,12 @@ TABLE = {
         "AMD EPYC 7763 64-Core Processor", "AMD EPYC 7763", 280.0, 64, 128, "exact", "amd", 2021
     ),
     "Mystery Xeon": Match("Mystery Xeon", "Mystery Xeon", 150.0, None, None, "exact", "x", 2019),
+    "Arm Chip 64 (ARM Neoverse-V1)": Match(
+        "Arm Chip 64 (ARM Neoverse-V1)", "Arm Chip 64", 256.0, 64, 64, "exact", "vendor", 2022
+    ),
+    "Arm Chip 72 (ARM Neoverse-V2)": Match(
+        "Arm Chip 72 (ARM Neoverse-V2)", "Arm Chip 72", 252.0, 72, 72, "exact", "vendor", 2023
+    ),
 }
 
 
@@ -230,6 +236,46 @@ def test_vm_match_without_thread_count_uses_vcpu_averages(host: FakeHost) -> Non
     warning = sensor.devices()[0].warning
     assert _attrs(sensor)["confidence"] == "vcpu-average"
     assert warning is not None and "no known thread count" in warning
+
+
+def _arm_host(host: FakeHost, name: str, cpus: int) -> None:
+    # arm64 prints no model name, hypervisor flag or socket ids; the chip's name is what
+    # procfs.cpu_info would derive from its MIDR codes and DMI (see test_arm_cpus.py).
+    host.cpuinfo(
+        "".join(f"processor\t: {i}\nmodel name\t: {name}\nCPU part\t: 0xd40\n\n" for i in range(cpus))
+    )
+    host.stat(n_cpus=cpus, user_s=10.0, idle_s=30.0)
+
+
+def test_arm_guest_without_hypervisor_flag_is_charged_per_thread(host: FakeHost) -> None:
+    _arm_host(host, "Arm Chip 64 (ARM Neoverse-V1)", cpus=4)
+    sensor = _cpu(host)
+    attrs = _attrs(sensor)
+    # 4 CPUs of a 64-core chip: 256 W / 64 threads x 4 = 16 W, not the whole socket's 256 W.
+    assert (attrs["scaling"], attrs["max_w"], attrs["confidence"]) == ("per-thread", "16", "exact")
+    assert "fewer CPUs seen than the chip has cores" in sensor.devices()[0].detail
+    assert sensor.devices()[0].warning is None
+
+
+def test_arm_host_with_two_chips_and_no_socket_ids_counts_both(host: FakeHost) -> None:
+    _arm_host(host, "Arm Chip 72 (ARM Neoverse-V2)", cpus=144)  # a two-chip superchip
+    attrs = _attrs(sensor := _cpu(host))
+    assert (attrs["scaling"], attrs["max_w"], attrs["sockets"]) == ("per-thread", "504", "1")
+    assert "more CPUs seen than one chip holds" in sensor.devices()[0].detail
+
+
+def test_arm_host_with_the_whole_chip_is_charged_per_socket(host: FakeHost) -> None:
+    _arm_host(host, "Arm Chip 64 (ARM Neoverse-V1)", cpus=64)
+    attrs = _attrs(_cpu(host))
+    assert (attrs["scaling"], attrs["max_w"]) == ("per-socket", "256")
+
+
+def test_x86_socket_ids_are_trusted_over_the_tables_thread_count(host: FakeHost) -> None:
+    # 8 CPUs on one counted socket of a part the table says has 4 threads: the sockets stand.
+    host.x86_cpuinfo("Test CPU 100", cpus_per_socket=8)
+    host.stat(n_cpus=8, user_s=10.0, idle_s=70.0)
+    attrs = _attrs(_cpu(host))
+    assert (attrs["scaling"], attrs["max_w"]) == ("per-socket", "100")
 
 
 def test_counter_never_runs_backwards(host: FakeHost) -> None:

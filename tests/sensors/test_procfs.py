@@ -118,10 +118,25 @@ _GRAVITON2 = "".join(
 
 
 def test_cpu_info_arm64_names_core_from_midr(host: FakeHost) -> None:
-    host.cpuinfo(_GRAVITON2)
+    host.cpuinfo(_GRAVITON2)  # no DMI: the cloud cannot be told, so the core name is kept
     assert procfs.cpu_info(host.paths) == CpuInfo(
-        model_name="ARM Neoverse-N1", sockets=1, logical_cpus=2, hypervisor=False
+        model_name="ARM Neoverse-N1",
+        sockets=1,
+        logical_cpus=2,
+        hypervisor=False,
+        sockets_counted=False,
     )
+
+
+def test_cpu_info_arm64_names_the_chip_from_midr_and_dmi(host: FakeHost) -> None:
+    host.cpuinfo(_GRAVITON2)
+    host.dmi("Amazon EC2")
+    assert procfs.cpu_info(host.paths).model_name == "AWS Graviton2 (ARM Neoverse-N1)"
+
+
+def test_cpu_info_x86_counts_sockets_from_physical_ids(host: FakeHost) -> None:
+    host.x86_cpuinfo("Intel(R) Xeon(R) Gold 6248 CPU @ 2.50GHz", sockets=2, cpus_per_socket=2)
+    assert procfs.cpu_info(host.paths).sockets_counted is True
 
 
 def test_cpu_info_raspberry_pi_prefers_core_over_board(host: FakeHost) -> None:
@@ -133,8 +148,8 @@ def test_cpu_info_raspberry_pi_prefers_core_over_board(host: FakeHost) -> None:
 
 
 def test_cpu_info_unknown_arm_codes_are_kept_visible(host: FakeHost) -> None:
-    host.cpuinfo("processor\t: 0\nCPU implementer\t: 0x6d\nCPU part\t: 0xd49\n")
-    assert procfs.cpu_info(host.paths).model_name == "implementer 0x6d part 0xd49"
+    host.cpuinfo("processor\t: 0\nCPU implementer\t: 0x7a\nCPU part\t: 0x123\n")
+    assert procfs.cpu_info(host.paths).model_name == "implementer 0x7a part 0x123"
 
 
 def test_cpu_info_arm32_and_power_name_keys(host: FakeHost) -> None:

@@ -1,5 +1,12 @@
 """CPU and memory power: cpu_tdp.csv and power_model.csv (sensors/data).
 
+Power definition (cpu_tdp.csv)
+    ``tdp_w`` is the processor's rated base power per socket: Intel's TDP or, from 12th-gen Core
+    on, its Processor Base Power; AMD's default TDP; an Arm server chip's rated TDP. Never a
+    turbo limit (Intel's Maximum Turbo Power, AMD's PPT) or a configurable-TDP-up figure. Rows
+    whose inputs give a turbo figure are corrected or dropped (:mod:`.cpu_base_power`), and every
+    correction is listed in SOURCES.json.
+
 CPU TDP precedence
     CodeCarbon over Green Algorithms' curated list over eco2ai. Spot checks against Intel ARK and
     AMD product pages, on models where the three disagree, found CodeCarbon right far more often
@@ -11,6 +18,16 @@ CPU TDP precedence
     comparison key inside one source with different TDPs ("Pentium 4 3.00GHz" vs "3.73GHz") are
     dropped as ambiguous; rows with no brand or family (CodeCarbon's bare "4334") are dropped
     because nothing can match them safely; TDP outside 1-1000 W or unparsable is dropped.
+
+Cloud and Arm server CPUs
+    Parts no input lists (AWS Graviton, Ampere Altra, NVIDIA Grace, Google Axion, Azure Cobalt,
+    cloud-only EPYC and Xeon SKUs) come from ``tools/curated/cpu_extra.csv``, each with its
+    vendor's page; where a cloud-only part has no public TDP, the row says which public part it
+    is taken from and why.
+
+threads
+    Hardware threads per socket as the host runs them (:mod:`.cpu_threads`), so a VM whose host
+    CPU is known is charged TDP / threads per vCPU.
 
 cpu_idle_fraction
     The median over SPECpower_ssj2008 results published in the ten years up to the snapshot
@@ -31,7 +48,8 @@ from __future__ import annotations
 import json
 import re
 import statistics
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from wattprint.sensors.hardware_data import normalize_cpu_name
@@ -39,6 +57,7 @@ from wattprint.sensors.hardware_data import normalize_cpu_name
 from .common import (
     CODECARBON,
     CODECARBON_YEAR,
+    CURATED_DIR,
     ECO2AI,
     ECO2AI_YEAR,
     GREENALGO_CPU_YEAR,
@@ -52,6 +71,16 @@ from .common import (
     read_csv,
     source_entry,
 )
+from .cpu_base_power import KINDS, Correction, is_turbo, segment_base, twin
+from .cpu_threads import aws_platform_threads, family_threads, specpower_threads
+
+POWER_DEFINITION = (
+    "tdp_w is the rated base power per socket: Intel's TDP or, from 12th-gen Core on, its "
+    "Processor Base Power; AMD's default TDP; an Arm server chip's rated TDP. Never a turbo "
+    "limit (Intel's Maximum Turbo Power, AMD's PPT) or a configurable-TDP-up figure."
+)
+CURATED_CPUS = CURATED_DIR / "cpu_extra.csv"
+CURATED_HEADER = ("name", "tdp_w", "cores", "threads", "year", "basis", "source")
 
 
 @dataclass(frozen=True)
@@ -143,6 +172,52 @@ def _read_codecarbon_cpus(raw: Path) -> list[CpuRow]:
     return out
 
 
+@dataclass(frozen=True)
+class CuratedCpu:
+    """A row of tools/curated/cpu_extra.csv; ``tdp_w`` None adds cores and threads only."""
+
+    name: str
+    tdp_w: float | None
+    cores: int
+    threads: int
+    year: int
+    source: str
+
+
+def read_curated_cpus(path: Path = CURATED_CPUS) -> list[CuratedCpu]:
+    rows = read_csv(path)
+    if not rows or tuple(rows[0]) != CURATED_HEADER:
+        raise ValueError(f"{path}: header must be {','.join(CURATED_HEADER)}")
+    out, keys = [], set()
+    for r in rows:
+        where = f"{path.name}: {r['name']}"
+        key = normalize_cpu_name(r["name"])
+        if key in keys:
+            raise ValueError(f"{where}: a second row for the name key {key!r}")
+        keys.add(key)
+        urls = r["source"].split()
+        if not urls or not all(u.startswith("https://") for u in urls) or not r["basis"]:
+            raise ValueError(f"{where}: needs a basis and https source pages")
+        cores, threads = _count(r["cores"]), _count(r["threads"])
+        if cores is None or threads not in (cores, 2 * cores):
+            raise ValueError(f"{where}: threads must be the core count or twice it")
+        tdp = _tdp(r["tdp_w"]) if r["tdp_w"] else None
+        if r["tdp_w"] and tdp is None:
+            raise ValueError(f"{where}: tdp_w must be 1-1000 W or empty")
+        out.append(
+            CuratedCpu(
+                name=r["name"],
+                tdp_w=tdp,
+                cores=cores,
+                threads=threads,
+                year=int(r["year"]),
+                source=f"wattprint curated (tools/curated/cpu_extra.csv): {r['basis']}; "
+                + " ".join(urls),
+            )
+        )
+    return out
+
+
 @dataclass
 class SourceStats:
     read: int = 0
@@ -180,6 +255,41 @@ def _truncated(codecarbon_w: float, eco2ai_w: float) -> bool:
     return codecarbon_w == int(codecarbon_w) and int(eco2ai_w) == codecarbon_w != eco2ai_w
 
 
+Present = list[tuple[str, CpuRow, int]]  # (source name, row, source vintage), precedence order
+
+
+def _pick(key: str, present: Present, corrections: list[Correction]) -> tuple[str, CpuRow, int]:
+    """The precedence winner, with a turbo figure replaced by another input's base figure."""
+    winner_name, winner, vintage = present[0]
+    eco = next(((n, r, v) for n, r, v in present if n == "eco2ai"), None)
+    if winner_name == "codecarbon" and eco is not None and _truncated(winner.tdp_w, eco[1].tdp_w):
+        winner_name, winner, vintage = eco
+    if is_turbo(key, winner.tdp_w):
+        base = [(n, r, v) for n, r, v in present if not is_turbo(key, r.tdp_w)]
+        if base:
+            n, r, _ = base[0]
+            corrections.append(
+                Correction(key, winner.name, winner.tdp_w, r.tdp_w, KINDS[0],
+                           f"{winner_name}'s figure is above every base power of its segment, "
+                           f"{n}'s is within")
+            )
+            return base[0]
+    return winner_name, winner, vintage
+
+
+def _turbo_fix(key: str, row: CpuRow, source_name: str, chosen: dict[str, CpuRow]) -> Correction:
+    """Steps 2-4 of :mod:`.cpu_base_power` for a row whose every input gives a turbo figure."""
+    why = f"{source_name}'s {row.tdp_w:g} W is above every base power of its segment"
+    sibling = chosen.get(twin(key))
+    if sibling is not None and not is_turbo(key, sibling.tdp_w):
+        return Correction(key, row.name, row.tdp_w, sibling.tdp_w, KINDS[1],
+                          f"{why}; base power of its twin {sibling.name}")
+    implied = segment_base(key, row.tdp_w)
+    if implied is not None:
+        return Correction(key, row.name, row.tdp_w, implied[0], KINDS[2], f"{why}; {implied[1]}")
+    return Correction(key, row.name, row.tdp_w, None, KINDS[3], f"{why} and no base figure is known")
+
+
 def build_cpu_tdp(raw: Path) -> Table:
     sources: list[tuple[str, list[CpuRow], int]] = [
         ("codecarbon", _read_codecarbon_cpus(raw), CODECARBON_YEAR),
@@ -190,44 +300,97 @@ def build_cpu_tdp(raw: Path) -> Table:
     keyed = [(name, _dedupe(rows, stats[name]), vintage) for name, rows, vintage in sources]
 
     disagreements: list[str] = []
-    merged: dict[str, tuple[str, ...]] = {}
-    won: dict[str, int] = {name: 0 for name, _, _ in sources}
-    truncated = 0
+    corrections: list[Correction] = []
+    chosen: dict[str, CpuRow] = {}
+    facts: dict[str, tuple[int | None, int]] = {}  # key -> (cores, year)
+    turbo_only: dict[str, tuple[str, CpuRow]] = {}
+    won: Counter[str] = Counter({name: 0 for name, _, _ in sources})
     for key in sorted(set().union(*(rows for _, rows, _ in keyed))):
         present = [(name, rows[key], vintage) for name, rows, vintage in keyed if key in rows]
-        winner_name, winner, vintage = present[0]
-        eco = next((r for n, r, _ in present if n == "eco2ai"), None)
-        if winner_name == "codecarbon" and eco is not None and _truncated(winner.tdp_w, eco.tdp_w):
-            winner_name, winner, vintage = "eco2ai", eco, ECO2AI_YEAR
-            truncated += 1
+        winner_name, winner, vintage = _pick(key, present, corrections)
+        # Core counts and release years are facts about the chip, whichever source has them.
+        cores = next((r.cores for _, r, _ in present if r.cores), None)
+        year = next((r.year for _, r, _ in present if r.year), None) or vintage
+        facts[key] = (cores, year)
+        assert normalize_cpu_name(winner.name) == key, winner.name
+        if is_turbo(key, winner.tdp_w):
+            turbo_only[key] = (winner_name, winner)
+            continue
         won[winner_name] += 1
+        chosen[key] = winner
         others = {f"{n} {fixed_decimals(r.tdp_w, 2)} W" for n, r, _ in present if r.tdp_w != winner.tdp_w}
         if others:
             disagreements.append(
                 f"{winner.name}: {winner_name} {fixed_decimals(winner.tdp_w, 2)} W used; "
                 + ", ".join(sorted(others))
             )
-        # Core counts and release years are facts about the chip, whichever source has them.
-        cores = next((r.cores for _, r, _ in present if r.cores), None)
-        year = next((r.year for _, r, _ in present if r.year), None) or vintage
-        assert normalize_cpu_name(winner.name) == key, winner.name
+    # Only now, so that a twin's figure is the one its own inputs gave, whatever the key order.
+    fixes = {key: _turbo_fix(key, row, name, chosen) for key, (name, row) in turbo_only.items()}
+    for key, fix in sorted(fixes.items()):
+        corrections.append(fix)
+        if fix.now_w is not None:
+            name, row = turbo_only[key]
+            won[name] += 1
+            chosen[key] = replace(
+                row, tdp_w=fix.now_w, source=f"{row.source}; wattprint's derivation: {fix.reason}"
+            )
+
+    curated = read_curated_cpus()
+    threads_from: Counter[str] = Counter()
+    extra: dict[str, tuple[int, int, str]] = {}  # key -> (cores, threads, source) from curation
+    for c in curated:
+        key = normalize_cpu_name(c.name)
+        if c.tdp_w is None:
+            if key not in chosen:
+                raise ValueError(f"cpu_extra.csv: {c.name} adds threads to a row no input has")
+            extra[key] = (c.cores, c.threads, c.source)
+            continue
+        if key in chosen or key in turbo_only:
+            raise ValueError(f"cpu_extra.csv: {c.name} is also in the inputs; drop one of them")
+        chosen[key] = CpuRow(c.name, c.tdp_w, c.cores, c.year, c.source)
+        facts[key] = (c.cores, c.year)
+        extra[key] = (c.cores, c.threads, "")
+        won["curated"] += 1
+
+    aws = aws_platform_threads(raw)
+    spec, spec_disagreed = specpower_threads(raw, SPECPOWER_SNAPSHOT.isoformat())
+    merged: dict[str, tuple[str, ...]] = {}
+    for key, row in chosen.items():
+        cores, year = facts[key]
+        threads, note = None, ""
+        if key in extra:
+            cores, threads, source = extra[key]
+            note, why = (f"; cores and threads: {source}" if source else ""), "curated"
+        elif key in aws:
+            threads, why = aws[key], "CCF AWS platform data"
+            note = "; threads: vCPUs per socket, Cloud Carbon Footprint's AWS platform data"
+        elif key in spec and cores in (None, spec[key][0]):
+            cores, threads = spec[key]
+            why, note = "SPECpower", "; cores and threads: SPECpower_ssj2008 results"
+        elif (threads := family_threads(key, cores)) is not None:
+            why, note = "family rule", "; threads: 2 per core, as on every model of its family"
+        if threads is not None:
+            threads_from[why] += 1
         merged[key] = (
-            winner.name,
-            fixed_decimals(winner.tdp_w, 2),
+            row.name,
+            fixed_decimals(row.tdp_w, 2),
             str(cores or ""),
-            "",
-            winner.source,
+            str(threads or ""),
+            row.source + note,
             str(year),
         )
 
+    corrected = [c for c in corrections if c.now_w is not None]
+    dropped = [c for c in corrections if c.now_w is None]
     rows = sorted(merged.values(), key=lambda r: (r[0].casefold(), r[0]))
+    with_threads = sum(1 for r in rows if r[3])
     return Table(
         path=f"{SENSORS}/cpu_tdp.csv",
         header=("name", "tdp_w", "cores", "threads", "source", "year"),
         rows=rows,
         description=(
-            "CPU model -> thermal design power per socket (W), with core count where known. "
-            "threads is empty: no input gives it."
+            "CPU model -> base power per socket (W; see power_definition), with core and "
+            "thread counts per socket where known."
         ),
         inputs=[
             greenalgo_entry("TDP_cpu.csv", "hardware/greenalgorithms_TDP_cpu.csv"),
@@ -247,8 +410,43 @@ def build_cpu_tdp(raw: Path) -> Table:
                 "https://github.com/mlco2/codecarbon",
                 "hardware/codecarbon_cpu_power.csv",
             ),
+            source_entry(
+                "Cloud Carbon Footprint",
+                "AWS instance CPUs (vCPUs per socket, for threads)",
+                "ccf-coefficients at commit b0032d9",
+                "Apache-2.0",
+                "https://github.com/cloud-carbon-footprint/ccf-coefficients",
+                "hardware/ccf_aws_instances_cpus.csv",
+            ),
+            source_entry(
+                "Standard Performance Evaluation Corporation (SPEC)",
+                "SPECpower_ssj2008 published results (cores and threads per chip)",
+                SPECPOWER_SNAPSHOT.isoformat(),
+                "SPEC published results (fair use of results); collected by CCF under Apache-2.0",
+                "https://www.spec.org/power_ssj2008/results/",
+                f"hardware/ccf_SPECpower_{SPECPOWER_SNAPSHOT.isoformat()}.csv",
+                via="cloud-carbon-footprint/ccf-coefficients",
+            ),
+            {
+                "publisher": "wattprint (hand-curated from vendor and cloud provider pages)",
+                "dataset": "tools/curated/cpu_extra.csv",
+                "vintage": "curated 2026-12-01",
+                "licence": "facts; each row names its pages",
+                "url": "",
+                "raw_file": "tools/curated/cpu_extra.csv",
+            },
         ],
         choices=[
+            f"Power definition: {POWER_DEFINITION}",
+            (
+                f"Turbo figures: {len(corrected)} rows corrected to their base power and "
+                f"{len(dropped)} dropped, listed under base_power_corrections. From 12th-gen Core "
+                "on Intel publishes Processor Base Power and Maximum Turbo Power and the inputs "
+                "took either; a figure above the highest base power of the part's segment "
+                "(suffix) is a turbo figure. It is replaced by another input's base figure, else "
+                "its K/KF or F twin's, else the segment's one base power; else the row is dropped "
+                "(reasons counted under base_power_corrections_by_reason)."
+            ),
             (
                 "Precedence: CodeCarbon > Green Algorithms > eco2ai. Spot checks of models where "
                 "they disagree, against Intel ARK and AMD product pages, found CodeCarbon right for "
@@ -258,16 +456,28 @@ def build_cpu_tdp(raw: Path) -> Table:
                 "(125 W base power; eco2ai gives the 241 W turbo limit), which CodeCarbon lacks."
             ),
             (
-                f"Exception: where CodeCarbon's value is eco2ai's with the fraction cut off (Atom "
-                f"N2600 3 W vs 3.5 W on Intel ARK), eco2ai's is used ({truncated} models)."
-            ),
-            (
-                "Known residue: for some recent mobile chips CodeCarbon lists the turbo power "
-                "(Core i5-1335U 55 W, base 15 W); the table is a TDP table, not a measurement."
+                "Exception: where CodeCarbon's value is eco2ai's with the fraction cut off (Atom "
+                "N2600 3 W vs 3.5 W on Intel ARK), eco2ai's is used."
             ),
             (
                 "eco2ai's 'TDP (Base)' (Intel processor base power) is used where present instead of "
                 "its 'TDP' column, which there holds the turbo power limit."
+            ),
+            (
+                f"Cloud and Arm server CPUs: {won['curated']} rows hand-curated in "
+                "tools/curated/cpu_extra.csv from vendor and cloud provider pages; a cloud-only "
+                "part without a public TDP takes that of the public part it matches (core type, "
+                "count and clock), and says so in its source."
+            ),
+            (
+                f"threads (hardware threads per socket as the host runs them): {with_threads} of "
+                f"{len(rows)} rows, by source under threads_by_source: curated rows; Cloud Carbon "
+                "Footprint's AWS vCPUs per socket; SPECpower results where all of a CPU's results "
+                "agree ("
+                f"{spec_disagreed} CPUs' results disagree and are left out); else 2 x cores for "
+                "AMD EPYC, Ryzen Threadripper and Xeon Platinum/Gold/Silver, which run 2 threads "
+                "on every core. Other rows stay empty: a VM on them falls back to the cloud "
+                "average, visibly."
             ),
             (
                 "year: the CPU's release year where any input gives one, else the vintage of the "
@@ -288,7 +498,13 @@ def build_cpu_tdp(raw: Path) -> Table:
             ),
         ],
         extra={
-            "rows_by_source": won,
+            "power_definition": POWER_DEFINITION,
+            "rows_by_source": dict(won),
+            "base_power_corrections_by_reason": dict(
+                sorted(Counter(c.kind for c in corrections).items())
+            ),
+            "base_power_corrections": [c.line() for c in corrections],
+            "threads_by_source": dict(sorted(threads_from.items())),
             "per_source": {
                 name: {
                     "rows_read": s.read,

@@ -8,6 +8,12 @@ Matching a ``/proc/cpuinfo`` model name is deliberately conservative: a wrong TD
 none, because ``None`` makes the model sensor fall back to a *visible* default, whereas a wrong
 match hides the guess. Virtual machines often report only a family ("AMD EPYC", "Intel Xeon
 Processor (Skylake)"); those return ``None``.
+
+``tdp_w`` is the base power per socket (Intel TDP / Processor Base Power, AMD default TDP), never
+a turbo limit; ``threads`` is the hardware threads per socket as the host runs them. Arm server
+chips have no model string: :func:`wattprint.sensors.procfs.cpu_info` names them from their
+MIDR codes (and the cloud, where the core alone does not tell the chip), e.g. "AWS Graviton3
+(ARM Neoverse-V1)", which the table matches like any other name.
 """
 
 from __future__ import annotations
@@ -71,7 +77,7 @@ class CpuMatch:
 #   anything in parentheses: "(Skylake, IBRS)" from hypervisors, "(9M Cache...)" from ARK;
 #   bare clocks "3.00GHz": older Intel strings without "@";
 #   "13th Gen": the generation is implied by the model number;
-#   "64-Core", "Dual-Core": AMD appends the core count.
+#   "64-Core", "Dual-Core": AMD appends the core count (read apart by _STATED_CORES).
 _NOISE = lazy_re(
     r"\((?:r|tm|c)\)|[®™©]"
     r"|@.*$"
@@ -83,9 +89,22 @@ _NOISE = lazy_re(
     r"|[,;_/]+"
 )
 _DIGIT = lazy_re(r"\d")
-_NOISE_WORDS = frozenset({"processor", "cpu", "apu", "soc"})
+_STATED_CORES = lazy_re(r"\b(\d+)-cores?\b")
+# "0": Sandy Bridge-EP Xeons print it where later generations print "v2" ("Intel(R) Xeon(R) CPU
+# E5-2670 0 @ 2.60GHz"); it names the first version, which the table writes without a suffix.
+_NOISE_WORDS = frozenset({"processor", "cpu", "apu", "soc", "0"})
 
 _BRANDS = frozenset({"intel", "amd", "apple"})
+# Arm server chips are named by their maker, always first (the names procfs.cpu_info gives and
+# the table's rows); only there are these words brands ("... Microsoft Surface Edition" is AMD's).
+_LEADING_BRANDS = frozenset({"aws", "ampere", "nvidia", "google", "microsoft"})
+# A chip with no model number in its name is matched only by its exact name, and only for these
+# makers, whose chips are named that way ("NVIDIA Grace", "Google Axion").
+_NAMED_CHIP_BRANDS = frozenset({"nvidia", "google"})
+# Names that say the family but not the part: /proc/cpuinfo on an Arm server gives the core, not
+# the SKU. The stand-in is the part the clouds deploy (Azure and Oracle Cloud run Altra Q80-30),
+# returned as a "close" match so the sensor's warning names it.
+_STAND_INS = {"ampere altra": "Ampere Altra Q80-30"}
 # Table rows (and a few OS strings) omit the brand ("Xeon Gold 6248", "Ryzen 5 3600",
 # "FX-8350"); the family word or model prefix says whose it is.
 _FAMILY_BRAND = {
@@ -119,6 +138,8 @@ _FAMILY_BRAND = {
 def _tokens(text: str) -> list[str]:
     s = _NOISE.sub(" ", text.lower())
     words = [w for w in s.split() if w not in _NOISE_WORDS]
+    if words and words[0] in _LEADING_BRANDS:
+        return words
     brands = [w for w in words if w in _BRANDS]
     rest = [w for w in words if w not in _BRANDS]
     if brands:
@@ -140,10 +161,13 @@ def normalize_cpu_name(text: str) -> str:
     return " ".join(_tokens(text))
 
 
+_SMT2_FAMILY = lazy_re(r"^amd (?:ryzen )?(?:epyc|threadripper) ")
+
+
 def _split(key: str) -> tuple[str, frozenset[str], frozenset[str]]:
     """(brand, family words, model tokens) of a normalised key; model tokens hold a digit."""
     words = key.split()
-    brand = words[0] if words and words[0] in _BRANDS else ""
+    brand = words[0] if words and words[0] in _BRANDS | _LEADING_BRANDS else ""
     body = words[1:] if brand else words
     model = frozenset(w for w in body if _DIGIT.search(w))
     return brand, frozenset(body) - model, model
@@ -197,8 +221,20 @@ def lookup_cpu(model_name: str) -> CpuMatch | None:
     """
     key = normalize_cpu_name(model_name)
     brand, family, model = _split(key)
-    if not model:  # a bare family, as VMs report it: any answer would be a guess
+    if key in _STAND_INS:
+        stand_in = normalize_cpu_name(_STAND_INS[key])
+        for row_key, spec in _rows_naming(_split(stand_in)[2]):
+            if row_key == stand_in:
+                return _match(model_name, spec, "close")
         return None
+    if not model:
+        # A bare family, as VMs report it ("AMD EPYC"): any answer would be a guess. Only chips
+        # named without a number match, and only by their exact name.
+        if brand not in _NAMED_CHIP_BRANDS:
+            return None
+        return next(
+            (_match(model_name, s, "exact") for k, s in _rows_naming(family) if k == key), None
+        )
     rows = _rows_naming(model)
     for row_key, spec in rows:
         if row_key == key:
@@ -219,14 +255,22 @@ def lookup_cpu(model_name: str) -> CpuMatch | None:
 
 
 def _match(model_name: str, spec: CpuSpec, confidence: Literal["exact", "close"]) -> CpuMatch:
+    cores, threads, source = spec.cores, spec.threads, spec.source
+    stated = _STATED_CORES.search(model_name.lower())
+    if threads is None and stated and _SMT2_FAMILY.search(normalize_cpu_name(spec.name)):
+        # AMD writes the core count into the name ("AMD EPYC 7452 32-Core Processor") and every
+        # EPYC and Threadripper runs 2 threads per core: the row lacks what the chip states.
+        cores = int(stated.group(1))
+        threads = 2 * cores
+        source = f"{source}; threads: 2 x the {cores} cores the CPU's name states"
     return CpuMatch(
         model_name=model_name,
         matched_name=spec.name,
         tdp_w=spec.tdp_w,
-        cores=spec.cores,
-        threads=spec.threads,
+        cores=cores,
+        threads=threads,
         confidence=confidence,
-        source=spec.source,
+        source=source,
         year=spec.year,
     )
 

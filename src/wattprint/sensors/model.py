@@ -21,9 +21,12 @@ RAM (``S`` = host MemTotal, or the cgroup memory limit when it is lower)::
     E = w_per_GiB * S / 2**30 * wall_s
 
 ``P_max`` comes from, in order: ``cpu_tdp_w`` in config (per socket); the TDP table (per
-socket; on a VM, per thread times the vCPUs it sees); on a VM with no usable table entry, the
-cloud-average watts per vCPU; else a default TDP per socket. Every step below "config" or an
-exact table match sets ``DeviceInfo.warning`` so the fallback is visible.
+socket; per thread times the CPUs it sees on a VM, and wherever those CPUs are not whole chips:
+an ARM guest, which has no hypervisor flag, or an ARM host with several chips, whose kernel
+prints no socket ids); on a VM with no usable table entry, the cloud-average watts per vCPU;
+else a default TDP per socket. Every step below "config" or an exact table match sets
+``DeviceInfo.warning`` so the fallback is visible; ``DeviceInfo.detail`` says which path was
+taken.
 """
 
 from __future__ import annotations
@@ -91,6 +94,8 @@ if TYPE_CHECKING:  # typing costs milliseconds to import; these only serve type 
         @property
         def tdp_w(self) -> float: ...
         @property
+        def cores(self) -> int | None: ...
+        @property
         def threads(self) -> int | None: ...
         @property
         def confidence(self) -> str: ...
@@ -139,8 +144,9 @@ def resolve_cpu_power(
         return _vcpu_average(info, model, match)
     if match is not None:
         warning = _close_warning(info, match) if match.confidence != "exact" else None
-        if info.hypervisor and match.threads:
-            return _per_thread(info, match, f_idle, warning)
+        share = _share_of_chip(info, match)
+        if share is not None:
+            return _per_thread(info, match, f_idle, warning, share)
         return _per_socket(
             info, match.tdp_w, _match_source(match), match.confidence, f_idle, warning
         )
@@ -189,8 +195,26 @@ def _per_socket(
     )
 
 
+def _share_of_chip(info: CpuInfo, match: CpuMatchLike) -> str | None:
+    """Why the CPUs seen are charged per thread of the chip rather than per socket, or None.
+
+    Per thread on a VM (x86 guests say so), when fewer CPUs are seen than one chip has cores (a
+    guest without the flag, as on ARM; SMT switched off never hides cores), or, where the kernel
+    prints no socket ids (ARM), when more are seen than one chip holds.
+    """
+    if not match.threads:
+        return None
+    if info.hypervisor:
+        return "virtual machine"
+    if info.logical_cpus < (match.cores or match.threads) * info.sockets:
+        return "fewer CPUs seen than the chip has cores (a VM or a partial chip)"
+    if not info.sockets_counted and info.logical_cpus > match.threads:
+        return "more CPUs seen than one chip holds, and no socket ids to count chips by"
+    return None
+
+
 def _per_thread(
-    info: CpuInfo, match: CpuMatchLike, f_idle: ReferenceLike, warning: str | None
+    info: CpuInfo, match: CpuMatchLike, f_idle: ReferenceLike, warning: str | None, why: str
 ) -> CpuPower:
     # A guest with 4 vCPUs on a 64-thread part runs on about 4/64 of the socket: charging the
     # whole socket's TDP would bill the guest for its neighbours.
@@ -206,8 +230,8 @@ def _per_thread(
         idle_fraction=f_idle.value,
         idle_source=_cite(f_idle),
         basis=(
-            f"virtual machine: {match.tdp_w:g} W TDP from {_match_source(match)} shared by "
-            f"{threads} threads, times the {info.logical_cpus} vCPUs seen = {max_w:.4g} W"
+            f"{why}: {match.tdp_w:g} W TDP from {_match_source(match)} shared by "
+            f"{threads} threads, times the {info.logical_cpus} CPUs seen = {max_w:.4g} W"
         ),
         warning=warning,
     )

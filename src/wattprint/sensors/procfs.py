@@ -18,6 +18,7 @@ from functools import lru_cache
 from .._struct import dataclass
 from . import HostPaths
 from ._files import KeptFile
+from .arm_cpus import arm_cpu_name
 
 __all__ = [
     "ProcFile",
@@ -56,6 +57,9 @@ class CpuInfo:
     sockets: int
     logical_cpus: int
     hypervisor: bool
+    # Whether ``sockets`` was counted from "physical id" lines (x86); ARM and POWER kernels
+    # print none, and then ``sockets`` is 1 whatever the machine has.
+    sockets_counted: bool = True
 
 
 @lru_cache(maxsize=1)
@@ -128,30 +132,6 @@ _NAME_KEYS = ("model name", "Processor", "cpu model", "cpu")
 # board rather than the processor.
 _BOARD_KEYS = ("Model", "Hardware")
 
-# 64-bit ARM kernels print only the MIDR fields ("CPU implementer", "CPU part"); name the common
-# server and board cores from those codes. Codes from the kernel's arch/arm64/include/asm/cputype.h.
-_ARM_IMPLEMENTERS = {
-    "0x41": "ARM",
-    "0x42": "Broadcom",
-    "0x43": "Cavium",
-    "0x46": "Fujitsu",
-    "0x48": "HiSilicon",
-    "0x4e": "NVIDIA",
-    "0x51": "Qualcomm",
-    "0x61": "Apple",
-    "0xc0": "Ampere",
-}
-_ARM_PARTS = {
-    ("0x41", "0xd03"): "Cortex-A53",
-    ("0x41", "0xd07"): "Cortex-A57",
-    ("0x41", "0xd08"): "Cortex-A72",
-    ("0x41", "0xd0b"): "Cortex-A76",
-    ("0x41", "0xd0c"): "Neoverse-N1",
-    ("0x41", "0xd40"): "Neoverse-V1",
-    ("0x41", "0xd49"): "Neoverse-N2",
-    ("0x41", "0xd4f"): "Neoverse-V2",
-}
-
 
 def _parse_cpuinfo(text: str) -> list[dict[str, str]]:
     """Split /proc/cpuinfo into blank-line separated blocks of ``key: value`` pairs."""
@@ -170,24 +150,27 @@ def _parse_cpuinfo(text: str) -> list[dict[str, str]]:
     return blocks
 
 
-def _arm_name(fields: dict[str, str]) -> str:
-    implementer = fields.get("CPU implementer", "").lower()
-    if not implementer:
-        return ""
-    part = fields.get("CPU part", "").lower()
-    vendor = _ARM_IMPLEMENTERS.get(implementer, f"implementer {implementer}")
-    core = _ARM_PARTS.get((implementer, part), f"part {part}" if part else "")
-    return f"{vendor} {core}".strip()
+def _dmi_sys_vendor(paths: HostPaths) -> str | None:
+    """The machine's DMI vendor ("Amazon EC2", "Google", ...); None where DMI is unreadable."""
+    try:
+        return (paths.sys / "class" / "dmi" / "id" / "sys_vendor").read_text().strip()
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
-def _model_name(blocks: list[dict[str, str]]) -> str:
+def _model_name(blocks: list[dict[str, str]], paths: HostPaths) -> str:
     merged: dict[str, str] = {}
     for block in reversed(blocks):  # the first processor's values win over later blocks
         merged.update(block)
     for key in _NAME_KEYS:
         if merged.get(key):
             return merged[key]
-    arm = _arm_name(merged)
+    # 64-bit ARM kernels print only the MIDR codes ("CPU implementer", "CPU part").
+    arm = arm_cpu_name(
+        merged.get("CPU implementer", ""),
+        merged.get("CPU part", ""),
+        lambda: _dmi_sys_vendor(paths),
+    )
     if arm:
         return arm
     for key in (*_BOARD_KEYS, "vendor_id"):
@@ -197,21 +180,27 @@ def _model_name(blocks: list[dict[str, str]]) -> str:
 
 
 def cpu_info(paths: HostPaths) -> CpuInfo:
-    """Model name, socket count, logical CPUs and the hypervisor flag from ``<proc>/cpuinfo``."""
+    """Model name, socket count, logical CPUs and the hypervisor flag from ``<proc>/cpuinfo``.
+
+    On 64-bit ARM the model name comes from the MIDR codes (:mod:`.arm_cpus`), with the DMI
+    vendor under ``<sys>/class/dmi/id`` where the core alone does not tell the chip.
+    """
     path = paths.proc / "cpuinfo"
     blocks = _parse_cpuinfo(path.read_text(encoding="utf-8", errors="replace"))
     processors = [b for b in blocks if "processor" in b]
     if not processors:
         raise ValueError(f"{path} lists no processors")
     # Distinct "physical id" values are sockets; ARM, POWER and many VMs omit it: one socket.
-    sockets = len({b["physical id"] for b in processors if "physical id" in b}) or 1
+    socket_ids = {b["physical id"] for b in processors if "physical id" in b}
+    sockets = len(socket_ids) or 1
     # x86 guests see CPUID's hypervisor-present bit as the "hypervisor" flag; ARM has no such flag.
     hypervisor = "hypervisor" in processors[0].get("flags", "").split()
     return CpuInfo(
-        model_name=_model_name(blocks),
+        model_name=_model_name(blocks, paths),
         sockets=sockets,
         logical_cpus=len(processors),
         hypervisor=hypervisor,
+        sockets_counted=bool(socket_ids),
     )
 
 
