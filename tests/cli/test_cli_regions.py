@@ -142,6 +142,7 @@ def test_intensity_for_issue_9s_regions_gives_the_current_figure_and_its_basis(
     assert data["source"].startswith(source)
     assert data["stale"] is row.stale
     assert (data["note"] is not None and str(row.year) in data["note"]) is row.stale
+    assert row.year >= 2024 and not row.stale  # current: Google's 2024, NGA 2024 for NSW
 
 
 def test_intensity_text_names_the_figure_and_its_conversion(capsys) -> None:
