@@ -17,6 +17,7 @@ disagree or leave a gap (each ``SOURCES.json`` records them too):
 
 - :mod:`places`: countries.csv, country_aliases.csv, timezones.csv (IANA tz database)
 - :mod:`grid`: zones.csv, countries and WORLD (Ember via Our World in Data)
+- :mod:`comparable`: zones.csv's lifecycle-comparable figure, staleness policy and flags
 - :mod:`subnational`: the sub-national rows of zones.csv, and subdivisions.csv
 - :mod:`equivalents`: equivalents.csv (Green Algorithms' reference values)
 - :mod:`cloud_regions`: cloud_regions.csv (hand-curated) and gcp_intensity.csv (Google)
