@@ -194,7 +194,11 @@ class Exporter:
                 overflow = None
                 if size >= self._max_queue:
                     overflow, self._queue = self._queue, []
-                elif size >= self._max_batch or self._flush_s == 0:
+                elif (size >= self._max_batch or self._flush_s == 0
+                      or (size == 1 and self._clock() >= self._next_export_s)):
+                    # A full batch, or the first item once an export is overdue (the worker
+                    # may be asleep toward a far heartbeat): wake it. Otherwise it wakes on
+                    # its own every flush_s, and one wake-up per record is not paid.
                     self._poked = True
                     self._wake.notify()
             if overflow is not None:
