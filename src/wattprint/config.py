@@ -145,6 +145,10 @@ KEYS: dict[str, Key] = {
             "cloud provider the run is on (with cloud_region)"),
         Key("cloud_region", _optional_text, "a region id such as europe-west9 or us-east-1",
             "cloud region the run is on"),
+        Key("cloud_instance_type", _optional_text,
+            "an instance type such as m5.large, n2-standard-4 or Standard_D4s_v5",
+            "cloud instance type the run is on, for its CPU's watts per vCPU and its share of "
+            "the host's embodied emissions (default: from the instance metadata)"),
         Key("lat", _number(-90, 90, optional=True), "a latitude from -90 to 90",
             "latitude, for live providers that locate by coordinates"),
         Key("lon", _number(-180, 180, optional=True), "a longitude from -180 to 180",
@@ -221,6 +225,7 @@ class Config:
     zone: str | None = None
     cloud: str | None = None
     cloud_region: str | None = None
+    cloud_instance_type: str | None = None
     lat: float | None = None
     lon: float | None = None
     postcode: str | None = None

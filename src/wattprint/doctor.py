@@ -56,7 +56,9 @@ def diagnose(
 
     job = detect_job(config.environ, job_id=config.job_id, hostname=hostname(), paths=paths)
     report["job"] = job.to_dict() if job else None
-    detection = detect(probe_context(config, paths, job, modules))
+    location = _locate(config, paths, report)
+    context = probe_context(config, paths, job, modules, location=location)
+    detection = detect(context)
     report["devices"] = [
         {"device": d.device, "component": d.component, "method": d.method, "detail": d.detail,
          "coverage": d.coverage, "warning": d.warning}
@@ -85,7 +87,9 @@ def diagnose(
     for sensor in detection.sensors:
         sensor.close()
     report["container"] = _container(paths)
-    report["location"], report["intensity"] = _location_and_intensity(config, paths, report)
+    report["instance"] = _instance(context.options, report)
+    report["location"], report["intensity"] = _location_and_intensity(config, location, paths,
+                                                                      report)
     report["store"] = _store(config, paths)
     if report["store"].get("error"):
         report["problems"].append(f"store: {report['store']['error']}")
@@ -129,12 +133,8 @@ def _container(paths: Any) -> dict[str, Any] | None:
             "memory_limit_bytes": group.memory_limit_bytes}
 
 
-def _location_and_intensity(
-    config: Any, paths: Any, report: dict[str, Any]
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    from .intensity.bundled import BundledSource
+def _locate(config: Any, paths: Any, report: dict[str, Any]) -> Any:
     from .intensity.locate import DEFAULT_WARNING, locate
-    from .tracker import _resolve_pue
 
     try:
         location = locate(config, paths)
@@ -143,6 +143,40 @@ def _location_and_intensity(
         location = locate(type(config)(environ=config.environ), paths)
     if location.is_default:
         report["warnings"].append(f"{DEFAULT_WARNING} ({location.detail})")
+    return location
+
+
+def _instance(options: Any, report: dict[str, Any]) -> dict[str, Any] | None:
+    """The cloud instance type the CPU model and the embodied figures use, and its figures."""
+    from .sensors.instances import instance_choice
+
+    choice = instance_choice(options)
+    if choice is None:
+        return None
+    if choice.warning and not any(choice.warning in (d["warning"] or "")
+                                  for d in report["devices"]):
+        report["warnings"].append(f"cloud instance type: {choice.warning}")
+    row = choice.row
+    found: dict[str, Any] = {"name": choice.name, "source": choice.source,
+                             "provider": choice.provider, "known": row is not None,
+                             "warning": choice.warning}
+    if row is not None:
+        found.update(
+            label=row.label, cpu=row.cpu_label, vcpus=row.vcpus,
+            platform_vcpus=row.platform_vcpus, min_w_per_vcpu=row.min_w_per_vcpu,
+            max_w_per_vcpu=row.max_w_per_vcpu, embodied_kg=row.embodied_kg,
+            platform_embodied_kg=row.platform_embodied_kg,
+            embodied_basis=row.embodied_basis_text(), embodied_year=row.embodied_year,
+            coefficients_source=f"{row.source}, {row.year}")
+    return found
+
+
+def _location_and_intensity(
+    config: Any, location: Any, paths: Any, report: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    from .intensity.bundled import BundledSource
+    from .tracker import _resolve_pue
+
     pue, pue_source, wue = _resolve_pue(config, location)
     report["pue"] = {"pue": pue, "source": pue_source, "wue": wue}
     now = datetime.now(timezone.utc)
@@ -290,6 +324,7 @@ def render(report: Mapping[str, Any]) -> str:
         out.append(f"  live provider {report['provider']}: polled in the background during "
                    f"runs, with {fallback} (doctor makes no network call; `wattprint "
                    "intensity` does)")
+    out += _render_instance(report.get("instance"))
     pue = report["pue"]
     out.append(f"PUE: {pue['pue']:g} ({pue['source']})")
     if pue["wue"]:
@@ -310,6 +345,27 @@ def render(report: Mapping[str, Any]) -> str:
                 f"warning{'s' if warnings != 1 else ''}"
                 + (" (exit status 1)" if problems else "")]
     return "\n".join(out)
+
+
+def _render_instance(found: Mapping[str, Any] | None) -> list[str]:
+    if not found:
+        return []
+    if not found["known"]:
+        return [f"Cloud instance type: {found['name']} ({found['source']}): not in the bundled "
+                "table, averages used (see the warning)"]
+    out = [f"Cloud instance type: {found['label']} ({found['source']})"]
+    if found["max_w_per_vcpu"] is not None:
+        out.append(f"  CPU: {found['vcpus']} vCPUs x {found['min_w_per_vcpu']:g}-"
+                   f"{found['max_w_per_vcpu']:g} W per vCPU for {found['cpu']} "
+                   f"({found['coefficients_source']})")
+    else:
+        out.append(f"  CPU: {found['vcpus']} vCPUs of {found['cpu']}: no per-vCPU "
+                   "coefficients, the cloud average is used")
+    if found["embodied_kg"] is not None:
+        out.append(f"  embodied: {found['embodied_kg']:g} kgCO2e, {found['vcpus']} of the host's "
+                   f"{found['platform_vcpus']} vCPUs x {found['platform_embodied_kg']:g} kg "
+                   f"without GPUs ({found['embodied_basis']}, {found['embodied_year']})")
+    return out
 
 
 def _render_store(store: Mapping[str, Any]) -> list[str]:

@@ -237,7 +237,8 @@ class Tracker:
         else:
             from .sensors import detect
 
-            detection = detect(probe_context(config, self._paths, self.job, self._modules))
+            detection = detect(probe_context(config, self._paths, self.job, self._modules,
+                                             location=self.location))
             self._sensors, self._skipped = detection.sensors, detection.skipped
         self._devices = [d for s in self._sensors for d in s.devices()]
         if not self._sensors:
@@ -445,11 +446,17 @@ class Tracker:
             gpus = len({d.device for d in self._devices if d.component == "gpu"})
             virtual = any(dict(d.attributes).get("scaling") in ("per-vcpu", "per-thread")
                           for d in self._devices)
+            from .sensors.instances import instance_choice
+
+            # A known cloud instance type: its share of its host instead of a whole server.
+            instance = instance_choice(
+                probe_context(self.config, self._paths, None, location=self.location).options)
             # One server per node per job: the node's leader carries it (see footprint).
             found = footprint.embodied(duration_s=summary.duration_s, gpus=gpus,
                                        cpu_share=self._acc.mean_cpu_share,
                                        is_virtual=virtual, table=embodied_defaults(),
-                                       carries_server=self.job is None or self.job.is_node_leader)
+                                       carries_server=self.job is None or self.job.is_node_leader,
+                                       instance=instance)
             if found is not None:
                 out["embodied_g"], out["embodied"] = found["embodied_g"], found
         if self._wue is not None:
@@ -684,17 +691,25 @@ def _intensity_source(provider: Any, config: Config, location: Location) -> Inte
 
 
 def probe_context(config: Config, paths: HostPaths, job: Job | None,
-                  modules: Mapping[str, object] | None = None) -> ProbeContext:
-    """What sensor probes need from the settings and, in a distributed job, this rank's role."""
+                  modules: Mapping[str, object] | None = None, *,
+                  location: Location | None = None) -> ProbeContext:
+    """What sensor probes need from the settings and, in a distributed job, this rank's role;
+    the cloud instance type is the setting's, else the one the location's metadata named."""
     gpu_ids = config.gpu_ids
     if gpu_ids is None and job is not None:
         from .cluster import owned_gpus
 
         gpu_ids = owned_gpus(job, config.environ)
+    instance_type, instance_from = config.cloud_instance_type, "config (cloud_instance_type)"
+    if not instance_type and location is not None and location.instance_type:
+        instance_type, instance_from = location.instance_type, f"{location.cloud} instance metadata"
     options = SensorOptions(
         cpu_tdp_w=config.cpu_tdp_w, ram_w_per_gib=config.ram_w_per_gib,
         rapl_psys=config.rapl_psys, gpu_ids=gpu_ids,
         machine_wide=job is None or job.is_node_leader,
+        cloud_instance_type=instance_type,
+        cloud=(location.cloud if location is not None and location.cloud else config.cloud),
+        cloud_instance_type_from=instance_from if instance_type else None,
     )
     return ProbeContext(paths=paths, options=options, env=dict(config.environ),
                         modules=dict(modules or {}))

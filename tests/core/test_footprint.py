@@ -145,3 +145,64 @@ def test_mean_cpu_share_is_duration_weighted() -> None:
     acc.add(record(10.0, 0.2))
     acc.add(record(30.0, 0.6))
     assert acc.mean_cpu_share == pytest.approx(0.5)
+
+
+# --- cloud instance types --------------------------------------------------------------------
+
+
+def _instance(name: str, provider: str | None = "aws") -> object:
+    from wattprint.sensors.instances import choose_instance
+
+    return choose_instance(name, provider, "aws instance metadata")
+
+
+def test_a_known_instance_type_counts_its_share_of_its_host() -> None:
+    table = embodied_defaults()
+    found = footprint.embodied(duration_s=3600.0, gpus=0, cpu_share=1.0, is_virtual=True,
+                               table=table, instance=_instance("m5.large"))
+    assert found is not None
+    # m5.large: 2 of its host's 96 vCPUs; host 1610.79 kg (CCF's total, no GPUs) over 4 years:
+    # 1_610_790 g x 2/96 = 33_558.125 g / 35064 h x 1 h = 0.95705... g (a whole server: 49.03 g)
+    assert found["server_kg_co2e"] == 1610.79
+    assert found["cpu_share"] == pytest.approx(2 / 96)
+    assert found["server_g"] == pytest.approx(1_610_790 * 2 / 96 / 35_064, rel=1e-12)
+    assert found["server_g"] == pytest.approx(0.957054, rel=1e-6)
+    assert not any("upper bound" in note for note in found["notes"])
+    assert found["notes"] == [
+        "cloud instance type AWS m5.large (aws instance metadata): 2 of its host's 96 vCPUs, "
+        "host 1610.79 kgCO2e without GPUs (Cloud Carbon Footprint's embodied coefficients, "
+        "GPUs excluded, 2021)"]
+    assert found["source"].startswith("AWS m5.large: Cloud Carbon Footprint")
+
+
+def test_a_process_share_is_a_share_of_the_instance() -> None:
+    found = footprint.embodied(duration_s=3600.0, gpus=0, cpu_share=0.5, is_virtual=True,
+                               table=embodied_defaults(), instance=_instance("m5.large"))
+    assert found is not None and found["cpu_share"] == pytest.approx(0.5 * 2 / 96)
+
+
+def test_a_gpu_instance_counts_its_host_without_gpus_and_each_measured_card_once() -> None:
+    # p3.2xlarge: 8 of a 72-vCPU host whose CCF total, 3543.79 kg, holds 1200 kg of GPUs
+    found = footprint.embodied(duration_s=3600.0, gpus=1, cpu_share=1.0, is_virtual=True,
+                               table=embodied_defaults(), instance=_instance("p3.2xlarge"))
+    assert found is not None
+    assert found["server_kg_co2e"] == pytest.approx(2343.79)
+    assert found["server_g"] == pytest.approx(2_343_790 * 8 / 72 / 35_064, rel=1e-9)
+    assert found["gpu_g"] == pytest.approx(150_000 * 1 / 35_064, rel=1e-12)
+
+
+def test_an_unknown_instance_type_keeps_the_whole_server_and_says_why() -> None:
+    found = footprint.embodied(duration_s=3600.0, gpus=0, cpu_share=1.0, is_virtual=True,
+                               table=embodied_defaults(), instance=_instance("m99.huge"))
+    assert found is not None
+    assert found["server_kg_co2e"] == 1719.11 and found["cpu_share"] == 1.0
+    assert "'m99.huge' (aws instance metadata) is not in the bundled instance table" in (
+        found["notes"][0])
+    assert "upper bound" in found["notes"][1]
+
+
+def test_the_node_leader_rule_still_applies_to_an_instance() -> None:
+    found = footprint.embodied(duration_s=3600.0, gpus=1, cpu_share=1.0, is_virtual=True,
+                               table=embodied_defaults(), instance=_instance("m5.large"),
+                               carries_server=False)
+    assert found is not None and found["server_g"] == 0.0 and found["gpu_g"] > 0

@@ -70,13 +70,26 @@ class FakeMetadataServer:
             raise ValueError(f"mode must be normal, slow or down, not {mode!r}")
         self.mode = mode
         self.delay_s = delay_s
-        self.aws = {"region": aws_region, "availabilityZone": aws_zone,
-                    "instanceType": aws_instance_type}
+        # The keys of a real instance identity document (AWS's documented example), with
+        # placeholder values: the client must pick its three out of the whole document.
+        self.aws = {"accountId": "123456789012", "architecture": "x86_64",
+                    "availabilityZone": aws_zone, "billingProducts": None,
+                    "devpayProductCodes": None, "marketplaceProductCodes": None,
+                    "imageId": "ami-0123456789abcdef0", "instanceId": "i-0123456789abcdef0",
+                    "instanceType": aws_instance_type, "kernelId": None,
+                    "pendingTime": "2026-01-05T09:30:00Z", "privateIp": "10.0.0.12",
+                    "ramdiskId": None, "region": aws_region, "version": "2017-09-30"}
         self.imdsv1 = imdsv1
         self.token_status = token_status
         self.gcp_zone = gcp_zone
         self.gcp_machine_type = gcp_machine_type
-        self.azure = {"location": azure_location, "vmSize": azure_vm_size, "zone": azure_zone}
+        # More keys of a real compute document (api-version 2021-02-01), placeholder values.
+        self.azure = {"location": azure_location, "vmSize": azure_vm_size, "zone": azure_zone,
+                      "azEnvironment": "AzurePublicCloud", "offer": "0001-com-ubuntu-server-jammy",
+                      "publisher": "Canonical", "sku": "22_04-lts-gen2",
+                      "resourceGroupName": "rg-1",
+                      "subscriptionId": "00000000-0000-0000-0000-000000000000",
+                      "vmId": "11111111-1111-1111-1111-111111111111", "priority": "Regular"}
         self.oci = {"canonicalRegionName": oci_region, "shape": oci_shape,
                     "availabilityDomain": oci_domain}
         self.geo_status = geo_status

@@ -363,3 +363,25 @@ def test_the_location_chain_keeps_the_reason_as_a_note(tmp_path: Path) -> None:
     assert location.notes == (
         "DMI names no cloud (sys_vendor 'LENOVO', product_name '21CBCTO1WW'): "
         "instance metadata not queried",)
+
+
+@pytest.mark.parametrize(("dmi", "served", "expected"), [
+    (AWS_NITRO, {"aws_instance_type": "c7g.xlarge"}, ("aws", "eu-west-3", "c7g.xlarge")),
+    (GCP, {"gcp_machine_type": "n2-standard-4"}, ("gcp", "europe-west9", "n2-standard-4")),
+    (AZURE, {"azure_vm_size": "Standard_D4as_v4"}, ("azure", "francecentral",
+                                                    "Standard_D4as_v4")),
+])
+def test_the_location_keeps_the_instance_type_the_metadata_named(
+        tmp_path: Path, dmi: dict[str, str], served: dict[str, str],
+        expected: tuple[str, str, str]) -> None:
+    paths = dmi_tree(tmp_path, dmi)
+    with FakeMetadataServer(**served) as server:  # type: ignore[arg-type]
+        location = resolve_location(
+            country=None, subdivision=None, environ={}, etc=tmp_path / "etc",
+            detect_cloud=lambda: detect_cloud(
+                paths=paths, endpoints=MetadataEndpoints.all_at(server.url)),
+        )
+    assert (location.cloud, location.cloud_region, location.instance_type) == expected
+    assert location.detail.endswith(f"instance type {expected[2]}")
+    # a machine fact, not a place: the wire location keeps its documented keys only
+    assert "instance_type" not in location.to_dict()

@@ -24,6 +24,7 @@ from .embodied import build_embodied
 from .equivalents import build_equivalents
 from .grid import build_zones, direct_converter
 from .hardware import build_cpu_tdp, build_power_model
+from .instances import build_cloud_instances
 from .places import build_countries, build_timezones, find_tzdata, read_iso3166
 from .sources import sources_json
 from .subnational import build_subdivisions, build_subnational
@@ -55,7 +56,7 @@ def build(raw: Path) -> dict[str, str]:
         build_embodied(raw),
     ]
     cpu = build_cpu_tdp(raw)
-    sensors = [cpu, build_power_model(raw, cpu)]
+    sensors = [cpu, build_power_model(raw, cpu), build_cloud_instances(raw)]
     files = {t.path: t.render() for t in [*intensity, *sensors]}
     files[f"{INTENSITY}/SOURCES.json"] = sources_json(intensity)
     files[f"{SENSORS}/SOURCES.json"] = sources_json(sensors)

@@ -423,7 +423,11 @@ UPSTREAMS: tuple[Upstream, ...] = (
         ),
         changes="Per-part embodied defaults and mean per-vCPU watts are wattprint's "
         "derivations from the coefficients, each row stating how; the grid factors serve as "
-        "a cross-check only.",
+        "a cross-check only. The instance-type table joins the instance lists to the "
+        "coefficients by microarchitecture and gives each instance its vCPU share of its "
+        "host's embodied emissions (GPUs excluded); coefficients that fail a check against "
+        "SPECpower, and 2026 platform figures that fail one against CCF's per-part model, "
+        "are replaced, each row saying so.",
         notice="Cloud Carbon Footprint\n© 2021 Thoughtworks, Inc.\n",
         notice_from="the NOTICE file of the Cloud Carbon Footprint project "
         "(cloud-carbon-footprint/cloud-carbon-footprint)",
@@ -439,8 +443,10 @@ UPSTREAMS: tuple[Upstream, ...] = (
         markers=(r"SPECpower",),
         via="collected by Cloud Carbon Footprint (ccf-coefficients "
         "data/SPECpower-2026-03-09.csv, Apache-2.0)",
-        changes="Only a derived ratio ships: the median of active-idle over full-load power "
-        "across the results published from 2016 on. It is not a SPEC result.",
+        changes="Only derived figures ship: the median of active-idle over full-load power "
+        "across the results published from 2016 on, and mean watts per thread at idle and at "
+        "full load for the microarchitectures of cloud_instances.csv that CCF gives no "
+        "plausible figure for. They are not SPEC results.",
         terms="SPEC and SPECpower_ssj2008 are trademarks of the Standard Performance "
         "Evaluation Corporation.",
     ),

@@ -32,6 +32,7 @@ MEASUREMENT: tuple[Flag, ...] = (
     ("--scope", "scope", str, "SCOPE"),
     ("--sinks", "sinks", str, "NAMES"),
     ("--cpu-tdp", "cpu_tdp_w", float, "W"),
+    ("--cloud-instance-type", "cloud_instance_type", str, "TYPE"),
 )
 NAMING: tuple[Flag, ...] = (
     ("--project", "project", str, "NAME"),

@@ -27,7 +27,9 @@ class Location:
     ``resolved_by`` is how we know: "config" (the user said so), "cloud-metadata" (the cloud
     provider's instance metadata), "timezone" (the OS time zone, a reasonable guess), "ip"
     (IP geolocation, opt-in), or "default" (nothing known: the world average, flagged loudly).
-    ``notes`` say why earlier steps found nothing.
+    ``notes`` say why earlier steps found nothing. ``instance_type`` is the cloud instance type
+    the metadata named (it describes the machine rather than the place: it is not part of the
+    wire location, and reaches the record through the CPU device and the embodied figures).
     """
 
     country: str | None  # ISO 3166-1 alpha-2
@@ -41,6 +43,7 @@ class Location:
     lon: float | None = None
     postcode: str | None = None
     notes: tuple[str, ...] = ()
+    instance_type: str | None = None
 
     @property
     def is_default(self) -> bool:

@@ -156,9 +156,13 @@ def _try_cloud(detect_cloud: Callable[[], Any], notes: list[str]) -> Location | 
         if reason:
             notes.append(reason)
         return None
+    detail = f"{placement.cloud} instance metadata: region {placement.region}"
+    instance_type = getattr(placement, "instance_type", None)
+    if instance_type:
+        detail += f", instance type {instance_type}"
     try:
-        return _from_region(placement.cloud, placement.region, "cloud-metadata",
-                            f"{placement.cloud} instance metadata: region {placement.region}")
+        found = _from_region(placement.cloud, placement.region, "cloud-metadata", detail)
+        return _with(found, instance_type=instance_type)
     except LocationError as exc:
         notes.append(f"{placement.cloud} metadata named region {placement.region!r}, which the "
                      f"bundled region table lacks ({exc})")

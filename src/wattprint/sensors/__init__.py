@@ -105,6 +105,12 @@ class SensorOptions:
     # False on the non-leader ranks of a distributed job: the node's machine-wide devices (RAPL,
     # platform counters, CPU and RAM models) are measured once, by local rank 0.
     machine_wide: bool = True
+    # The cloud instance type this machine is (the cloud_instance_type setting, else the
+    # cloud's instance metadata), its provider, and where the name came from: the CPU model
+    # uses the type's watts per vCPU (see sensors.instances).
+    cloud_instance_type: str | None = None
+    cloud: str | None = None
+    cloud_instance_type_from: str | None = None
 
 
 @dataclass(frozen=True)

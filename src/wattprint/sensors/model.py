@@ -20,13 +20,14 @@ RAM (``S`` = host MemTotal, or the cgroup memory limit when it is lower)::
 
     E = w_per_GiB * S / 2**30 * wall_s
 
-``P_max`` comes from, in order: ``cpu_tdp_w`` in config (per socket); the TDP table (per
-socket; per thread times the CPUs it sees on a VM, and wherever those CPUs are not whole chips:
-an ARM guest, which has no hypervisor flag, or an ARM host with several chips, whose kernel
-prints no socket ids); on a VM with no usable table entry, the cloud-average watts per vCPU;
-else a default TDP per socket. Every step below "config" or an exact table match sets
-``DeviceInfo.warning`` so the fallback is visible; ``DeviceInfo.detail`` says which path was
-taken.
+``P_max`` comes from, in order: ``cpu_tdp_w`` in config (per socket); a known cloud instance
+type's watts per vCPU at idle and full load times its vCPUs (:mod:`.instances`; then ``P_idle``
+is the instance's own idle figure); the TDP table (per socket; per thread times the CPUs it
+sees on a VM, and wherever those CPUs are not whole chips: an ARM guest, which has no hypervisor
+flag, or an ARM host with several chips, whose kernel prints no socket ids); on a VM with no
+usable table entry, the cloud-average watts per vCPU; else a default TDP per socket. Every
+step below "config", a known instance type or an exact table match sets ``DeviceInfo.warning``
+so the fallback is visible; ``DeviceInfo.detail`` says which path was taken.
 """
 
 from __future__ import annotations
@@ -125,11 +126,12 @@ class CpuPower:
     unit_w: float  # the figure taken from the source: per-socket TDP, or per-vCPU full load
     scaling: str  # "per-socket" | "per-thread" | "per-vcpu"
     source: str
-    confidence: str  # "config" | "exact" | "close" | "vcpu-average" | "default"
+    confidence: str  # "config" | "instance-type" | "exact" | "close" | "vcpu-average" | "default"
     idle_fraction: float
     idle_source: str
     basis: str  # one phrase for DeviceInfo.detail
     warning: str | None = None
+    attributes: tuple[tuple[str, str], ...] = ()  # extra DeviceInfo attributes (instance type)
 
 
 def resolve_cpu_power(
@@ -139,6 +141,24 @@ def resolve_cpu_power(
     f_idle = model["cpu_idle_fraction"]
     if options.cpu_tdp_w is not None:
         return _per_socket(info, options.cpu_tdp_w, "config (cpu_tdp_w)", "config", f_idle)
+    if options.cloud_instance_type:  # a known cloud instance type comes before the host CPU
+        from .instances import instance_choice, instance_cpu_power, with_instance_warning
+
+        choice = instance_choice(options)
+        if choice is not None and choice.row is not None and choice.row.has_watts:
+            return instance_cpu_power(info, choice, model)
+        return with_instance_warning(_from_host_cpu(info, lookup, model, f_idle), choice)
+    power = _from_host_cpu(info, lookup, model, f_idle)
+    if power.confidence == "vcpu-average":  # a VM whose instance type nobody named
+        from .instances import with_instance_warning
+
+        return with_instance_warning(power, None)
+    return power
+
+
+def _from_host_cpu(
+    info: CpuInfo, lookup: CpuLookup, model: PowerModel, f_idle: ReferenceLike
+) -> CpuPower:
     match = lookup(info.model_name) if info.model_name else None
     if info.hypervisor and (match is None or not match.threads):
         return _vcpu_average(info, model, match)
@@ -458,6 +478,7 @@ def _cpu_device(
         ("sockets", str(info.sockets)),
         ("idle_w", f"{power.idle_w:.4g}"),
         ("max_w", f"{power.max_w:.4g}"),
+        *power.attributes,
     ]
     if share is not None:
         attributes.append(("cgroup_cpus", f"{share:g}"))
