@@ -365,25 +365,25 @@ class Recorder:
                     _add_linear(span._totals, power_w, y - x, g_per_j)
             if end is not None and end <= t1:
                 span._final = True
-                agg = self._aggregates.get(span.span_id)
-                if agg is None:
-                    agg = self._aggregates[span.span_id] = _Aggregate(span)
+                agg = changed[span.span_id] = self._aggregate_for(span)
                 agg.add(span)
-                changed[span.span_id] = agg
         if buckets:
             _price(buckets, devices, power_w, interval, g_per_j)
             for bucket in buckets:
-                agg = self._aggregates.get(bucket.span_id)
-                if agg is None:
-                    agg = self._aggregates[bucket.span_id] = _Aggregate(bucket)
+                agg = changed[bucket.span_id] = self._aggregate_for(bucket)
                 agg.add_bucket(bucket)
-                changed[bucket.span_id] = agg
         if changed:
             with self._lock:
                 self._live = [s for s in self._live if not s._final]
         self.seq += 1  # only now: a cut that failed half-way leaves no hole in seq
         self._carried.clear()
         return record, [a.to_record(self.run_id) for a in _in_order(changed.values())]
+
+    def _aggregate_for(self, first: Span | _Bucket) -> _Aggregate:
+        agg = self._aggregates.get(first.span_id)
+        if agg is None:
+            agg = self._aggregates[first.span_id] = _Aggregate(first)
+        return agg
 
     def failed_tick(self, interval: Interval | None, reason: str, at_s: float) -> Record | None:
         """After a tick whose measurement raised: never drop its interval silently.
