@@ -1,0 +1,163 @@
+"""``server``: run the team server, migrate its database, bootstrap its first organisation.
+
+``wattprint server [--db URL] [--host H] [--port P]`` serves (uvicorn);
+``wattprint server migrate`` brings the database to the newest schema;
+``wattprint server admin`` creates the first organisation, its owner and an ingest key.
+
+On SQLite (the default, ``<WATTPRINT_HOME>/server.db``) serving and ``admin`` migrate first, so
+``wattprint server`` alone works; on PostgreSQL they refuse an unmigrated database and say to
+run ``wattprint server migrate`` (a team upgrades its schema on purpose, after a backup).
+The server's packages (extra ``server``) are imported only inside these commands.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from .common import EXIT_FAILURE, UsageError, print_json, say
+
+SERVER_EXTRA_HINT = "the server needs its extra: pip install 'wattprint[server]'"
+
+
+def add_server(sub: Any) -> None:
+    server = sub.add_parser(
+        "server", help="the team server: serve, `migrate` its database, `admin` bootstrap",
+        description="Run the team server (FastAPI on uvicorn), migrate its database, or create "
+                    "its first organisation, owner and ingest API key. The database is "
+                    "WATTPRINT_SERVER_DB or --db (default: SQLite in the wattprint home).")
+    server.add_argument("action", nargs="?", choices=("serve", "migrate", "admin"),
+                        default="serve", help="serve (default), migrate, or admin")
+    server.add_argument("--db", metavar="URL",
+                        help="database URL: sqlite:///PATH or postgresql+psycopg://...")
+    server.add_argument("--host", default="127.0.0.1", help="address to listen on (serve)")
+    server.add_argument("--port", type=int, default=8000, help="port to listen on (serve)")
+    server.add_argument("--organisation", metavar="NAME", help="organisation name (admin)")
+    server.add_argument("--email", metavar="ADDRESS", help="the owner's e-mail (admin)")
+    server.add_argument("--project", default="default",
+                        help="the first project, which the ingest key writes to (admin)")
+    server.add_argument("--password-stdin", action="store_true",
+                        help="read the owner's password from the first line of stdin (admin; "
+                             "default: ask twice on the terminal)")
+    server.add_argument("--json", action="store_true",
+                        help="admin: print the result as JSON (with the key, shown once)")
+    server.set_defaults(handler=cmd_server)
+
+
+def _settings(args: Any) -> Any:
+    import os
+
+    from ..server.settings import Settings
+
+    return Settings.from_environ(os.environ, db_url=args.db)
+
+
+def _ready_schema(engine: Any) -> None:
+    """SQLite: migrate now. PostgreSQL: refuse a database that is not at the newest schema."""
+    from ..server.migrate import current_revision, head_revision, upgrade
+
+    if engine.dialect.name == "sqlite":
+        upgrade(engine)
+        return
+    current, head = current_revision(engine), head_revision()
+    if current != head:
+        raise UsageError(f"the database is at schema {current or 'none'}, not {head}: run "
+                         "`wattprint server migrate` first (after a backup)")
+
+
+def cmd_server(args: Any) -> int:
+    try:
+        import alembic  # noqa: F401
+        import fastapi  # noqa: F401
+        import sqlalchemy  # noqa: F401
+    except ImportError:
+        raise UsageError(SERVER_EXTRA_HINT)
+    settings = _settings(args)
+    if args.action == "migrate":
+        return _migrate(settings)
+    if args.action == "admin":
+        return _admin(settings, args)
+    return _serve(settings, args)
+
+
+def _migrate(settings: Any) -> int:
+    from ..server.db import make_engine
+    from ..server.migrate import current_revision, upgrade
+
+    engine = make_engine(settings.db_url)
+    try:
+        before = current_revision(engine)
+        upgrade(engine)
+        after = current_revision(engine)
+    finally:
+        engine.dispose()
+    say(f"database schema: {before or 'empty'} -> {after}" if before != after
+        else f"database schema already at {after}")
+    return 0
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    import getpass
+
+    first = getpass.getpass("owner password: ")
+    if getpass.getpass("again: ") != first:
+        raise UsageError("the two passwords differ: run the command again")
+    return first
+
+
+def _admin(settings: Any, args: Any) -> int:
+    import time
+
+    from ..server.accounts import bootstrap
+    from ..server.db import make_engine
+    from ..server.settings import load_pepper
+
+    if not args.organisation or not args.email:
+        raise UsageError("`server admin` needs --organisation NAME and --email ADDRESS")
+    password = _read_password(args.password_stdin)
+    engine = make_engine(settings.db_url)
+    try:
+        _ready_schema(engine)
+        with engine.begin() as connection:
+            try:
+                made = bootstrap(connection, organisation=args.organisation, email=args.email,
+                                 password=password, pepper=load_pepper(settings),
+                                 now_s=time.time(), project=args.project)
+            except ValueError as exc:
+                say(f"server admin: {exc}")
+                return EXIT_FAILURE
+    finally:
+        engine.dispose()
+    if args.json:
+        print_json({"organisation_id": made.organisation_id, "project_id": made.project_id,
+                    "user_id": made.user_id, "api_key": made.api_key})
+    else:
+        say(f"organisation {args.organisation!r} created, owner {args.email}, project "
+            f"{args.project!r}; the ingest API key below is shown once, keep it now")
+        print(made.api_key)
+    return 0
+
+
+def _serve(settings: Any, args: Any) -> int:
+    import uvicorn
+
+    from ..server.app import create_app
+    from ..server.db import make_engine
+
+    engine = make_engine(settings.db_url)
+    try:
+        _ready_schema(engine)
+    finally:
+        engine.dispose()
+    say(f"serving on http://{args.host}:{args.port} (database {_safe_url(settings.db_url)})")
+    uvicorn.run(create_app(settings), host=args.host, port=args.port)
+    return 0
+
+
+def _safe_url(db_url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    rendered: str = make_url(db_url).render_as_string(hide_password=True)
+    return rendered

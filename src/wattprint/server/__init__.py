@@ -1,0 +1,13 @@
+"""The team server: runs from every machine of an organisation in one database.
+
+Never imported by the tracker (``import wattprint`` loads none of FastAPI, SQLAlchemy,
+Alembic): the ``server`` extra installs its dependencies and ``wattprint server`` starts it.
+
+- :mod:`.settings`: what the server is configured with (environment or arguments).
+- :mod:`.models`: the SQLAlchemy 2 tables; :mod:`.alembic` migrates a database to them.
+- :mod:`.db`: engine and session helpers; :mod:`.migrate`: runs the migrations.
+- :mod:`.keys` / :mod:`.passwords`: API keys (keyed hash) and account passwords (argon2).
+- :mod:`.auth`: the API key dependency; :mod:`.ingest`: validation and idempotent storage.
+- :mod:`.app`: the app factory, ``create_app(settings)``; :mod:`.accounts`: the first
+  organisation, owner and ingest key (``wattprint server admin``).
+"""

@@ -1,0 +1,137 @@
+"""The app factory: ``create_app(settings)`` builds the engine, the validator and the routes.
+
+Nothing happens at import: no engine, no settings, no file. The database must be migrated
+first (``wattprint server migrate``); ``/readyz`` says 503 until it is, ``/healthz`` says only
+that the process answers.
+"""
+
+from __future__ import annotations
+
+# Runtime imports (this module is only ever imported by the server): FastAPI reads the
+# route functions' annotations to decide what to inject, so Request and KeyIdentity must exist.
+from fastapi import Depends
+from starlette.requests import Request
+
+from .auth import KeyIdentity, require_scope
+from .validate import IngestError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable
+
+    from fastapi import FastAPI
+
+    from .settings import Settings
+
+__all__ = ["create_app"]
+
+_INGEST_KEY = Depends(require_scope("ingest"))  # every ingest: a valid key with that scope
+
+_INGEST_BODY = {
+    "required": True,
+    "content": {"application/json": {"schema": {
+        "type": "object", "required": ["items"], "additionalProperties": False,
+        "properties": {"items": {"type": "array", "items": {"type": "object"},
+                                 "description": "wire objects as wattprint.wire.to_wire "
+                                                "emits them (see `wattprint schema`)"}},
+    }}},
+}
+
+
+def create_app(settings: Settings, *, wall_clock: Callable[[], float] | None = None) -> FastAPI:
+    import time
+
+    from fastapi import FastAPI
+    from fastapi.responses import JSONResponse
+
+    from .. import __version__
+    from .db import make_engine
+    from .settings import load_pepper
+    from .validate import WireValidator
+
+    engine = make_engine(settings.db_url)
+    app = FastAPI(title="wattprint server", version=__version__)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.pepper = load_pepper(settings)
+    app.state.validator = WireValidator()
+    app.state.wall_clock = wall_clock or time.time
+
+    @app.exception_handler(IngestError)
+    async def _refused(_request: Request, exc: IngestError) -> JSONResponse:
+        return JSONResponse(status_code=exc.status, content={"detail": exc.detail})
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    def readyz() -> JSONResponse:
+        from .migrate import current_revision, head_revision
+
+        try:
+            current = current_revision(engine)
+        except Exception as exc:  # any database failure means not ready, with the reason
+            return JSONResponse(status_code=503, content={
+                "status": "unavailable", "message": f"database unreachable: {exc}"})
+        head = head_revision()
+        if current != head:
+            return JSONResponse(status_code=503, content={
+                "status": "unmigrated", "revision": current, "head": head,
+                "message": "run `wattprint server migrate`"})
+        return JSONResponse({"status": "ready", "revision": current})
+
+    @app.post("/api/v1/ingest", openapi_extra={"requestBody": _INGEST_BODY})
+    async def ingest(request: Request,
+                     identity: KeyIdentity = _INGEST_KEY) -> dict[str, int]:
+        from starlette.concurrency import run_in_threadpool
+
+        body = await _read_limited(request, settings.max_body_bytes)
+        items = _parse_items(body, settings.max_items)
+        return await run_in_threadpool(_check_and_store, app, items, identity.project_id)
+
+    return app
+
+
+async def _read_limited(request: Request, max_bytes: int) -> bytes:
+    too_large = IngestError(413, f"request body over {max_bytes} bytes: send smaller batches")
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+        raise too_large
+    body = bytearray()
+    async for chunk in request.stream():  # a chunked body has no length to check up front
+        body += chunk
+        if len(body) > max_bytes:
+            raise too_large
+    return bytes(body)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _parse_items(body: bytes, max_items: int) -> list[Any]:
+    import json
+
+    try:
+        payload = json.loads(body, parse_constant=_no_constant)
+    except ValueError as exc:  # JSONDecodeError and bad UTF-8 are both ValueErrors
+        raise IngestError(400, f"the body is not JSON: {exc}")
+    if not isinstance(payload, dict) or not isinstance(payload.get("items"), list):
+        raise IngestError(400, 'the body must be a JSON object {"items": [wire objects]}',
+                          field="items")
+    items: list[Any] = payload["items"]
+    if len(items) > max_items:
+        raise IngestError(413, f"{len(items)} items: at most {max_items} per request; split "
+                               "the batch", field="items")
+    return items
+
+
+def _check_and_store(app: FastAPI, items: list[Any], project_id: int) -> dict[str, int]:
+    from .ingest import store_batch
+
+    checked = [app.state.validator.check(index, obj) for index, obj in enumerate(items)]
+    with app.state.engine.begin() as connection:
+        result = store_batch(connection, checked, project_id=project_id,
+                             now_s=app.state.wall_clock())
+    return {"accepted": result.accepted, "duplicates": result.duplicates}

@@ -1,0 +1,225 @@
+"""The server's tables (SQLAlchemy 2, portable to SQLite and PostgreSQL).
+
+organisations -> projects -> experiments -> runs -> records, spans, heartbeats, summary,
+rescores; users <-> organisations through memberships (with a role); API keys per project.
+
+Times are Unix seconds (UTC) as floats, like the wire format; energies in J, emissions in g.
+Each wire object is also kept whole (``wire`` JSON column), so nothing the tracker said is lost
+while the typed columns serve queries. A run's primary key is its wire ``run_id``: records,
+spans and heartbeats name their run by it, which is what lets them arrive before the run's own
+object (see :mod:`.ingest`). Changing a table means a new Alembic revision in ``alembic/versions``.
+"""
+
+from __future__ import annotations
+
+# A runtime import, unlike the tracker's modules: SQLAlchemy evaluates the Mapped[...]
+# annotations when the classes are built (and the server is never on the tracker's path).
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = ["ROLES", "SCOPES", "ApiKey", "Base", "Experiment", "Heartbeat", "IntervalRecord",
+           "Membership", "Organisation", "Project", "Rescore", "Run", "Span", "Summary", "User"]
+
+ROLES = ("owner", "admin", "member", "viewer")
+SCOPES = ("ingest", "read")
+
+_ID = 64  # run ids are 32 hex digits unless the caller chose one
+_NAME = 200
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict: JSON}
+
+
+class Organisation(Base):
+    __tablename__ = "organisations"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(_NAME), unique=True)
+    name: Mapped[str] = mapped_column(String(_NAME))
+    created_s: Mapped[float] = mapped_column(Float)
+
+
+class Project(Base):
+    __tablename__ = "projects"
+    __table_args__ = (UniqueConstraint("organisation_id", "name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(_NAME))
+    created_s: Mapped[float] = mapped_column(Float)
+
+
+class Experiment(Base):
+    __tablename__ = "experiments"
+    __table_args__ = (UniqueConstraint("project_id", "name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(_NAME))
+
+
+class Run(Base):
+    """One tracker run. ``info_received`` is false while only its records/spans have arrived."""
+
+    __tablename__ = "runs"
+    __table_args__ = (
+        Index("ix_runs_project_started", "project_id", "started_s"),
+        Index("ix_runs_host_started", "host_id", "started_s"),
+        Index("ix_runs_job", "job_id"),
+    )
+    run_id: Mapped[str] = mapped_column(String(_ID), primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    experiment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("experiments.id", ondelete="SET NULL"), nullable=True)
+    info_received: Mapped[bool] = mapped_column(Boolean, default=False)
+    # the names the tracker reported (the API key's project decides where the run is stored)
+    reported_project: Mapped[str | None] = mapped_column(String(_NAME), nullable=True)
+    reported_experiment: Mapped[str | None] = mapped_column(String(_NAME), nullable=True)
+    started_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    scope: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    interval_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    pue: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # host
+    host_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    hostname: Mapped[str | None] = mapped_column(String(_NAME), nullable=True)
+    os: Mapped[str | None] = mapped_column(String(_NAME), nullable=True)
+    machine: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    python: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # location
+    country: Mapped[str | None] = mapped_column(String(2), nullable=True)
+    subdivision: Mapped[str | None] = mapped_column(String(_NAME), nullable=True)
+    zone: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    location_resolved_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    cloud: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    cloud_region: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # versions
+    wattprint_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # distributed job identity
+    job_id: Mapped[str | None] = mapped_column(String(_NAME), nullable=True)
+    node: Mapped[str | None] = mapped_column(String(_NAME), nullable=True)
+    node_rank: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    rank: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # hardware (devices, skipped probes), tags, warnings: in the wire object
+    wire: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    first_seen_s: Mapped[float] = mapped_column(Float)
+
+
+class IntervalRecord(Base):
+    __tablename__ = "records"
+    __table_args__ = (Index("ix_records_start", "start_s"),)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.run_id", ondelete="CASCADE"),
+                                        primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    start_s: Mapped[float] = mapped_column(Float)
+    duration_s: Mapped[float] = mapped_column(Float)
+    cpu_energy_j: Mapped[float] = mapped_column(Float)
+    gpu_energy_j: Mapped[float] = mapped_column(Float)
+    ram_energy_j: Mapped[float] = mapped_column(Float)
+    other_energy_j: Mapped[float] = mapped_column(Float)
+    energy_j: Mapped[float] = mapped_column(Float)
+    pue: Mapped[float] = mapped_column(Float)
+    emissions_g: Mapped[float] = mapped_column(Float)
+    intensity_g_per_kwh: Mapped[float] = mapped_column(Float)
+    intensity_zone: Mapped[str] = mapped_column(String(64))
+    intensity_source: Mapped[str] = mapped_column(String(_NAME))
+    intensity_year: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    intensity_kind: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    intensity_live: Mapped[bool] = mapped_column(Boolean)
+    intensity_basis: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    intensity_scope: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    intensity_gases: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    components: Mapped[list[Any]] = mapped_column(JSON)
+    gaps: Mapped[list[Any]] = mapped_column(JSON)
+    work: Mapped[list[Any]] = mapped_column(JSON)
+
+
+class Span(Base):
+    __tablename__ = "spans"
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.run_id", ondelete="CASCADE"),
+                                        primary_key=True)
+    span_id: Mapped[str] = mapped_column(String(_ID), primary_key=True)
+    parent_id: Mapped[str | None] = mapped_column(String(_ID), nullable=True)
+    name: Mapped[str] = mapped_column(String(_NAME))
+    count: Mapped[int] = mapped_column(Integer)
+    first_start_s: Mapped[float] = mapped_column(Float)
+    last_end_s: Mapped[float] = mapped_column(Float)
+    duration_s: Mapped[float] = mapped_column(Float)
+    energy_j: Mapped[float] = mapped_column(Float)
+    emissions_g: Mapped[float] = mapped_column(Float)
+    wire: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class Heartbeat(Base):
+    __tablename__ = "heartbeats"
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.run_id", ondelete="CASCADE"),
+                                        primary_key=True)
+    at_s: Mapped[float] = mapped_column(Float, primary_key=True)
+    every_s: Mapped[float] = mapped_column(Float)
+
+
+class Summary(Base):
+    __tablename__ = "summaries"
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.run_id", ondelete="CASCADE"),
+                                        primary_key=True)
+    status: Mapped[str] = mapped_column(String(32))
+    exit_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    duration_s: Mapped[float] = mapped_column(Float)
+    energy_j: Mapped[float] = mapped_column(Float)
+    emissions_g: Mapped[float] = mapped_column(Float)
+    records: Mapped[int] = mapped_column(Integer)
+    wire: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class Rescore(Base):
+    """A run's emissions recomputed with other intensity data (``wattprint rescore``)."""
+
+    __tablename__ = "rescores"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.run_id", ondelete="CASCADE"), index=True)
+    created_s: Mapped[float] = mapped_column(Float)
+    emissions_g: Mapped[float] = mapped_column(Float)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str] = mapped_column(Text)  # argon2id, see passwords.py
+    created_s: Mapped[float] = mapped_column(Float)
+
+
+class Membership(Base):
+    __tablename__ = "memberships"
+    __table_args__ = (CheckConstraint("role IN ('owner', 'admin', 'member', 'viewer')",
+                                      name="ck_memberships_role"),)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"),
+                                                 primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
+
+
+class ApiKey(Base):
+    """An API key: ``wp_<prefix>_<secret>``; only the prefix and a keyed hash are stored."""
+
+    __tablename__ = "api_keys"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    secret_hmac: Mapped[str] = mapped_column(String(64))  # HMAC-SHA256 hex, keyed by the pepper
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    scopes: Mapped[str] = mapped_column(String(64))  # space-separated, from SCOPES
+    name: Mapped[str] = mapped_column(String(_NAME))
+    created_s: Mapped[float] = mapped_column(Float)
+    revoked_s: Mapped[float | None] = mapped_column(Float, nullable=True)

@@ -1,0 +1,104 @@
+"""Checks ingested wire objects against the published schema, naming the item and the field.
+
+Each object is checked against its own type's definition (``$defs/<type>`` of
+:func:`wattprint.wire.schema`), not the top-level ``oneOf``: a ``oneOf`` failure says only that
+no branch matched, while the type's definition names the field that is wrong. Then
+:func:`wattprint.wire.from_wire` must build it, so what is stored is what a tracker can read.
+"""
+
+from __future__ import annotations
+
+from .._struct import dataclass
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Sequence
+
+    from jsonschema.exceptions import ValidationError
+    from jsonschema.protocols import Validator
+
+    from ..wire import Item
+
+__all__ = ["IngestError", "Validated", "WireValidator", "json_path"]
+
+WIRE_TYPES = ("run", "record", "span", "heartbeat", "summary")
+
+
+class IngestError(Exception):
+    """A refused request: HTTP ``status`` and the ``detail`` object of the contract."""
+
+    def __init__(self, status: int, message: str, *, index: int | None = None,
+                 field: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.detail = {"index": index, "field": field, "message": message}
+
+
+@dataclass(frozen=True, slots=True)
+class Validated:
+    index: int
+    kind: str
+    item: Item
+    wire: dict[str, Any]
+
+
+def json_path(parts: Sequence[str | int]) -> str:
+    """``("components", 0, "energy_j")`` -> ``"components[0].energy_j"``."""
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _error_path(error: ValidationError) -> str | None:
+    parts: list[str | int] = list(error.absolute_path)
+    if error.validator == "required" and isinstance(error.instance, dict):
+        missing = [name for name in error.validator_value if name not in error.instance]
+        if missing:
+            parts.append(missing[0])
+    return json_path(parts) or None
+
+
+class WireValidator:
+    def __init__(self) -> None:
+        from jsonschema import Draft202012Validator
+
+        from ..wire import schema
+
+        root = schema()
+        self._by_type: dict[str, Validator] = {
+            kind: Draft202012Validator({"$defs": root["$defs"], "$ref": f"#/$defs/{kind}"})
+            for kind in WIRE_TYPES
+        }
+
+    def check(self, index: int, obj: object) -> Validated:
+        from jsonschema.exceptions import best_match
+
+        from ..wire import WIRE_VERSION, from_wire
+
+        if not isinstance(obj, dict):
+            raise IngestError(400, f"item {index} is a {type(obj).__name__}, not a wire object",
+                              index=index)
+        kind = obj.get("type")
+        if kind not in WIRE_TYPES:
+            raise IngestError(400, f"unknown wire object type {kind!r}: expected one of "
+                                   f"{', '.join(WIRE_TYPES)}", index=index, field="type")
+        if obj.get("schema_version") != WIRE_VERSION:
+            raise IngestError(
+                400, f"schema_version {obj.get('schema_version')!r}: this server accepts "
+                     f"version {WIRE_VERSION}; send the objects wattprint.wire.to_wire emits "
+                     f"(upgrade the tracker, or re-export the run with this wattprint)",
+                index=index, field="schema_version")
+        error = best_match(self._by_type[kind].iter_errors(obj))
+        if error is not None:
+            path = _error_path(error)
+            raise IngestError(400, f"{kind} object: {path or 'object'}: {error.message}",
+                              index=index, field=path)
+        try:
+            item = from_wire(obj)
+        except ValueError as exc:
+            raise IngestError(400, str(exc), index=index)
+        return Validated(index=index, kind=kind, item=item, wire=obj)
