@@ -105,6 +105,16 @@ def _path(value: Any) -> Path | None:
     return Path(os.path.expanduser(_text(value)))
 
 
+def _server_url(value: Any) -> str | None:
+    text = _optional_text(value)
+    if text is None:
+        return None
+    scheme, _, rest = text.partition("://")
+    if scheme.lower() not in ("http", "https") or not rest.strip("/"):
+        raise ValueError
+    return text.rstrip("/")
+
+
 class _Explained(ValueError):
     """A bad value whose message says more than the key's ``allowed`` text can."""
 
@@ -200,6 +210,10 @@ KEYS: dict[str, Key] = {
             "record)"),
         Key("csv_path", _path, "a file path", "file for the csv sink"),
         Key("jsonl_path", _path, "a file path", "file for the jsonl sink"),
+        Key("server_url", _server_url, "an http:// or https:// URL, e.g. https://wattprint.example.org",
+            "team server the http sink sends to (default: the one `wattprint login` saved)"),
+        Key("server_api_key", _optional_text, "an API key such as wp_abcd1234_...",
+            "API key for server_url (default: the one `wattprint login` saved); never printed"),
         Key("cpu_tdp_w", _number(1, 2000, optional=True), "watts from 1 to 2000",
             "CPU thermal design power per socket, for the CPU model"),
         Key("ram_w_per_gib", _number(0.01, 10, optional=True), "watts per GiB from 0.01 to 10",
@@ -252,6 +266,8 @@ class Config:
     store_flush_s: float = 10.0
     csv_path: Path | None = field(default_factory=lambda: _path("wattprint.csv"))
     jsonl_path: Path | None = field(default_factory=lambda: _path("wattprint.jsonl"))
+    server_url: str | None = None
+    server_api_key: str | None = field(default=None, repr=False)
     cpu_tdp_w: float | None = None
     ram_w_per_gib: float | None = None
     gpu_ids: tuple[str, ...] | None = None
@@ -462,7 +478,7 @@ def load_config_skipping_bad_env(
             skipped.append(exc)
 
 
-SECRET_KEYS = frozenset({"electricitymaps_api_key", "watttime_password"})
+SECRET_KEYS = frozenset({"electricitymaps_api_key", "watttime_password", "server_api_key"})
 
 
 def describe(config: Config) -> list[tuple[str, Any, str]]:

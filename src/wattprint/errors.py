@@ -7,7 +7,8 @@
     ├── LocationError          an unknown country / subdivision / region (lists close matches)
     ├── IntensityUnavailable   a carbon-intensity source has no value for a place or time
     ├── ProviderError          a live intensity API failed or sent something malformed
-    └── StoreError             the local store cannot be opened or a run is not found
+    ├── StoreError             the local store cannot be opened or a run is not found
+    └── ExportRejected         a sink refused one batch for good (the server said it is invalid)
 
 The tracker catches sensor, intensity and sink failures at the stage boundary and logs them once;
 only construction-time mistakes (``ConfigError``) reach the host program.
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 __all__ = [
     "ConfigError",
+    "ExportRejected",
     "IntensityUnavailable",
     "LocationError",
     "ProviderError",
@@ -71,3 +73,12 @@ class ProviderError(IntensityUnavailable):
 
 class StoreError(WattprintError):
     """The local store could not be opened, migrated or queried."""
+
+
+class ExportRejected(WattprintError):
+    """A sink refused THIS batch for good (e.g. HTTP 400): retrying the same items cannot help.
+
+    The exporter sets such a batch aside in the spool (so it is kept, visibly, and can be sent
+    again with ``wattprint spool deliver`` once the receiver is fixed) and goes on with the next
+    one, instead of retrying it forever in front of everything else.
+    """

@@ -21,6 +21,9 @@ Where data goes when it cannot be delivered (:mod:`wattprint.spool`):
   never blocks on a sink;
 - at :meth:`Exporter.close`, whatever a sink has not accepted when ``timeout_s`` runs out is
   spooled from the closing thread, so a hung sink cannot hang the program's exit.
+- a batch a sink refuses for good (:class:`~wattprint.errors.ExportRejected`, e.g. a server's
+  400) is spooled at once and the sink goes on with the next batch: retried first forever, it
+  would hold back everything after it.
 
 While the worker is healthy it also delivers files left in the spool for its own sinks' names
 by earlier runs (a bounded number per run), so the spool drains itself on the next run.
@@ -37,6 +40,7 @@ from pathlib import Path
 
 from ._log import get_logger
 from ._struct import dataclass, field
+from .errors import ExportRejected
 from .records import Heartbeat, RunInfo, RunSummary, SpanRecord
 
 TYPE_CHECKING = False
@@ -384,6 +388,9 @@ class Exporter:
                 batch.insert(0, info)
             try:
                 lane.sink.export(batch)
+            except ExportRejected as exc:
+                self._set_aside(lane, taken, exc)
+                continue
             except Exception as exc:
                 self._lane_failed(lane, exc, now)
                 return
@@ -397,6 +404,22 @@ class Exporter:
                            f"sink {lane.name} failed {lane.failed_total} time(s) (last: {lane.error})"
                            " and recovered; its data was kept and delivered")
                 lane.failures = 0
+
+    def _set_aside(self, lane: _Lane, taken: list[Item], exc: ExportRejected) -> None:
+        """The sink refused this batch for good (a server's 400): retrying it first forever
+        would block every later item, so it goes to the spool (kept, visible, re-sendable with
+        `wattprint spool deliver`) and the lane carries on with the next batch."""
+        with lane.lock:
+            if lane.abandoned:
+                return
+            del lane.backlog[: len(taken)]
+            lane.info_sent = True  # the spool file starts with the RunInfo
+        where = self._spool_items(lane, taken, why=f"sink {lane.name} rejected them ({exc})")
+        with lane.lock:
+            lane.spool_ok = False  # resending the file at once would be rejected again
+        log.error("wattprint: sink %s rejected a batch of %d items: %s; %s",
+                  lane.name, len(taken), exc, where)
+        self._warn(f"rejected:{lane.name}", f"sink {lane.name} rejected a batch ({exc}); {where}")
 
     def _lane_failed(self, lane: _Lane, exc: Exception, now: float) -> None:
         lane.failures += 1

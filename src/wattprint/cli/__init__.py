@@ -44,7 +44,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
-    from . import admin, grid, measure, server, stored
+    from . import admin, grid, measure, remote, server, stored
 
     parser = _Parser(
         prog="wattprint",
@@ -58,7 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     for add in (measure.add_run, measure.add_monitor, admin.add_doctor, stored.add_runs,
                 stored.add_show, stored.add_export, stored.add_stats, grid.add_intensity,
                 grid.add_regions, stored.add_rescore, admin.add_schema, admin.add_spool,
-                admin.add_setup_rapl, server.add_server):
+                admin.add_setup_rapl, remote.add_login, remote.add_push,
+                server.add_server):
         add(sub)
     return parser
 

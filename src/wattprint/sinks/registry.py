@@ -31,6 +31,7 @@ BUILTIN_SINKS: dict[str, str] = {
     "csv": "wattprint.sinks.csv:from_config",
     "jsonl": "wattprint.sinks.jsonl:from_config",
     "memory": "wattprint.sinks.memory:from_config",
+    "http": "wattprint.sinks.http:from_config",
 }
 
 

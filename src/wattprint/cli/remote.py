@@ -1,0 +1,209 @@
+"""``login`` and ``push``: the tracker's side of the team server.
+
+``login URL`` asks for an API key (no echo, or one line on stdin with ``--key-stdin``), checks
+it with the server and saves URL + key with mode 0600 (:mod:`wattprint.credentials`). The
+server has no "who am I" route yet, so the check is the ingest endpoint with an empty batch:
+200 means the key is valid and may ingest.
+
+``push [RUN_ID | --all]`` sends stored runs (info, records, spans, summary: the wire objects
+``wattprint export`` prints) through the http sink. Ingest is idempotent, so pushing twice is
+harmless; ``<home>/pushed.json`` remembers which runs reached which server so ``--all`` sends
+only the new ones (``--again`` sends them all). A run still going is pushed only when named.
+
+``runs --server`` (reading the server's runs) waits for the server's query API.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ConfigError, StoreError, WattprintError
+from .common import EXIT_FAILURE, UsageError, print_json, reading_settings, say
+
+if TYPE_CHECKING:
+    import argparse
+    from pathlib import Path
+
+    from ..config import Config
+    from ..sinks.http import HttpSink
+
+__all__ = ["add_login", "add_push"]
+
+PUSHED_FILE = "pushed.json"
+_PAGE = 1000
+
+
+def add_login(sub: Any) -> None:
+    login = sub.add_parser("login", help="save a team server's URL and API key (checked first)",
+                           description=__doc__.split("\n\n")[1])
+    login.add_argument("url", help="the server, e.g. https://wattprint.example.org")
+    login.add_argument("--key-stdin", action="store_true",
+                       help="read the API key from the first line of stdin (for scripts)")
+    login.set_defaults(handler=cmd_login)
+
+
+def add_push(sub: Any) -> None:
+    push = sub.add_parser("push", help="upload stored runs to the team server",
+                          description=__doc__.split("\n\n")[2])
+    push.add_argument("run_id", nargs="?", help="run id or a unique prefix of it")
+    push.add_argument("--all", action="store_true", help="every finished run not pushed yet")
+    push.add_argument("--again", action="store_true",
+                      help="with --all: also the runs already pushed to this server")
+    push.add_argument("--json", action="store_true", help="print what was pushed as JSON")
+    push.set_defaults(handler=cmd_push)
+
+
+# -- login -----------------------------------------------------------------------------------
+def _read_key(from_stdin: bool) -> str:
+    if from_stdin:
+        key = sys.stdin.readline().strip()
+    else:
+        import getpass
+
+        key = getpass.getpass("API key (input hidden): ").strip()
+    if not key:
+        raise UsageError("no API key given")
+    if not key.startswith("wp_"):
+        raise UsageError("that is not a wattprint API key (they start with wp_); the server's "
+                         "admin creates one for your project")
+    return key
+
+
+def cmd_login(args: argparse.Namespace) -> int:
+    from ..config import KEYS
+    from ..credentials import Credentials, save_credentials
+    from ..sinks.http import HttpSink, HttpSinkError, require_httpx
+
+    try:
+        url = KEYS["server_url"].parse(args.url)
+    except ValueError:
+        raise UsageError(f"{args.url!r} is not a server URL: give http:// or https:// and the "
+                         "host, e.g. https://wattprint.example.org")
+    require_httpx()
+    key = _read_key(args.key_stdin)
+    sink = HttpSink(url, key)
+    try:
+        sink.send([])  # no whoami route yet: an empty ingest is accepted only with a valid key
+    except (HttpSinkError, WattprintError) as exc:
+        say(f"the key was not saved: {exc}")
+        return EXIT_FAILURE
+    finally:
+        sink.close()
+    config = reading_settings()
+    path = save_credentials(config.environ, Credentials(server_url=url, api_key=key))
+    say(f"logged in to {url}; the key is saved in {path} (readable by you only)")
+    return 0
+
+
+# -- push ------------------------------------------------------------------------------------
+def _pushed_path(config: Config) -> Path:
+    return config.store_path.parent / PUSHED_FILE
+
+
+def _load_pushed(path: Path) -> dict[str, dict[str, float]]:
+    import json
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        say(f"warning: {path} is unreadable ({exc}); every run counts as not pushed (pushing "
+            "again is harmless)")
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _save_pushed(path: Path, pushed: dict[str, dict[str, float]]) -> None:
+    import json
+    import os
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    temp.write_text(json.dumps(pushed, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(temp, path)
+
+
+def push_run(repo: Any, run_id: str, sink: HttpSink) -> int:
+    """Send one stored run; returns how many items went. Raises on the first failure."""
+    info = repo.info(run_id)
+    sent = 0
+    since = None
+    while True:  # paged, as `wattprint export`: a week-long run in constant memory
+        records = repo.records(run_id, since_seq=since, limit=_PAGE)
+        if records:
+            sink.export([info, *records])
+            sent += len(records)
+        if len(records) < _PAGE:
+            break
+        since = records[-1].seq
+    spans = repo.spans(run_id)
+    summary = repo.summary(run_id)
+    sink.export([info, *spans, summary])  # the summary last, as a live run sends it
+    return sent + len(spans) + 2
+
+
+def _selected(repo: Any, args: argparse.Namespace, done: dict[str, float]) -> list[str]:
+    if args.run_id:
+        return [repo.resolve_id(args.run_id)]
+    from ..store.repository import RunFilter
+
+    ids = []
+    cursor = None
+    while True:
+        page = repo.runs(RunFilter(), limit=500, cursor=cursor)
+        for row in page.items:
+            if row.status == "running":
+                continue  # its own http sink (if any) is still sending; name it to push it now
+            if args.again or row.run_id not in done:
+                ids.append(row.run_id)
+        if page.next_cursor is None:
+            return ids
+        cursor = page.next_cursor
+
+
+def cmd_push(args: argparse.Namespace) -> int:
+    from ..sinks.http import HttpSink, server_login
+    from ..store import open_repository
+
+    if bool(args.run_id) == bool(args.all):
+        raise UsageError("give one RUN_ID or --all")
+    if args.again and not args.all:
+        raise UsageError("--again goes with --all (a named run is always sent)")
+    config = reading_settings()
+    url, key = server_login(config)
+    pushed_path = _pushed_path(config)
+    pushed = _load_pushed(pushed_path)
+    done = pushed.setdefault(url, {})
+    repo = open_repository(config.store_path)
+    sink = HttpSink(url, key)
+    results: list[dict[str, Any]] = []
+    failed = False
+    try:
+        for run_id in _selected(repo, args, done):
+            try:
+                items = push_run(repo, run_id, sink)
+            except (WattprintError, OSError) as exc:
+                if isinstance(exc, (StoreError, ConfigError)):
+                    raise
+                failed = True
+                say(f"run {run_id[:8]} was not pushed: {exc}")
+                results.append({"run_id": run_id, "pushed": False, "error": str(exc)})
+                continue
+            done[run_id] = time.time()
+            _save_pushed(pushed_path, pushed)  # after each run: an interruption loses nothing
+            results.append({"run_id": run_id, "pushed": True, "items": items})
+    finally:
+        sink.close()
+        repo.close()
+    if args.json:
+        print_json({"server_url": url, "runs": results})
+    else:
+        ok = [r for r in results if r["pushed"]]
+        for r in ok:
+            print(f"{r['run_id'][:8]}  {r['items']} items pushed to {url}")
+        if not results:
+            print(f"nothing to push to {url}")
+    return EXIT_FAILURE if failed else 0

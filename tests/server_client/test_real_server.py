@@ -1,0 +1,147 @@
+"""The round trip against the REAL server: tracker -> exporter -> http sink -> uvicorn serving
+``wattprint.server.app.create_app`` -> its database, which then holds exactly the run's records
+and the summary's energy and emissions, even when the server was down for part of the run."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("fastapi", reason="the server extra is not installed")
+pytest.importorskip("uvicorn", reason="the server extra is not installed")
+
+import uvicorn  # noqa: E402
+from sqlalchemy import select  # noqa: E402
+
+import wattprint  # noqa: E402
+from wattprint.sensors.fake import FakeDevice, FakeSensor  # noqa: E402
+from wattprint.server.accounts import bootstrap  # noqa: E402
+from wattprint.server.app import create_app  # noqa: E402
+from wattprint.server.db import make_engine  # noqa: E402
+from wattprint.server.migrate import upgrade  # noqa: E402
+from wattprint.server.models import IntervalRecord, Span, Summary  # noqa: E402
+from wattprint.server.settings import Settings  # noqa: E402
+from wattprint.sinks.http import HttpSink  # noqa: E402
+from wattprint.spool import Spool  # noqa: E402
+
+PEPPER = "client-test-pepper"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class RealServer:
+    """The server app under uvicorn on 127.0.0.1, stoppable and restartable on one port."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.port = _free_port()
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def up(self) -> None:
+        config = uvicorn.Config(create_app(self.settings), host="127.0.0.1", port=self.port,
+                                log_level="warning", lifespan="off")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 10.0
+        while not self._server.started:
+            assert time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.01)
+
+    def down(self) -> None:
+        if self._server is not None and self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(10.0)
+            self._server = None
+
+
+@pytest.fixture
+def real(tmp_path: Path):
+    db_url = f"sqlite:///{tmp_path / 'server.db'}"
+    engine = make_engine(db_url)
+    upgrade(engine)
+    with engine.begin() as connection:
+        org = bootstrap(connection, organisation="Acme", email="owner@acme.test",
+                        password="correct horse battery", pepper=PEPPER.encode(),
+                        now_s=time.time())
+    server = RealServer(Settings(db_url=db_url, pepper=PEPPER))
+    server.up()
+    yield server, engine, org.api_key
+    server.down()
+    engine.dispose()
+
+
+def _tracker(clock, sink):
+    sensor = FakeSensor([FakeDevice("fake:cpu", "cpu", 50.0), FakeDevice("fake:gpu", "gpu", 200.0)],
+                        clock=clock)
+    return wattprint.Tracker(sensors=[sensor], sinks=[sink], clock=clock,
+                             wall_clock=clock.wall_clock, country="FR", interval_s=3600,
+                             project="vision", experiment="resnet")
+
+
+def _assert_database_holds(engine, summary):
+    with engine.connect() as connection:
+        records = connection.execute(select(IntervalRecord).where(
+            IntervalRecord.run_id == summary.run_id).order_by(IntervalRecord.seq)).all()
+        stored = connection.execute(select(Summary).where(
+            Summary.run_id == summary.run_id)).one()
+        spans = connection.execute(select(Span).where(Span.run_id == summary.run_id)).all()
+    assert [r.seq for r in records] == list(range(summary.records))
+    assert sum(r.energy_j for r in records) == pytest.approx(summary.energy_j["total"])
+    assert sum(r.emissions_g for r in records) == pytest.approx(summary.emissions_g, rel=1e-6)
+    assert stored.energy_j == pytest.approx(summary.energy_j["total"])
+    assert stored.emissions_g == pytest.approx(summary.emissions_g)
+    assert stored.records == summary.records
+    assert [(s.span_id, s.count) for s in spans] == [("epoch", 1)]
+
+
+def test_a_run_reaches_the_real_servers_database_exactly(clock, real):
+    server, engine, key = real
+    tracker = _tracker(clock, HttpSink(server.url, key))
+    tracker.start()
+    with tracker.span("epoch"):
+        for _ in range(3):
+            clock.advance(10.0)
+            tracker.flush()
+    clock.advance(10.0)
+    summary = tracker.stop()
+    assert summary.delivery == {"http": "delivered"}
+    assert summary.records == 4
+    _assert_database_holds(engine, summary)
+
+
+def test_with_the_server_down_for_part_of_the_run_the_spool_delivers_the_rest(clock, real):
+    server, engine, key = real
+    tracker = _tracker(clock, HttpSink(server.url, key))
+    tracker.start()
+    with tracker.span("epoch"):
+        clock.advance(10.0)
+        tracker.flush()  # delivered
+        server.down()
+        for _ in range(3):
+            clock.advance(10.0)
+            tracker.flush()  # kept, retried with backoff
+    clock.advance(10.0)
+    summary = tracker.stop()
+    assert summary.delivery["http"].startswith("spooled: ")
+    server.up()
+    report = Spool(tracker.config.store_path.parent / "spool").deliver(
+        lambda name: HttpSink(server.url, key))
+    assert report.ok and report.delivered
+    _assert_database_holds(engine, summary)
+    # and once more: ingest is idempotent, nothing is counted twice
+    HttpSink(server.url, key).export([tracker.info])
+    _assert_database_holds(engine, summary)
