@@ -23,7 +23,9 @@ from wattprint.server.settings import Settings
 PASSWORD = "a long enough password"
 
 
-def admin(monkeypatch, db_url, *extra, password=PASSWORD):
+def admin(monkeypatch, db_url, *extra, password=PASSWORD, migrate=True):
+    if migrate:
+        assert main(["server", "migrate", "--db", db_url]) == 0
     monkeypatch.setattr(sys, "stdin", io.StringIO(password + "\n"))
     return main(["server", "admin", "--db", db_url, "--organisation", "Acme Research",
                  "--email", "Owner@Acme.test", "--password-stdin", *extra])
@@ -41,7 +43,7 @@ def test_migrate_brings_an_empty_database_to_the_newest_schema(db_url, capsys):
 
 def test_admin_bootstraps_the_owner_and_prints_a_working_ingest_key(db_url, monkeypatch, capsys,
                                                                     run_objects):
-    assert admin(monkeypatch, db_url) == 0  # SQLite: migrated on the way
+    assert admin(monkeypatch, db_url) == 0
     captured = capsys.readouterr()
     key = captured.out.strip()
     assert key.startswith("wp_") and "shown once" in captured.err
@@ -83,10 +85,24 @@ def test_admin_refuses_a_second_bootstrap_and_bad_input(db_url, monkeypatch, cap
     assert "--organisation" in capsys.readouterr().err
 
 
-def test_admin_refuses_a_short_password(tmp_path, monkeypatch, capsys):
-    url = f"sqlite:///{tmp_path / 'fresh.db'}"
-    assert admin(monkeypatch, url, password="short") == 1
+def test_admin_refuses_a_short_password(db_url, monkeypatch, capsys):
+    assert admin(monkeypatch, db_url, password="short") == 1
     assert "12 characters" in capsys.readouterr().err
+
+
+def test_on_sqlite_admin_migrates_first(tmp_path, monkeypatch, capsys):
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"  # zero set-up: no `migrate` before
+    assert admin(monkeypatch, url, migrate=False) == 0
+    engine = make_engine(url)
+    assert current_revision(engine) == "0001"
+    engine.dispose()
+
+
+def test_on_postgresql_admin_refuses_an_unmigrated_database(db_url, monkeypatch, capsys):
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite migrates on the way (see above)")
+    assert admin(monkeypatch, db_url, migrate=False) == 2
+    assert "wattprint server migrate" in capsys.readouterr().err
 
 
 def test_settings_come_from_the_environment_and_are_checked(tmp_path):

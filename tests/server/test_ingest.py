@@ -198,3 +198,12 @@ def test_too_many_items_or_bytes_is_413(settings, engine, org, run_objects):
     assert "at most 2" in too_many.json()["detail"]["message"]
     assert too_big.status_code == 413 and "50000 bytes" in too_big.json()["detail"]["message"]
     assert fits.status_code == 200
+
+
+def test_an_empty_batch_checks_the_key_and_stores_nothing(client, auth, engine):
+    # `wattprint login` checks a key this way
+    response = post(client, auth, [])
+
+    assert response.status_code == 200 and response.json() == {"accepted": 0, "duplicates": 0}
+    assert post(client, {"Authorization": "Bearer nope"}, []).status_code == 401
+    assert count(engine, Run) == 0

@@ -43,3 +43,13 @@ def test_readyz_is_503_until_the_database_is_migrated(settings, db_url):
     assert before.status_code == 503 and before.json()["status"] == "unmigrated"
     assert "wattprint server migrate" in before.json()["message"]
     assert after.status_code == 200 and after.json() == {"status": "ready", "revision": "0001"}
+
+
+def test_the_openapi_document_lists_the_routes(client):
+    document = client.get("/openapi.json")
+
+    assert document.status_code == 200
+    paths = document.json()["paths"]
+    assert {"/healthz", "/readyz", "/api/v1/ingest"} <= set(paths)
+    body = paths["/api/v1/ingest"]["post"]["requestBody"]["content"]["application/json"]
+    assert body["schema"]["required"] == ["items"]

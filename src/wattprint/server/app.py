@@ -10,6 +10,7 @@ from __future__ import annotations
 # Runtime imports (this module is only ever imported by the server): FastAPI reads the
 # route functions' annotations to decide what to inject, so Request and KeyIdentity must exist.
 from fastapi import Depends
+from fastapi.responses import JSONResponse
 from starlette.requests import Request
 
 from .auth import KeyIdentity, require_scope
@@ -42,7 +43,6 @@ def create_app(settings: Settings, *, wall_clock: Callable[[], float] | None = N
     import time
 
     from fastapi import FastAPI
-    from fastapi.responses import JSONResponse
 
     from .. import __version__
     from .db import make_engine

@@ -67,13 +67,31 @@ def _chunks(rows: Sequence[dict[str, Any]]) -> Iterable[Sequence[dict[str, Any]]
 
 def _insert_new(connection: Connection, table: Table, rows: Sequence[dict[str, Any]],
                 keys: Sequence[str]) -> int:
-    """Insert rows whose key is not stored yet; the number inserted."""
-    inserted = 0
-    for chunk in _chunks(rows):
-        stmt = _insert(connection, table).values(list(chunk)).on_conflict_do_nothing(
-            index_elements=list(keys))
-        inserted += connection.execute(stmt).rowcount
-    return inserted
+    """Insert the rows whose key is not stored yet; the number of such rows.
+
+    The stored keys are read first: drivers disagree on the row count of a many-row insert
+    (psycopg reports one statement's), so the count cannot come from the INSERT. ON CONFLICT DO
+    NOTHING still guards against a concurrent request storing the same key in between (the
+    data stays right; only that request's counts may then call a duplicate accepted).
+    """
+    if not rows:
+        return 0
+    from sqlalchemy import select, tuple_
+
+    wanted = [tuple(row[k] for k in keys) for row in rows]
+    columns = [table.c[k] for k in keys]
+    stored: set[tuple[Any, ...]] = set()
+    for start in range(0, len(wanted), _ROWS_PER_STATEMENT):
+        chunk = wanted[start:start + _ROWS_PER_STATEMENT]
+        stored.update(tuple(found) for found in connection.execute(
+            select(*columns).where(tuple_(*columns).in_(chunk))))
+    new = [row for row, key in zip(rows, wanted, strict=True) if key not in stored]
+    if new:
+        # one cached statement, many parameter sets: SQLAlchemy sends multi-row batches
+        # (insertmanyvalues) or uses the driver's executemany
+        stmt = _insert(connection, table).on_conflict_do_nothing(index_elements=list(keys))
+        connection.execute(stmt, new)
+    return len(new)
 
 
 def _replace(connection: Connection, table: Table, rows: Sequence[dict[str, Any]],
@@ -81,6 +99,8 @@ def _replace(connection: Connection, table: Table, rows: Sequence[dict[str, Any]
              keep: Sequence[str] = ()) -> None:
     """Insert rows, or overwrite the stored row with the same key (``where`` guards it;
     the ``keep`` columns stay as first stored)."""
+    if not rows:
+        return
     for chunk in _chunks(rows):
         stmt = _insert(connection, table).values(list(chunk))
         updates = {name: stmt.excluded[name] for name in chunk[0]
@@ -181,6 +201,8 @@ def store_batch(connection: Connection, items: Sequence[Validated], *, project_i
     from .. import records as wire_items
     from .models import Heartbeat, IntervalRecord, Run, Span, Summary
 
+    if not items:  # a sender checking its key
+        return IngestResult(accepted=0, duplicates=0)
     _claim_runs(connection, items, project_id, now_s)
     duplicates = 0
     runs: dict[str, Any] = {}  # newer replaces: the last in the batch wins

@@ -62,16 +62,32 @@ def _error_path(error: ValidationError) -> str | None:
     return json_path(parts) or None
 
 
+def _inline(node: Any, defs: dict[str, Any]) -> Any:
+    """``node`` with every ``{"$ref": "#/$defs/x"}`` replaced by (inlined) ``defs["x"]``."""
+    if isinstance(node, list):
+        return [_inline(value, defs) for value in node]
+    if not isinstance(node, dict):
+        return node
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        target = _inline(defs[ref.removeprefix("#/$defs/")], defs)
+        rest = {k: _inline(v, defs) for k, v in node.items() if k != "$ref"}
+        # a $ref beside other keywords applies both (draft 2020-12), as allOf does
+        return {"allOf": [target], **rest} if rest else target
+    return {key: _inline(value, defs) for key, value in node.items()}
+
+
 class WireValidator:
     def __init__(self) -> None:
         from jsonschema import Draft202012Validator
 
         from ..wire import schema
 
-        root = schema()
+        defs = schema()["$defs"]
+        # each type's definition with its $refs inlined: resolving references is most of
+        # jsonschema's time per object, and the wire schema's references have no cycles
         self._by_type: dict[str, Validator] = {
-            kind: Draft202012Validator({"$defs": root["$defs"], "$ref": f"#/$defs/{kind}"})
-            for kind in WIRE_TYPES
+            kind: Draft202012Validator(_inline(defs[kind], defs)) for kind in WIRE_TYPES
         }
 
     def check(self, index: int, obj: object) -> Validated:
