@@ -93,7 +93,29 @@ def diagnose(
     report["store"] = _store(config, paths)
     if report["store"].get("error"):
         report["problems"].append(f"store: {report['store']['error']}")
+    report["server"], problems = _team_server(config)
+    report["problems"] += problems
     return report
+
+
+def _team_server(config: Any) -> tuple[dict[str, Any] | None, list[str]]:
+    """The team server the http sink and `push` would use (no network call), and why a run
+    with the http sink could not send to it."""
+    from .sinks.http import require_httpx, server_login
+
+    uses_sink = "http" in config.sinks
+    try:
+        url, _key = server_login(config)  # the key itself is never reported
+    except WattprintError as exc:
+        return None, [f"sink http: {exc}"] if uses_sink else []
+    from_login = config.server_url is None or config.server_api_key is None
+    server = {"url": url, "http_sink": uses_sink,
+              "key_from": "the saved login" if from_login else "the settings"}
+    try:
+        require_httpx()
+    except WattprintError as exc:
+        return server, [f"sink http: {exc}"] if uses_sink else []
+    return server, []
 
 
 def _usable_config(overrides: Mapping[str, Any] | None, environ: Mapping[str, str] | None) -> Any:
@@ -331,6 +353,11 @@ def render(report: Mapping[str, Any]) -> str:
         out.append(f"WUE: {pue['wue']['wue_l_per_kwh']:g} L/kWh ({pue['wue']['source']}, "
                    f"{pue['wue']['year']})")
     out += _render_store(report["store"])
+    server = report.get("server")
+    if server:
+        how = ("runs send their records to it (http sink)" if server["http_sink"]
+               else "runs do not send to it (add http to sinks); `wattprint push` uploads stored runs")
+        out.append(f"Team server: {server['url']}, key from {server['key_from']}; {how}")
     out += ["", "Settings (value <- source):"]
     for item in report["config"]:
         out.append(f"  {item['key']:<13} {item['value']!s:<24} <- {item['source']}")

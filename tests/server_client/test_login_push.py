@@ -3,21 +3,17 @@ local server implementing the ingest CONTRACT."""
 
 from __future__ import annotations
 
-import io
 import json
 import stat
 
 import pytest
+from run_items import login, stored_run
 
-import wattprint
-from fakes.clock import FakeClock
 from fakes.ingest_server import GOOD_KEY, FakeIngestServer
 from wattprint.cli import main
 from wattprint.config import load_config
 from wattprint.credentials import Credentials, credentials_path, load_credentials, save_credentials
 from wattprint.errors import ConfigError
-from wattprint.records import RunSummary
-from wattprint.sensors.fake import FakeDevice, FakeSensor
 from wattprint.sinks import http as http_sink
 from wattprint.sinks.registry import make_sink
 
@@ -77,15 +73,8 @@ def test_a_damaged_login_file_is_a_clear_error(tmp_path):
 
 
 # -- login ---------------------------------------------------------------------------------------
-def _login(monkeypatch, capsys, url, key):
-    monkeypatch.setattr("sys.stdin", io.StringIO(key + "\n"))
-    code = main(["login", url, "--key-stdin"])
-    out, err = capsys.readouterr()
-    return code, out + err
-
-
 def test_login_checks_the_key_and_saves_it_for_the_owner_only(server, monkeypatch, capsys):
-    code, said = _login(monkeypatch, capsys, server.url, GOOD_KEY)
+    code, said = login(monkeypatch, capsys, server.url, GOOD_KEY)
     assert code == 0 and f"logged in to {server.url}" in said
     assert GOOD_KEY not in said
     path = credentials_path(load_config().environ)
@@ -97,42 +86,27 @@ def test_login_checks_the_key_and_saves_it_for_the_owner_only(server, monkeypatc
 
 def test_login_with_a_wrong_key_saves_nothing_and_says_why(server, monkeypatch, capsys):
     wrong = "wp_zzzz9999_" + "x" * 43
-    code, said = _login(monkeypatch, capsys, server.url, wrong)
+    code, said = login(monkeypatch, capsys, server.url, wrong)
     assert code == 1 and "not saved" in said and "401" in said and wrong not in said
     assert not credentials_path(load_config().environ).exists()
-    code, said = _login(monkeypatch, capsys, server.url, "hunter2")
+    code, said = login(monkeypatch, capsys, server.url, "hunter2")
     assert code == 2 and "start with wp_" in said
-    code, said = _login(monkeypatch, capsys, "team.example.org", GOOD_KEY)
+    code, said = login(monkeypatch, capsys, "team.example.org", GOOD_KEY)
     assert code == 2 and "not a server URL" in said
 
 
 def test_login_to_a_server_that_is_down_saves_nothing(server, monkeypatch, capsys):
     server.down()
-    code, said = _login(monkeypatch, capsys, server.url, GOOD_KEY)
+    code, said = login(monkeypatch, capsys, server.url, GOOD_KEY)
     assert code == 1 and "cannot reach" in said
     assert not credentials_path(load_config().environ).exists()
 
 
 # -- push ----------------------------------------------------------------------------------------
-def _stored_run(records: int) -> RunSummary:
-    """A finished run in the local store (the default sqlite sink under WATTPRINT_HOME)."""
-    clock = FakeClock()
-    sensor = FakeSensor([FakeDevice("fake:cpu", "cpu", 40.0)], clock=clock)
-    tracker = wattprint.Tracker(sensors=[sensor], clock=clock, wall_clock=clock.wall_clock,
-                                country="FR", interval_s=3600)
-    tracker.start()
-    with tracker.span("epoch"):
-        for _ in range(records - 1):
-            clock.advance(5.0)
-            tracker.flush()
-    clock.advance(5.0)
-    return tracker.stop()
-
-
 def test_push_sends_stored_runs_once_and_the_server_holds_their_numbers(server, monkeypatch,
                                                                         capsys):
-    first, second = _stored_run(3), _stored_run(2)
-    assert _login(monkeypatch, capsys, server.url, GOOD_KEY)[0] == 0
+    first, second = stored_run(3), stored_run(2)
+    assert login(monkeypatch, capsys, server.url, GOOD_KEY)[0] == 0
     assert main(["push", "--all", "--json"]) == 0
     pushed = json.loads(capsys.readouterr().out)
     assert sorted(r["run_id"] for r in pushed["runs"] if r["pushed"]) == sorted(
@@ -154,8 +128,8 @@ def test_push_sends_stored_runs_once_and_the_server_holds_their_numbers(server, 
 
 
 def test_push_to_a_server_that_is_down_fails_and_remembers_nothing(server, monkeypatch, capsys):
-    run = _stored_run(2)
-    assert _login(monkeypatch, capsys, server.url, GOOD_KEY)[0] == 0
+    run = stored_run(2)
+    assert login(monkeypatch, capsys, server.url, GOOD_KEY)[0] == 0
     server.down()
     assert main(["push", "--all"]) == 1
     assert f"run {run.run_id[:8]} was not pushed: cannot reach" in capsys.readouterr().err
@@ -167,3 +141,33 @@ def test_push_to_a_server_that_is_down_fails_and_remembers_nothing(server, monke
 def test_push_needs_one_run_or_all(capsys):
     assert main(["push"]) == 2
     assert "give one RUN_ID or --all" in capsys.readouterr().err
+
+
+# -- doctor --------------------------------------------------------------------------------------
+def _doctor(tmp_path, overrides, environ):
+    from pathlib import Path
+
+    from fakes.powercap import FakePowercap
+    from wattprint.doctor import diagnose, render
+    from wattprint.sensors import HostPaths
+
+    if not (tmp_path / "sys").exists():
+        FakePowercap(tmp_path / "sys").package(0, energy_uj=5_000_000)
+    paths = HostPaths(sys=tmp_path / "sys", proc=Path("/proc"), etc=tmp_path / "etc")
+    report = diagnose({"country": "FR", **overrides}, environ=environ, paths=paths, modules={})
+    return report, render(report)
+
+
+def test_doctor_names_the_team_server_and_a_http_sink_that_could_not_send(tmp_path):
+    env = {"XDG_CONFIG_HOME": str(tmp_path / "cfg"), "WATTPRINT_HOME": str(tmp_path / "wp")}
+    report, _ = _doctor(tmp_path, {"sinks": "sqlite,http"}, env)
+    assert any(p.startswith("sink http: no team server is configured") for p in report["problems"])
+    save_credentials(env, Credentials("https://team.example.org", "wp_abcd1234_secret"))
+    report, text = _doctor(tmp_path, {"sinks": "sqlite,http"}, env)
+    assert report["server"] == {"url": "https://team.example.org", "http_sink": True,
+                                "key_from": "the saved login"}
+    assert not [p for p in report["problems"] if p.startswith("sink http")]
+    assert "Team server: https://team.example.org, key from the saved login" in text
+    assert "wp_abcd1234_secret" not in text and "wp_abcd1234_secret" not in json.dumps(report, default=str)
+    report, text = _doctor(tmp_path, {}, env)  # no http sink: said, and not a problem
+    assert "runs do not send to it (add http to sinks)" in text

@@ -15,11 +15,13 @@ pytest.importorskip("fastapi", reason="the server extra is not installed")
 pytest.importorskip("uvicorn", reason="the server extra is not installed")
 
 import uvicorn  # noqa: E402
+from run_items import login, stored_run  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
 import wattprint  # noqa: E402
+from wattprint.cli import main  # noqa: E402
 from wattprint.sensors.fake import FakeDevice, FakeSensor  # noqa: E402
-from wattprint.server.accounts import bootstrap  # noqa: E402
+from wattprint.server.accounts import bootstrap, create_api_key  # noqa: E402
 from wattprint.server.app import create_app  # noqa: E402
 from wattprint.server.db import make_engine  # noqa: E402
 from wattprint.server.migrate import upgrade  # noqa: E402
@@ -45,6 +47,7 @@ class RealServer:
         self.port = _free_port()
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
+        self.project_id = 0
 
     @property
     def url(self) -> str:
@@ -79,6 +82,7 @@ def real(tmp_path: Path):
                         now_s=time.time())
     server = RealServer(Settings(db_url=db_url, pepper=PEPPER))
     server.up()
+    server.project_id = org.project_id
     yield server, engine, org.api_key
     server.down()
     engine.dispose()
@@ -145,3 +149,20 @@ def test_with_the_server_down_for_part_of_the_run_the_spool_delivers_the_rest(cl
     # and once more: ingest is idempotent, nothing is counted twice
     HttpSink(server.url, key).export([tracker.info])
     _assert_database_holds(engine, summary)
+
+
+def test_login_and_push_against_the_real_server(real, monkeypatch, capsys):
+    server, engine, key = real
+    with engine.begin() as connection:
+        read_only = create_api_key(connection, project_id=server.project_id,
+                                   pepper=PEPPER.encode(), now_s=time.time(), scopes=("read",))
+    code, said = login(monkeypatch, capsys, server.url, read_only)
+    assert code == 1 and "403" in said and read_only not in said
+    code, said = login(monkeypatch, capsys, server.url, key)
+    assert code == 0 and key not in said
+    first, second = stored_run(3), stored_run(2)
+    assert main(["push", "--all"]) == 0
+    for summary in (first, second):
+        _assert_database_holds(engine, summary)
+    assert main(["push", first.run_id]) == 0  # again: idempotent, nothing counted twice
+    _assert_database_holds(engine, first)
