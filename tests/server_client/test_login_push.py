@@ -171,3 +171,17 @@ def test_doctor_names_the_team_server_and_a_http_sink_that_could_not_send(tmp_pa
     assert "wp_abcd1234_secret" not in text and "wp_abcd1234_secret" not in json.dumps(report, default=str)
     report, text = _doctor(tmp_path, {}, env)  # no http sink: said, and not a problem
     assert "runs do not send to it (add http to sinks)" in text
+
+
+def test_login_asks_for_the_key_without_echo(server, monkeypatch, capsys):
+    prompts = []
+
+    def getpass(prompt):
+        prompts.append(prompt)
+        return GOOD_KEY
+
+    monkeypatch.setattr("getpass.getpass", getpass)
+    assert main(["login", server.url]) == 0
+    assert prompts == ["API key (input hidden): "]
+    assert GOOD_KEY not in "".join(capsys.readouterr())
+    assert load_credentials(load_config().environ) == Credentials(server.url, GOOD_KEY)
