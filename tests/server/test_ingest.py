@@ -207,3 +207,21 @@ def test_an_empty_batch_checks_the_key_and_stores_nothing(client, auth, engine):
     assert response.status_code == 200 and response.json() == {"accepted": 0, "duplicates": 0}
     assert post(client, {"Authorization": "Bearer nope"}, []).status_code == 401
     assert count(engine, Run) == 0
+
+
+def test_long_free_text_is_stored_whole(client, auth, engine, run_objects):
+    # the schema sets no lengths; a bounded column would make PostgreSQL fail the batch
+    items, _ = run_objects
+    run_id = "r" * 300
+    long_items = [dict(item, run_id=run_id) for item in items]
+    long_items[0] = dict(long_items[0], experiment="e" * 500,
+                         host=dict(long_items[0]["host"], hostname="h" * 400))
+
+    response = post(client, auth, long_items)
+
+    assert response.status_code == 200, response.text
+    with engine.connect() as connection:
+        run = connection.execute(select(Run)).one()
+        experiment = connection.execute(select(Experiment)).one()
+    assert run.run_id == run_id and run.hostname == "h" * 400
+    assert experiment.name == "e" * 500

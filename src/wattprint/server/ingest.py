@@ -173,7 +173,12 @@ def _experiment_ids(connection: Connection, project_id: int, names: set[str]) ->
 
 def _claim_runs(connection: Connection, items: Sequence[Validated], project_id: int,
                 now_s: float) -> None:
-    """Refuse run ids of another project; create placeholders for runs not seen yet."""
+    """Create placeholders for runs not seen yet, then refuse run ids of another project.
+
+    In this order, two requests racing to create one run id from two projects cannot both
+    pass: the second one's insert waits for the first and then finds its row, owned by the
+    other project (the transaction rolls back, placeholders included).
+    """
     from sqlalchemy import select
 
     from .models import Run
@@ -182,6 +187,9 @@ def _claim_runs(connection: Connection, items: Sequence[Validated], project_id: 
     for v in items:
         first_index.setdefault(v.item.run_id, v.index)
     ids = sorted(first_index)
+    placeholders = [{"run_id": run_id, "project_id": project_id, "info_received": False,
+                     "first_seen_s": now_s} for run_id in ids]
+    _insert_new(connection, Run.__table__, placeholders, ("run_id",))  # type: ignore[arg-type]
     for start in range(0, len(ids), _ROWS_PER_STATEMENT):
         chunk = ids[start:start + _ROWS_PER_STATEMENT]
         for run_id, owner in connection.execute(
@@ -190,9 +198,6 @@ def _claim_runs(connection: Connection, items: Sequence[Validated], project_id: 
                 raise IngestError(403, f"run {run_id} belongs to another project: this API "
                                        "key cannot write to it", index=first_index[run_id],
                                   field="run_id")
-    placeholders = [{"run_id": run_id, "project_id": project_id, "info_received": False,
-                     "first_seen_s": now_s} for run_id in ids]
-    _insert_new(connection, Run.__table__, placeholders, ("run_id",))  # type: ignore[arg-type]
 
 
 def store_batch(connection: Connection, items: Sequence[Validated], *, project_id: int,

@@ -4,6 +4,8 @@ organisations -> projects -> experiments -> runs -> records, spans, heartbeats, 
 rescores; users <-> organisations through memberships (with a role); API keys per project.
 
 Times are Unix seconds (UTC) as floats, like the wire format; energies in J, emissions in g.
+Text that comes from the wire is unbounded (``String()``): the schema sets no lengths, and
+PostgreSQL would answer an over-long value with an error instead of storing it.
 Each wire object is also kept whole (``wire`` JSON column), so nothing the tracker said is lost
 while the typed columns serve queries. A run's primary key is its wire ``run_id``: records,
 spans and heartbeats name their run by it, which is what lets them arrive before the run's own
@@ -36,7 +38,6 @@ __all__ = ["ROLES", "SCOPES", "ApiKey", "Base", "Experiment", "Heartbeat", "Inte
 ROLES = ("owner", "admin", "member", "viewer")
 SCOPES = ("ingest", "read")
 
-_ID = 64  # run ids are 32 hex digits unless the caller chose one
 _NAME = 200
 
 
@@ -66,7 +67,7 @@ class Experiment(Base):
     __table_args__ = (UniqueConstraint("project_id", "name"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
-    name: Mapped[str] = mapped_column(String(_NAME))
+    name: Mapped[str] = mapped_column(String())
 
 
 class Run(Base):
@@ -78,36 +79,36 @@ class Run(Base):
         Index("ix_runs_host_started", "host_id", "started_s"),
         Index("ix_runs_job", "job_id"),
     )
-    run_id: Mapped[str] = mapped_column(String(_ID), primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(), primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     experiment_id: Mapped[int | None] = mapped_column(
         ForeignKey("experiments.id", ondelete="SET NULL"), nullable=True)
     info_received: Mapped[bool] = mapped_column(Boolean, default=False)
     # the names the tracker reported (the API key's project decides where the run is stored)
-    reported_project: Mapped[str | None] = mapped_column(String(_NAME), nullable=True)
-    reported_experiment: Mapped[str | None] = mapped_column(String(_NAME), nullable=True)
+    reported_project: Mapped[str | None] = mapped_column(String(), nullable=True)
+    reported_experiment: Mapped[str | None] = mapped_column(String(), nullable=True)
     started_s: Mapped[float | None] = mapped_column(Float, nullable=True)
-    scope: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    scope: Mapped[str | None] = mapped_column(String(), nullable=True)
     interval_s: Mapped[float | None] = mapped_column(Float, nullable=True)
     pue: Mapped[float | None] = mapped_column(Float, nullable=True)
     # host
-    host_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    hostname: Mapped[str | None] = mapped_column(String(_NAME), nullable=True)
-    os: Mapped[str | None] = mapped_column(String(_NAME), nullable=True)
-    machine: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    python: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    host_id: Mapped[str | None] = mapped_column(String(), nullable=True)
+    hostname: Mapped[str | None] = mapped_column(String(), nullable=True)
+    os: Mapped[str | None] = mapped_column(String(), nullable=True)
+    machine: Mapped[str | None] = mapped_column(String(), nullable=True)
+    python: Mapped[str | None] = mapped_column(String(), nullable=True)
     # location
-    country: Mapped[str | None] = mapped_column(String(2), nullable=True)
-    subdivision: Mapped[str | None] = mapped_column(String(_NAME), nullable=True)
-    zone: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    location_resolved_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    cloud: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    cloud_region: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    country: Mapped[str | None] = mapped_column(String(), nullable=True)
+    subdivision: Mapped[str | None] = mapped_column(String(), nullable=True)
+    zone: Mapped[str | None] = mapped_column(String(), nullable=True)
+    location_resolved_by: Mapped[str | None] = mapped_column(String(), nullable=True)
+    cloud: Mapped[str | None] = mapped_column(String(), nullable=True)
+    cloud_region: Mapped[str | None] = mapped_column(String(), nullable=True)
     # versions
-    wattprint_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    wattprint_version: Mapped[str | None] = mapped_column(String(), nullable=True)
     # distributed job identity
-    job_id: Mapped[str | None] = mapped_column(String(_NAME), nullable=True)
-    node: Mapped[str | None] = mapped_column(String(_NAME), nullable=True)
+    job_id: Mapped[str | None] = mapped_column(String(), nullable=True)
+    node: Mapped[str | None] = mapped_column(String(), nullable=True)
     node_rank: Mapped[int | None] = mapped_column(Integer, nullable=True)
     rank: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # hardware (devices, skipped probes), tags, warnings: in the wire object
@@ -131,14 +132,14 @@ class IntervalRecord(Base):
     pue: Mapped[float] = mapped_column(Float)
     emissions_g: Mapped[float] = mapped_column(Float)
     intensity_g_per_kwh: Mapped[float] = mapped_column(Float)
-    intensity_zone: Mapped[str] = mapped_column(String(64))
-    intensity_source: Mapped[str] = mapped_column(String(_NAME))
+    intensity_zone: Mapped[str] = mapped_column(String())
+    intensity_source: Mapped[str] = mapped_column(String())
     intensity_year: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    intensity_kind: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    intensity_kind: Mapped[str | None] = mapped_column(String(), nullable=True)
     intensity_live: Mapped[bool] = mapped_column(Boolean)
-    intensity_basis: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    intensity_scope: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    intensity_gases: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    intensity_basis: Mapped[str | None] = mapped_column(String(), nullable=True)
+    intensity_scope: Mapped[str | None] = mapped_column(String(), nullable=True)
+    intensity_gases: Mapped[str | None] = mapped_column(String(), nullable=True)
     components: Mapped[list[Any]] = mapped_column(JSON)
     gaps: Mapped[list[Any]] = mapped_column(JSON)
     work: Mapped[list[Any]] = mapped_column(JSON)
@@ -148,9 +149,9 @@ class Span(Base):
     __tablename__ = "spans"
     run_id: Mapped[str] = mapped_column(ForeignKey("runs.run_id", ondelete="CASCADE"),
                                         primary_key=True)
-    span_id: Mapped[str] = mapped_column(String(_ID), primary_key=True)
-    parent_id: Mapped[str | None] = mapped_column(String(_ID), nullable=True)
-    name: Mapped[str] = mapped_column(String(_NAME))
+    span_id: Mapped[str] = mapped_column(String(), primary_key=True)
+    parent_id: Mapped[str | None] = mapped_column(String(), nullable=True)
+    name: Mapped[str] = mapped_column(String())
     count: Mapped[int] = mapped_column(Integer)
     first_start_s: Mapped[float] = mapped_column(Float)
     last_end_s: Mapped[float] = mapped_column(Float)
@@ -172,7 +173,7 @@ class Summary(Base):
     __tablename__ = "summaries"
     run_id: Mapped[str] = mapped_column(ForeignKey("runs.run_id", ondelete="CASCADE"),
                                         primary_key=True)
-    status: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String())
     exit_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
     duration_s: Mapped[float] = mapped_column(Float)
     energy_j: Mapped[float] = mapped_column(Float)
@@ -186,7 +187,8 @@ class Rescore(Base):
 
     __tablename__ = "rescores"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    run_id: Mapped[str] = mapped_column(ForeignKey("runs.run_id", ondelete="CASCADE"), index=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.run_id", ondelete="CASCADE"),
+                                        index=True)
     created_s: Mapped[float] = mapped_column(Float)
     emissions_g: Mapped[float] = mapped_column(Float)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON)
