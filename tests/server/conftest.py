@@ -1,15 +1,29 @@
 """Server fixtures: a fresh, migrated database per test, the app on it, and API keys.
 
-``db_url`` is the one place a database is chosen: SQLite for now; the PostgreSQL harness
-parametrizes it, and every test below runs on both without change.
+``db_url`` is the one place a database is chosen: every test that uses it runs twice, on a fresh
+SQLite file and on a fresh database of the real PostgreSQL server that `make test` starts
+(pg_harness.py beside this file says what happens without one).
 """
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from pathlib import Path
 
 import pytest
+
+# pg_harness beside this file, importable by name
+_HERE = str(Path(__file__).resolve().parent)
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
+
+import pg_harness  # noqa: E402
+
+# Read now: the autouse isolated_env fixture removes every WATTPRINT_* variable before each test.
+_PG_ENVIRON = {name: os.environ[name] for name in (pg_harness.URL_VARIABLE, pg_harness.OPT_OUT_VARIABLE)
+               if name in os.environ}
 
 pytest.importorskip("fastapi", reason="the server extra is not installed")
 
@@ -29,9 +43,27 @@ from wattprint.wire import to_wire  # noqa: E402
 PEPPER = "test-pepper-not-secret"
 
 
-@pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'server.db'}"
+@pytest.fixture(scope="session")
+def pg_admin_engine():
+    """An engine on the PostgreSQL test server's maintenance database, for CREATE/DROP DATABASE."""
+    from sqlalchemy import create_engine
+
+    engine = create_engine(pg_harness.server_url(_PG_ENVIRON), isolation_level="AUTOCOMMIT")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path):
+    """A URL of a fresh, empty database: a new SQLite file, or a new PostgreSQL database dropped after."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'server.db'}"
+        return
+    admin_engine = request.getfixturevalue("pg_admin_engine")
+    name = pg_harness.new_database_name()
+    url = pg_harness.create_database(admin_engine, name)
+    yield url
+    pg_harness.drop_database(admin_engine, name)
 
 
 @pytest.fixture
