@@ -82,13 +82,16 @@ class WireValidator:
         from jsonschema import Draft202012Validator
 
         from ..wire import schema
+        from .fastcheck import compile_check
 
         defs = schema()["$defs"]
         # each type's definition with its $refs inlined: resolving references is most of
         # jsonschema's time per object, and the wire schema's references have no cycles
+        inlined = {kind: _inline(defs[kind], defs) for kind in WIRE_TYPES}
         self._by_type: dict[str, Validator] = {
-            kind: Draft202012Validator(_inline(defs[kind], defs)) for kind in WIRE_TYPES
-        }
+            kind: Draft202012Validator(inlined[kind]) for kind in WIRE_TYPES}
+        # the fast yes/no path (records, heartbeats, runs); jsonschema explains any "no"
+        self._fast = {kind: compile_check(inlined[kind]) for kind in WIRE_TYPES}
 
     def check(self, index: int, obj: object) -> Validated:
         from jsonschema.exceptions import best_match
@@ -108,7 +111,9 @@ class WireValidator:
                      f"version {WIRE_VERSION}; send the objects wattprint.wire.to_wire emits "
                      f"(upgrade the tracker, or re-export the run with this wattprint)",
                 index=index, field="schema_version")
-        error = best_match(self._by_type[kind].iter_errors(obj))
+        fast = self._fast[kind]
+        error = None if fast is not None and fast(obj) else best_match(
+            self._by_type[kind].iter_errors(obj))
         if error is not None:
             path = _error_path(error)
             raise IngestError(400, f"{kind} object: {path or 'object'}: {error.message}",
