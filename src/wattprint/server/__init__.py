@@ -7,7 +7,8 @@ Alembic): the ``server`` extra installs its dependencies and ``wattprint server`
 - :mod:`.models`: the SQLAlchemy 2 tables; :mod:`.alembic` migrates a database to them.
 - :mod:`.db`: engine and session helpers; :mod:`.migrate`: runs the migrations.
 - :mod:`.keys` / :mod:`.passwords`: API keys (keyed hash) and account passwords (argon2).
-- :mod:`.auth`: the API key dependency; :mod:`.ingest`: validation and idempotent storage.
+- :mod:`.auth`: the API key dependency; :mod:`.validate` (with :mod:`.fastcheck`): the wire
+  schema check naming index and field; :mod:`.ingest`: idempotent storage in one transaction.
 - :mod:`.app`: the app factory, ``create_app(settings)``; :mod:`.accounts`: the first
   organisation, owner and ingest key (``wattprint server admin``).
 """
