@@ -1,0 +1,302 @@
+"""Count a host's energy once when runs on it overlap in time (issue 10: no double counting).
+
+A machine-scope run measures the whole machine: eight ``wattprint run``s at once on one host
+each report the machine's energy, and their plain sum is eight times what the host drew. The
+organisation, project and host totals therefore go through :func:`dedup_energy`, which also
+keeps each run's own (measured) figure, so a dashboard can show both and the difference.
+
+**The rule (``RULE``, stated here and in the README).** Rows are interval records with their
+run's host id, scope and job. Per host, time is cut into slices at every row's start and end, and
+a row's energy (per component: cpu, gpu, ram, other) and emissions are spread evenly over its
+own interval. In each slice:
+
+1. *Measurers.* Machine-scope rows are grouped into measurers: the rows of one distributed job
+   (same ``job_id``) form one measurer whose energies add up, because its ranks follow the
+   one-measurer-per-device rule (:mod:`wattprint.cluster`: machine-wide devices by the node's
+   leader, each GPU by its owner); any other run is a measurer of its own.
+2. *One machine.* Each measurer saw the same machine, so the host's machine energy for the
+   slice is the **mean** of the measurers' energies, component by component. The mean, not the
+   max: every measurer is an honest reading of the same hardware (with its own sampling and
+   models), and the max would keep whichever over-read.
+3. *Shares first.* Process-scope rows are already shares of the machine (per-process counters
+   or a scheduler's allocation), so they are summed and each keeps its own figure. When a
+   machine-scope measurer also covers the slice, the shares are part of what it measured: the
+   host counts ``max(machine, sum of shares)``, and the machine-scope rows divide what is left
+   (``machine - shares``, never below zero).
+4. *Attribution.* The machine-scope rows divide their part in proportion to their own
+   measured energy, so each run still gets a de-duplicated figure and the runs add up to the
+   host total. Emissions follow energy: a row keeps the same fraction of its emissions as of its
+   energy (its own intensity and PUE are kept).
+
+Different hosts are never merged; a row without a host id is its own host (nothing is merged on
+a guess). A single measurer on a host changes nothing: its rows keep exactly what they measured.
+Rows of zero duration cannot overlap anything and keep their figures.
+
+The function is pure (no database, no clock); :func:`load_interval_rows` reads the rows from
+the server database for a time range and an organisation, project or host.
+"""
+
+from __future__ import annotations
+
+from .._struct import dataclass, field
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Iterable, Sequence
+
+    from sqlalchemy.engine import Connection
+
+__all__ = ["COMPONENTS", "RULE", "DedupResult", "EnergyTotals", "IntervalRow", "RunEnergy",
+           "dedup_energy", "load_interval_rows"]
+
+#: The name of the rule above, carried by every result (provenance of the de-duplicated figure).
+RULE = "host-slice-mean/v1"
+
+COMPONENTS = ("cpu", "gpu", "ram", "other")
+
+
+@dataclass(frozen=True, slots=True)
+class IntervalRow:
+    """One interval record with the run facts that de-duplication needs."""
+
+    host_id: str | None
+    run_id: str
+    scope: str  # "machine" measures the whole host; anything else ("process") is a share
+    start_s: float
+    duration_s: float
+    cpu_energy_j: float = 0.0
+    gpu_energy_j: float = 0.0
+    ram_energy_j: float = 0.0
+    other_energy_j: float = 0.0
+    emissions_g: float = 0.0
+    job_id: str | None = None
+    node: str | None = None
+    rank: int | None = None
+
+    def energies_j(self) -> tuple[float, float, float, float]:
+        """Energy per component, in ``COMPONENTS`` order."""
+        return (self.cpu_energy_j, self.gpu_energy_j, self.ram_energy_j, self.other_energy_j)
+
+
+@dataclass(frozen=True, slots=True)
+class EnergyTotals:
+    """Measured (plain sum of what runs reported) and de-duplicated figures of a set of rows."""
+
+    measured_energy_j: float
+    energy_j: float  # de-duplicated
+    measured_emissions_g: float
+    emissions_g: float  # de-duplicated
+    energy_by_component_j: dict[str, float] = field(default_factory=dict)  # de-duplicated
+    overlapped_s: float = 0.0  # host-seconds during which more than one measurer overlapped
+
+    @property
+    def removed_energy_j(self) -> float:
+        return self.measured_energy_j - self.energy_j
+
+    @property
+    def removed_emissions_g(self) -> float:
+        return self.measured_emissions_g - self.emissions_g
+
+
+@dataclass(frozen=True, slots=True)
+class RunEnergy:
+    """One run's figures: what it measured and its de-duplicated share."""
+
+    run_id: str
+    host_id: str | None
+    scope: str
+    job_id: str | None
+    totals: EnergyTotals
+
+
+@dataclass(frozen=True, slots=True)
+class DedupResult:
+    rule: str
+    total: EnergyTotals
+    hosts: dict[str, EnergyTotals]  # by host id; a row without one is keyed "run:<run id>"
+    runs: dict[str, RunEnergy]  # by run id
+
+    @property
+    def removed_energy_j(self) -> float:
+        return self.total.removed_energy_j
+
+
+class _Tally:
+    """Running sums of one row (or run, or host) while slices are processed."""
+
+    __slots__ = ("measured_j", "kept_j", "measured_g", "kept_g", "overlapped_s")
+
+    def __init__(self) -> None:
+        self.measured_j = 0.0
+        self.kept_j = [0.0, 0.0, 0.0, 0.0]
+        self.measured_g = 0.0
+        self.kept_g = 0.0
+        self.overlapped_s = 0.0
+
+    def add(self, other: _Tally) -> None:
+        self.measured_j += other.measured_j
+        self.kept_j = [a + b for a, b in zip(self.kept_j, other.kept_j, strict=True)]
+        self.measured_g += other.measured_g
+        self.kept_g += other.kept_g
+        self.overlapped_s += other.overlapped_s
+
+    def totals(self) -> EnergyTotals:
+        return EnergyTotals(measured_energy_j=self.measured_j, energy_j=sum(self.kept_j),
+                            measured_emissions_g=self.measured_g, emissions_g=self.kept_g,
+                            energy_by_component_j=dict(zip(COMPONENTS, self.kept_j, strict=True)),
+                            overlapped_s=self.overlapped_s)
+
+
+def dedup_energy(rows: Iterable[IntervalRow]) -> DedupResult:
+    """Per-run, per-host and overall figures of ``rows``, each host's energy counted once."""
+    by_host: dict[str, list[IntervalRow]] = {}
+    for row in rows:
+        if row.duration_s < 0:
+            raise ValueError(f"run {row.run_id!r}: negative duration_s {row.duration_s}")
+        key = row.host_id if row.host_id is not None else f"run:{row.run_id}"
+        by_host.setdefault(key, []).append(row)
+
+    runs: dict[str, _Tally] = {}
+    facts: dict[str, IntervalRow] = {}
+    hosts: dict[str, EnergyTotals] = {}
+    total = _Tally()
+    for host_key, host_rows in by_host.items():
+        host = _Tally()
+        tallies, overlapped_s = _dedup_host(host_rows)
+        for row, tally in zip(host_rows, tallies, strict=True):
+            runs.setdefault(row.run_id, _Tally()).add(tally)
+            facts.setdefault(row.run_id, row)
+            host.add(tally)
+        host.overlapped_s = overlapped_s  # the host's seconds, not the sum of its runs'
+        hosts[host_key] = host.totals()
+        total.add(host)
+    return DedupResult(
+        rule=RULE, total=total.totals(), hosts=hosts,
+        runs={run_id: RunEnergy(run_id=run_id, host_id=facts[run_id].host_id,
+                                scope=facts[run_id].scope, job_id=facts[run_id].job_id,
+                                totals=tally.totals())
+              for run_id, tally in runs.items()})
+
+
+def _measurer(row: IntervalRow) -> str:
+    # one job's ranks measure disjoint devices (cluster rule), so together they are one measurer
+    return f"job:{row.job_id}" if row.job_id is not None else f"run:{row.run_id}"
+
+
+def _slices(rows: Sequence[IntervalRow]) -> Iterable[tuple[float, float, list[int]]]:
+    """(start, end, indices of the rows covering it) for each slice between row boundaries."""
+    timed = [i for i, row in enumerate(rows) if row.duration_s > 0]
+    bounds = sorted({rows[i].start_s for i in timed} | {rows[i].start_s + rows[i].duration_s
+                                                         for i in timed})
+    starting = sorted(timed, key=lambda i: rows[i].start_s)
+    active: list[int] = []
+    next_row = 0
+    for begin_s, end_s in zip(bounds, bounds[1:], strict=False):
+        while next_row < len(starting) and rows[starting[next_row]].start_s <= begin_s:
+            active.append(starting[next_row])
+            next_row += 1
+        active = [i for i in active if rows[i].start_s + rows[i].duration_s > begin_s]
+        if active:
+            yield begin_s, end_s, active
+
+
+def _dedup_host(rows: Sequence[IntervalRow]) -> tuple[list[_Tally], float]:
+    """One tally per row of one host (measured, and kept under ``RULE``); overlapped seconds."""
+    tallies = [_Tally() for _ in rows]
+    for tally, row in zip(tallies, rows, strict=True):
+        tally.measured_j = sum(row.energies_j())
+        tally.measured_g = row.emissions_g
+        if row.duration_s == 0:  # an instant overlaps nothing: it keeps what it measured
+            tally.kept_j = list(row.energies_j())
+            tally.kept_g = row.emissions_g
+    overlapped_s = 0.0
+    for begin_s, end_s, active in _slices(rows):
+        if _share_slice(rows, tallies, end_s - begin_s, active):
+            overlapped_s += end_s - begin_s
+    return tallies, overlapped_s
+
+
+def _share_slice(rows: Sequence[IntervalRow], tallies: list[_Tally], slice_s: float,
+                 active: list[int]) -> bool:
+    """Add one slice's figures to the tallies of its rows; whether measurers overlapped in it."""
+    fraction = {i: slice_s / rows[i].duration_s for i in active}
+    raw = {i: [e * fraction[i] for e in rows[i].energies_j()] for i in active}
+    machine = [i for i in active if rows[i].scope == "machine"]
+    shares = [i for i in active if rows[i].scope != "machine"]
+    measurers: dict[str, list[int]] = {}
+    for i in machine:
+        measurers.setdefault(_measurer(rows[i]), []).append(i)
+
+    kept = {i: list(raw[i]) for i in shares}  # shares keep their own figures
+    for c in range(len(COMPONENTS)):
+        if not machine:
+            break
+        machine_j = sum(raw[i][c] for i in machine) / len(measurers)  # mean over measurers
+        left_j = max(0.0, machine_j - sum(raw[i][c] for i in shares))
+        measured_j = sum(raw[i][c] for i in machine)
+        for i in machine:
+            part = raw[i][c] * left_j / measured_j if measured_j > 0 else 0.0
+            kept.setdefault(i, [0.0] * len(COMPONENTS))[c] = part
+
+    overlapped = len(measurers) > 1 or (bool(machine) and bool(shares))
+    for i in active:
+        tally = tallies[i]
+        kept_j = sum(kept[i])
+        raw_j = sum(raw[i])
+        slice_g = rows[i].emissions_g * fraction[i]
+        tally.kept_j = [a + b for a, b in zip(tally.kept_j, kept[i], strict=True)]
+        tally.kept_g += slice_g * kept_j / raw_j if raw_j > 0 else slice_g
+        if overlapped:
+            tally.overlapped_s += slice_s
+    return overlapped
+
+
+def load_interval_rows(connection: Connection, *, start_s: float, end_s: float,
+                       organisation_id: int | None = None, project_id: int | None = None,
+                       host_id: str | None = None) -> list[IntervalRow]:
+    """The interval rows overlapping ``[start_s, end_s)`` in the server database, clipped to it.
+
+    A record that straddles an edge keeps the part inside, pro rata of its duration (its power
+    is taken as even over its interval, as in :func:`dedup_energy`). Filter by organisation,
+    project and/or host; the caller decides who may read what. A run whose info has not arrived
+    yet has no host id and no scope: it is read as machine-scope on a host of its own.
+    """
+    from sqlalchemy import select
+
+    from .models import IntervalRecord, Project, Run
+
+    if not end_s > start_s:
+        raise ValueError(f"empty time range: start_s {start_s} must be before end_s {end_s}")
+    record, run = IntervalRecord, Run
+    query = (select(record.run_id, record.start_s, record.duration_s, record.cpu_energy_j,
+                    record.gpu_energy_j, record.ram_energy_j, record.other_energy_j,
+                    record.emissions_g, run.host_id, run.scope, run.job_id, run.node, run.rank)
+             .join(run, run.run_id == record.run_id)
+             .where(record.start_s < end_s, record.start_s + record.duration_s >= start_s)
+             .order_by(record.run_id, record.seq))
+    if organisation_id is not None:
+        query = query.join(Project, Project.id == run.project_id).where(
+            Project.organisation_id == organisation_id)
+    if project_id is not None:
+        query = query.where(run.project_id == project_id)
+    if host_id is not None:
+        query = query.where(run.host_id == host_id)
+    rows = []
+    for r in connection.execute(query):
+        inside_start_s = max(r.start_s, start_s)
+        inside_end_s = min(r.start_s + r.duration_s, end_s)
+        if r.duration_s > 0:
+            if inside_end_s <= inside_start_s:
+                continue  # it only touches the range's start
+            kept = (inside_end_s - inside_start_s) / r.duration_s
+        else:
+            if r.start_s < start_s:
+                continue
+            kept = 1.0
+        rows.append(IntervalRow(
+            host_id=r.host_id, run_id=r.run_id, scope=r.scope or "machine",
+            start_s=inside_start_s, duration_s=max(0.0, inside_end_s - inside_start_s),
+            cpu_energy_j=r.cpu_energy_j * kept, gpu_energy_j=r.gpu_energy_j * kept,
+            ram_energy_j=r.ram_energy_j * kept, other_energy_j=r.other_energy_j * kept,
+            emissions_g=r.emissions_g * kept, job_id=r.job_id, node=r.node, rank=r.rank))
+    return rows
