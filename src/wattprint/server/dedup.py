@@ -209,11 +209,25 @@ def _dedup_host(rows: Sequence[IntervalRow]) -> tuple[list[_Tally], float]:
         if row.duration_s == 0:  # an instant overlaps nothing: it keeps what it measured
             tally.kept_j = list(row.energies_j())
             tally.kept_g = row.emissions_g
+    if not _any_overlap(rows):  # the usual host (one run at a time): every row keeps its own
+        for tally, row in zip(tallies, rows, strict=True):
+            tally.kept_j = list(row.energies_j())
+            tally.kept_g = row.emissions_g
+        return tallies, 0.0
     overlapped_s = 0.0
     for begin_s, end_s, active in _slices(rows):
         if _share_slice(rows, tallies, end_s - begin_s, active):
             overlapped_s += end_s - begin_s
     return tallies, overlapped_s
+
+
+def _any_overlap(rows: Sequence[IntervalRow]) -> bool:
+    latest_end_s = float("-inf")
+    for row in sorted((r for r in rows if r.duration_s > 0), key=lambda r: r.start_s):
+        if row.start_s < latest_end_s:
+            return True
+        latest_end_s = max(latest_end_s, row.start_s + row.duration_s)
+    return False
 
 
 def _share_slice(rows: Sequence[IntervalRow], tallies: list[_Tally], slice_s: float,
