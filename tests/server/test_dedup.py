@@ -150,6 +150,9 @@ def test_a_jobs_ranks_on_two_nodes_sum_once_per_node():
     assert result.hosts["host-0"].energy_j == pytest.approx(node_j)
     assert result.runs["j-rank1"].totals.energy_j == pytest.approx(250.0 * 180.0)
     assert result.runs["j-rank0"].job_id == "j"
+    assert set(result.jobs) == {"j"}
+    assert result.jobs["j"].energy_j == pytest.approx(2 * node_j)
+    assert result.jobs["j"].measured_energy_j == pytest.approx(2 * node_j)
 
 
 def test_a_job_beside_an_unrelated_machine_run_is_one_measurer_of_the_two():
@@ -165,6 +168,9 @@ def test_a_job_beside_an_unrelated_machine_run_is_one_measurer_of_the_two():
     assert result.total.energy_by_component_j["gpu"] == pytest.approx(4_500.0)
     assert result.total.energy_j == pytest.approx(5_500.0)
     assert result.removed_energy_j == pytest.approx(5_500.0)
+    # the job view: its two ranks' de-duplicated shares (600 of 1,100 W measured in each slice)
+    assert result.jobs["j"].measured_energy_j == pytest.approx(6_000.0)
+    assert result.jobs["j"].energy_j == pytest.approx(1_000.0 * 100 / 200 + 4_500.0 * 500 / 900)
 
 
 def test_zero_duration_rows_keep_their_figures_and_negative_ones_are_refused():

@@ -28,9 +28,11 @@ own interval. In each slice:
    host total. Emissions follow energy: a row keeps the same fraction of its emissions as of its
    energy (its own intensity and PUE are kept).
 
-Different hosts are never merged; a row without a host id is its own host (nothing is merged on
-a guess). A single measurer on a host changes nothing: its rows keep exactly what they measured.
-Rows of zero duration cannot overlap anything and keep their figures.
+A distributed job's runs also add up into one job view (``DedupResult.jobs``), each rank's run
+with its de-duplicated figure, so a job counts each node once. Different hosts are never
+merged; a row without a host id is its own host (nothing is merged on a guess). A single
+measurer on a host changes nothing: its rows keep exactly what they measured. Rows of zero
+duration cannot overlap anything and keep their figures.
 
 The function is pure (no database, no clock); :func:`load_interval_rows` reads the rows from
 the server database for a time range and an organisation, project or host.
@@ -115,6 +117,8 @@ class DedupResult:
     total: EnergyTotals
     hosts: dict[str, EnergyTotals]  # by host id; a row without one is keyed "run:<run id>"
     runs: dict[str, RunEnergy]  # by run id
+    # by job id: the job view, the sum of its ranks' runs (overlapped_s in run-seconds)
+    jobs: dict[str, EnergyTotals] = field(default_factory=dict)
 
     @property
     def removed_energy_j(self) -> float:
@@ -170,8 +174,14 @@ def dedup_energy(rows: Iterable[IntervalRow]) -> DedupResult:
         host.overlapped_s = overlapped_s  # the host's seconds, not the sum of its runs'
         hosts[host_key] = host.totals()
         total.add(host)
+    jobs: dict[str, _Tally] = {}
+    for run_id, tally in runs.items():
+        job_id = facts[run_id].job_id
+        if job_id is not None:
+            jobs.setdefault(job_id, _Tally()).add(tally)
     return DedupResult(
         rule=RULE, total=total.totals(), hosts=hosts,
+        jobs={job_id: tally.totals() for job_id, tally in jobs.items()},
         runs={run_id: RunEnergy(run_id=run_id, host_id=facts[run_id].host_id,
                                 scope=facts[run_id].scope, job_id=facts[run_id].job_id,
                                 totals=tally.totals())
