@@ -56,6 +56,8 @@ def create_app(settings: Settings, *, wall_clock: Callable[[], float] | None = N
     app.state.pepper = load_pepper(settings)
     app.state.validator = WireValidator()
     app.state.wall_clock = wall_clock or time.time
+    from .routes_query import router as query_router
+    app.include_router(query_router)
 
     @app.exception_handler(IngestError)
     async def _refused(_request: Request, exc: IngestError) -> JSONResponse:

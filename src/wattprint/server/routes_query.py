@@ -1,0 +1,130 @@
+"""The query API under ``/api/v1/``: read-scoped, always within the key's organisation.
+
+GET /runs (filters, cursor pages), /runs/{id} (info, summary, status), /runs/{id}/records
+(since a sequence number), /runs/{id}/spans, /totals (grouped, grams kept apart by kind of
+intensity) and /series (energy and emissions summed into at most N buckets). The work is in
+:mod:`.query`; these functions only read parameters and map errors to the ingest's JSON shape.
+"""
+
+from __future__ import annotations
+
+# Runtime imports (server only): FastAPI reads these annotations to inject parameters.
+from fastapi import APIRouter, Depends, HTTPException
+from starlette.requests import Request
+
+from .auth import KeyIdentity, require_scope
+from .query import QueryError, RunQuery
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, TypeVar
+
+    T = TypeVar("T")
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/v1")
+_READ_KEY = Depends(require_scope("read"))
+MAX_PAGE = 1000
+MAX_POINTS = 10_000
+
+
+def _refuse(status: int, message: str, field: str | None = None) -> HTTPException:
+    return HTTPException(status_code=status,
+                         detail={"index": None, "field": field, "message": message})
+
+
+def _read(request: Request, work: Callable[[Any], T]) -> T:
+    try:
+        with request.app.state.engine.connect() as connection:
+            return work(connection)
+    except QueryError as exc:
+        raise _refuse(400, str(exc), exc.field) from None
+
+
+def _bounded(value: int, name: str, low: int, high: int) -> int:
+    if not low <= value <= high:
+        raise _refuse(400, f"{name} must be between {low} and {high}", name)
+    return value
+
+
+def _filters(project: str | None, experiment: str | None, status: str | None, host: str | None,
+             job: str | None, since: float | None, until: float | None) -> RunQuery:
+    return RunQuery(project=project, experiment=experiment, status=status, host=host, job=job,
+                    since_s=since, until_s=until)
+
+
+def _missing(run_id: str) -> HTTPException:
+    return _refuse(404, f"no run {run_id!r} in this organisation", "run_id")
+
+
+@router.get("/runs")
+def runs(request: Request, project: str | None = None, experiment: str | None = None,
+         status: str | None = None, host: str | None = None, job: str | None = None,
+         since: float | None = None, until: float | None = None, limit: int = 100,
+         cursor: str | None = None, identity: KeyIdentity = _READ_KEY) -> dict[str, Any]:
+    from .query import list_runs
+
+    query = _filters(project, experiment, status, host, job, since, until)
+    page = _bounded(limit, "limit", 1, MAX_PAGE)
+    now_s = request.app.state.wall_clock()
+    return _read(request, lambda c: list_runs(c, identity.organisation_id, query, now_s=now_s,
+                                              limit=page, cursor=cursor))
+
+
+@router.get("/runs/{run_id}")
+def run(request: Request, run_id: str, identity: KeyIdentity = _READ_KEY) -> dict[str, Any]:
+    from .query import one_run
+
+    now_s = request.app.state.wall_clock()
+    found = _read(request, lambda c: one_run(c, identity.organisation_id, run_id, now_s=now_s))
+    if found is None:
+        raise _missing(run_id)
+    return found
+
+
+@router.get("/runs/{run_id}/records")
+def records(request: Request, run_id: str, since_seq: int = 0, limit: int = 1000,
+            identity: KeyIdentity = _READ_KEY) -> dict[str, Any]:
+    from .query import run_records
+
+    page = _bounded(limit, "limit", 1, MAX_PAGE * 10)
+    found = _read(request, lambda c: run_records(c, identity.organisation_id, run_id,
+                                                 since_seq=since_seq, limit=page))
+    if found is None:
+        raise _missing(run_id)
+    return found
+
+
+@router.get("/runs/{run_id}/spans")
+def spans(request: Request, run_id: str, identity: KeyIdentity = _READ_KEY) -> dict[str, Any]:
+    from .query import run_spans
+
+    found = _read(request, lambda c: run_spans(c, identity.organisation_id, run_id))
+    if found is None:
+        raise _missing(run_id)
+    return {"run_id": run_id, "spans": found}
+
+
+@router.get("/totals")
+def totals(request: Request, by: str = "project", project: str | None = None,
+           experiment: str | None = None, status: str | None = None, host: str | None = None,
+           job: str | None = None, since: float | None = None, until: float | None = None,
+           identity: KeyIdentity = _READ_KEY) -> dict[str, Any]:
+    from .query import totals as compute
+
+    query = _filters(project, experiment, status, host, job, since, until)
+    groups = _read(request, lambda c: compute(c, identity.organisation_id, by, query))
+    return {"by": by, "groups": groups}
+
+
+@router.get("/series")
+def series(request: Request, since: float, until: float, points: int = 100,
+           project: str | None = None, experiment: str | None = None, host: str | None = None,
+           job: str | None = None, identity: KeyIdentity = _READ_KEY) -> dict[str, Any]:
+    from .query import series as compute
+
+    wanted = _bounded(points, "points", 1, MAX_POINTS)
+    query = _filters(project, experiment, None, host, job, None, None)
+    return _read(request, lambda c: compute(c, identity.organisation_id, query, since_s=since,
+                                            until_s=until, points=wanted))
