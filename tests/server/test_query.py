@@ -251,3 +251,51 @@ def test_a_bad_query_is_400_naming_the_parameter(client, read, path, params, fie
 
     assert response.status_code == 400, response.text
     assert response.json()["detail"]["field"] == field and response.json()["detail"]["message"]
+
+
+def test_dedup_totals_count_overlapping_runs_on_one_host_once(client, org, read, run_objects):
+    items, summary = run_objects
+    assert items[0]["scope"] == "machine"  # both runs measure the whole (same) host
+    ingest(client, org, items + renamed(items, "same-time-same-host"))
+
+    plain = client.get("/api/v1/totals", params={"by": "project"}, headers=read).json()
+    both = client.get("/api/v1/totals", params={"by": "project", "dedup": "true"},
+                      headers=read).json()
+
+    assert "dedup" not in plain and "deduplicated" not in plain["groups"][0]
+    [group] = both["groups"]
+    once_j, once_g = summary.energy_j["total"], summary.emissions_g
+    assert group["energy_j"] == pytest.approx(2 * once_j)  # the per-run sum
+    assert group["deduplicated"] == {"energy_j": pytest.approx(once_j),
+                                     "emissions_g": pytest.approx(once_g)}
+    assert both["dedup"]["measured_energy_j"] == pytest.approx(2 * once_j)
+    assert both["dedup"]["energy_j"] == pytest.approx(once_j)
+    assert both["dedup"]["removed_energy_j"] == pytest.approx(once_j)
+    assert both["dedup"]["rule"]
+
+
+def test_dedup_totals_by_component_split_the_kept_energy(client, org, read, run_objects):
+    items, summary = run_objects
+    ingest(client, org, items + renamed(items, "same-time-same-host"))
+
+    groups = client.get("/api/v1/totals", params={"by": "component", "dedup": "true"},
+                        headers=read).json()["groups"]
+
+    by_key = {g["key"]: g["deduplicated"] for g in groups}
+    assert by_key["gpu"]["energy_j"] == pytest.approx(summary.energy_j["gpu"])
+    assert by_key["cpu"]["energy_j"] == pytest.approx(summary.energy_j["cpu"])
+    assert by_key["cpu"]["emissions_g"] + by_key["gpu"]["emissions_g"] == \
+        pytest.approx(summary.emissions_g)
+
+
+def test_dedup_leaves_runs_on_different_hosts_whole(client, org, read, run_objects):
+    items, summary = run_objects
+    elsewhere = renamed(items, "other-host")
+    elsewhere[0]["host"]["host_id"] = "0123456789abcdef"  # another machine
+    ingest(client, org, items + elsewhere)
+
+    both = client.get("/api/v1/totals", params={"by": "host", "dedup": "true"},
+                      headers=read).json()
+
+    assert both["dedup"]["energy_j"] == pytest.approx(2 * summary.energy_j["total"])
+    assert both["dedup"]["removed_energy_j"] == pytest.approx(0.0)

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
     from sqlalchemy import Connection, Select
 
+    from .dedup import DedupResult
+
 __all__ = ["TOTALS_KEYS", "QueryError", "RunQuery", "list_runs", "one_run", "run_records",
            "run_spans", "series", "totals"]
 
@@ -259,24 +261,34 @@ def _record_sums(connection: Connection, run_ids: list[str]) -> dict[str, dict[A
     return out
 
 
-def totals(connection: Connection, organisation_id: int, by: str, query: RunQuery) -> list[Any]:
+def totals(connection: Connection, organisation_id: int, by: str, query: RunQuery, *,
+           dedup: bool = False) -> dict[str, Any]:
     """Totals per ``by`` (one of :data:`TOTALS_KEYS`), sorted by key, as the local store's
     aggregate computes them: grams per kind of intensity (average and marginal never summed
-    into one another silently), runs without a summary counted with their records so far."""
+    into one another silently), runs without a summary counted with their records so far.
+
+    With ``dedup``, each group also carries its runs' de-duplicated figures (a host's energy
+    counted once where runs on it overlap, :func:`.dedup.dedup_energy`) beside the plain
+    per-run sums, and ``dedup`` the overall figures and the rule's name."""
     if by not in TOTALS_KEYS:
         raise QueryError(f"cannot total by {by!r}; choose one of {', '.join(TOTALS_KEYS)}",
                          field="by")
     rows = connection.execute(_scoped_runs(organisation_id, query)).all()
-    sums = _record_sums(connection, [row.run_id for row in rows])
-    groups: dict[str, list[Any]] = {}  # key -> [runs, duration_s, energy_j, {kind: g}]
+    run_ids = [row.run_id for row in rows]
+    sums = _record_sums(connection, run_ids)
+    shared = _dedup(connection, run_ids) if dedup else None
+    groups: dict[str, list[Any]] = {}  # key -> [runs, duration_s, energy_j, {kind: g}, dedup J, g]
 
-    def add(key: str, duration_s: float, energy_j: float, by_kind: dict[str, float]) -> None:
-        group = groups.setdefault(key, [0, 0.0, 0.0, {}])
+    def add(key: str, duration_s: float, energy_j: float, by_kind: dict[str, float],
+            dedup_j: float = 0.0, dedup_g: float = 0.0) -> None:
+        group = groups.setdefault(key, [0, 0.0, 0.0, {}, 0.0, 0.0])
         group[0] += 1
         group[1] += duration_s
         group[2] += energy_j
         for kind, grams in by_kind.items():
             group[3][kind] = group[3].get(kind, 0.0) + grams
+        group[4] += dedup_j
+        group[5] += dedup_g
 
     for row in rows:
         per_kind = sums.get(row.run_id, {})
@@ -286,20 +298,60 @@ def totals(connection: Connection, organisation_id: int, by: str, query: RunQuer
                 total[name] = total.get(name, 0.0) + value
         duration_s = row.s_duration_s if row.s_duration_s is not None \
             else total.get("duration_s", 0.0)
+        kept = shared.runs[row.run_id].totals if shared and row.run_id in shared.runs else None
         if by == "component":
             for comp in _COMPONENTS:
                 if total.get(f"{comp}_energy_j", 0.0) > 0:
+                    kept_j = kept.energy_by_component_j.get(comp, 0.0) if kept else 0.0
+                    # a component's de-duplicated grams follow its share of the run's energy
+                    kept_g = kept.emissions_g * kept_j / kept.energy_j \
+                        if kept and kept.energy_j > 0 else 0.0
                     add(comp, duration_s, total[f"{comp}_energy_j"],
-                        _grams_by_kind(per_kind, f"{comp}_emissions_g"))
+                        _grams_by_kind(per_kind, f"{comp}_emissions_g"), kept_j, kept_g)
             continue
         energy_j = row.s_energy_j if row.s_energy_j is not None else total.get("energy_j", 0.0)
         grams = _grams_by_kind(per_kind, "emissions_g")
         if not per_kind and row.s_emissions_g:  # a summary without its records
             grams = {"unknown": float(row.s_emissions_g)}
-        add(_group_key(by, row), duration_s, energy_j, grams)
-    return [{"key": key, "runs": g[0], "duration_s": g[1], "energy_j": g[2],
-             "emissions_g": sum(g[3].values()), "emissions_by_kind": dict(sorted(g[3].items()))}
-            for key, g in sorted(groups.items())]
+        add(_group_key(by, row), duration_s, energy_j, grams,
+            kept.energy_j if kept else 0.0, kept.emissions_g if kept else 0.0)
+    out: dict[str, Any] = {"by": by, "groups": [
+        {"key": key, "runs": g[0], "duration_s": g[1], "energy_j": g[2],
+         "emissions_g": sum(g[3].values()), "emissions_by_kind": dict(sorted(g[3].items())),
+         **({"deduplicated": {"energy_j": g[4], "emissions_g": g[5]}} if shared else {})}
+        for key, g in sorted(groups.items())]}
+    if shared is not None:
+        whole = shared.total
+        out["dedup"] = {
+            "rule": shared.rule, "measured_energy_j": whole.measured_energy_j,
+            "energy_j": whole.energy_j, "measured_emissions_g": whole.measured_emissions_g,
+            "emissions_g": whole.emissions_g, "removed_energy_j": whole.removed_energy_j,
+            "removed_emissions_g": whole.removed_emissions_g, "overlapped_s": whole.overlapped_s}
+    return out
+
+
+def _dedup(connection: Connection, run_ids: list[str]) -> DedupResult:
+    """De-duplicated figures of all the records of ``run_ids`` (whole runs, not clipped)."""
+    from .dedup import IntervalRow, dedup_energy
+
+    r, run = IntervalRecord, Run
+    rows: list[IntervalRow] = []
+    for start in range(0, len(run_ids), 500):
+        chunk = run_ids[start:start + 500]
+        for x in connection.execute(
+                select(r.run_id, r.start_s, r.duration_s, r.cpu_energy_j, r.gpu_energy_j,
+                       r.ram_energy_j, r.other_energy_j, r.emissions_g, run.host_id, run.scope,
+                       run.job_id, run.node, run.rank)
+                .join(run, run.run_id == r.run_id).where(r.run_id.in_(chunk))):
+            # a run whose info has not arrived: machine scope on a host of its own, as dedup's
+            # own loader reads it
+            rows.append(IntervalRow(
+                host_id=x.host_id, run_id=x.run_id, scope=x.scope or "machine",
+                start_s=x.start_s, duration_s=x.duration_s, cpu_energy_j=x.cpu_energy_j,
+                gpu_energy_j=x.gpu_energy_j, ram_energy_j=x.ram_energy_j,
+                other_energy_j=x.other_energy_j, emissions_g=x.emissions_g, job_id=x.job_id,
+                node=x.node, rank=x.rank))
+    return dedup_energy(rows)
 
 
 def _grams_by_kind(per_kind: dict[Any, dict[str, float]], column: str) -> dict[str, float]:

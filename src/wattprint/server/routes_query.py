@@ -2,8 +2,9 @@
 
 GET /runs (filters, cursor pages), /runs/{id} (info, summary, status), /runs/{id}/records
 (since a sequence number), /runs/{id}/spans, /totals (grouped, grams kept apart by kind of
-intensity) and /series (energy and emissions summed into at most N buckets). The work is in
-:mod:`.query`; these functions only read parameters and map errors to the ingest's JSON shape.
+intensity; ``dedup=true`` adds the de-duplicated figures beside the per-run sums) and /series
+(energy and emissions summed into at most N buckets). The work is in :mod:`.query`; these
+functions only read parameters and map errors to the ingest's JSON shape.
 """
 
 from __future__ import annotations
@@ -110,12 +111,11 @@ def spans(request: Request, run_id: str, identity: KeyIdentity = _READ_KEY) -> d
 def totals(request: Request, by: str = "project", project: str | None = None,
            experiment: str | None = None, status: str | None = None, host: str | None = None,
            job: str | None = None, since: float | None = None, until: float | None = None,
-           identity: KeyIdentity = _READ_KEY) -> dict[str, Any]:
+           dedup: bool = False, identity: KeyIdentity = _READ_KEY) -> dict[str, Any]:
     from .query import totals as compute
 
     query = _filters(project, experiment, status, host, job, since, until)
-    groups = _read(request, lambda c: compute(c, identity.organisation_id, by, query))
-    return {"by": by, "groups": groups}
+    return _read(request, lambda c: compute(c, identity.organisation_id, by, query, dedup=dedup))
 
 
 @router.get("/series")
