@@ -20,14 +20,14 @@ def test_migrations_build_exactly_the_models_from_an_empty_database(db_url):
 
         upgrade(engine)
 
-        assert current_revision(engine) == head_revision() == "0001"
+        assert current_revision(engine) == head_revision() is not None
         assert set(inspect(engine).get_table_names()) == set(Base.metadata.tables) | {
             "alembic_version"}
         with engine.connect() as connection:
             diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
         assert diff == []  # a model change without a revision fails here
         upgrade(engine)  # again: nothing to do
-        assert current_revision(engine) == "0001"
+        assert current_revision(engine) == head_revision()
     finally:
         engine.dispose()
 
@@ -42,7 +42,7 @@ def test_readyz_is_503_until_the_database_is_migrated(settings, db_url):
     app.state.engine.dispose()
     assert before.status_code == 503 and before.json()["status"] == "unmigrated"
     assert "wattprint server migrate" in before.json()["message"]
-    assert after.status_code == 200 and after.json() == {"status": "ready", "revision": "0001"}
+    assert after.status_code == 200 and after.json() == {"status": "ready", "revision": head_revision()}
 
 
 def test_the_openapi_document_lists_the_routes(client):

@@ -58,6 +58,10 @@ def create_app(settings: Settings, *, wall_clock: Callable[[], float] | None = N
     app.state.wall_clock = wall_clock or time.time
     from .routes_query import router as query_router
     app.include_router(query_router)
+    from .routes_accounts import router as accounts_router
+    app.include_router(accounts_router)
+    from .security_headers import SecurityHeaders
+    app.add_middleware(SecurityHeaders)
 
     @app.exception_handler(IngestError)
     async def _refused(_request: Request, exc: IngestError) -> JSONResponse:

@@ -81,4 +81,6 @@ def require_scope(scope: str) -> Callable[[Request], KeyIdentity]:
                            f"use a key created with it"})
         return identity
 
+    # authz.is_authorized_route counts this key-only form of the one authorisation check
+    dependency._wattprint_permission = scope  # type: ignore[attr-defined]
     return dependency

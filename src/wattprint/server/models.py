@@ -33,6 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = ["ROLES", "SCOPES", "ApiKey", "Base", "Experiment", "Heartbeat", "IntervalRecord",
+           "LoginFailure", "LoginSession",
            "Membership", "Organisation", "Project", "Rescore", "Run", "Span", "Summary", "User"]
 
 ROLES = ("owner", "admin", "member", "viewer")
@@ -225,3 +226,28 @@ class ApiKey(Base):
     name: Mapped[str] = mapped_column(String(_NAME))
     created_s: Mapped[float] = mapped_column(Float)
     revoked_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class LoginSession(Base):
+    """A signed-in browser: the cookie holds a random token, the table only its SHA-256.
+
+    Server-side so logout and revocation take effect at once; the CSRF token is per session.
+    """
+
+    __tablename__ = "login_sessions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    created_s: Mapped[float] = mapped_column(Float)
+    expires_s: Mapped[float] = mapped_column(Float)
+
+
+class LoginFailure(Base):
+    """One failed login, counted per account and per client address (see ratelimit.py)."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_subject_at", "subject", "at_s"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject: Mapped[str] = mapped_column(String(400))  # "account:<email>" or "ip:<address>"
+    at_s: Mapped[float] = mapped_column(Float)
