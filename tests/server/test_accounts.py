@@ -313,3 +313,25 @@ def test_a_member_of_a_can_never_read_or_write_b_on_any_organisation_route(app, 
     assert _state_of(engine, b["org_id"]) == before
     # and A's owner still reaches A: the refusals above are about B, not a broken route
     assert owner_a.get(f"/api/v1/orgs/{org.organisation_id}/members").status_code == 200
+
+
+def test_keys_are_never_logged_and_keys_cannot_manage_accounts(app, org, caplog):
+    client, csrf = signed_in(app)
+    caplog.set_level("DEBUG")
+
+    key = client.post(f"/api/v1/orgs/{org.organisation_id}/keys", headers=csrf, json={
+        "project_id": org.project_id, "scopes": ["ingest", "read"]}).json()["key"]
+    bearer = {"Authorization": f"Bearer {key}"}
+    client.post("/api/v1/ingest", json={"items": []}, headers=bearer)
+    client.post("/api/v1/ingest", json={"items": []},
+                headers={"Authorization": f"Bearer {key[:-3]}AAA"})
+
+    assert key.split("_", 2)[2][:20] not in caplog.text
+    keyed = TestClient(app, base_url="https://testserver")  # no session cookie, only the key
+    for method, path in [("GET", f"/api/v1/orgs/{org.organisation_id}/members"),
+                         ("GET", f"/api/v1/orgs/{org.organisation_id}/keys"),
+                         ("GET", "/api/v1/me")]:
+        response = keyed.request(method, path, headers=bearer)
+        assert response.status_code == 403 and "sign in" in response.json()["detail"]["message"]
+    # and a session cannot stand in for a key on a key-only route
+    assert client.post("/api/v1/ingest", json={"items": []}).status_code == 401

@@ -3,6 +3,8 @@
 At most ``ACCOUNT_FAILURES`` failed logins per account and ``ADDRESS_FAILURES`` per client
 address within ``WINDOW_S``; past either, logins answer 429 (even with the right password)
 until the oldest failure leaves the window. A success clears the account's failures.
+The address is the ASGI client's: behind a reverse proxy, run uvicorn with ``--proxy-headers``
+(and ``--forwarded-allow-ips``) or every login shares the proxy's address and its limit.
 """
 
 from __future__ import annotations
