@@ -10,7 +10,8 @@ server has no "who am I" route yet, so the check is the ingest endpoint with an 
 harmless; ``<home>/pushed.json`` remembers which runs reached which server so ``--all`` sends
 only the new ones (``--again`` sends them all). A run still going is pushed only when named.
 
-``runs --server`` (reading the server's runs) waits for the server's query API.
+``runs --server`` lists the runs the server holds (its ``GET /api/v1/runs``, same filters and
+cursor pages), with the same login; the key needs the server's ``read`` scope.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from ..config import Config
     from ..sinks.http import HttpSink
 
-__all__ = ["add_login", "add_push"]
+__all__ = ["add_login", "add_push", "server_runs_page"]
 
 PUSHED_FILE = "pushed.json"
 _PAGE = 1000
@@ -207,3 +208,43 @@ def cmd_push(args: argparse.Namespace) -> int:
         if not results:
             print(f"nothing to push to {url}")
     return EXIT_FAILURE if failed else 0
+
+
+# -- runs --server ---------------------------------------------------------------------------
+def server_runs_page(config: Config, selection: Any, *, limit: int,
+                     cursor: str | None) -> tuple[str, dict[str, Any]]:
+    """(server URL, one page ``{"runs": [...], "next_cursor": ...}``) of the server's runs.
+
+    A refusal or an unreachable server is a :class:`WattprintError` saying what to do; the key
+    is never in it.
+    """
+    import httpx
+
+    from ..sinks.http import require_httpx, server_login
+
+    require_httpx()
+    url, key = server_login(config)
+    params: dict[str, Any] = {"limit": limit}
+    for name, value in (("project", selection.project), ("experiment", selection.experiment),
+                        ("status", selection.status), ("host", selection.host),
+                        ("job", selection.job_id), ("since", selection.since_s),
+                        ("until", selection.until_s), ("cursor", cursor)):
+        if value is not None:
+            params[name] = value
+    try:
+        response = httpx.get(f"{url}/api/v1/runs", params=params,
+                             headers={"Authorization": f"Bearer {key}"},
+                             timeout=httpx.Timeout(10.0, connect=2.0))
+    except httpx.HTTPError as exc:
+        raise WattprintError(f"cannot reach {url}: {type(exc).__name__}; is the server up?") \
+            from None
+    if response.status_code != 200:
+        try:
+            message = response.json()["detail"]["message"]
+        except (ValueError, KeyError, TypeError):
+            message = response.text[:200]
+        hint = (" (log in with a key that has the read scope: `wattprint login URL`)"
+                if response.status_code in (401, 403) else "")
+        raise WattprintError(f"{url} answered {response.status_code}: {message}{hint}")
+    page: dict[str, Any] = response.json()
+    return url, page

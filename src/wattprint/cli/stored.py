@@ -34,6 +34,9 @@ def add_runs(sub: Any) -> None:
     runs.add_argument("--cursor", default=None,
                       help="continue after a previous page (the cursor it printed; keep the "
                            "same filters)")
+    runs.add_argument("--server", action="store_true",
+                      help="list the runs the team server holds (the saved `wattprint login`; "
+                           "the key needs the read scope)")
     add_json(runs, "print the page as a JSON array (the next cursor, if any, goes to stderr)")
     runs.set_defaults(handler=cmd_runs)
 
@@ -147,6 +150,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
     selection = run_filter(args)
     config = reading_settings()
+    if args.server:
+        return _server_runs(args, config, selection)
     repo = _open_repository(config)
     try:
         page = repo.runs(selection, limit=args.limit, cursor=args.cursor)
@@ -174,6 +179,42 @@ def cmd_runs(args: argparse.Namespace) -> int:
               f"{format_duration(r.duration_s) if r.duration_s is not None else '-':>9} "
               f"{format_energy(r.energy_j) if r.energy_j is not None else '-':>12} "
               f"{format_mass(r.emissions_g) if r.emissions_g is not None else '-':>10}  {r.status}")
+    if more:
+        print(more)
+    return 0
+
+
+def _server_runs(args: argparse.Namespace, config: Config, selection: Any) -> int:
+    from ..report import format_duration, format_energy, format_mass
+    from .remote import server_runs_page
+
+    try:
+        url, page = server_runs_page(config, selection, limit=args.limit, cursor=args.cursor)
+    except WattprintError as exc:
+        say(str(exc))
+        return EXIT_FAILURE
+    runs, cursor = page["runs"], page["next_cursor"]
+    more = (f"more: wattprint runs --server --cursor {cursor} (with the same filters)"
+            if cursor else None)
+    if args.json:
+        print_json(runs)
+        if more:
+            print(more, file=sys.stderr)
+        return 0
+    if not runs:
+        print(f"no runs on {url} match" if args.cursor is None else "no more runs")
+        return 0
+    print(f"{'run':<9} {'started':<19} {'project/experiment':<28} {'duration':>9} "
+          f"{'energy':>12} {'CO2e':>10}  status")
+    for r in runs:
+        started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["started_s"])) \
+            if r["started_s"] is not None else "-"
+        name = f"{r['project']}/{r['experiment'] or '-'}"
+        duration, energy, grams = r["duration_s"], r["energy_j"], r["emissions_g"]
+        print(f"{r['run_id'][:8]:<9} {started:<19} {name[:28]:<28} "
+              f"{format_duration(duration) if duration is not None else '-':>9} "
+              f"{format_energy(energy) if energy is not None else '-':>12} "
+              f"{format_mass(grams) if grams is not None else '-':>10}  {r['status']}")
     if more:
         print(more)
     return 0
