@@ -299,3 +299,36 @@ def test_dedup_leaves_runs_on_different_hosts_whole(client, org, read, run_objec
 
     assert both["dedup"]["energy_j"] == pytest.approx(2 * summary.energy_j["total"])
     assert both["dedup"]["removed_energy_j"] == pytest.approx(0.0)
+
+
+def test_a_signed_in_member_reads_through_the_org_routes_only_of_their_org(settings, engine, org,
+                                                                           run_objects):
+    items, summary = run_objects
+    app = create_app(settings, wall_clock=lambda: 1_800_000_000.0)
+    with TestClient(app, base_url="https://testserver") as web:  # Secure cookies need https
+        ingest(web, org, items)
+        signed = web.post("/api/v1/login", json={"email": "owner@acme.test",
+                                                 "password": "correct horse battery"})
+        assert signed.status_code == 200, signed.text
+        mine = f"/api/v1/orgs/{org.organisation_id}"
+        runs = web.get(f"{mine}/runs").json()["runs"]
+        totals = web.get(f"{mine}/totals", params={"by": "run"}).json()["groups"]
+        other_org = web.get(f"/api/v1/orgs/{org.organisation_id + 1}/runs")
+        no_org = web.get("/api/v1/runs")  # a session names its organisation in the path
+    app.state.engine.dispose()
+
+    assert [r["run_id"] for r in runs] == [summary.run_id]
+    assert totals[0]["energy_j"] == pytest.approx(summary.energy_j["total"])
+    assert other_org.status_code == 404
+    assert no_org.status_code == 403 and "API key" in no_org.json()["detail"]["message"]
+
+
+def test_a_read_key_on_an_org_route_must_name_its_own_org(client, org, read, run_objects):
+    items, summary = run_objects
+    ingest(client, org, items)
+
+    own = client.get(f"/api/v1/orgs/{org.organisation_id}/runs/{summary.run_id}", headers=read)
+    other = client.get(f"/api/v1/orgs/{org.organisation_id + 1}/runs", headers=read)
+
+    assert own.status_code == 200 and own.json()["run_id"] == summary.run_id
+    assert other.status_code == 404

@@ -1,4 +1,8 @@
-"""The query API under ``/api/v1/``: read-scoped, always within the key's organisation.
+"""The query API under ``/api/v1/``: read-scoped, always within the caller's organisation.
+
+Each route answers at ``/api/v1/<route>`` for an API key with the read scope (its project's
+organisation) and at ``/api/v1/orgs/{org_id}/<route>`` for a key of that organisation or a
+signed-in member of it (any role), through the one authorisation dependency.
 
 GET /runs (filters, cursor pages), /runs/{id} (info, summary, status), /runs/{id}/records
 (since a sequence number), /runs/{id}/spans, /totals (grouped, grams kept apart by kind of
@@ -13,7 +17,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, HTTPException
 from starlette.requests import Request
 
-from .auth import KeyIdentity, require_scope
+from .authz import Principal, authorize
 from .query import QueryError, RunQuery
 
 TYPE_CHECKING = False
@@ -25,7 +29,7 @@ if TYPE_CHECKING:
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1")
-_READ_KEY = Depends(require_scope("read"))
+_READ = Depends(authorize("read"))  # a key with the read scope, or a member's session
 MAX_PAGE = 1000
 MAX_POINTS = 10_000
 
@@ -55,76 +59,94 @@ def _filters(project: str | None, experiment: str | None, status: str | None, ho
                     since_s=since, until_s=until)
 
 
+def _get(path: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """Serve a GET route at ``path`` (the key's organisation) and under ``/orgs/{org_id}``
+    (a signed-in member's organisation, checked by :func:`.authz.authorize`)."""
+
+    def register(route: Callable[..., T]) -> Callable[..., T]:
+        router.get(path)(route)
+        router.get("/orgs/{org_id}" + path)(route)
+        return route
+
+    return register
+
+
+def _org(caller: Principal) -> int:
+    if caller.organisation_id is None:  # authorize("read") always sets it; never guess
+        raise _refuse(403, "no organisation for this caller: use an org_id route or a key")
+    return caller.organisation_id
+
+
 def _missing(run_id: str) -> HTTPException:
     return _refuse(404, f"no run {run_id!r} in this organisation", "run_id")
 
 
-@router.get("/runs")
+@_get("/runs")
 def runs(request: Request, project: str | None = None, experiment: str | None = None,
          status: str | None = None, host: str | None = None, job: str | None = None,
          since: float | None = None, until: float | None = None, limit: int = 100,
-         cursor: str | None = None, identity: KeyIdentity = _READ_KEY) -> dict[str, Any]:
+         cursor: str | None = None, caller: Principal = _READ) -> dict[str, Any]:
     from .query import list_runs
 
     query = _filters(project, experiment, status, host, job, since, until)
     page = _bounded(limit, "limit", 1, MAX_PAGE)
     now_s = request.app.state.wall_clock()
-    return _read(request, lambda c: list_runs(c, identity.organisation_id, query, now_s=now_s,
+    return _read(request, lambda c: list_runs(c, _org(caller), query, now_s=now_s,
                                               limit=page, cursor=cursor))
 
 
-@router.get("/runs/{run_id}")
-def run(request: Request, run_id: str, identity: KeyIdentity = _READ_KEY) -> dict[str, Any]:
+@_get("/runs/{run_id}")
+def run(request: Request, run_id: str, caller: Principal = _READ) -> dict[str, Any]:
     from .query import one_run
 
     now_s = request.app.state.wall_clock()
-    found = _read(request, lambda c: one_run(c, identity.organisation_id, run_id, now_s=now_s))
+    found = _read(request, lambda c: one_run(c, _org(caller), run_id, now_s=now_s))
     if found is None:
         raise _missing(run_id)
     return found
 
 
-@router.get("/runs/{run_id}/records")
+@_get("/runs/{run_id}/records")
 def records(request: Request, run_id: str, since_seq: int = 0, limit: int = 1000,
-            identity: KeyIdentity = _READ_KEY) -> dict[str, Any]:
+            caller: Principal = _READ) -> dict[str, Any]:
     from .query import run_records
 
     page = _bounded(limit, "limit", 1, MAX_PAGE * 10)
-    found = _read(request, lambda c: run_records(c, identity.organisation_id, run_id,
+    found = _read(request, lambda c: run_records(c, _org(caller), run_id,
                                                  since_seq=since_seq, limit=page))
     if found is None:
         raise _missing(run_id)
     return found
 
 
-@router.get("/runs/{run_id}/spans")
-def spans(request: Request, run_id: str, identity: KeyIdentity = _READ_KEY) -> dict[str, Any]:
+@_get("/runs/{run_id}/spans")
+def spans(request: Request, run_id: str, caller: Principal = _READ) -> dict[str, Any]:
     from .query import run_spans
 
-    found = _read(request, lambda c: run_spans(c, identity.organisation_id, run_id))
+    found = _read(request, lambda c: run_spans(c, _org(caller), run_id))
     if found is None:
         raise _missing(run_id)
     return {"run_id": run_id, "spans": found}
 
 
-@router.get("/totals")
+@_get("/totals")
 def totals(request: Request, by: str = "project", project: str | None = None,
            experiment: str | None = None, status: str | None = None, host: str | None = None,
            job: str | None = None, since: float | None = None, until: float | None = None,
-           dedup: bool = False, identity: KeyIdentity = _READ_KEY) -> dict[str, Any]:
+           dedup: bool = False, caller: Principal = _READ) -> dict[str, Any]:
     from .query import totals as compute
 
     query = _filters(project, experiment, status, host, job, since, until)
-    return _read(request, lambda c: compute(c, identity.organisation_id, by, query, dedup=dedup))
+    return _read(request, lambda c: compute(c, _org(caller), by, query, dedup=dedup))
 
 
-@router.get("/series")
+@_get("/series")
 def series(request: Request, since: float, until: float, points: int = 100,
            project: str | None = None, experiment: str | None = None, host: str | None = None,
-           job: str | None = None, identity: KeyIdentity = _READ_KEY) -> dict[str, Any]:
+           job: str | None = None, caller: Principal = _READ) -> dict[str, Any]:
     from .query import series as compute
 
     wanted = _bounded(points, "points", 1, MAX_POINTS)
     query = _filters(project, experiment, None, host, job, None, None)
-    return _read(request, lambda c: compute(c, identity.organisation_id, query, since_s=since,
+    return _read(request, lambda c: compute(c, _org(caller), query, since_s=since,
                                             until_s=until, points=wanted))
