@@ -335,3 +335,11 @@ def test_keys_are_never_logged_and_keys_cannot_manage_accounts(app, org, caplog)
         assert response.status_code == 403 and "sign in" in response.json()["detail"]["message"]
     # and a session cannot stand in for a key on a key-only route
     assert client.post("/api/v1/ingest", json={"items": []}).status_code == 401
+
+
+def test_a_malformed_body_gets_the_documented_error_shape(web):
+    answer = web.post("/api/v1/login", json={"email": "owner@acme.test"})  # no password
+    assert answer.status_code == 400
+    assert answer.json() == {"detail": {"index": None, "field": "password",
+                                        "message": answer.json()["detail"]["message"]}}
+    assert answer.json()["detail"]["message"]

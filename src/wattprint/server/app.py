@@ -67,6 +67,14 @@ def create_app(settings: Settings, *, wall_clock: Callable[[], float] | None = N
     async def _refused(_request: Request, exc: IngestError) -> JSONResponse:
         return JSONResponse(status_code=exc.status, content={"detail": exc.detail})
 
+    from fastapi.exceptions import RequestValidationError
+
+    @app.exception_handler(RequestValidationError)
+    async def _malformed(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        # Every route answers a bad request in the one documented shape (the ingest's), not
+        # FastAPI's own 422 list: a client parses one error format.
+        return JSONResponse(status_code=400, content={"detail": request_error(exc.errors())})
+
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
@@ -97,6 +105,14 @@ def create_app(settings: Settings, *, wall_clock: Callable[[], float] | None = N
         return await run_in_threadpool(_check_and_store, app, items, identity.project_id)
 
     return app
+
+
+def request_error(errors: Any) -> dict[str, Any]:
+    """The first of FastAPI's validation errors as ``{index, field, message}``."""
+    first: dict[str, Any] = next(iter(errors), {}) if errors else {}
+    where = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path")]
+    return {"index": None, "field": ".".join(where) or None,
+            "message": str(first.get("msg", "invalid request"))}
 
 
 async def _read_limited(request: Request, max_bytes: int) -> bytes:
