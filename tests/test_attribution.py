@@ -20,23 +20,14 @@ from types import ModuleType
 
 import pytest
 
+from build_tools import build_module
+
 REPO = Path(__file__).resolve().parent.parent
 PACKAGE = REPO / "src" / "wattprint"
 
 
 def _tool(module: str) -> ModuleType:
-    """``tools/build_data/<module>.py``; tools/ is not on sys.path, so the package is loaded by
-    path (once, shared with tests/test_build_data.py)."""
-    if "build_data" not in sys.modules:
-        folder = REPO / "tools" / "build_data"
-        spec = importlib.util.spec_from_file_location(
-            "build_data", folder / "__init__.py", submodule_search_locations=[str(folder)]
-        )
-        assert spec and spec.loader
-        package = importlib.util.module_from_spec(spec)
-        sys.modules["build_data"] = package
-        spec.loader.exec_module(package)
-    return importlib.import_module(f"build_data.{module}")
+    return build_module(module)
 
 
 attribution = _tool("attribution")

@@ -8,7 +8,6 @@ in ``../shared/reference-data`` and is skipped where they are absent.
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import re
 import subprocess
@@ -19,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from build_tools import build_module
+
 REPO = Path(__file__).resolve().parent.parent
 PACKAGE = REPO / "src" / "wattprint"
 INTENSITY = PACKAGE / "intensity" / "data"
@@ -26,19 +27,8 @@ SENSORS = PACKAGE / "sensors" / "data"
 RAW = REPO.parent / "shared" / "reference-data"
 
 
-def _tool(family: str) -> ModuleType:
-    """``tools/build_data/<family>.py`` (one module per table family). tools/ is not on sys.path:
-    the package is loaded by path, once."""
-    if "build_data" not in sys.modules:
-        folder = REPO / "tools" / "build_data"
-        spec = importlib.util.spec_from_file_location(
-            "build_data", folder / "__init__.py", submodule_search_locations=[str(folder)]
-        )
-        assert spec and spec.loader
-        package = importlib.util.module_from_spec(spec)
-        sys.modules["build_data"] = package
-        spec.loader.exec_module(package)
-    return importlib.import_module(f"build_data.{family}")
+def _tool(module: str) -> ModuleType:
+    return build_module(module)
 
 
 def _rows(path: Path, header: list[str]) -> list[dict[str, str]]:
