@@ -1,6 +1,7 @@
 """A real local HTTP server playing the team server's ingest endpoint, for the http-sink tests.
 
-It implements the CONTRACT's ``POST /api/v1/ingest`` minimally but strictly, so a client that
+It implements the CONTRACT's ``POST /api/v1/ingest`` (and ``GET /api/v1/key``, which
+``wattprint login`` uses to check a key) minimally but strictly, so a client that
 gets the contract wrong fails here as it would against the real server:
 
 - ``Authorization: Bearer <key>``: missing or unknown -> 401; a key without the ``ingest`` scope
@@ -66,6 +67,9 @@ class FakeIngestServer:
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 fake._handle(self)
 
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                fake._handle(self)
+
             def log_message(self, *args: Any) -> None:
                 pass
 
@@ -113,6 +117,8 @@ class FakeIngestServer:
         seen: dict[str, Any] = {"path": path, "headers": headers, "items": None}
         with self._lock:
             self.requests.append(seen)
+        if path == "/api/v1/key" and self.mode == "ok":
+            return self._describe_key(seen, headers)
         if path != "/api/v1/ingest":
             seen["status"] = 404
             return 404, {"detail": "Not Found"}
@@ -155,6 +161,17 @@ class FakeIngestServer:
         accepted, duplicates = self._store(items)
         seen["status"] = 200
         return 200, {"accepted": accepted, "duplicates": duplicates}
+
+    def _describe_key(self, seen: dict[str, Any], headers: dict[str, str]) -> tuple[int, Any]:
+        auth = headers.get("authorization", "")
+        key = auth[len("Bearer "):] if auth.startswith("Bearer ") else None
+        if key is None or key not in self.keys:
+            seen["status"] = 401
+            return 401, _error(None, None, "missing or unknown API key")
+        seen["status"] = 200
+        return 200, {"prefix": key.split("_")[1], "scopes": sorted(self.keys[key]),
+                     "project": {"id": 1, "name": "vision"},
+                     "organisation": {"id": 1, "name": "acme"}}
 
     def _store(self, items: list[dict[str, Any]]) -> tuple[int, int]:
         accepted = duplicates = 0

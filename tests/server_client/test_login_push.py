@@ -76,12 +76,24 @@ def test_a_damaged_login_file_is_a_clear_error(tmp_path):
 def test_login_checks_the_key_and_saves_it_for_the_owner_only(server, monkeypatch, capsys):
     code, said = login(monkeypatch, capsys, server.url, GOOD_KEY)
     assert code == 0 and f"logged in to {server.url}" in said
+    assert ("as key wp_abcd1234_... of project 'vision' ('acme'); it may send runs and list "
+            "runs with `wattprint runs --server`") in said
     assert GOOD_KEY not in said
     path = credentials_path(load_config().environ)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert json.loads(path.read_text()) == {"server_url": server.url, "api_key": GOOD_KEY}
     check = server.requests[-1]
-    assert check["items"] == [] and check["headers"]["authorization"] == f"Bearer {GOOD_KEY}"
+    assert check["path"] == "/api/v1/key"
+    assert check["headers"]["authorization"] == f"Bearer {GOOD_KEY}"
+
+
+def test_login_saves_a_read_only_key_and_says_it_cannot_send_runs(server, monkeypatch, capsys):
+    reader = "wp_read5678_" + "r" * 43
+    server.keys[reader] = {"read"}
+    code, said = login(monkeypatch, capsys, server.url, reader)
+    assert code == 0 and "it may list runs with `wattprint runs --server`;" in said
+    assert "send runs" not in said
+    assert json.loads(credentials_path(load_config().environ).read_text())["api_key"] == reader
 
 
 def test_login_with_a_wrong_key_saves_nothing_and_says_why(server, monkeypatch, capsys):

@@ -1,9 +1,9 @@
 """``login`` and ``push``: the tracker's side of the team server.
 
 ``login URL`` asks for an API key (no echo, or one line on stdin with ``--key-stdin``), checks
-it with the server and saves URL + key with mode 0600 (:mod:`wattprint.credentials`). The
-server has no "who am I" route yet, so the check is the ingest endpoint with an empty batch:
-200 means the key is valid and may ingest.
+it with the server (``GET /api/v1/key``: any valid key answers with its scopes, project and
+organisation) and saves URL + key with mode 0600 (:mod:`wattprint.credentials`). It says what
+the key may do: ``ingest`` for machines that send runs, ``read`` for ``runs --server``.
 
 ``push [RUN_ID | --all]`` sends stored runs (info, records, spans, summary: the wire objects
 ``wattprint export`` prints) through the http sink. Ingest is idempotent, so pushing twice is
@@ -75,7 +75,7 @@ def _read_key(from_stdin: bool) -> str:
 def cmd_login(args: argparse.Namespace) -> int:
     from ..config import KEYS
     from ..credentials import Credentials, save_credentials
-    from ..sinks.http import HttpSink, HttpSinkError, require_httpx
+    from ..sinks.http import require_httpx
 
     try:
         url = KEYS["server_url"].parse(args.url)
@@ -84,17 +84,20 @@ def cmd_login(args: argparse.Namespace) -> int:
                          "host, e.g. https://wattprint.example.org")
     require_httpx()
     key = _read_key(args.key_stdin)
-    sink = HttpSink(url, key)
     try:
-        sink.send([])  # no whoami route yet: an empty ingest is accepted only with a valid key
-    except (HttpSinkError, WattprintError) as exc:
+        described = _server_get(url, key, "/api/v1/key", {})
+    except WattprintError as exc:
         say(f"the key was not saved: {exc}")
         return EXIT_FAILURE
-    finally:
-        sink.close()
     config = reading_settings()
     path = save_credentials(config.environ, Credentials(server_url=url, api_key=key))
-    say(f"logged in to {url}; the key is saved in {path} (readable by you only)")
+    scopes = described.get("scopes") or []
+    uses = {"ingest": "send runs", "read": "list runs with `wattprint runs --server`"}
+    say(f"logged in to {url} as key wp_{described.get('prefix')}_... of project "
+        f"{described.get('project', {}).get('name')!r} "
+        f"({described.get('organisation', {}).get('name')!r}); it may "
+        + (" and ".join(uses.get(scope, scope) for scope in scopes) or "do nothing")
+        + f"; saved in {path} (readable by you only)")
     return 0
 
 
@@ -218,8 +221,6 @@ def server_runs_page(config: Config, selection: Any, *, limit: int,
     A refusal or an unreachable server is a :class:`WattprintError` saying what to do; the key
     is never in it.
     """
-    import httpx
-
     from ..sinks.http import require_httpx, server_login
 
     require_httpx()
@@ -231,8 +232,18 @@ def server_runs_page(config: Config, selection: Any, *, limit: int,
                         ("until", selection.until_s), ("cursor", cursor)):
         if value is not None:
             params[name] = value
+    return url, _server_get(url, key, "/api/v1/runs", params, hint=(
+        " (log in with a key that has the read scope: `wattprint login URL`)"))
+
+
+def _server_get(url: str, key: str, path: str, params: dict[str, Any], *,
+                hint: str = "") -> dict[str, Any]:
+    """GET a server route with the key: its JSON object, else a :class:`WattprintError` saying
+    what went wrong (``hint`` added on 401/403); the key is never in it."""
+    import httpx
+
     try:
-        response = httpx.get(f"{url}/api/v1/runs", params=params,
+        response = httpx.get(f"{url}{path}", params=params,
                              headers={"Authorization": f"Bearer {key}"},
                              timeout=httpx.Timeout(10.0, connect=2.0))
     except httpx.HTTPError as exc:
@@ -243,8 +254,13 @@ def server_runs_page(config: Config, selection: Any, *, limit: int,
             message = response.json()["detail"]["message"]
         except (ValueError, KeyError, TypeError):
             message = response.text[:200]
-        hint = (" (log in with a key that has the read scope: `wattprint login URL`)"
-                if response.status_code in (401, 403) else "")
-        raise WattprintError(f"{url} answered {response.status_code}: {message}{hint}")
-    page: dict[str, Any] = response.json()
-    return url, page
+        raise WattprintError(f"{url} answered {response.status_code}: {message}"
+                             + (hint if response.status_code in (401, 403) else ""))
+    try:
+        answer = response.json()
+    except ValueError:
+        answer = None
+    if not isinstance(answer, dict):
+        raise WattprintError(f"{url}{path} did not answer a JSON object: is {url} a wattprint "
+                             "server?")
+    return answer

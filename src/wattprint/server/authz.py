@@ -30,6 +30,7 @@ members.read      yes    yes    yes     yes     -
 members.manage    yes    yes    no      no      -
 keys.manage       yes    yes    no      no      -
 session           any signed-in user (no organisation needed), never a key
+key               any valid API key, whatever its scopes (it describes itself), never a user
 ================  =====  =====  ======  ======  =========
 
 An admin manages admins, members and viewers; only an owner grants, changes or removes the
@@ -57,6 +58,7 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "members.manage": ("owner", "admin"),
     "keys.manage": ("owner", "admin"),
     "session": (),
+    "key": (),
 }
 _KEY_PERMISSIONS = {"read", "ingest"}  # a key's scope grants the permission of that name
 _UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -73,6 +75,7 @@ class Principal:
     project_id: int | None = None  # a key's project
     organisation_id: int | None = None  # the path's organisation, checked; else a key's
     role: str | None = None  # the user's role in organisation_id
+    scopes: tuple[str, ...] = ()  # a key's scopes, sorted
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> Exception:
@@ -96,6 +99,11 @@ def _by_key(request: Request, permission: str, org_id: int | None) -> Principal:
     from .auth import resolve_key
 
     identity = resolve_key(request)
+    if permission == "key":
+        return Principal(permission=permission, key_prefix=identity.prefix,
+                         project_id=identity.project_id,
+                         organisation_id=identity.organisation_id,
+                         scopes=tuple(sorted(identity.scopes)))
     if permission not in _KEY_PERMISSIONS:
         raise _error(403, f"an API key cannot {permission!r}: sign in as a user")
     if org_id is not None and org_id != identity.organisation_id:
@@ -105,7 +113,8 @@ def _by_key(request: Request, permission: str, org_id: int | None) -> Principal:
                           "use a key created with it")
     return Principal(permission=permission, key_prefix=identity.prefix,
                      project_id=identity.project_id,
-                     organisation_id=identity.organisation_id)
+                     organisation_id=identity.organisation_id,
+                     scopes=tuple(sorted(identity.scopes)))
 
 
 def _by_session(request: Request, permission: str, org_id: int | None) -> Principal:
@@ -116,6 +125,9 @@ def _by_session(request: Request, permission: str, org_id: int | None) -> Princi
     from .models import Membership
     from .sessions import SESSION_COOKIE, find_session
 
+    if permission == "key":
+        raise _error(401, "this route describes an API key: send Authorization: Bearer wp_...",
+                     {"WWW-Authenticate": "Bearer"})
     state = request.app.state
     session = find_session(state.engine, request.cookies.get(SESSION_COOKIE, ""),
                            now_s=state.wall_clock())

@@ -6,6 +6,7 @@ there). Sessions, CSRF: :mod:`.sessions`; the login rate limit: :mod:`.ratelimit
 ``POST /api/v1/login``                          ``{email, password}`` -> cookies + csrf_token
 ``POST /api/v1/logout``                         session
 ``GET  /api/v1/me``                             session: the user and their organisations
+``GET  /api/v1/key``                            any API key: its prefix, scopes, project, org
 ``GET|POST /api/v1/orgs/{org_id}/members``      members.read | members.manage (add by e-mail)
 ``PATCH|DELETE .../members/{user_id}``          members.manage (change role, remove)
 ``GET|POST /api/v1/orgs/{org_id}/keys``         keys.manage (list by prefix | create, shown once)
@@ -31,6 +32,7 @@ __all__ = ["router"]
 router = APIRouter()
 
 _SESSION = Depends(authorize("session"))
+_KEY = Depends(authorize("key"))
 _MEMBERS_READ = Depends(authorize("members.read"))
 _MEMBERS_MANAGE = Depends(authorize("members.manage"))
 _KEYS_MANAGE = Depends(authorize("keys.manage"))
@@ -136,6 +138,23 @@ def me(request: Request, principal: Principal = _SESSION) -> dict[str, Any]:
             .where(Membership.user_id == principal.user_id).order_by(Organisation.id)).all()
     return {"user_id": principal.user_id, "email": email,
             "organisations": [{"id": r.id, "name": r.name, "role": r.role} for r in rows]}
+
+
+@router.get("/api/v1/key")
+def key_itself(request: Request, principal: Principal = _KEY) -> dict[str, Any]:
+    """What the calling API key may do and where it writes (`wattprint login` shows this)."""
+    from sqlalchemy import select
+
+    from .models import Organisation, Project
+
+    with request.app.state.engine.connect() as connection:
+        row = connection.execute(
+            select(Project.name, Organisation.id, Organisation.name)
+            .join(Organisation, Organisation.id == Project.organisation_id)
+            .where(Project.id == principal.project_id)).one()
+    return {"prefix": principal.key_prefix, "scopes": list(principal.scopes),
+            "project": {"id": principal.project_id, "name": row[0]},
+            "organisation": {"id": row[1], "name": row[2]}}
 
 
 @router.get("/api/v1/orgs/{org_id}/members")
