@@ -62,6 +62,9 @@ def create_app(settings: Settings, *, wall_clock: Callable[[], float] | None = N
     app.include_router(accounts_router)
     from .security_headers import SecurityHeaders
     app.add_middleware(SecurityHeaders)
+    from .accesslog import AccessLog
+    # outermost: times and logs every request, whatever answers it (accesslog.py)
+    app.add_middleware(AccessLog, wall_clock=app.state.wall_clock)
 
     @app.exception_handler(IngestError)
     async def _refused(_request: Request, exc: IngestError) -> JSONResponse:

@@ -74,6 +74,7 @@ def require_scope(scope: str) -> Callable[[Request], KeyIdentity]:
         from fastapi import HTTPException
 
         identity = resolve_key(request)
+        request.state.principal = identity  # the access log names the caller (accesslog.py)
         if scope not in identity.scopes:
             raise HTTPException(status_code=403, detail={
                 "index": None, "field": None,

@@ -166,8 +166,11 @@ def authorize(permission: str) -> Callable[[Request], Principal]:
     def dependency(request: Request) -> Principal:
         org_id = _path_org(request)
         if request.headers.get("authorization"):
-            return _by_key(request, permission, org_id)
-        return _by_session(request, permission, org_id)
+            principal = _by_key(request, permission, org_id)
+        else:
+            principal = _by_session(request, permission, org_id)
+        request.state.principal = principal  # the access log names the caller (accesslog.py)
+        return principal
 
     setattr(dependency, _MARK, permission)
     return dependency
