@@ -66,7 +66,7 @@ def _chunks(rows: Sequence[dict[str, Any]]) -> Iterable[Sequence[dict[str, Any]]
 
 
 def _insert_new(connection: Connection, table: Table, rows: Sequence[dict[str, Any]],
-                keys: Sequence[str]) -> int:
+                keys: Sequence[str], inserted: list[dict[str, Any]] | None = None) -> int:
     """Insert the rows whose key is not stored yet; the number of such rows.
 
     The stored keys are read first: drivers disagree on the row count of a many-row insert
@@ -90,7 +90,13 @@ def _insert_new(connection: Connection, table: Table, rows: Sequence[dict[str, A
         # one cached statement, many parameter sets: SQLAlchemy sends multi-row batches
         # (insertmanyvalues) or uses the driver's executemany
         stmt = _insert(connection, table).on_conflict_do_nothing(index_elements=list(keys))
-        connection.execute(stmt, new)
+        if inserted is None:
+            connection.execute(stmt, new)
+        else:
+            # RETURNING names exactly the rows this statement stored: a concurrent request may
+            # have stored some of them since the read above (the rollups must not add those)
+            done = {tuple(found) for found in connection.execute(stmt.returning(*columns), new)}
+            inserted.extend(row for row in new if tuple(row[k] for k in keys) in done)
     return len(new)
 
 
@@ -247,9 +253,14 @@ def store_batch(connection: Connection, items: Sequence[Validated], *, project_i
                  where=lambda stmt: run_table.c.project_id == stmt.excluded.project_id,
                  keep=("project_id", "first_seen_s"))
     if records:
+        from . import rollups
+
         rows = list(records.values())
+        stored: list[dict[str, Any]] = []
         duplicates += len(rows) - _insert_new(
-            connection, IntervalRecord.__table__, rows, ("run_id", "seq"))  # type: ignore[arg-type]
+            connection, IntervalRecord.__table__, rows, ("run_id", "seq"),  # type: ignore[arg-type]
+            inserted=stored)
+        rollups.add_records(connection, stored)
     if beats:
         rows = list(beats.values())
         duplicates += len(rows) - _insert_new(

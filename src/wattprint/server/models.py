@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     Float,
@@ -29,12 +30,15 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = ["ROLES", "SCOPES", "ApiKey", "Base", "Experiment", "Heartbeat", "IntervalRecord",
            "LoginFailure", "LoginSession",
-           "Membership", "Organisation", "Project", "Rescore", "Run", "Span", "Summary", "User"]
+           "Membership", "Organisation", "Project", "Rescore", "RollupRun", "RollupRunHour", "Run",
+           "Span", "Summary", "User"]
 
 ROLES = ("owner", "admin", "member", "viewer")
 SCOPES = ("ingest", "read")
@@ -79,6 +83,10 @@ class Run(Base):
         Index("ix_runs_project_started", "project_id", "started_s"),
         Index("ix_runs_host_started", "host_id", "started_s"),
         Index("ix_runs_job", "job_id"),
+        # the runs list's order and cursor (a placeholder run sorts by when it was first seen)
+        Index("ix_runs_sort", func.coalesce(text("started_s"), text("first_seen_s")), "run_id"),
+        Index("ix_runs_project_sort", "project_id",
+              func.coalesce(text("started_s"), text("first_seen_s")), "run_id"),
     )
     run_id: Mapped[str] = mapped_column(String(), primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
@@ -251,3 +259,42 @@ class LoginFailure(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     subject: Mapped[str] = mapped_column(String(400))  # "account:<email>" or "ip:<address>"
     at_s: Mapped[float] = mapped_column(Float)
+
+
+class _RollupSums:
+    """The sums a rollup row keeps (see :mod:`.rollups`): grams per component follow each
+    record's share of its energy; ``intensity_kind`` is '' for records without one."""
+
+    intensity_kind: Mapped[str] = mapped_column(String(), primary_key=True)
+    records: Mapped[int] = mapped_column(Integer)
+    duration_s: Mapped[float] = mapped_column(Float)
+    energy_j: Mapped[float] = mapped_column(Float)
+    cpu_energy_j: Mapped[float] = mapped_column(Float)
+    gpu_energy_j: Mapped[float] = mapped_column(Float)
+    ram_energy_j: Mapped[float] = mapped_column(Float)
+    other_energy_j: Mapped[float] = mapped_column(Float)
+    emissions_g: Mapped[float] = mapped_column(Float)
+    cpu_emissions_g: Mapped[float] = mapped_column(Float)
+    gpu_emissions_g: Mapped[float] = mapped_column(Float)
+    ram_emissions_g: Mapped[float] = mapped_column(Float)
+    other_emissions_g: Mapped[float] = mapped_column(Float)
+    first_start_s: Mapped[float] = mapped_column(Float)
+    last_end_s: Mapped[float] = mapped_column(Float)
+
+
+class RollupRunHour(_RollupSums, Base):
+    """A run's records within one UTC hour, a record spanning hours split pro rata of time."""
+
+    __tablename__ = "rollup_run_hours"
+    __table_args__ = (Index("ix_rollup_run_hours_hour", "hour_start_s"),)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.run_id", ondelete="CASCADE"),
+                                        primary_key=True)
+    hour_start_s: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+
+
+class RollupRun(_RollupSums, Base):
+    """A run's records, whole."""
+
+    __tablename__ = "rollup_runs"
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.run_id", ondelete="CASCADE"),
+                                        primary_key=True)

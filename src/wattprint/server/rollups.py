@@ -1,0 +1,199 @@
+"""Rollups: the read path of totals and the runs list, kept beside the records table.
+
+Two tables (see :mod:`.models`) hold sums of a run's interval records, per kind of intensity
+(average and marginal grams are never added into one another):
+
+- ``rollup_runs``: per run, its records whole;
+- ``rollup_run_hours``: per run and UTC hour. A record spanning an hour boundary is split pro
+  rata of time (its power taken as even over its interval, the rule :mod:`.dedup` clips with),
+  so an hour holds exactly the energy that fell in it; its ``records`` count goes to the hour
+  the record starts in. ``first_start_s`` is the earliest start of a record with a share in the
+  hour: the query reading a partial edge hour from the records table starts its index range
+  there (:mod:`.query`).
+
+Exactness: :func:`add_records` is called by the ingest inside its transaction with exactly the
+records that transaction inserted (a retried record is never added twice), and it writes
+``column = column + excluded.column`` upserts, so two requests adding to one row add up
+(PostgreSQL locks the row; SQLite has one writer). Rows are written in key order so concurrent
+transactions lock them in the same order (no deadlock). :func:`rebuild` recomputes both tables
+from the records (migration 0003 backfills with it).
+"""
+
+from __future__ import annotations
+
+import math
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Iterable, Mapping
+
+    from sqlalchemy.engine import Connection
+
+__all__ = ["HOUR_S", "SUM_COLUMNS", "add_records", "hour_of", "rebuild"]
+
+HOUR_S = 3600
+COMPONENTS = ("cpu", "gpu", "ram", "other")
+# the columns a rollup row adds up (besides first_start_s / last_end_s, kept as min / max)
+SUM_COLUMNS = ("records", "duration_s", "energy_j", "cpu_energy_j", "gpu_energy_j",
+               "ram_energy_j", "other_energy_j", "emissions_g", "cpu_emissions_g",
+               "gpu_emissions_g", "ram_emissions_g", "other_emissions_g")
+_ROWS_PER_STATEMENT = 500  # 17 columns: far below both databases' bound-parameter limits
+_READ_CHUNK = 20_000
+
+
+def hour_of(time_s: float) -> int:
+    """The start of the UTC hour holding ``time_s``."""
+    return int(math.floor(time_s / HOUR_S)) * HOUR_S
+
+
+def _shares(start_s: float, duration_s: float) -> list[tuple[int, float]]:
+    """(hour, fraction of the record) for each hour the record has time in."""
+    if duration_s <= 0:
+        return [(hour_of(start_s), 1.0)]
+    end_s = start_s + duration_s
+    out = []
+    hour = hour_of(start_s)
+    while hour < end_s:
+        inside_s = min(end_s, hour + HOUR_S) - max(start_s, hour)
+        if inside_s > 0:
+            out.append((hour, inside_s / duration_s))
+        hour += HOUR_S
+    return out
+
+
+def _record_sums(record: Mapping[str, Any]) -> dict[str, float]:
+    energy_j = float(record["energy_j"])
+    grams = float(record["emissions_g"])
+    sums = {"duration_s": float(record["duration_s"]), "energy_j": energy_j, "emissions_g": grams}
+    for comp in COMPONENTS:
+        comp_j = float(record[f"{comp}_energy_j"])
+        sums[f"{comp}_energy_j"] = comp_j
+        # a component's share of the record's grams is its share of the record's energy
+        sums[f"{comp}_emissions_g"] = grams * comp_j / energy_j if energy_j > 0 else 0.0
+    return sums
+
+
+class _Accumulator:
+    """Rollup rows being summed in memory, keyed like the tables."""
+
+    def __init__(self) -> None:
+        self.runs: dict[tuple[str, str], dict[str, float]] = {}
+        self.hours: dict[tuple[str, int, str], dict[str, float]] = {}
+
+    @staticmethod
+    def _add(row: dict[str, float] | None, sums: Mapping[str, float], fraction: float,
+             records: int, start_s: float, end_s: float) -> dict[str, float]:
+        if row is None:
+            row = dict.fromkeys(SUM_COLUMNS, 0.0)
+            row["records"] = 0
+            row["first_start_s"], row["last_end_s"] = start_s, end_s
+        for name, value in sums.items():
+            row[name] += value * fraction
+        row["records"] += records
+        row["first_start_s"] = min(row["first_start_s"], start_s)
+        row["last_end_s"] = max(row["last_end_s"], end_s)
+        return row
+
+    def add(self, record: Mapping[str, Any]) -> None:
+        run_id, kind = record["run_id"], record.get("intensity_kind") or ""
+        start_s, duration_s = float(record["start_s"]), float(record["duration_s"])
+        end_s = start_s + max(duration_s, 0.0)
+        sums = _record_sums(record)
+        self.runs[(run_id, kind)] = self._add(self.runs.get((run_id, kind)), sums, 1.0, 1,
+                                              start_s, end_s)
+        first_hour = hour_of(start_s)
+        for hour, fraction in _shares(start_s, duration_s):
+            key = (run_id, hour, kind)
+            self.hours[key] = self._add(self.hours.get(key), sums, fraction,
+                                        1 if hour == first_hour else 0, start_s, end_s)
+
+
+def _tables() -> tuple[Any, Any]:
+    from .models import RollupRun, RollupRunHour
+
+    return RollupRun.__table__, RollupRunHour.__table__
+
+
+def _upsert(connection: Connection, table: Any, keys: tuple[str, ...],
+            rows: list[dict[str, Any]]) -> None:
+    """Insert rows, or add them into the stored row with the same key."""
+    if not rows:
+        return
+    from sqlalchemy import func
+
+    insert: Any
+    least: Any
+    greatest: Any
+    name = connection.dialect.name
+    if name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+
+        least, greatest = func.least, func.greatest
+    elif name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+
+        least, greatest = func.min, func.max  # SQLite's two-argument min/max are scalar
+    else:
+        raise RuntimeError(f"the server supports SQLite and PostgreSQL, not {name}")
+    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
+        stmt = insert(table).values(rows[start:start + _ROWS_PER_STATEMENT])
+        updates: dict[str, Any] = {column: table.c[column] + stmt.excluded[column]
+                                   for column in SUM_COLUMNS}
+        updates["first_start_s"] = least(table.c.first_start_s, stmt.excluded.first_start_s)
+        updates["last_end_s"] = greatest(table.c.last_end_s, stmt.excluded.last_end_s)
+        connection.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=updates))
+
+
+def _write(connection: Connection, acc: _Accumulator) -> None:
+    run_table, hour_table = _tables()
+    # key order: concurrent transactions take the row locks in the same order
+    _upsert(connection, run_table, ("run_id", "intensity_kind"),
+            [{"run_id": run_id, "intensity_kind": kind, **row}
+             for (run_id, kind), row in sorted(acc.runs.items())])
+    _upsert(connection, hour_table, ("run_id", "hour_start_s", "intensity_kind"),
+            [{"run_id": run_id, "hour_start_s": hour, "intensity_kind": kind, **row}
+             for (run_id, hour, kind), row in sorted(acc.hours.items())])
+
+
+def add_records(connection: Connection, records: Iterable[Mapping[str, Any]]) -> None:
+    """Add newly inserted records (rows of the records table, as dicts) to the rollups.
+
+    Call it in the transaction that inserted them, with only the records that transaction
+    inserted: a record added twice is counted twice."""
+    acc = _Accumulator()
+    for record in records:
+        acc.add(record)
+    _write(connection, acc)
+
+
+def rebuild(connection: Connection) -> int:
+    """Recompute both rollup tables from the records table; the number of records read.
+
+    Streams the records by run, so memory holds one chunk and the rollup rows of the runs in it.
+    """
+    from sqlalchemy import delete, select
+
+    from .models import IntervalRecord as r
+
+    run_table, hour_table = _tables()
+    connection.execute(delete(hour_table))
+    connection.execute(delete(run_table))
+    columns = (r.run_id, r.seq, r.start_s, r.duration_s, r.energy_j, r.cpu_energy_j,
+               r.gpu_energy_j, r.ram_energy_j, r.other_energy_j, r.emissions_g, r.intensity_kind)
+    count = 0
+    after: tuple[str, int] | None = None
+    while True:  # keyset pages by (run_id, seq): the primary key's order, no server cursor
+        query = select(*columns).order_by(r.run_id, r.seq).limit(_READ_CHUNK)
+        if after is not None:
+            from sqlalchemy import tuple_
+
+            query = query.where(tuple_(r.run_id, r.seq) > tuple_(*after))
+        rows = connection.execute(query).mappings().all()
+        if not rows:
+            return count
+        acc = _Accumulator()
+        for row in rows:
+            acc.add(dict(row))
+        _write(connection, acc)
+        count += len(rows)
+        after = (rows[-1]["run_id"], rows[-1]["seq"])
