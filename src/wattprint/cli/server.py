@@ -2,7 +2,14 @@
 
 ``wattprint server [--db URL] [--host H] [--port P]`` serves (uvicorn);
 ``wattprint server migrate`` brings the database to the newest schema;
-``wattprint server admin`` creates the first organisation, its owner and an ingest key.
+``wattprint server admin`` creates the first organisation, its owner and an ingest key;
+``wattprint server backup --to FILE`` copies a live SQLite database consistently.
+
+Settings: flag > ``WATTPRINT_SERVER_*`` variable > config file (``--config`` or
+``WATTPRINT_SERVER_CONFIG``, see server/settings_file.py) > default. Serving writes one access
+line per request to stderr (server/accesslog.py; uvicorn's own access log is off) and, on SIGTERM
+or SIGINT, stops accepting connections, lets requests in flight finish (at most
+``shutdown_timeout_s``), closes the database engine and exits 0.
 
 On SQLite (the default, ``<WATTPRINT_HOME>/server.db``) serving and ``admin`` migrate first, so
 ``wattprint server`` alone works; on PostgreSQL they refuse an unmigrated database and say to
@@ -26,12 +33,21 @@ def add_server(sub: Any) -> None:
         description="Run the team server (FastAPI on uvicorn), migrate its database, or create "
                     "its first organisation, owner and ingest API key. The database is "
                     "WATTPRINT_SERVER_DB or --db (default: SQLite in the wattprint home).")
-    server.add_argument("action", nargs="?", choices=("serve", "migrate", "admin"),
-                        default="serve", help="serve (default), migrate, or admin")
+    server.add_argument("action", nargs="?", choices=("serve", "migrate", "admin", "backup"),
+                        default="serve", help="serve (default), migrate, admin, or backup")
+    server.add_argument("--config", metavar="FILE",
+                        help="a TOML settings file (default: WATTPRINT_SERVER_CONFIG); "
+                             "environment variables and flags override it")
     server.add_argument("--db", metavar="URL",
                         help="database URL: sqlite:///PATH or postgresql+psycopg://...")
-    server.add_argument("--host", default="127.0.0.1", help="address to listen on (serve)")
-    server.add_argument("--port", type=int, default=8000, help="port to listen on (serve)")
+    server.add_argument("--host", help="address to listen on (serve; default 127.0.0.1)")
+    server.add_argument("--port", type=int, help="port to listen on (serve; default 8000)")
+    server.add_argument("--access-log", choices=("off", "json", "text"),
+                        help="access log on stderr (serve; default json)")
+    server.add_argument("--shutdown-timeout", type=float, metavar="SECONDS",
+                        help="on SIGTERM/SIGINT, how long requests in flight may take to "
+                             "finish (serve; default 30)")
+    server.add_argument("--to", metavar="FILE", help="backup: the new file to write")
     server.add_argument("--organisation", metavar="NAME", help="organisation name (admin)")
     server.add_argument("--email", metavar="ADDRESS", help="the owner's e-mail (admin)")
     server.add_argument("--project", default="default",
@@ -44,12 +60,23 @@ def add_server(sub: Any) -> None:
     server.set_defaults(handler=cmd_server)
 
 
-def _settings(args: Any) -> Any:
+# flag -> the variable it overrides (a flag beats the environment, which beats the file)
+_FLAG_VARIABLES = {"host": "WATTPRINT_SERVER_HOST", "port": "WATTPRINT_SERVER_PORT",
+                   "access_log": "WATTPRINT_SERVER_ACCESS_LOG",
+                   "shutdown_timeout": "WATTPRINT_SERVER_SHUTDOWN_TIMEOUT_S"}
+
+
+def settings_from_args(args: Any) -> Any:
     import os
 
     from ..server.settings import Settings
 
-    return Settings.from_environ(os.environ, db_url=args.db)
+    environ = dict(os.environ)
+    for flag, variable in _FLAG_VARIABLES.items():
+        value = getattr(args, flag, None)
+        if value is not None:
+            environ[variable] = str(value)
+    return Settings.from_environ(environ, db_url=args.db, config_path=args.config)
 
 
 def _ready_schema(engine: Any) -> None:
@@ -72,12 +99,28 @@ def cmd_server(args: Any) -> int:
         import sqlalchemy  # noqa: F401
     except ImportError:
         raise UsageError(SERVER_EXTRA_HINT)
-    settings = _settings(args)
+    settings = settings_from_args(args)
     if args.action == "migrate":
         return _migrate(settings)
     if args.action == "admin":
         return _admin(settings, args)
-    return _serve(settings, args)
+    if args.action == "backup":
+        return _backup(settings, args)
+    return _serve(settings)
+
+
+def _backup(settings: Any, args: Any) -> int:
+    from ..server.backup import backup_sqlite
+
+    if not args.to:
+        raise UsageError("`server backup` needs --to FILE (a new file)")
+    try:
+        result = backup_sqlite(settings.db_url, args.to)
+    except ValueError as exc:
+        say(f"server backup: {exc}")
+        return EXIT_FAILURE
+    say(f"backed up {_safe_url(settings.db_url)} to {result.path} ({result.size_bytes} bytes)")
+    return 0
 
 
 def _migrate(settings: Any) -> int:
@@ -140,9 +183,7 @@ def _admin(settings: Any, args: Any) -> int:
     return 0
 
 
-def _serve(settings: Any, args: Any) -> int:
-    import uvicorn
-
+def _serve(settings: Any) -> int:
     from ..server.app import create_app
     from ..server.db import make_engine
 
@@ -151,8 +192,47 @@ def _serve(settings: Any, args: Any) -> int:
         _ready_schema(engine)
     finally:
         engine.dispose()
-    say(f"serving on http://{args.host}:{args.port} (database {_safe_url(settings.db_url)})")
-    uvicorn.run(create_app(settings), host=args.host, port=args.port)
+    say(f"serving on http://{settings.host}:{settings.port} (database "
+        f"{_safe_url(settings.db_url)})")
+    return serve_app(create_app(settings), settings)
+
+
+def serve_app(app: Any, settings: Any) -> int:
+    """Run ``app`` under uvicorn until SIGTERM/SIGINT, then finish in-flight requests (at most
+    ``settings.shutdown_timeout_s``), close the app's database engine and return 0."""
+    import contextlib
+    import math
+    import signal
+    import threading
+
+    import uvicorn
+
+    from ..server.accesslog import configure_access_log, uvicorn_log_config
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Any:
+            # uvicorn's own version re-raises the signal once shut down, so a graceful stop
+            # would end as "killed by SIGTERM" (143); a finished shutdown is a success (0).
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            handled = (signal.SIGINT, signal.SIGTERM)
+            previous = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+
+    configure_access_log(settings.access_log)
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, access_log=False,
+                            log_config=uvicorn_log_config(settings.access_log),
+                            timeout_graceful_shutdown=math.ceil(settings.shutdown_timeout_s))
+    try:
+        Server(config).run()
+    finally:
+        app.state.engine.dispose()
     return 0
 
 
