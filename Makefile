@@ -20,8 +20,10 @@ demo: $(STAMP)
 # under .pgtest/. It is left running: several `make test` may share one tree at once, and the next run
 # reuses it (0.04 s instead of 1 s for initdb + start). `make pg-stop` stops it; `make clean` removes it.
 # WATTPRINT_TEST_NO_PG=1 skips PostgreSQL (its tests then skip, saying so).
+# The dashboard's browser tests need Debian's chromium and chromium-driver: installed if missing.
 test: $(STAMP)
-	@if [ "$${WATTPRINT_TEST_NO_PG:-}" != 1 ]; then \
+	@tools/browser_test_deps.sh >/dev/null || exit 1; \
+	if [ "$${WATTPRINT_TEST_NO_PG:-}" != 1 ]; then \
 	  WATTPRINT_TEST_PG_URL="$$(tools/pg_test_server.sh start)" || exit 1; \
 	  export WATTPRINT_TEST_PG_URL; \
 	fi; \

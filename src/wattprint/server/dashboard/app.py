@@ -1,0 +1,150 @@
+"""The dashboard's ASGI app: routes, templates, static files, headers. Read-only (GET only).
+
+``create_dashboard_app(data)`` serves any :class:`~.data.DashboardData`. Requests whose Host is
+not in ``allowed_hosts`` are refused: a page on another site must not read a loopback
+dashboard through DNS rebinding.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+from urllib.parse import urlencode
+
+# Runtime imports: the dashboard is served by Starlette (a FastAPI dependency) with Jinja2.
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ... import __version__
+from . import UPLOT_VERSION, fmt, views
+from .data import DashboardData, DataError
+
+__all__ = ["LOOPBACK_HOSTS", "UPLOT_VERSION", "create_dashboard_app"]
+
+HERE = Path(__file__).resolve().parent
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
+# No inline script anywhere (the run page's data travels in a JSON <script> block, which is
+# not executed); uPlot sets inline styles on its elements, hence style-src 'unsafe-inline'.
+_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+        "form-action 'self'")
+_HEADERS = [(b"content-security-policy", _CSP.encode()), (b"x-content-type-options", b"nosniff"),
+            (b"referrer-policy", b"no-referrer"), (b"x-frame-options", b"DENY")]
+
+
+class _SecurityHeaders:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def add_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = list(message.get("headers", [])) + _HEADERS
+            await send(message)
+
+        await self.app(scope, receive, add_headers)
+
+
+def _templates() -> Environment:
+    env = Environment(loader=FileSystemLoader(HERE / "templates"),
+                      autoescape=select_autoescape(["html"]), trim_blocks=True,
+                      lstrip_blocks=True)
+    env.filters.update(fmt.FILTERS)
+    env.globals.update(fmt=fmt, version=__version__, uplot_version=UPLOT_VERSION, qs=_qs)
+    return env
+
+
+def _qs(params: dict[str, Any], **changes: Any) -> str:
+    """``params`` with ``changes`` as a query string (None drops a key), for links."""
+    merged = {**params, **changes}
+    return urlencode({k: v for k, v in merged.items() if v is not None and v != ""})
+
+
+def create_dashboard_app(data: DashboardData, *,
+                         allowed_hosts: Sequence[str] = LOOPBACK_HOSTS) -> Starlette:
+    env = _templates()
+
+    def page(name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
+        return HTMLResponse(env.get_template(name).render(**context), status_code=status_code)
+
+    def refused(request: Request, exc: DataError, status_code: int = 400) -> Response:
+        if request.url.path.endswith((".json", ".csv")):
+            return JSONResponse({"detail": str(exc)}, status_code=status_code)
+        return page("error.html", {"message": str(exc), "title": "Cannot show this"},
+                    status_code)
+
+    def overview(request: Request) -> Response:
+        name = request.query_params.get("period") or "30d"
+        try:
+            return page("overview.html", views.overview_context(data, name))
+        except DataError as exc:
+            return refused(request, exc)
+
+    def runs(request: Request) -> Response:
+        try:
+            query = views.runs_query(dict(request.query_params))
+            return page("runs.html", views.runs_context(data, query))
+        except DataError as exc:
+            return refused(request, exc)
+
+    def runs_export(request: Request) -> Response:
+        kind = request.path_params["kind"]
+        if kind not in ("csv", "json"):
+            return refused(request, DataError(f"no export as {kind!r}: use runs.csv or runs.json"),
+                           404)
+        try:
+            rows = views.export_rows(data, views.runs_query(dict(request.query_params)))
+        except DataError as exc:
+            return refused(request, exc)
+        if kind == "csv":
+            return Response(views.export_csv(rows), media_type="text/csv; charset=utf-8",
+                            headers={"content-disposition": 'attachment; filename="runs.csv"'})
+        return Response(views.export_json(rows), media_type="application/json",
+                        headers={"content-disposition": 'attachment; filename="runs.json"'})
+
+    def run(request: Request) -> Response:
+        try:
+            return page("run.html", views.run_context(data, request.path_params["run_id"]))
+        except DataError as exc:
+            return refused(request, exc, 404)
+
+    def live(request: Request) -> Response:
+        text = request.query_params.get("since_seq")
+        try:
+            try:
+                since_seq = None if text in (None, "") else int(text)
+            except ValueError:
+                raise DataError(f"since_seq must be a whole number, not {text!r}") from None
+            payload = views.live_payload(data, request.path_params["run_id"], since_seq)
+        except DataError as exc:
+            return JSONResponse({"detail": str(exc)}, status_code=404 if since_seq_ok(text)
+                                else 400)
+        return JSONResponse(payload, headers={"cache-control": "no-store"})
+
+    def since_seq_ok(text: str | None) -> bool:
+        return text in (None, "") or text.lstrip("-").isdigit()
+
+    routes = [
+        Route("/", overview, name="overview"),
+        Route("/runs", runs, name="runs"),
+        Route("/runs.{kind:str}", runs_export, name="runs_export"),
+        Route("/runs/{run_id:str}/records.json", live, name="live"),
+        Route("/runs/{run_id:str}", run, name="run"),
+        Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
+    ]
+    app = Starlette(routes=routes, middleware=[
+        Middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts)),
+        Middleware(_SecurityHeaders),
+    ])
+    return app

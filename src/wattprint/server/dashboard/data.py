@@ -1,0 +1,123 @@
+"""The dashboard's one data seam: what the pages ask for, never how it is stored.
+
+:class:`DashboardData` is the protocol every page reads through. :mod:`.local` implements it
+over the local store's read API (:class:`~wattprint.store.Repository`); the team server will
+implement it over its own database. Figures are SI (J, g, s, W); presentation units are
+:mod:`.fmt`'s job.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+from ..._struct import dataclass, field
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ...records import Record, RunInfo, RunSummary, SpanRecord
+    from ...store.repository import Aggregate, RunRow
+
+__all__ = ["BREAKDOWNS", "SORT_KEYS", "DashboardData", "Overview", "Period", "RunDetail",
+           "RunsPage", "RunsQuery", "Totals", "DataError", "is_hole"]
+
+#: The overview's breakdowns, in the order the page shows them.
+BREAKDOWNS = ("project", "experiment", "component", "region", "host")
+#: Columns the runs table sorts by (``-`` prefix: descending).
+SORT_KEYS = ("started_s", "duration_s", "energy_j", "emissions_g", "project", "experiment",
+             "status", "hostname")
+
+
+class DataError(ValueError):
+    """A request the data cannot answer (unknown run, bad cursor): the message says what to do."""
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """``[since_s, until_s)`` in Unix seconds; ``since_s`` None: from the beginning."""
+
+    since_s: float | None
+    until_s: float
+
+    @property
+    def previous(self) -> Period | None:
+        """The period of the same length just before, for the trend (none for "all time")."""
+        if self.since_s is None:
+            return None
+        return Period(since_s=self.since_s - (self.until_s - self.since_s), until_s=self.since_s)
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    runs: int
+    energy_j: float
+    emissions_g: float
+
+
+@dataclass(frozen=True, slots=True)
+class Overview:
+    period: Period
+    totals: Totals
+    previous: Totals | None  # the period before, same length; None for "all time"
+    breakdowns: dict[str, list[Aggregate]]  # BREAKDOWNS key -> groups, largest energy first
+    recent: list[RunRow]  # newest runs in the period
+
+
+@dataclass(frozen=True, slots=True)
+class RunsQuery:
+    project: str | None = None
+    experiment: str | None = None
+    status: str | None = None
+    host: str | None = None
+    since_s: float | None = None
+    until_s: float | None = None
+    sort: str = "-started_s"  # one of SORT_KEYS, "-" for descending
+    limit: int = 50
+    cursor: str | None = None
+
+    def filters(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in ("project", "experiment", "status", "host",
+                                              "since_s", "until_s")
+                if getattr(self, k) is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class RunsPage:
+    items: list[RunRow]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RunDetail:
+    row: RunRow  # status (from heartbeats) and the listing's figures
+    info: RunInfo
+    summary: RunSummary
+    records: list[Record]  # downsampled to at most the asked number of points
+    records_total: int
+    spans: list[SpanRecord]
+    rescores: list[dict[str, Any]] = field(default_factory=list)
+
+
+def is_hole(before: Record, after: Record) -> bool:
+    """Whether the time between two consecutive records is a hole in the measurement: the next
+    record starts later than half an interval after the previous one ends."""
+    end_s = before.start_s + before.duration_s
+    return after.start_s - end_s > 0.5 * max(before.duration_s, 1e-9)
+
+
+@runtime_checkable
+class DashboardData(Protocol):
+    """Everything the dashboard reads. Raises :class:`DataError` for what it cannot answer."""
+
+    def now_s(self) -> float: ...
+
+    def overview(self, period: Period, *, top: int = 5) -> Overview: ...
+
+    def runs(self, query: RunsQuery) -> RunsPage: ...
+
+    def all_runs(self, query: RunsQuery, *, max_rows: int) -> list[RunRow]: ...
+
+    def run(self, run_id: str, *, max_points: int) -> RunDetail: ...
+
+    def run_row(self, run_id: str) -> RunRow: ...
+
+    def records_since(self, run_id: str, since_seq: int | None, *, limit: int) -> list[Record]: ...

@@ -1,0 +1,215 @@
+""":class:`~.data.DashboardData` over the local store's read API (``wattprint dashboard``).
+
+Everything goes through :class:`~wattprint.store.Repository`; no SQL here. The read API lists
+runs newest first with a cursor, so the newest-first table pages with the store's own cursor;
+any other sort order reads every matching run (a local store holds thousands, not millions)
+and pages by position, with a cursor that says so.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+import time
+from typing import Any, Callable
+
+from ..._struct import replace
+from ...errors import StoreError
+from ...store.repository import Aggregate, Repository, RunFilter, RunRow
+from .data import (
+    BREAKDOWNS,
+    SORT_KEYS,
+    DataError,
+    Overview,
+    Period,
+    RunDetail,
+    RunsPage,
+    RunsQuery,
+    Totals,
+    is_hole,
+)
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ...records import Record
+
+__all__ = ["LocalStoreData", "downsample"]
+
+_SORTED_MAX_ROWS = 100_000  # runs read to sort by something else than the start time
+
+
+class LocalStoreData:
+    """The dashboard's data from one (merged) local store, read-only."""
+
+    def __init__(self, repository: Repository, *, clock: Callable[[], float] = time.time) -> None:
+        self.repository = repository
+        self._clock = clock
+
+    def now_s(self) -> float:
+        return self._clock()
+
+    # -- overview ---------------------------------------------------------------------------
+    def _totals(self, period: Period) -> tuple[Totals, list[Aggregate]]:
+        by_project = self.repository.aggregate("project", _filter_of(period))
+        return Totals(runs=sum(a.runs for a in by_project),
+                      energy_j=sum(a.energy_j for a in by_project),
+                      emissions_g=sum(a.emissions_g for a in by_project)), by_project
+
+    def overview(self, period: Period, *, top: int = 5) -> Overview:
+        totals, by_project = self._totals(period)
+        previous = self._totals(period.previous)[0] if period.previous else None
+        breakdowns: dict[str, list[Aggregate]] = {}
+        for by in BREAKDOWNS:
+            groups = by_project if by == "project" else \
+                self.repository.aggregate(by, _filter_of(period))
+            # largest first; the key breaks ties so the order is stable
+            breakdowns[by] = sorted(groups, key=lambda a: (-a.energy_j, a.key))
+        recent = self.repository.runs(_filter_of(period), limit=top).items
+        return Overview(period=period, totals=totals, previous=previous, breakdowns=breakdowns,
+                        recent=recent)
+
+    # -- runs -------------------------------------------------------------------------------
+    def runs(self, query: RunsQuery) -> RunsPage:
+        key, descending = _sort_key(query.sort)
+        try:
+            if key == "started_s" and descending:
+                page = self.repository.runs(_filter_of(query), limit=query.limit,
+                                            cursor=query.cursor)
+                return RunsPage(items=page.items, next_cursor=page.next_cursor)
+            offset = _decode_offset(query.cursor) if query.cursor else 0
+            rows = self.all_runs(query, max_rows=_SORTED_MAX_ROWS)
+        except StoreError as exc:
+            raise DataError(str(exc)) from None
+        items = rows[offset:offset + query.limit]
+        more = offset + query.limit < len(rows)
+        return RunsPage(items=items,
+                        next_cursor=_encode_offset(offset + query.limit) if more else None)
+
+    def all_runs(self, query: RunsQuery, *, max_rows: int) -> list[RunRow]:
+        """Every matching run (at most ``max_rows``), in the query's order."""
+        rows: list[RunRow] = []
+        cursor: str | None = None
+        while len(rows) < max_rows:
+            page = self.repository.runs(_filter_of(query), limit=min(1000, max_rows - len(rows)),
+                                        cursor=cursor)
+            rows += page.items
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        key, descending = _sort_key(query.sort)
+        if key == "started_s" and descending:
+            return rows
+        # None sorts last either way; ties keep newest first (the store's order is stable).
+        present = [r for r in rows if getattr(r, key) is not None]
+        missing = [r for r in rows if getattr(r, key) is None]
+        present.sort(key=lambda r: getattr(r, key), reverse=descending)
+        return present + missing
+
+    # -- one run ----------------------------------------------------------------------------
+    def run_row(self, run_id: str) -> RunRow:
+        try:
+            info = self.repository.info(run_id)
+        except StoreError as exc:
+            raise DataError(str(exc)) from None
+        # The listing knows the effective status (heartbeats); find the run by its start time.
+        window = RunFilter(since_s=info.started_s, until_s=math.nextafter(info.started_s, math.inf))
+        for row in self.repository.runs(window, limit=1000).items:
+            if row.run_id == run_id:
+                return row
+        raise DataError(f"run {run_id!r} is stored without its listing row; run `wattprint "
+                        "runs` to check the store")
+
+    def run(self, run_id: str, *, max_points: int) -> RunDetail:
+        row = self.run_row(run_id)
+        repo = self.repository
+        records = repo.records(run_id, limit=None)
+        return RunDetail(row=row, info=repo.info(run_id), summary=repo.summary(run_id),
+                         records=downsample(records, max_points), records_total=len(records),
+                         spans=repo.spans(run_id), rescores=repo.rescores(run_id))
+
+    def records_since(self, run_id: str, since_seq: int | None, *, limit: int) -> list[Record]:
+        try:
+            return self.repository.records(run_id, since_seq=since_seq, limit=limit)
+        except StoreError as exc:
+            raise DataError(str(exc)) from None
+
+
+def downsample(records: list[Record], max_points: int) -> list[Record]:
+    """At most ``max_points`` records: consecutive records merged, energies summed.
+
+    A merged record spans from its first record's start to its last one's end, so mean power
+    stays energy / duration; a bucket never merges across a gap in time (the gap must stay
+    visible on the chart), so a run with many gaps may keep a few more points than asked.
+    """
+    if len(records) <= max_points:
+        return records
+    size = math.ceil(len(records) / max_points)
+    out: list[Record] = []
+    bucket: list[Record] = []
+    for record in records:
+        if bucket and (len(bucket) >= size or is_hole(bucket[-1], record)):
+            out.append(_merge(bucket))
+            bucket = []
+        bucket.append(record)
+    if bucket:
+        out.append(_merge(bucket))
+    return out
+
+
+def _merge(bucket: list[Record]) -> Record:
+    if len(bucket) == 1:
+        return bucket[0]
+    first, last = bucket[0], bucket[-1]
+    work: dict[str, float] = {}
+    for record in bucket:
+        for unit, count in record.work:
+            work[unit] = work.get(unit, 0.0) + count
+    energy_j = sum(r.energy_j for r in bucket)
+    emissions = sum(r.emissions_g for r in bucket)
+    return replace(
+        last, seq=last.seq, start_s=first.start_s,
+        duration_s=last.start_s + last.duration_s - first.start_s,
+        cpu_energy_j=sum(r.cpu_energy_j for r in bucket),
+        gpu_energy_j=sum(r.gpu_energy_j for r in bucket),
+        ram_energy_j=sum(r.ram_energy_j for r in bucket),
+        other_energy_j=sum(r.other_energy_j for r in bucket),
+        energy_j=energy_j, emissions_g=emissions,
+        # the bucket's energy-weighted intensity, so emissions = energy x intensity still holds
+        intensity_g_per_kwh=emissions / (energy_j * last.pue / 3.6e6) if energy_j > 0
+        else last.intensity_g_per_kwh,
+        components=(), gaps=tuple(dict.fromkeys(g for r in bucket for g in r.gaps)),
+        work=tuple(sorted(work.items())))
+
+
+def _filter_of(where: Period | RunsQuery) -> RunFilter:
+    if isinstance(where, Period):
+        return RunFilter(since_s=where.since_s, until_s=where.until_s)
+    return RunFilter(project=where.project, experiment=where.experiment, status=where.status,
+                     host=where.host, since_s=where.since_s, until_s=where.until_s)
+
+
+def _sort_key(sort: str) -> tuple[str, bool]:
+    descending = sort.startswith("-")
+    key = sort.lstrip("-")
+    if key not in SORT_KEYS:
+        raise DataError(f"cannot sort by {sort!r}; choose one of {', '.join(SORT_KEYS)} "
+                        "(a leading - for descending)")
+    return key, descending
+
+
+def _encode_offset(offset: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode().rstrip("=")
+
+
+def _decode_offset(cursor: str) -> int:
+    try:
+        data: Any = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        offset = int(data["offset"])
+    except (ValueError, TypeError, KeyError, binascii.Error):
+        raise DataError(f"invalid cursor {cursor!r}: use the table's Next link, or start again "
+                        "from the first page") from None
+    if offset < 0:
+        raise DataError(f"invalid cursor {cursor!r}: start again from the first page")
+    return offset

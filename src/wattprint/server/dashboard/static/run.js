@@ -1,0 +1,117 @@
+/* The run page: uPlot charts from the page's JSON block, and live records for a running run.
+   Numbers in tables arrive formatted by the server (one formatting module); this script only
+   places them. Vanilla JS, no build step. */
+(function () {
+  "use strict";
+  var block = document.getElementById("run-data");
+  if (!block || typeof uPlot === "undefined") { return; }
+  var data = JSON.parse(block.textContent);
+  var comps = data.components;
+  var css = getComputedStyle(document.documentElement);
+  function colour(name) { return css.getPropertyValue("--c-" + name).trim() || "#777"; }
+  var fg = css.getPropertyValue("--fg").trim(), grid = css.getPropertyValue("--grid").trim();
+
+  // Series columns: x (end of each record, Unix s), watts per component, total, Wh, g/kWh.
+  var cols = { x: [], total: [], cum: [], intensity: [] };
+  comps.forEach(function (c) { cols[c] = []; });
+  var cumJ = 0, lastEnd = null;
+
+  function hole() {  // a null breaks the line: the gap shows on the time axis
+    cols.x.push(lastEnd + 1e-3);
+    cols.total.push(null); cols.cum.push(null); cols.intensity.push(null);
+    comps.forEach(function (c) { cols[c].push(null); });
+  }
+  function add(r) {
+    var end = r.start_s + r.duration_s;
+    if (lastEnd !== null && r.start_s - lastEnd > 0.5 * Math.max(r.duration_s, 1e-9)) { hole(); }
+    var s = r.duration_s > 0 ? r.duration_s : null;
+    cumJ += r.energy_j;
+    cols.x.push(end);
+    comps.forEach(function (c) { cols[c].push(s ? r[c + "_energy_j"] / s : null); });
+    cols.total.push(s ? r.energy_j / s : null);
+    cols.cum.push(cumJ / 3600);
+    cols.intensity.push(r.intensity_g_per_kwh);
+    lastEnd = end;
+  }
+  data.records.forEach(add);
+
+  function axes(label) {
+    return [{ stroke: fg, grid: { stroke: grid } },
+            { stroke: fg, grid: { stroke: grid }, label: label, size: 60 }];
+  }
+  // The axis in UTC, as every time the dashboard writes (a team spans time zones).
+  function utc(ts) { return uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"); }
+  function width(el) { return Math.max(280, el.clientWidth); }
+  function make(id, label, series, values, height) {
+    var el = document.getElementById(id);
+    var opts = { width: width(el), height: height, axes: axes(label), tzDate: utc,
+                 series: [{}].concat(series), legend: { live: true },
+                 cursor: { drag: { x: true, y: false } } };
+    var plot = new uPlot(opts, [cols.x].concat(values()), el);
+    plot._values = values;
+    return plot;
+  }
+  var lines = comps.map(function (c) {
+    return { label: c.toUpperCase() + " W", stroke: colour(c), width: 2 };
+  });
+  lines.push({ label: "Total W", stroke: colour("total"), width: 2, dash: [6, 4] });
+  var plots = [
+    make("chart-power", "W", lines, function () {
+      return comps.map(function (c) { return cols[c]; }).concat([cols.total]);
+    }, 260),
+    make("chart-energy", "Wh", [{ label: "Energy Wh", stroke: colour("energy"), width: 2,
+                                  fill: colour("energy") + "33" }],
+         function () { return [cols.cum]; }, 200),
+    make("chart-intensity", "gCO₂e/kWh", [{ label: "gCO₂e/kWh", stroke: colour("intensity"),
+                                            width: 2 }],
+         function () { return [cols.intensity]; }, 160)
+  ];
+  function redraw() {
+    plots.forEach(function (p) { p.setData([cols.x].concat(p._values())); });
+  }
+  window.addEventListener("resize", function () {
+    plots.forEach(function (p) { p.setSize({ width: width(p.root.parentNode), height: p.height }); });
+  });
+  document.documentElement.dataset.chartsDrawn = String(plots.length);
+
+  // -- live: poll for records after the last seq while the run is running -----------------
+  if (data.status !== "running") { return; }
+  var since = data.last_seq, body = document.getElementById("records-body");
+  var status = document.getElementById("run-status");
+  // at most every 2 s: the endpoint reads only records after the last seq
+  var every = Math.min(Math.max(1000, (data.interval_s || 2) * 1000), 2000);
+  function row(r) {
+    var tr = document.createElement("tr");
+    tr.dataset.seq = r.seq;
+    var cells = [r.text.time, r.text.duration].concat(
+      comps.map(function (c) { return r.text[c + "_w"]; }),
+      [r.text.total_w, r.text.energy, r.text.emissions, r.text.intensity, r.text.gaps]);
+    cells.forEach(function (text, i) {
+      var td = document.createElement("td");
+      td.textContent = text;
+      if (i > 0 && i < cells.length - 1) { td.className = "num"; }
+      tr.appendChild(td);
+    });
+    body.appendChild(tr);
+  }
+  function poll() {
+    var url = data.live_url + (since === null ? "" : "?since_seq=" + encodeURIComponent(since));
+    fetch(url, { headers: { accept: "application/json" } }).then(function (res) {
+      if (!res.ok) { throw new Error("HTTP " + res.status); }
+      return res.json();
+    }).then(function (live) {
+      live.records.forEach(function (r) { add(r); row(r); });
+      if (live.records.length) { redraw(); }
+      since = live.last_seq;
+      status.textContent = live.status;
+      status.className = "status s-" + live.status;
+      if (live.status === "running" || live.more) {
+        setTimeout(poll, live.more ? 0 : every);
+      } else {
+        var badge = document.getElementById("live-badge");
+        if (badge) { badge.textContent = "run ended: reload for its final totals"; }
+      }
+    }).catch(function () { setTimeout(poll, every * 2); });
+  }
+  setTimeout(poll, every);
+})();

@@ -1,0 +1,208 @@
+"""What each page shows, computed from :class:`~.data.DashboardData`; no HTTP here.
+
+Each function returns the template's context (plain values and the read API's objects);
+:mod:`.app` turns requests into calls and contexts into HTML, CSV or JSON.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from . import fmt
+from .data import BREAKDOWNS, SORT_KEYS, DashboardData, DataError, Period, RunsQuery, is_hole
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ...records import Record, SpanRecord
+    from ...store.repository import RunRow
+
+__all__ = ["PERIODS", "STATUSES", "export_csv", "export_json", "live_payload", "overview_context",
+           "period_of", "record_row", "run_context", "runs_context", "runs_query"]
+
+#: The overview's periods: name -> (label, seconds; None: all time).
+PERIODS: dict[str, tuple[str, float | None]] = {
+    "24h": ("Last 24 hours", 86400.0), "7d": ("Last 7 days", 7 * 86400.0),
+    "30d": ("Last 30 days", 30 * 86400.0), "90d": ("Last 90 days", 90 * 86400.0),
+    "365d": ("Last 365 days", 365 * 86400.0), "all": ("All time", None),
+}
+STATUSES = ("running", "finished", "failed", "interrupted")
+MAX_CHART_POINTS = 20_000  # uPlot draws 100,000 easily; a page of 20,000 rows stays light
+MAX_TABLE_ROWS = 500  # the chart's table alternative: the first rows, the rest in the JSON
+MAX_EXPORT_ROWS = 100_000
+LIVE_BATCH = 1000
+COLUMNS = (("run_id", "Run"), ("project", "Project"), ("experiment", "Experiment"),
+           ("started_s", "Started"), ("status", "Status"), ("hostname", "Host"),
+           ("duration_s", "Duration"), ("energy_j", "Energy"), ("emissions_g", "Emissions"))
+
+
+def period_of(name: str, now_s: float) -> Period:
+    if name not in PERIODS:
+        raise DataError(f"unknown period {name!r}; choose one of {', '.join(PERIODS)}")
+    seconds = PERIODS[name][1]
+    return Period(since_s=None if seconds is None else now_s - seconds, until_s=now_s)
+
+
+def overview_context(data: DashboardData, period_name: str) -> dict[str, Any]:
+    period = period_of(period_name, data.now_s())
+    overview = data.overview(period, top=10)
+    return {"overview": overview, "period_name": period_name, "periods": PERIODS,
+            "breakdowns": BREAKDOWNS, "previous": overview.previous}
+
+
+def runs_query(params: dict[str, str], *, limit: int = 50) -> RunsQuery:
+    """A :class:`RunsQuery` from the page's query string; bad values raise :class:`DataError`."""
+    def number(name: str) -> float | None:
+        text = params.get(name) or None
+        if text is None:
+            return None
+        try:
+            return float(text)
+        except ValueError:
+            raise DataError(f"{name} must be a Unix time in seconds, not {text!r}") from None
+
+    status = params.get("status") or None
+    if status is not None and status not in STATUSES:
+        raise DataError(f"unknown status {status!r}; choose one of {', '.join(STATUSES)}")
+    sort = params.get("sort") or "-started_s"
+    if sort.lstrip("-") not in SORT_KEYS:
+        raise DataError(f"cannot sort by {sort!r}; choose one of {', '.join(SORT_KEYS)} "
+                        "(a leading - for descending)")
+    try:
+        limit = int(params.get("limit") or limit)
+    except ValueError:
+        raise DataError(f"limit must be a whole number, not {params.get('limit')!r}") from None
+    if not 1 <= limit <= 1000:
+        raise DataError(f"limit must be between 1 and 1000, not {limit}")
+    return RunsQuery(project=params.get("project") or None,
+                     experiment=params.get("experiment") or None, status=status,
+                     host=params.get("host") or None, since_s=number("since_s"),
+                     until_s=number("until_s"), sort=sort, limit=limit,
+                     cursor=params.get("cursor") or None)
+
+
+def runs_context(data: DashboardData, query: RunsQuery) -> dict[str, Any]:
+    page = data.runs(query)
+    return {"page": page, "query": query, "filters": query.filters(), "columns": COLUMNS,
+            "statuses": STATUSES}
+
+
+def export_rows(data: DashboardData, query: RunsQuery) -> list[RunRow]:
+    return data.all_runs(query, max_rows=MAX_EXPORT_ROWS)
+
+
+_CSV_FIELDS = ("run_id", "project", "experiment", "started_s", "ended_s", "status", "hostname",
+               "host_id", "job_id", "duration_s", "energy_j", "emissions_g", "exit_code")
+
+
+def export_csv(rows: list[RunRow]) -> str:
+    """The table as CSV: every matching run, full precision, SI units named in the header."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(_CSV_FIELDS)
+    for row in rows:
+        writer.writerow(["" if getattr(row, f) is None else getattr(row, f) for f in _CSV_FIELDS])
+    return out.getvalue()
+
+
+def export_json(rows: list[RunRow]) -> str:
+    return json.dumps([row.to_dict() for row in rows], indent=1)
+
+
+COMPONENTS = ("cpu", "gpu", "ram", "other")
+
+
+def record_row(record: Record) -> dict[str, Any]:
+    """One record as the run page's script and the live endpoint carry it: SI figures, and
+    ``text``, the table cells written by :mod:`.fmt` (the script never formats a number)."""
+    seconds = record.duration_s
+    watts = {c: getattr(record, f"{c}_energy_j") / seconds if seconds > 0 else None
+             for c in COMPONENTS}
+    total_w = record.energy_j / seconds if seconds > 0 else None
+    text = {"time": fmt.timestamp(record.start_s), "duration": fmt.duration(seconds),
+            **{f"{c}_w": fmt.power(w) for c, w in watts.items()}, "total_w": fmt.power(total_w),
+            "energy": fmt.energy(record.energy_j), "emissions": fmt.emissions(record.emissions_g),
+            "intensity": fmt.intensity(record.intensity_g_per_kwh),
+            "gaps": "; ".join(record.gaps)}
+    return {"seq": record.seq, "start_s": record.start_s, "duration_s": seconds,
+            "cpu_energy_j": record.cpu_energy_j, "gpu_energy_j": record.gpu_energy_j,
+            "ram_energy_j": record.ram_energy_j, "other_energy_j": record.other_energy_j,
+            "energy_j": record.energy_j, "emissions_g": record.emissions_g,
+            "intensity_g_per_kwh": record.intensity_g_per_kwh, "gaps": list(record.gaps),
+            "text": text}
+
+
+def _span_tree(spans: list[SpanRecord]) -> list[tuple[int, SpanRecord]]:
+    """(depth, span) in tree order: each span under its parent, siblings by first start."""
+    ids = {s.span_id for s in spans}
+    children: dict[str | None, list[SpanRecord]] = {}
+    for span in spans:
+        parent = span.parent_id if span.parent_id in ids else None
+        children.setdefault(parent, []).append(span)
+    out: list[tuple[int, SpanRecord]] = []
+
+    def walk(parent: str | None, depth: int) -> None:
+        for span in children.get(parent, []):
+            out.append((depth, span))
+            walk(span.span_id, depth + 1)
+
+    walk(None, 0)
+    return out
+
+
+def _badges(detail: Any) -> dict[str, Any]:
+    """The intensity's provenance, as badges: live/bundled, basis, scope, gases, year, stale."""
+    intensity = dict(detail.summary.intensity or {})
+    note = str(intensity.get("note") or "")
+    return {"live": bool(intensity.get("live")), "basis": intensity.get("basis"),
+            "scope": intensity.get("scope"), "gases": intensity.get("gases"),
+            "year": intensity.get("year"), "kind": intensity.get("kind"),
+            "source": intensity.get("source"), "zone": intensity.get("zone"),
+            "stale": "stale" in note.lower(), "note": note or None,
+            "g_per_kwh": intensity.get("g_per_kwh"), "varied": intensity.get("varied")}
+
+
+def run_context(data: DashboardData, run_id: str) -> dict[str, Any]:
+    detail = data.run(run_id, max_points=MAX_CHART_POINTS)
+    rows = [record_row(r) for r in detail.records]
+    # a merged (downsampled) record carries its last record's seq: polling resumes after it
+    last_seq = detail.records[-1].seq if detail.records else None
+    energy = detail.summary.energy_j or {}
+    used = [c for c in COMPONENTS if energy.get(c)] or ["cpu"]
+    chart = {"records": rows, "last_seq": last_seq, "status": detail.row.status,
+             "components": used, "interval_s": detail.info.interval_s,
+             "live_url": f"/runs/{run_id}/records.json",
+             "downsampled": len(rows) < detail.records_total}
+    return {"detail": detail, "row": detail.row, "info": detail.info, "summary": detail.summary,
+            # "<" escaped: a run id or gap note holding "</script>" stays inside the data block
+            "chart_json": json.dumps(chart).replace("<", "\\u003c"), "table_rows": rows[:MAX_TABLE_ROWS],
+            "components": used, "holes": _holes(detail.records),
+            "spans": _span_tree(detail.spans), "intensity": _badges(detail),
+            "location": dict(detail.info.location or {}), "host": dict(detail.info.host or {}),
+            "live": detail.row.status == "running"}
+
+
+def _holes(records: list[Record]) -> list[dict[str, Any]]:
+    """Where the measurement has holes: time between records, and records that say so."""
+    out: list[dict[str, Any]] = []
+    for before, after in zip(records, records[1:], strict=False):
+        if is_hole(before, after):
+            out.append({"from_s": before.start_s + before.duration_s, "to_s": after.start_s,
+                        "what": "no record (tracker paused or stopped, or the machine slept)"})
+    for record in records:
+        for note in record.gaps:
+            out.append({"from_s": record.start_s, "to_s": record.start_s + record.duration_s,
+                        "what": note})
+    return sorted(out, key=lambda h: h["from_s"])
+
+
+def live_payload(data: DashboardData, run_id: str, since_seq: int | None) -> dict[str, Any]:
+    """New records since ``since_seq`` and the run's status now (the run page polls this)."""
+    records = data.records_since(run_id, since_seq, limit=LIVE_BATCH)
+    row = data.run_row(run_id)
+    return {"run_id": run_id, "status": row.status, "heartbeat_s": row.heartbeat_s,
+            "records": [record_row(r) for r in records],
+            "last_seq": records[-1].seq if records else since_seq,
+            "more": len(records) == LIVE_BATCH}
