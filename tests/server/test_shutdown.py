@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 
 from wattprint.server.models import IntervalRecord, Summary
 
@@ -113,6 +114,10 @@ def _post_in_background(server: HeldServer, items: list, key: str) -> tuple[thre
     return thread, outcome
 
 
+def _shown(db_url: str) -> str:
+    return make_url(db_url).render_as_string(hide_password=True)
+
+
 def _stored(engine) -> tuple[int, int]:
     with engine.connect() as connection:
         return (connection.execute(select(func.count()).select_from(IntervalRecord)).scalar_one(),
@@ -151,6 +156,8 @@ def test_a_signal_lets_the_ingest_in_flight_finish_and_refuses_new_connections(
     assert {line["path"] for line in access} == {"/readyz", "/api/v1/ingest"}
     messages = [line["message"] for line in lines if line.get("logger", "").startswith("uvicorn")]
     assert "Shutting down" in messages and not any("HTTP/1.1" in m for m in messages)
+    assert [line["message"] for line in lines if line.get("logger") == "wattprint.server"] == [
+        f"serving on http://127.0.0.1:{server.port} (database {_shown(db_url)})"]
     assert org.api_key not in server.log_path.read_text()
 
 

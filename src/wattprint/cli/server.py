@@ -192,8 +192,6 @@ def _serve(settings: Any) -> int:
         _ready_schema(engine)
     finally:
         engine.dispose()
-    say(f"serving on http://{settings.host}:{settings.port} (database "
-        f"{_safe_url(settings.db_url)})")
     return serve_app(create_app(settings), settings)
 
 
@@ -201,6 +199,7 @@ def serve_app(app: Any, settings: Any) -> int:
     """Run ``app`` under uvicorn until SIGTERM/SIGINT, then finish in-flight requests (at most
     ``settings.shutdown_timeout_s``), close the app's database engine and return 0."""
     import contextlib
+    import logging
     import math
     import signal
     import threading
@@ -229,6 +228,10 @@ def serve_app(app: Any, settings: Any) -> int:
     config = uvicorn.Config(app, host=settings.host, port=settings.port, access_log=False,
                             log_config=uvicorn_log_config(settings.access_log),
                             timeout_graceful_shutdown=math.ceil(settings.shutdown_timeout_s))
+    # in the log's own format (a JSON line under json), like uvicorn's messages that follow
+    logging.getLogger("wattprint.server").info(
+        "serving on http://%s:%s (database %s)", settings.host, settings.port,
+        _safe_url(settings.db_url))
     try:
         Server(config).run()
     finally:

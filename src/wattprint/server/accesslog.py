@@ -227,6 +227,10 @@ def uvicorn_log_config(log_format: str) -> dict[str, Any]:
         "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": formatter,
                                 "stream": "ext://sys.stderr"}},
         "loggers": {"uvicorn": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+                    # the server's own messages (serving on ...); the access logger below it
+                    # has its own handler and does not propagate
+                    "wattprint.server": {"handlers": ["stderr"], "level": "INFO",
+                                         "propagate": False},
                     "uvicorn.error": {"level": "INFO"},
                     "uvicorn.access": {"handlers": [], "level": "WARNING", "propagate": False}},
     }
