@@ -20,6 +20,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Callable
 
+    import httpx
     from fastapi import FastAPI
 
     from .settings import Settings
@@ -39,7 +40,9 @@ _INGEST_BODY = {
 }
 
 
-def create_app(settings: Settings, *, wall_clock: Callable[[], float] | None = None) -> FastAPI:
+def create_app(settings: Settings, *, wall_clock: Callable[[], float] | None = None,
+               http_transport: httpx.BaseTransport | None = None) -> FastAPI:
+    """The app; ``http_transport`` carries its calls to the OpenID provider (tests: a fake)."""
     import time
 
     from fastapi import FastAPI
@@ -60,6 +63,8 @@ def create_app(settings: Settings, *, wall_clock: Callable[[], float] | None = N
     app.include_router(query_router)
     from .routes_accounts import router as accounts_router
     app.include_router(accounts_router)
+    from .routes_oidc import install as install_oidc
+    install_oidc(app, transport=http_transport)  # only when settings.oidc names a provider
     from .security_headers import SecurityHeaders
     app.add_middleware(SecurityHeaders)
     from .accesslog import AccessLog

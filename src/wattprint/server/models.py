@@ -36,7 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = ["ROLES", "SCOPES", "ApiKey", "Base", "Experiment", "Heartbeat", "IntervalRecord",
-           "LoginFailure", "LoginSession",
+           "LoginFailure", "LoginSession", "OidcPendingLogin", "UserIdentity",
            "Membership", "Organisation", "Project", "Rescore", "RollupRun", "RollupRunHour", "Run",
            "Span", "Summary", "User"]
 
@@ -220,6 +220,40 @@ class Membership(Base):
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"),
                                                  primary_key=True)
     role: Mapped[str] = mapped_column(String(16))
+
+
+class UserIdentity(Base):
+    """A user's account at an OpenID provider: the provider's (issuer, subject), linked once.
+
+    The subject, not the e-mail, is what identifies a person at a provider (an address can be
+    reassigned); see oidc_users.py for when a link is made.
+    """
+
+    __tablename__ = "user_identities"
+    __table_args__ = (Index("ix_user_identities_user", "user_id"),)
+    issuer: Mapped[str] = mapped_column(String(), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    email: Mapped[str | None] = mapped_column(String(320), nullable=True)  # when linked
+    created_s: Mapped[float] = mapped_column(Float)
+    last_login_s: Mapped[float] = mapped_column(Float)
+
+
+class OidcPendingLogin(Base):
+    """A sign-in sent to the OpenID provider and not back yet (10 minutes at most).
+
+    Server-side, so a state is used once (the callback deletes its row) and the PKCE verifier
+    never leaves the server; ``browser_sha256`` binds it to the browser that started it.
+    """
+
+    __tablename__ = "oidc_pending_logins"
+    __table_args__ = (Index("ix_oidc_pending_logins_expires", "expires_s"),)
+    state_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    browser_sha256: Mapped[str] = mapped_column(String(64))
+    nonce: Mapped[str] = mapped_column(String(128))
+    code_verifier: Mapped[str] = mapped_column(String(128))
+    next_path: Mapped[str] = mapped_column(Text)
+    expires_s: Mapped[float] = mapped_column(Float)
 
 
 class ApiKey(Base):

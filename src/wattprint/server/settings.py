@@ -16,6 +16,9 @@ Built explicitly (tests, embedding) or from environment variables with
 ``WATTPRINT_SERVER_CONFIG``  a TOML file with the same settings under short keys (``db``,
                              ``port``, ...): it fills only what the environment leaves unset;
                              see settings_file.py. docs/server-operations.md lists them all.
+``WATTPRINT_SERVER_OIDC_*``  optional sign-in through an OpenID provider (issuer, client id and
+                             secret, redirect URL, auto-provisioning): see
+                             :func:`.oidc.oidc_settings_from_environ`. Off when no issuer is set.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pathlib import Path
     from typing import Mapping
+
+    from .oidc import OidcSettings
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "DEFAULT_MAX_ITEMS", "Settings", "load_pepper"]
 
@@ -46,6 +51,7 @@ class Settings:
     access_log: str = "json"  # off | json | text
     shutdown_timeout_s: float = 30.0  # in-flight requests get this long after SIGTERM
     pepper_file: str | None = None  # read when no pepper is given
+    oidc: OidcSettings | None = None  # None: local accounts only
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str], *, db_url: str | None = None,
@@ -53,6 +59,7 @@ class Settings:
         """Settings from ``WATTPRINT_SERVER_*`` variables over the config file (``config_path``,
         else ``WATTPRINT_SERVER_CONFIG``); ``db_url`` (a flag) wins."""
         from ..config import default_home
+        from .oidc import oidc_settings_from_environ
         from .settings_file import with_config_file
 
         environ = with_config_file(environ, config_path)
@@ -70,6 +77,7 @@ class Settings:
             access_log=_log_format(environ, "WATTPRINT_SERVER_ACCESS_LOG", "json"),
             shutdown_timeout_s=_seconds(environ, "WATTPRINT_SERVER_SHUTDOWN_TIMEOUT_S", 30.0),
             pepper_file=environ.get("WATTPRINT_SERVER_PEPPER_FILE") or None,
+            oidc=oidc_settings_from_environ(environ),
         )
 
 
