@@ -497,3 +497,77 @@ def test_settings_from_the_environment(tmp_path):
     local = oidc_settings_from_environ({**environ, "WATTPRINT_SERVER_OIDC_ISSUER":
                                         "http://localhost:8080/realms/dev"})
     assert local is not None and local.issuer.startswith("http://localhost")
+
+
+# --- races between processes -----------------------------------------------------------------
+
+def _take_state(db_url: str, state: str, start, results) -> None:
+    from wattprint.server.db import make_engine
+    from wattprint.server.oidc import OidcError
+    from wattprint.server.oidc_users import take_pending
+
+    engine = make_engine(db_url)
+    start.wait()
+    try:
+        with engine.begin() as connection:
+            take_pending(connection, state=state, browser_token="b" * 43, now_s=NOW)
+        results.put("taken")
+    except OidcError as exc:
+        results.put(exc.status)
+    finally:
+        engine.dispose()
+
+
+def _link(db_url: str, start, results) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    from wattprint.server.db import make_engine
+    from wattprint.server.oidc import Identity
+    from wattprint.server.oidc_users import user_for_identity
+
+    engine = make_engine(db_url)
+    identity = Identity(issuer=ISSUER, subject="kc-42", email=OWNER_EMAIL, email_verified=True)
+    start.wait()
+    try:
+        with engine.begin() as connection:
+            results.put(user_for_identity(connection, identity, oidc_settings(), now_s=NOW))
+    except IntegrityError:  # the route answers this one with 409 "start again"
+        results.put("conflict")
+    finally:
+        engine.dispose()
+
+
+def _run_racers(target, args: tuple, count: int = 4) -> list:
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    start, results = context.Event(), context.Queue()
+    workers = [context.Process(target=target, args=(*args, start, results))
+               for _ in range(count)]
+    for worker in workers:
+        worker.start()
+    start.set()
+    for worker in workers:
+        worker.join(timeout=120)
+    assert [worker.exitcode for worker in workers] == [0] * count
+    return [results.get(timeout=5) for _ in range(count)]
+
+
+def test_processes_racing_with_one_state_let_exactly_one_through(engine, db_url):
+    from wattprint.server.oidc_users import Pending, add_pending
+
+    with engine.begin() as connection:
+        add_pending(connection, state="the-state", browser_token="b" * 43, now_s=NOW - 1,
+                    pending=Pending(nonce="n", code_verifier="v" * 43, next_path="/"))
+
+    outcomes = _run_racers(_take_state, (db_url, "the-state"))
+
+    assert sorted(outcomes, key=str) == [400, 400, 400, "taken"]
+    assert counts(engine)["oidc_pending_logins"] == 0
+
+
+def test_processes_racing_to_link_one_identity_make_one_link(engine, db_url, org):
+    outcomes = _run_racers(_link, (db_url,))
+
+    assert set(outcomes) <= {org.user_id, "conflict"} and org.user_id in outcomes
+    assert counts(engine)["user_identities"] == 1
