@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
 __all__ = ["COMPONENTS", "RULE", "DedupResult", "EnergyTotals", "IntervalRow", "RunEnergy",
-           "dedup_energy", "load_interval_rows"]
+           "clip_to_range", "dedup_energy", "load_interval_rows"]
 
 #: The name of the rule above, carried by every result (provenance of the de-duplicated figure).
 RULE = "host-slice-mean/v1"
@@ -307,20 +307,37 @@ def load_interval_rows(connection: Connection, *, start_s: float, end_s: float,
         query = query.where(run.host_id == host_id)
     rows = []
     for r in connection.execute(query):
-        inside_start_s = max(r.start_s, start_s)
-        inside_end_s = min(r.start_s + r.duration_s, end_s)
-        if r.duration_s > 0:
-            if inside_end_s <= inside_start_s:
-                continue  # it only touches the range's start
-            kept = (inside_end_s - inside_start_s) / r.duration_s
-        else:
-            if r.start_s < start_s:
-                continue
-            kept = 1.0
-        rows.append(IntervalRow(
+        row = clip_to_range(IntervalRow(
             host_id=r.host_id, run_id=r.run_id, scope=r.scope or "machine",
-            start_s=inside_start_s, duration_s=max(0.0, inside_end_s - inside_start_s),
-            cpu_energy_j=r.cpu_energy_j * kept, gpu_energy_j=r.gpu_energy_j * kept,
-            ram_energy_j=r.ram_energy_j * kept, other_energy_j=r.other_energy_j * kept,
-            emissions_g=r.emissions_g * kept, job_id=r.job_id, node=r.node, rank=r.rank))
+            start_s=r.start_s, duration_s=r.duration_s, cpu_energy_j=r.cpu_energy_j,
+            gpu_energy_j=r.gpu_energy_j, ram_energy_j=r.ram_energy_j,
+            other_energy_j=r.other_energy_j, emissions_g=r.emissions_g, job_id=r.job_id,
+            node=r.node, rank=r.rank), start_s, end_s)
+        if row is not None:
+            rows.append(row)
     return rows
+
+
+def clip_to_range(row: IntervalRow, start_s: float, end_s: float) -> IntervalRow | None:
+    """The part of ``row`` inside ``[start_s, end_s)``, pro rata of its duration (its power
+    taken as even over its interval); None when nothing of it is inside. A zero-length row is
+    inside when it starts in the range."""
+    row_end_s = row.start_s + row.duration_s
+    inside_start_s = max(row.start_s, start_s)
+    inside_end_s = min(row_end_s, end_s)
+    if row.duration_s > 0:
+        if inside_end_s <= inside_start_s:
+            return None  # it only touches the range, or lies outside it
+        kept = (inside_end_s - inside_start_s) / row.duration_s
+    else:
+        if not start_s <= row.start_s < end_s:
+            return None
+        kept = 1.0
+    if kept == 1.0:
+        return row
+    return IntervalRow(
+        host_id=row.host_id, run_id=row.run_id, scope=row.scope, start_s=inside_start_s,
+        duration_s=max(0.0, inside_end_s - inside_start_s),
+        cpu_energy_j=row.cpu_energy_j * kept, gpu_energy_j=row.gpu_energy_j * kept,
+        ram_energy_j=row.ram_energy_j * kept, other_energy_j=row.other_energy_j * kept,
+        emissions_g=row.emissions_g * kept, job_id=row.job_id, node=row.node, rank=row.rank)

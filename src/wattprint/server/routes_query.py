@@ -143,10 +143,12 @@ def totals(request: Request, by: str = "project", project: str | None = None,
 @_get("/series")
 def series(request: Request, since: float, until: float, points: int = 100,
            project: str | None = None, experiment: str | None = None, host: str | None = None,
-           job: str | None = None, caller: Principal = _READ) -> dict[str, Any]:
+           job: str | None = None, run: str | None = None,
+           caller: Principal = _READ) -> dict[str, Any]:
+    from .._struct import replace
     from .query import series as compute
 
     wanted = _bounded(points, "points", 1, MAX_POINTS)
-    query = _filters(project, experiment, None, host, job, None, None)
+    query = replace(_filters(project, experiment, None, host, job, None, None), run_id=run)
     return _read(request, lambda c: compute(c, _org(caller), query, since_s=since,
                                             until_s=until, points=wanted))

@@ -1,0 +1,213 @@
+"""Totals over a time range read the rollups (whole hours) and the records (partial edge hours)
+and equal the raw records' answer: each record's part inside the range, pro rata of its time.
+Random runs and ranges, on SQLite and PostgreSQL, through the real API."""
+
+from __future__ import annotations
+
+import copy
+import random
+
+import pytest
+from sqlalchemy import text
+from test_rollups import HOUR_S, T0_S, random_records
+
+RANGES = 25
+
+
+def clipped_share(record: dict, since_s: float | None, until_s: float | None) -> float:
+    """The fraction of ``record`` inside [since_s, until_s), computed plainly."""
+    low = -float("inf") if since_s is None else since_s
+    high = float("inf") if until_s is None else until_s
+    start, duration = record["start_s"], record["duration_s"]
+    if duration == 0:
+        return 1.0 if low <= start < high else 0.0
+    inside = min(start + duration, high) - max(start, low)
+    return max(inside, 0.0) / duration
+
+
+def expected_totals(records: list[dict], hosts: dict[str, str], by: str,
+                    since_s: float | None, until_s: float | None) -> dict[str, dict]:
+    """Groups as the API defines them: a run's clipped records summed into its group; by
+    component, a run counts in each component it has energy of, with its whole duration."""
+    per_run: dict[str, dict] = {}
+    for record in records:
+        share = clipped_share(record, since_s, until_s)
+        if share == 0.0:
+            continue
+        run = per_run.setdefault(record["run_id"], {"duration_s": 0.0, "parts": {}})
+        run["duration_s"] += record["duration_s"] * share
+        parts = [("energy_j", record["energy_j"], record["emissions_g"])] if by != "component" \
+            else [(c, record[f"{c}_energy_j"], record["emissions_g"] * record[f"{c}_energy_j"] /
+                   record["energy_j"] if record["energy_j"] > 0 else 0.0)
+                  for c in ("cpu", "gpu", "ram", "other")]
+        for part, energy_j, grams in parts:
+            energy, by_kind = run["parts"].setdefault(part, [0.0, {}])
+            run["parts"][part][0] = energy + energy_j * share
+            kind = record["intensity_kind"]
+            if kind is not None and grams:
+                by_kind[kind] = by_kind.get(kind, 0.0) + grams * share
+    groups: dict[str, dict] = {}
+    for run_id, run in per_run.items():
+        for part, (energy_j, by_kind) in run["parts"].items():
+            if by == "component" and not energy_j > 0:
+                continue
+            key = {"run": run_id, "host": hosts[run_id]}.get(by, part)
+            group = groups.setdefault(key, {"runs": set(), "energy_j": 0.0, "grams": {},
+                                            "duration_s": 0.0})
+            group["runs"].add(run_id)
+            group["energy_j"] += energy_j
+            group["duration_s"] += run["duration_s"]
+            for kind, grams in by_kind.items():
+                group["grams"][kind] = group["grams"].get(kind, 0.0) + grams
+    return groups
+
+
+def random_range(rng: random.Random) -> tuple[float | None, float | None]:
+    edge = rng.random()
+    start = T0_S + rng.uniform(-HOUR_S, 4 * 24 * HOUR_S)
+    if edge < 0.2:  # on whole hours
+        start = T0_S + HOUR_S * rng.randrange(-2, 96)
+    length = rng.choice((rng.uniform(1, HOUR_S), rng.uniform(HOUR_S, 2 * 24 * HOUR_S),
+                         HOUR_S * rng.randrange(1, 30)))
+    shape = rng.random()
+    if shape < 0.1:
+        return start, None
+    if shape < 0.2:
+        return None, start + length
+    return start, start + length
+
+
+@pytest.fixture
+def loaded(client, org, run_objects):
+    """Random runs on three hosts sent through the real ingest; their records and hosts."""
+    rng = random.Random(20)
+    records = random_records(rng, runs=18, per_run=25)
+    template = run_objects[0][0]
+    hosts: dict[str, str] = {}
+    infos = []
+    for run_id in sorted({r["run_id"] for r in records}):
+        info = copy.deepcopy(template)
+        info["run_id"] = run_id
+        hosts[run_id] = f"host-{rng.randrange(3)}"
+        info["host"]["hostname"] = hosts[run_id]
+        info["host"]["host_id"] = f"{rng.randrange(16**15):016x}"
+        infos.append(info)
+    items = infos + records
+    for start in range(0, len(items), 200):
+        response = client.post("/api/v1/ingest", json={"items": items[start:start + 200]},
+                               headers={"Authorization": f"Bearer {org.api_key}"})
+        assert response.status_code == 200, response.text
+    return records, hosts
+
+
+@pytest.fixture
+def read(make_key) -> dict[str, str]:
+    return {"Authorization": f"Bearer {make_key(scopes=('read',))}"}
+
+
+@pytest.mark.parametrize("by", ["run", "host", "component"])
+def test_totals_over_random_ranges_equal_the_clipped_records(client, read, loaded, by):
+    records, hosts = loaded
+    rng = random.Random({"run": 1, "host": 2, "component": 3}[by])
+    for _ in range(RANGES):
+        since_s, until_s = random_range(rng)
+        params = {"by": by, **({"since": since_s} if since_s is not None else {}),
+                  **({"until": until_s} if until_s is not None else {})}
+
+        answer = client.get("/api/v1/totals", params=params, headers=read)
+
+        assert answer.status_code == 200, answer.text
+        got = {g["key"]: g for g in answer.json()["groups"]}
+        want = expected_totals(records, hosts, by, since_s, until_s)
+        assert set(got) == set(want), (since_s, until_s)
+        for key, group in want.items():
+            assert got[key]["runs"] == len(group["runs"]), (key, since_s, until_s)
+            assert got[key]["energy_j"] == pytest.approx(group["energy_j"], rel=1e-9, abs=1e-6)
+            assert got[key]["duration_s"] == pytest.approx(group["duration_s"], rel=1e-9,
+                                                           abs=1e-6)
+            assert got[key]["emissions_by_kind"] == pytest.approx(group["grams"], rel=1e-9,
+                                                                  abs=1e-9)
+
+
+def test_no_range_counts_whole_runs_from_the_rollups(client, read, loaded):
+    records, hosts = loaded
+
+    groups = client.get("/api/v1/totals", params={"by": "run"}, headers=read).json()["groups"]
+
+    want = expected_totals(records, hosts, "run", None, None)
+    assert {g["key"]: g["energy_j"] for g in groups} == pytest.approx(
+        {key: group["energy_j"] for key, group in want.items()})
+
+
+def test_a_range_reads_no_more_records_than_its_edge_hours(client, read, loaded, engine):
+    """The proof the read path is the rollup: with every record moved out of the records
+    table's reach (start_s shifted far away), a range on whole hours still answers the same."""
+    records, hosts = loaded
+    since_s, until_s = T0_S + 5 * HOUR_S, T0_S + 50 * HOUR_S
+    before = client.get("/api/v1/totals", params={"by": "run", "since": since_s,
+                                                  "until": until_s}, headers=read).json()
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE records SET start_s = start_s + 1e9"))
+
+    after = client.get("/api/v1/totals", params={"by": "run", "since": since_s,
+                                                 "until": until_s}, headers=read).json()
+
+    assert before["groups"] and after == before
+
+
+def test_dedup_totals_are_clipped_to_the_range(client, org, read, run_objects):
+    items, summary = run_objects
+    records = [item for item in items if item["type"] == "record"]
+    first, last = records[0], records[-1]
+    since_s = first["start_s"] + first["duration_s"] / 2  # half of the first record
+    until_s = last["start_s"] + last["duration_s"]
+    twin = copy.deepcopy(items)
+    for item in twin:
+        item["run_id"] = "same-host-same-time"
+    response = client.post("/api/v1/ingest", json={"items": items + twin},
+                           headers={"Authorization": f"Bearer {org.api_key}"})
+    assert response.status_code == 200, response.text
+
+    answer = client.get("/api/v1/totals", params={"by": "project", "dedup": "true",
+                                                  "since": since_s, "until": until_s},
+                        headers=read).json()
+
+    inside_j = summary.energy_j["total"] - first["energy_j"] / 2
+    [group] = answer["groups"]
+    assert group["energy_j"] == pytest.approx(2 * inside_j)  # both runs' parts inside
+    assert group["deduplicated"]["energy_j"] == pytest.approx(inside_j)  # the host once
+    assert answer["dedup"]["measured_energy_j"] == pytest.approx(2 * inside_j)
+    assert answer["dedup"]["energy_j"] == pytest.approx(inside_j)
+
+
+def test_a_running_run_lists_its_records_so_far(client, org, read, run_objects):
+    items, summary = run_objects
+    unfinished = [item for item in items if item["type"] != "summary"]
+    response = client.post("/api/v1/ingest", json={"items": unfinished},
+                           headers={"Authorization": f"Bearer {org.api_key}"})
+    assert response.status_code == 200, response.text
+
+    [run] = client.get("/api/v1/runs", headers=read).json()["runs"]
+
+    records = [item for item in items if item["type"] == "record"]
+    assert run["energy_j"] == pytest.approx(sum(r["energy_j"] for r in records))
+    assert run["emissions_g"] == pytest.approx(sum(r["emissions_g"] for r in records))
+
+
+def test_an_empty_range_is_400(client, read):
+    answer = client.get("/api/v1/totals", params={"since": 10, "until": 10}, headers=read)
+
+    assert answer.status_code == 400 and answer.json()["detail"]["field"] == "until"
+
+
+def test_the_series_of_one_run(client, read, loaded):
+    records, _ = loaded
+    mine = [r for r in records if r["run_id"] == "run-003"]
+    since_s, until_s = T0_S - HOUR_S, T0_S + 10 * 24 * HOUR_S
+
+    answer = client.get("/api/v1/series", params={"run": "run-003", "since": since_s,
+                                                   "until": until_s, "points": 1}, headers=read)
+
+    [bucket] = answer.json()["points"]
+    assert bucket["records"] == len(mine)
+    assert bucket["energy_j"] == pytest.approx(sum(r["energy_j"] for r in mine))
