@@ -143,19 +143,25 @@ class AccessLog:
                 counts["status"] = 500
             raise
         finally:
-            fields: dict[str, Any] = {
-                "time": _iso_utc(started_s), "request_id": request_id,
-                "method": scope.get("method", ""), "path": scope.get("path", ""),
-                "status": counts["status"],
-                "duration_ms": round((self.perf_clock() - started_perf) * 1000.0, 3),
-                "bytes_in": counts["bytes_in"], "bytes_out": counts["bytes_out"],
-                "client": (scope.get("client") or (None,))[0],
-                **_principal_fields(state),
-            }
-            if is_ingest and counts["status"] == 200:
-                fields.update(_ingest_counts(bytes(ingest_answer)))
-            self.logger.info("%s %s %s %.1f ms", fields["method"], fields["path"],
-                             fields["status"], fields["duration_ms"], extra={"access": fields})
+            if self.logger.isEnabledFor(logging.INFO):  # off: no line to build
+                self._log(scope, request_id, counts, started_s, started_perf, state,
+                          bytes(ingest_answer) if is_ingest else None)
+
+    def _log(self, scope: Scope, request_id: str, counts: dict[str, int], started_s: float,
+             started_perf: float, state: Any, ingest_answer: bytes | None) -> None:
+        fields: dict[str, Any] = {
+            "time": _iso_utc(started_s), "request_id": request_id,
+            "method": scope.get("method", ""), "path": scope.get("path", ""),
+            "status": counts["status"],
+            "duration_ms": round((self.perf_clock() - started_perf) * 1000.0, 3),
+            "bytes_in": counts["bytes_in"], "bytes_out": counts["bytes_out"],
+            "client": (scope.get("client") or (None,))[0],
+            **_principal_fields(state),
+        }
+        if ingest_answer is not None and counts["status"] == 200:
+            fields.update(_ingest_counts(ingest_answer))
+        self.logger.info("%s %s %s %.1f ms", fields["method"], fields["path"],
+                         fields["status"], fields["duration_ms"], extra={"access": fields})
 
 
 class JsonFormatter(logging.Formatter):
