@@ -19,6 +19,7 @@ from wattprint.server.app import create_app
 from wattprint.server.models import LoginSession, Membership, OidcPendingLogin, User, UserIdentity
 from wattprint.server.oidc import OidcSettings, oidc_settings_from_environ
 from wattprint.server.passwords import verify_password
+from wattprint.server.settings import Settings
 
 OWNER_EMAIL = "owner@acme.test"  # the conftest org's owner
 
@@ -409,6 +410,11 @@ BROKEN = {
     "discovery of another issuer": ("/.well-known/openid-configuration", 200,
                                     b'{"issuer": "https://idp.test/realms/other"}',
                                     "set WATTPRINT_SERVER_OIDC_ISSUER to exactly"),
+    "token endpoint over plain http": ("/.well-known/openid-configuration", 200,
+                                       b'{"issuer": "' + ISSUER.encode() + b'", '
+                                       b'"authorization_endpoint": "https://idp.test/a", '
+                                       b'"token_endpoint": "http://idp.test/t", '
+                                       b'"jwks_uri": "https://idp.test/k"}', "not an https://"),
     "JWKS without keys": ("/protocol/certs", 200, b'{"nothing": 1}', "no 'keys' list"),
     "token endpoint 500": ("/protocol/token", 500, b'{"error": "server_error"}',
                            "answered HTTP 500 (server_error)"),
@@ -494,6 +500,8 @@ def test_settings_from_the_environment(tmp_path):
         WATTPRINT_SERVER_OIDC_REDIRECT_URL="https://wattprint.acme.test/")
     assert "ALLOWED_DOMAINS" in refused(WATTPRINT_SERVER_OIDC_ALLOWED_DOMAINS="")
     assert "true or false" in refused(WATTPRINT_SERVER_OIDC_AUTO_PROVISION="maybe")
+    assert Settings.from_environ(environ).oidc == loaded  # what `wattprint server` runs with
+    assert Settings.from_environ({}).oidc is None
     local = oidc_settings_from_environ({**environ, "WATTPRINT_SERVER_OIDC_ISSUER":
                                         "http://localhost:8080/realms/dev"})
     assert local is not None and local.issuer.startswith("http://localhost")

@@ -222,6 +222,21 @@ def _text(document: Mapping[str, Any], name: str, what: str) -> str:
     return value
 
 
+def _endpoint(document: Mapping[str, Any], name: str, issuer: str) -> str:
+    """An endpoint URL of the discovery document: https, as the issuer (the client secret
+    and the codes travel to it); plain http only for a provider on localhost."""
+    from urllib.parse import urlsplit
+
+    url = _text(document, name, "discovery document")
+    parts, origin = urlsplit(url), urlsplit(issuer)
+    local_http = origin.scheme == "http" and parts.hostname in ("localhost", "127.0.0.1", "::1")
+    if not parts.hostname or not (parts.scheme == "https" or local_http):
+        raise OidcError(502, f"the provider's discovery document gives {name} {url[:100]!r}, "
+                             "not an https:// URL: refused, so no secret travels in clear; "
+                             "fix the provider's configuration")
+    return url
+
+
 def _texts(document: Mapping[str, Any], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
     value = document.get(name)
     if value is None:
@@ -281,9 +296,9 @@ class OidcClient:
                                  "the provider's issuer")
         discovery = Discovery(
             issuer=issuer,
-            authorization_endpoint=_text(document, "authorization_endpoint", what),
-            token_endpoint=_text(document, "token_endpoint", what),
-            jwks_uri=_text(document, "jwks_uri", what),
+            authorization_endpoint=_endpoint(document, "authorization_endpoint", issuer),
+            token_endpoint=_endpoint(document, "token_endpoint", issuer),
+            jwks_uri=_endpoint(document, "jwks_uri", issuer),
             # the defaults the specification gives when a provider leaves these out
             token_auth_methods=_texts(document, "token_endpoint_auth_methods_supported",
                                       ("client_secret_basic",)),
