@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 
 from wattprint.cli import build_parser
-from wattprint.cli.server import serve_app, settings_from_args
-from wattprint.server.app import create_app
+from wattprint.cli.server import settings_from_args
+from wattprint.server import serving
 
 
 class HoldIngests:
@@ -40,11 +40,16 @@ class HoldIngests:
         await self.app(scope, held_receive, send)
 
 
+def app_from_environ():
+    """serving.app_from_environ's app with the hook: what every server process builds."""
+    app = serving.app_from_environ()
+    app.add_middleware(HoldIngests, hold_dir=Path(os.environ["WATTPRINT_TEST_HOLD_DIR"]))
+    return app
+
+
 def main() -> int:
     settings = settings_from_args(build_parser().parse_args(["server", *sys.argv[1:]]))
-    app = create_app(settings)
-    app.add_middleware(HoldIngests, hold_dir=Path(os.environ["WATTPRINT_TEST_HOLD_DIR"]))
-    return serve_app(app, settings)
+    return serving.serve(settings, factory="held_app:app_from_environ")
 
 
 if __name__ == "__main__":

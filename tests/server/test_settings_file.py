@@ -11,6 +11,7 @@ from wattprint.cli import build_parser, main
 from wattprint.cli.server import settings_from_args
 from wattprint.errors import ConfigError
 from wattprint.server.settings import Settings, load_pepper
+from wattprint.server.serving import settings_environ
 from wattprint.server.settings_file import FILE_KEYS, read_config_file
 
 
@@ -39,6 +40,7 @@ def test_every_file_key_sets_its_setting(tmp_path):
 db = "sqlite:////srv/wp.db"
 host = "0.0.0.0"
 port = 9001
+workers = 3
 max_body_bytes = 2_000_000
 max_items = 500
 access_log = "text"
@@ -48,12 +50,12 @@ pepper_file = "secrets/pepper"
     settings = Settings.from_environ({"WATTPRINT_HOME": str(tmp_path)}, config_path=str(config))
     assert (settings.db_url, settings.host, settings.port) == ("sqlite:////srv/wp.db", "0.0.0.0",
                                                                9001)
-    assert (settings.max_body_bytes, settings.max_items) == (2_000_000, 500)
+    assert (settings.max_body_bytes, settings.max_items, settings.workers) == (2_000_000, 500, 3)
     assert (settings.access_log, settings.shutdown_timeout_s) == ("text", 12.5)
     # a relative pepper_file is relative to the config file's folder, not the working directory
     assert settings.pepper_file == str(tmp_path / "secrets" / "pepper")
     assert load_pepper(settings) == b"from-the-file"
-    assert len(FILE_KEYS) == 8  # the table in docs/server-operations.md lists these eight
+    assert len(FILE_KEYS) == 9  # the table in docs/server-operations.md lists these nine
 
 
 def test_flag_beats_environment_beats_file_beats_default(tmp_path, monkeypatch):
@@ -75,9 +77,10 @@ def test_flag_beats_environment_beats_file_beats_default(tmp_path, monkeypatch):
         9002, "10.0.0.1", "off", "sqlite:////from/env.db")
     # flags over both
     settings = from_cli("--port", "9003", "--access-log", "json", "--shutdown-timeout", "7",
-                        "--db", "sqlite:////from/flag.db", "--host", "::1")
+                        "--db", "sqlite:////from/flag.db", "--host", "::1", "--workers", "2")
     assert (settings.port, settings.host, settings.access_log, settings.shutdown_timeout_s,
-            settings.db_url) == (9003, "::1", "json", 7.0, "sqlite:////from/flag.db")
+            settings.db_url, settings.workers) == (9003, "::1", "json", 7.0,
+                                                   "sqlite:////from/flag.db", 2)
 
 
 def test_config_flag_beats_the_config_variable(tmp_path, monkeypatch):
@@ -148,3 +151,16 @@ def test_migrate_uses_the_database_the_config_file_names(tmp_path, capsys):
     config = write(tmp_path / "server.toml", f'db = "sqlite:///{database}"')
     assert main(["server", "migrate", "--config", str(config)]) == 0
     assert database.is_file() and not os.path.exists(tmp_path / "wattprint-home" / "server.db")
+
+
+def test_the_settings_every_server_process_reads_back_are_the_resolved_ones(tmp_path):
+    # serve hands flags, file and environment to its worker processes as variables
+    pepper = write(tmp_path / "pepper", "p")
+    config = write(tmp_path / "server.toml", f'pepper_file = "{pepper}"\nmax_items = 7\n'
+                                            'workers = 4\nshutdown_timeout_s = 2.5\n')
+    resolved = from_cli("--config", str(config), "--port", "9100", "--access-log", "text",
+                        "--db", f"sqlite:///{tmp_path / 'x.db'}")
+    assert Settings.from_environ(settings_environ(resolved)) == resolved
+    assert Settings.from_environ(settings_environ(Settings(db_url="sqlite://", pepper="q",
+                                                           home=str(tmp_path)))) == Settings(
+        db_url="sqlite://", pepper="q", home=str(tmp_path))

@@ -50,14 +50,16 @@ def _refuses_connections(port: int) -> bool:
 class HeldServer:
     """tests/server/held_app.py in its own process, configured through a config file."""
 
-    def __init__(self, tmp_path: Path, db_url: str, *, shutdown_timeout_s: float) -> None:
+    def __init__(self, tmp_path: Path, db_url: str, *, shutdown_timeout_s: float,
+                 workers: int = 1) -> None:
         self.hold_dir = tmp_path / "hold"
         self.hold_dir.mkdir()
         (tmp_path / "pepper").write_text(PEPPER)
         self.port = _free_port()
         config = tmp_path / "server.toml"
         config.write_text(f'db = "{db_url}"\nport = {self.port}\npepper_file = "pepper"\n'
-                          f'access_log = "json"\nshutdown_timeout_s = {shutdown_timeout_s}\n')
+                          f'access_log = "json"\nshutdown_timeout_s = {shutdown_timeout_s}\n'
+                          f"workers = {workers}\n")
         self.log_path = tmp_path / "server.log"
         environ = {**os.environ, "WATTPRINT_TEST_HOLD_DIR": str(self.hold_dir)}
         with self.log_path.open("wb") as log:
@@ -175,3 +177,27 @@ def test_past_the_shutdown_timeout_the_held_ingest_is_cancelled_and_stores_nothi
     assert _stored(engine) == (0, 0)  # all or nothing: the cancelled batch left no rows
     messages = [line.get("message", "") for line in server.log_lines()]
     assert any("timeout graceful shutdown exceeded" in message for message in messages)
+
+
+def test_with_two_worker_processes_the_ingest_in_flight_finishes_too(start_server, engine, org,
+                                                                     run_objects, db_url):
+    if db_url.startswith("sqlite"):
+        pytest.skip("several workers are for PostgreSQL (SQLite has one writer); the same path")
+    items, summary = run_objects
+    server = start_server(shutdown_timeout_s=20, workers=2)
+    thread, outcome = _post_in_background(server, items, org.api_key)
+    server.process.send_signal(signal.SIGTERM)  # the supervisor passes it to its workers
+    _until(lambda: "Received SIGTERM" in server.log_path.read_text(), "the supervisor to stop")
+    assert _stored(engine) == (0, 0)
+    (server.hold_dir / "release").touch()
+    thread.join(DEADLINE_S)
+    assert outcome["response"].status_code == 200
+    assert outcome["response"].json() == {"accepted": len(items), "duplicates": 0}
+    assert server.process.wait(DEADLINE_S) == 0
+    assert _stored(engine) == (summary.records, 1)
+    lines = server.log_lines()
+    assert sum(line.get("message", "").startswith("Started server process") for line in lines) == 2
+    assert [line["message"] for line in lines if line.get("logger") == "wattprint.server"] == [
+        f"serving on http://127.0.0.1:{server.port} with 2 worker processes "
+        f"(database {_shown(db_url)})"]
+    assert [line["status"] for line in lines if line.get("path") == "/api/v1/ingest"] == [200]

@@ -6,10 +6,10 @@
 ``wattprint server backup --to FILE`` copies a live SQLite database consistently.
 
 Settings: flag > ``WATTPRINT_SERVER_*`` variable > config file (``--config`` or
-``WATTPRINT_SERVER_CONFIG``, see server/settings_file.py) > default. Serving writes one access
-line per request to stderr (server/accesslog.py; uvicorn's own access log is off) and, on SIGTERM
-or SIGINT, stops accepting connections, lets requests in flight finish (at most
-``shutdown_timeout_s``), closes the database engine and exits 0.
+``WATTPRINT_SERVER_CONFIG``, see server/settings_file.py) > default. Serving (server/serving.py)
+writes one access line per request to stderr (server/accesslog.py; uvicorn's own access log is
+off) and, on SIGTERM or SIGINT, stops accepting connections, lets requests in flight finish (at
+most ``shutdown_timeout_s``), closes the database engine and exits 0.
 
 On SQLite (the default, ``<WATTPRINT_HOME>/server.db``) serving and ``admin`` migrate first, so
 ``wattprint server`` alone works; on PostgreSQL they refuse an unmigrated database and say to
@@ -42,6 +42,8 @@ def add_server(sub: Any) -> None:
                         help="database URL: sqlite:///PATH or postgresql+psycopg://...")
     server.add_argument("--host", help="address to listen on (serve; default 127.0.0.1)")
     server.add_argument("--port", type=int, help="port to listen on (serve; default 8000)")
+    server.add_argument("--workers", type=int, metavar="N",
+                        help="server processes (serve; default 1)")
     server.add_argument("--access-log", choices=("off", "json", "text"),
                         help="access log on stderr (serve; default json)")
     server.add_argument("--shutdown-timeout", type=float, metavar="SECONDS",
@@ -62,6 +64,7 @@ def add_server(sub: Any) -> None:
 
 # flag -> the variable it overrides (a flag beats the environment, which beats the file)
 _FLAG_VARIABLES = {"host": "WATTPRINT_SERVER_HOST", "port": "WATTPRINT_SERVER_PORT",
+                   "workers": "WATTPRINT_SERVER_WORKERS",
                    "access_log": "WATTPRINT_SERVER_ACCESS_LOG",
                    "shutdown_timeout": "WATTPRINT_SERVER_SHUTDOWN_TIMEOUT_S"}
 
@@ -184,59 +187,15 @@ def _admin(settings: Any, args: Any) -> int:
 
 
 def _serve(settings: Any) -> int:
-    from ..server.app import create_app
     from ..server.db import make_engine
+    from ..server.serving import serve
 
     engine = make_engine(settings.db_url)
     try:
         _ready_schema(engine)
     finally:
         engine.dispose()
-    return serve_app(create_app(settings), settings)
-
-
-def serve_app(app: Any, settings: Any) -> int:
-    """Run ``app`` under uvicorn until SIGTERM/SIGINT, then finish in-flight requests (at most
-    ``settings.shutdown_timeout_s``), close the app's database engine and return 0."""
-    import contextlib
-    import logging
-    import math
-    import signal
-    import threading
-
-    import uvicorn
-
-    from ..server.accesslog import configure_access_log, uvicorn_log_config
-
-    class Server(uvicorn.Server):
-        @contextlib.contextmanager
-        def capture_signals(self) -> Any:
-            # uvicorn's own version re-raises the signal once shut down, so a graceful stop
-            # would end as "killed by SIGTERM" (143); a finished shutdown is a success (0).
-            if threading.current_thread() is not threading.main_thread():
-                yield
-                return
-            handled = (signal.SIGINT, signal.SIGTERM)
-            previous = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
-            try:
-                yield
-            finally:
-                for sig, handler in previous.items():
-                    signal.signal(sig, handler)
-
-    configure_access_log(settings.access_log)
-    config = uvicorn.Config(app, host=settings.host, port=settings.port, access_log=False,
-                            log_config=uvicorn_log_config(settings.access_log),
-                            timeout_graceful_shutdown=math.ceil(settings.shutdown_timeout_s))
-    # in the log's own format (a JSON line under json), like uvicorn's messages that follow
-    logging.getLogger("wattprint.server").info(
-        "serving on http://%s:%s (database %s)", settings.host, settings.port,
-        _safe_url(settings.db_url))
-    try:
-        Server(config).run()
-    finally:
-        app.state.engine.dispose()
-    return 0
+    return serve(settings)
 
 
 def _safe_url(db_url: str) -> str:

@@ -10,6 +10,7 @@ Built explicitly (tests, embedding) or from environment variables with
 ``WATTPRINT_SERVER_MAX_BODY_BYTES`` / ``WATTPRINT_SERVER_MAX_ITEMS``  ingestion limits
                              (default 10 MB and 10,000 items per request).
 ``WATTPRINT_SERVER_HOST`` / ``WATTPRINT_SERVER_PORT``  where ``serve`` listens (127.0.0.1:8000).
+``WATTPRINT_SERVER_WORKERS``  how many server processes ``serve`` runs (1).
 ``WATTPRINT_SERVER_ACCESS_LOG``  ``json`` (default), ``text`` or ``off`` (see accesslog.py).
 ``WATTPRINT_SERVER_SHUTDOWN_TIMEOUT_S``  how long a stopping server lets requests finish (30).
 ``WATTPRINT_SERVER_PEPPER_FILE``  a file holding the pepper (a docker secret, say).
@@ -48,6 +49,7 @@ class Settings:
     home: str | None = None  # where the pepper file lives when no pepper is given
     host: str = "127.0.0.1"
     port: int = 8000
+    workers: int = 1  # server processes (serving.py)
     access_log: str = "json"  # off | json | text
     shutdown_timeout_s: float = 30.0  # in-flight requests get this long after SIGTERM
     pepper_file: str | None = None  # read when no pepper is given
@@ -74,6 +76,7 @@ class Settings:
             home=str(home),
             host=environ.get("WATTPRINT_SERVER_HOST") or "127.0.0.1",
             port=_port(environ, "WATTPRINT_SERVER_PORT", 8000),
+            workers=_positive_int(environ, "WATTPRINT_SERVER_WORKERS", 1),
             access_log=_log_format(environ, "WATTPRINT_SERVER_ACCESS_LOG", "json"),
             shutdown_timeout_s=_seconds(environ, "WATTPRINT_SERVER_SHUTDOWN_TIMEOUT_S", 30.0),
             pepper_file=environ.get("WATTPRINT_SERVER_PEPPER_FILE") or None,

@@ -50,6 +50,7 @@ FILE_KEYS: dict[str, tuple[str, Callable[[object], str | None], str]] = {
     "db": ("WATTPRINT_SERVER_DB", _text, 'a database URL string, e.g. "sqlite:///srv/wp.db"'),
     "host": ("WATTPRINT_SERVER_HOST", _text, 'an address string, e.g. "0.0.0.0"'),
     "port": ("WATTPRINT_SERVER_PORT", _port, "a whole number from 1 to 65535"),
+    "workers": ("WATTPRINT_SERVER_WORKERS", _positive_int, "a positive whole number"),
     "max_body_bytes": ("WATTPRINT_SERVER_MAX_BODY_BYTES", _positive_int,
                        "a positive whole number"),
     "max_items": ("WATTPRINT_SERVER_MAX_ITEMS", _positive_int, "a positive whole number"),
