@@ -11,8 +11,9 @@ What is never logged: the query string (it may carry anything), headers, cookies
 so an API key, a session cookie, a CSRF token or a password cannot reach the log. The caller is
 named by what the authorisation dependency resolved (``request.state.principal``: organisation
 id, key prefix, user id), and only when it resolved one. The request id is the client's
-``X-Request-ID`` when it looks like an id (letters, digits, ``._:_-``, at most 128), else a new
-one; it is echoed in the response's ``X-Request-ID`` either way, so a client can quote it.
+``X-Request-ID`` when it looks like an id (ASCII letters, digits, ``. _ : -``, at most 128),
+else a new one; it is echoed in the response's ``X-Request-ID`` either way, so a client can
+quote it.
 
 Where lines go is the program's choice: :func:`configure_access_log` (called by
 ``wattprint server serve``) writes them to stderr as JSON or text; embedding programs attach
