@@ -83,3 +83,59 @@ def test_fast_and_jsonschema_agree_on_a_real_run_and_its_mutations(checkers, run
                 disagreements += 1
     assert compared > 1000 and invalid > 500  # the mutations did exercise the checks
     assert disagreements == 0
+
+
+def nested(depth):
+    """An object schema ``depth`` levels deep: {"a": {"a": ... {"n": integer >= 0}}}."""
+    node = {"type": "object", "properties": {"n": {"type": "integer", "minimum": 0}},
+            "required": ["n"]}
+    for _ in range(depth):
+        node = {"type": "object", "properties": {"a": node}, "additionalProperties": False}
+    return node
+
+
+def nested_value(depth, n):
+    value = {"n": n}
+    for _ in range(depth):
+        value = {"a": value}
+    return value
+
+
+SCHEMAS = [
+    {"anyOf": [{"type": "string", "pattern": "^x"}, {"type": "integer", "maximum": 3}]},
+    {"oneOf": [{"type": "number", "minimum": 0}, {"type": "integer"}]},
+    {"allOf": [{"type": "object", "required": ["a"]},
+               {"properties": {"a": {"enum": [1, "1", True, None, [1]]}}}]},
+    {"type": "object", "properties": {"k": {"const": 2}}, "dependentRequired": {"k": ["j"]},
+     "additionalProperties": {"type": "array", "items": {"type": "boolean"}, "maxItems": 2}},
+    {"type": ["string", "null"], "minLength": 2, "maxLength": 3},
+    {"type": "array", "minItems": 1, "items": {"exclusiveMinimum": 0, "exclusiveMaximum": 1}},
+    nested(30),
+]
+VALUES = [None, True, False, 0, 1, 1.0, 2, 2.0, 3, 4, -1, 0.5, "x", "xy", "y", "1", "abcd", [],
+          [1], [True], [True, False, True], [0.5, 0.7], [0, 0.5], {}, {"a": 1}, {"a": True},
+          {"a": "1"}, {"a": [1]}, {"a": 1.0}, {"k": 2}, {"k": 2, "j": []}, {"k": 2.0, "j": [True]},
+          {"z": [True, 1]}, {"k": 3, "j": []}, nested_value(30, 1), nested_value(30, -1),
+          nested_value(29, 1), nested_value(30, 1.5)]
+
+
+@pytest.mark.parametrize("node", SCHEMAS, ids=range(len(SCHEMAS)))
+def test_every_compiled_keyword_agrees_with_jsonschema(node):
+    fast, full = compile_check(node), Draft202012Validator(node)
+    assert fast is not None
+
+    outcomes = {json_text(value): fast(value) for value in VALUES}
+
+    assert outcomes == {json_text(value): full.is_valid(value) for value in VALUES}
+    assert True in outcomes.values() and False in outcomes.values()
+
+
+def json_text(value):
+    import json
+
+    return json.dumps(value)
+
+
+def test_a_schema_with_an_unknown_keyword_is_not_compiled():
+    assert compile_check({"type": "object", "unevaluatedProperties": False}) is None
+    assert compile_check({"properties": {"a": {"type": "thing"}}}) is None

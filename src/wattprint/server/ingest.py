@@ -66,38 +66,23 @@ def _chunks(rows: Sequence[dict[str, Any]]) -> Iterable[Sequence[dict[str, Any]]
 
 
 def _insert_new(connection: Connection, table: Table, rows: Sequence[dict[str, Any]],
-                keys: Sequence[str], inserted: list[dict[str, Any]] | None = None) -> int:
-    """Insert the rows whose key is not stored yet; the number of such rows.
+                keys: Sequence[str]) -> int:
+    """Insert the rows whose key is not stored yet; the number of rows inserted.
 
-    The stored keys are read first: drivers disagree on the row count of a many-row insert
-    (psycopg reports one statement's), so the count cannot come from the INSERT. ON CONFLICT DO
-    NOTHING still guards against a concurrent request storing the same key in between (the
-    data stays right; only that request's counts may then call a duplicate accepted).
+    The count comes from RETURNING (drivers disagree on the row count of a many-row insert:
+    psycopg reports one statement's), so it stays exact when a concurrent request stores the
+    same key at the same moment. Rows go in sorted by key, so two such requests take their
+    key locks in one order and wait for each other instead of deadlocking.
     """
     if not rows:
         return 0
-    from sqlalchemy import select, tuple_
-
-    wanted = [tuple(row[k] for k in keys) for row in rows]
     columns = [table.c[k] for k in keys]
-    stored: set[tuple[Any, ...]] = set()
-    for start in range(0, len(wanted), _ROWS_PER_STATEMENT):
-        chunk = wanted[start:start + _ROWS_PER_STATEMENT]
-        stored.update(tuple(found) for found in connection.execute(
-            select(*columns).where(tuple_(*columns).in_(chunk))))
-    new = [row for row, key in zip(rows, wanted, strict=True) if key not in stored]
-    if new:
-        # one cached statement, many parameter sets: SQLAlchemy sends multi-row batches
-        # (insertmanyvalues) or uses the driver's executemany
-        stmt = _insert(connection, table).on_conflict_do_nothing(index_elements=list(keys))
-        if inserted is None:
-            connection.execute(stmt, new)
-        else:
-            # RETURNING names exactly the rows this statement stored: a concurrent request may
-            # have stored some of them since the read above (the rollups must not add those)
-            done = {tuple(found) for found in connection.execute(stmt.returning(*columns), new)}
-            inserted.extend(row for row in new if tuple(row[k] for k in keys) in done)
-    return len(new)
+    ordered = sorted(rows, key=lambda row: tuple(row[k] for k in keys))
+    # one cached statement, many parameter sets: SQLAlchemy sends multi-row batches
+    # (insertmanyvalues) and gathers each batch's RETURNING rows
+    stmt = (_insert(connection, table).on_conflict_do_nothing(index_elements=list(keys))
+            .returning(*columns))
+    return len(connection.execute(stmt, ordered).all())
 
 
 def _replace(connection: Connection, table: Table, rows: Sequence[dict[str, Any]],
@@ -135,14 +120,6 @@ def _run_row(item: Any, project_id: int, experiment_id: int | None,
         "node": job.get("node"), "node_rank": job.get("node_rank"), "rank": job.get("rank"),
         "wire": to_wire(item), "first_seen_s": now_s,
     }
-
-
-def _record_row(item: Any) -> dict[str, Any]:
-    from ..wire import to_wire
-
-    wire = to_wire(item)
-    skip = ("type", "schema_version")
-    return {name: value for name, value in wire.items() if name not in skip}
 
 
 def _span_row(item: Any) -> dict[str, Any]:
@@ -191,7 +168,7 @@ def _claim_runs(connection: Connection, items: Sequence[Validated], project_id: 
 
     first_index: dict[str, int] = {}
     for v in items:
-        first_index.setdefault(v.item.run_id, v.index)
+        first_index.setdefault(v.wire["run_id"], v.index)
     ids = sorted(first_index)
     placeholders = [{"run_id": run_id, "project_id": project_id, "info_received": False,
                      "first_seen_s": now_s} for run_id in ids]
@@ -210,7 +187,8 @@ def store_batch(connection: Connection, items: Sequence[Validated], *, project_i
                 now_s: float) -> IngestResult:
     """Store validated items for the key's project (inside the caller's transaction)."""
     from .. import records as wire_items
-    from .models import Heartbeat, IntervalRecord, Run, Span, Summary
+    from .models import Heartbeat, Run, Span, Summary
+    from .record_insert import insert_records
 
     if not items:  # a sender checking its key
         return IngestResult(accepted=0, duplicates=0)
@@ -222,15 +200,16 @@ def store_batch(connection: Connection, items: Sequence[Validated], *, project_i
     records: dict[tuple[str, int], dict[str, Any]] = {}  # first stored stays
     beats: dict[tuple[str, float], dict[str, Any]] = {}
     for v in items:
-        item = v.item
-        if isinstance(item, wire_items.RunInfo):
-            runs[item.run_id] = item
-        elif isinstance(item, wire_items.Record):
-            key = (item.run_id, item.seq)
+        if v.row is not None:  # a record: its row is built from the wire (validate.py)
+            key = (v.row["run_id"], v.row["seq"])
             if key in records:
                 duplicates += 1
             else:
-                records[key] = _record_row(item)
+                records[key] = v.row
+            continue
+        item = v.item
+        if isinstance(item, wire_items.RunInfo):
+            runs[item.run_id] = item
         elif isinstance(item, wire_items.SpanRecord):
             spans[(item.run_id, item.span_id)] = _span_row(item)
         elif isinstance(item, wire_items.Heartbeat):
@@ -240,8 +219,10 @@ def store_batch(connection: Connection, items: Sequence[Validated], *, project_i
             else:
                 beats[beat_key] = {"run_id": item.run_id, "at_s": item.at_s,
                                    "every_s": item.every_s}
-        else:
+        elif isinstance(item, wire_items.RunSummary):
             summaries[item.run_id] = _summary_row(item)
+        else:  # validate.py gives every record a row and every other type its item
+            raise AssertionError(f"item {v.index}: no row and no item")
     if runs:
         experiments = _experiment_ids(connection, project_id,
                                       {info.experiment for info in runs.values()})
@@ -256,10 +237,8 @@ def store_batch(connection: Connection, items: Sequence[Validated], *, project_i
         from . import rollups
 
         rows = list(records.values())
-        stored: list[dict[str, Any]] = []
-        duplicates += len(rows) - _insert_new(
-            connection, IntervalRecord.__table__, rows, ("run_id", "seq"),  # type: ignore[arg-type]
-            inserted=stored)
+        stored = insert_records(connection, rows)  # exactly the rows this request inserted
+        duplicates += len(rows) - len(stored)
         rollups.add_records(connection, stored)
     if beats:
         rows = list(beats.values())

@@ -9,6 +9,8 @@ no branch matched, while the type's definition names the field that is wrong. Th
 from __future__ import annotations
 
 from .._struct import dataclass
+from ..wire import WIRE_VERSION, from_wire
+from .record_rows import RowError, record_row
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -36,10 +38,14 @@ class IngestError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Validated:
+    """One checked object: a record carries its database ``row`` (built straight from the
+    wire, see :mod:`.record_rows`) and no ``item``; every other type its ``item``."""
+
     index: int
     kind: str
-    item: Item
+    item: Item | None
     wire: dict[str, Any]
+    row: dict[str, Any] | None = None
 
 
 def json_path(parts: Sequence[str | int]) -> str:
@@ -94,10 +100,6 @@ class WireValidator:
         self._fast = {kind: compile_check(inlined[kind]) for kind in WIRE_TYPES}
 
     def check(self, index: int, obj: object) -> Validated:
-        from jsonschema.exceptions import best_match
-
-        from ..wire import WIRE_VERSION, from_wire
-
         if not isinstance(obj, dict):
             raise IngestError(400, f"item {index} is a {type(obj).__name__}, not a wire object",
                               index=index)
@@ -112,14 +114,27 @@ class WireValidator:
                      f"(upgrade the tracker, or re-export the run with this wattprint)",
                 index=index, field="schema_version")
         fast = self._fast[kind]
-        error = None if fast is not None and fast(obj) else best_match(
-            self._by_type[kind].iter_errors(obj))
+        if fast is None or not fast(obj):
+            self._explain(kind, index, obj)
+        if kind == "record":  # the hot path: no Record object built and serialised again
+            try:
+                row = record_row(obj)
+            except RowError as exc:
+                raise IngestError(400, f"record object: {exc.field}: {exc}", index=index,
+                                  field=exc.field)
+            return Validated(index=index, kind=kind, item=None, wire=obj, row=row)
+        try:
+            item = from_wire(obj)
+        except (ValueError, OverflowError) as exc:
+            raise IngestError(400, str(exc), index=index)
+        return Validated(index=index, kind=kind, item=item, wire=obj)
+
+    def _explain(self, kind: str, index: int, obj: dict[str, Any]) -> None:
+        """Refuse ``obj`` with jsonschema's best error (none: it is valid, so return)."""
+        from jsonschema.exceptions import best_match
+
+        error = best_match(self._by_type[kind].iter_errors(obj))
         if error is not None:
             path = _error_path(error)
             raise IngestError(400, f"{kind} object: {path or 'object'}: {error.message}",
                               index=index, field=path)
-        try:
-            item = from_wire(obj)
-        except ValueError as exc:
-            raise IngestError(400, str(exc), index=index)
-        return Validated(index=index, kind=kind, item=item, wire=obj)

@@ -1,0 +1,75 @@
+"""A schema-valid record wire object -> its ``records`` row, without building a Record.
+
+The ingest hot path used to build a :class:`wattprint.records.Record` with
+:func:`wattprint.wire.from_wire` and serialise it again with ``to_wire`` (about 40 µs per
+record, more than the database's share). For an object that passed the record schema, the
+row is the same as ``to_wire(from_wire(obj))`` less ``type`` and ``schema_version``: numbers as
+float (``seq`` and ``intensity_year`` as int), components rebuilt field by field, work sorted
+by unit. tests/server/test_record_rows.py pins the two against each other.
+"""
+
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+__all__ = ["RowError", "record_row"]
+
+# the records table's integer columns are 32-bit on PostgreSQL (SQLite would take 64)
+_INT_MAX = 2**31 - 1
+
+_FLOATS = ("start_s", "duration_s", "cpu_energy_j", "gpu_energy_j", "ram_energy_j",
+           "other_energy_j", "energy_j", "pue", "emissions_g", "intensity_g_per_kwh")
+
+
+class RowError(ValueError):
+    """A schema-valid value the database cannot hold (JSON numbers have no size limit)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def record_row(obj: dict[str, Any]) -> dict[str, Any]:
+    """The row for ``obj``, which must already have passed the record schema.
+
+    Raises :class:`RowError` for a number the database cannot hold.
+    """
+    year = obj["intensity_year"]
+    seq = int(obj["seq"])
+    if seq > _INT_MAX:
+        raise RowError("seq", f"seq {seq} is over {_INT_MAX}, the largest the server stores")
+    if year is not None and not -_INT_MAX <= year <= _INT_MAX:
+        raise RowError("intensity_year", f"intensity_year {year} is not a year")
+    row: dict[str, Any] = {"run_id": obj["run_id"], "seq": seq}
+    for name in _FLOATS:
+        try:
+            row[name] = float(obj[name])
+        except OverflowError:
+            raise RowError(name, f"{name} {obj[name]} is too large for a 64-bit float")
+    row["intensity_zone"] = obj["intensity_zone"]
+    row["intensity_source"] = obj["intensity_source"]
+    row["intensity_year"] = None if year is None else int(year)
+    row["intensity_kind"] = obj["intensity_kind"]
+    row["intensity_live"] = obj["intensity_live"]
+    row["intensity_basis"] = obj["intensity_basis"]
+    row["intensity_scope"] = obj["intensity_scope"]
+    row["intensity_gases"] = obj["intensity_gases"]
+    row["gaps"] = list(obj["gaps"])
+    row["components"] = [
+        {"component": c["component"], "device": c["device"], "method": c["method"],
+         "energy_j": _float(c["energy_j"], "components"), "share": float(c["share"]),
+         "share_basis": c["share_basis"]}
+        for c in obj["components"]]
+    work = obj["work"]
+    row["work"] = [{"unit": unit, "count": count} for unit, count in sorted(
+        (w["unit"], _float(w["count"], "work")) for w in work)] if work else []
+    return row
+
+
+def _float(value: Any, field: str) -> float:
+    try:
+        return float(value)
+    except OverflowError:
+        raise RowError(field, f"a number in {field} is too large for a 64-bit float")
