@@ -83,7 +83,7 @@ def expected_rollups(records: list[dict]) -> tuple[dict, dict]:
         add(runs, (record["run_id"], kind), record, 1.0, 1)
         start, duration = record["start_s"], record["duration_s"]
         first_hour = int(start // HOUR_S) * HOUR_S
-        if duration == 0:
+        if duration == 0 or start + duration <= first_hour + HOUR_S:  # within one hour
             add(hours, (record["run_id"], first_hour, kind), record, 1.0, 1)
             continue
         hour = first_hour
@@ -212,6 +212,38 @@ def test_processes_racing_with_overlapping_batches_count_each_record_once(engine
 
     with engine.connect() as connection:
         stored_runs, stored_hours = stored_rollups(connection)
+    runs, hours = expected_rollups(records)
+    assert_same(stored_runs, runs)
+    assert_same(stored_hours, hours)
+
+
+def test_migration_0003_backfills_the_rollups_of_an_existing_database(db_url):
+    from sqlalchemy import insert
+
+    from wattprint.server.accounts import bootstrap
+    from wattprint.server.migrate import upgrade
+    from wattprint.server.models import Run
+
+    engine = make_engine(db_url)
+    try:
+        upgrade(engine, "0002")
+        records = random_records(random.Random(13), runs=3, per_run=20)
+        with engine.begin() as connection:
+            org = bootstrap(connection, organisation="Old Lab", email="o@old.test",
+                            password="correct horse battery", pepper=b"p", now_s=T0_S)
+            for run_id in sorted({r["run_id"] for r in records}):
+                connection.execute(insert(Run).values(run_id=run_id, project_id=org.project_id,
+                                                      info_received=False, first_seen_s=T0_S))
+            skip = ("type", "schema_version")
+            connection.execute(insert(IntervalRecord), [
+                {k: v for k, v in r.items() if k not in skip} for r in records])
+
+        upgrade(engine)
+
+        with engine.connect() as connection:
+            stored_runs, stored_hours = stored_rollups(connection)
+    finally:
+        engine.dispose()
     runs, hours = expected_rollups(records)
     assert_same(stored_runs, runs)
     assert_same(stored_hours, hours)

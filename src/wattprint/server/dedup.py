@@ -323,6 +323,8 @@ def clip_to_range(row: IntervalRow, start_s: float, end_s: float) -> IntervalRow
     taken as even over its interval); None when nothing of it is inside. A zero-length row is
     inside when it starts in the range."""
     row_end_s = row.start_s + row.duration_s
+    if row.duration_s > 0 and start_s <= row.start_s and row_end_s <= end_s:
+        return row  # wholly inside: whole, exactly
     inside_start_s = max(row.start_s, start_s)
     inside_end_s = min(row_end_s, end_s)
     if row.duration_s > 0:

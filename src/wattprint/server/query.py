@@ -346,7 +346,9 @@ def _edge_sums(scope: Any, earliest_s: float, start_s: float, end_s: float) -> A
     record_end = r.start_s + r.duration_s
     inside_start = case((r.start_s > start_s, r.start_s), else_=start_s)
     inside_end = case((record_end < end_s, record_end), else_=end_s)
-    share = case((r.duration_s > 0, (inside_end - inside_start) / r.duration_s), else_=1.0)
+    # a record wholly inside counts whole, exactly (not its times' difference over its duration)
+    share = case((or_(r.duration_s <= 0, and_(r.start_s >= start_s, record_end <= end_s)), 1.0),
+                 else_=(inside_end - inside_start) / r.duration_s)
     parts = [func.sum(r.duration_s * share).label("duration_s"),
              func.sum(r.energy_j * share).label("energy_j"),
              func.sum(r.emissions_g * share).label("emissions_g")]
