@@ -164,8 +164,9 @@ def test_run_page_shows_the_read_api_figures_with_provenance(served, runs):
     data = json.loads(html.split('<script type="application/json" id="run-data">')[1]
                       .split("</script>")[0])
     records = repo.records(run_id, limit=None)
-    assert [r["seq"] for r in data["records"]] == [r.seq for r in records]
-    assert sum(r["energy_j"] for r in data["records"]) == pytest.approx(summary.energy_j["total"])
+    assert data["columns"]["seq"] == [r.seq for r in records]
+    assert data["columns"]["gpu_energy_j"] == [r.gpu_energy_j for r in records]
+    assert sum(data["columns"]["energy_j"]) == pytest.approx(summary.energy_j["total"])
     assert data["components"] == ["cpu", "gpu", "ram"] and data["status"] == "finished"
 
 
@@ -224,3 +225,20 @@ def test_the_vendored_chart_library_is_served_with_its_licence(served):
     script = client.get(f"/static/uplot-{UPLOT_VERSION}.min.js")
     assert script.status_code == 200 and "uPlot" in script.text
     assert "MIT" in client.get(f"/static/uplot-{UPLOT_VERSION}.LICENSE").text
+
+
+def test_a_long_run_is_drawn_from_merged_points_that_keep_energy_and_holes(served, runs,
+                                                                          monkeypatch):
+    from wattprint.server.dashboard import views
+
+    client, repo = served
+    monkeypatch.setattr(views, "MAX_CHART_POINTS", 1)
+    html = client.get(f"/runs/{runs['big']}").text
+    data = json.loads(html.split('<script type="application/json" id="run-data">')[1]
+                      .split("</script>")[0])
+    records = repo.records(runs["big"], limit=None)
+    # one point asked, two drawn: a bucket never bridges the hole after the third record
+    assert data["downsampled"] and data["columns"]["seq"] == [records[2].seq, records[-1].seq]
+    assert sum(data["columns"]["energy_j"]) == pytest.approx(sum(r.energy_j for r in records))
+    assert f"{len(records)} records merged into 2 points" in html
+    assert "no record (tracker paused or stopped, or the machine slept)" in html

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from ...store.repository import Aggregate, RunRow
 
 __all__ = ["BREAKDOWNS", "SORT_KEYS", "DashboardData", "Overview", "Period", "RunDetail",
-           "RunsPage", "RunsQuery", "Totals", "DataError", "is_hole"]
+           "RunsPage", "RunsQuery", "Series", "Totals", "DataError", "is_hole"]
 
 #: The overview's breakdowns, in the order the page shows them.
 BREAKDOWNS = ("project", "experiment", "component", "region", "host")
@@ -91,10 +91,18 @@ class RunDetail:
     row: RunRow  # status (from heartbeats) and the listing's figures
     info: RunInfo
     summary: RunSummary
-    records: list[Record]  # downsampled to at most the asked number of points
-    records_total: int
     spans: list[SpanRecord]
     rescores: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """A run's records for charts: at most the asked number of points, each merged record
+    covering its bucket (energies summed, so power = energy / duration still holds)."""
+
+    records: list[Record]
+    total: int  # records the run holds
+    holes: list[tuple[float, float]]  # (from_s, to_s) with no record, found on every record
 
 
 def is_hole(before: Record, after: Record) -> bool:
@@ -116,8 +124,10 @@ class DashboardData(Protocol):
 
     def all_runs(self, query: RunsQuery, *, max_rows: int) -> list[RunRow]: ...
 
-    def run(self, run_id: str, *, max_points: int) -> RunDetail: ...
+    def run(self, run_id: str) -> RunDetail: ...
 
     def run_row(self, run_id: str) -> RunRow: ...
+
+    def series(self, run_id: str, *, max_points: int) -> Series: ...
 
     def records_since(self, run_id: str, since_seq: int | None, *, limit: int) -> list[Record]: ...

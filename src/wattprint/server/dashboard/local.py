@@ -27,6 +27,7 @@ from .data import (
     RunDetail,
     RunsPage,
     RunsQuery,
+    Series,
     Totals,
     is_hole,
 )
@@ -121,13 +122,22 @@ class LocalStoreData:
         raise DataError(f"run {run_id!r} is stored without its listing row; run `wattprint "
                         "runs` to check the store")
 
-    def run(self, run_id: str, *, max_points: int) -> RunDetail:
+    def run(self, run_id: str) -> RunDetail:
         row = self.run_row(run_id)
         repo = self.repository
-        records = repo.records(run_id, limit=None)
         return RunDetail(row=row, info=repo.info(run_id), summary=repo.summary(run_id),
-                         records=downsample(records, max_points), records_total=len(records),
                          spans=repo.spans(run_id), rescores=repo.rescores(run_id))
+
+    def series(self, run_id: str, *, max_points: int) -> Series:
+        # The read API hands out whole records; a store holds runs of up to ~10^5-10^6, read
+        # once here (a server adapter buckets in SQL instead).
+        try:
+            records = self.repository.records(run_id, limit=None)
+        except StoreError as exc:
+            raise DataError(str(exc)) from None
+        holes = [(a.start_s + a.duration_s, b.start_s)
+                 for a, b in zip(records, records[1:], strict=False) if is_hole(a, b)]
+        return Series(records=downsample(records, max_points), total=len(records), holes=holes)
 
     def records_since(self, run_id: str, since_seq: int | None, *, limit: int) -> list[Record]:
         try:
@@ -163,18 +173,19 @@ def _merge(bucket: list[Record]) -> Record:
         return bucket[0]
     first, last = bucket[0], bucket[-1]
     work: dict[str, float] = {}
-    for record in bucket:
+    cpu_j = gpu_j = ram_j = other_j = energy_j = emissions = 0.0
+    for record in bucket:  # one pass, plain sums: this runs over every record of a long run
+        cpu_j += record.cpu_energy_j
+        gpu_j += record.gpu_energy_j
+        ram_j += record.ram_energy_j
+        other_j += record.other_energy_j
+        energy_j += record.energy_j
+        emissions += record.emissions_g
         for unit, count in record.work:
             work[unit] = work.get(unit, 0.0) + count
-    energy_j = sum(r.energy_j for r in bucket)
-    emissions = sum(r.emissions_g for r in bucket)
     return replace(
-        last, seq=last.seq, start_s=first.start_s,
-        duration_s=last.start_s + last.duration_s - first.start_s,
-        cpu_energy_j=sum(r.cpu_energy_j for r in bucket),
-        gpu_energy_j=sum(r.gpu_energy_j for r in bucket),
-        ram_energy_j=sum(r.ram_energy_j for r in bucket),
-        other_energy_j=sum(r.other_energy_j for r in bucket),
+        last, start_s=first.start_s, duration_s=last.start_s + last.duration_s - first.start_s,
+        cpu_energy_j=cpu_j, gpu_energy_j=gpu_j, ram_energy_j=ram_j, other_energy_j=other_j,
         energy_j=energy_j, emissions_g=emissions,
         # the bucket's energy-weighted intensity, so emissions = energy x intensity still holds
         intensity_g_per_kwh=emissions / (energy_j * last.pue / 3.6e6) if energy_j > 0

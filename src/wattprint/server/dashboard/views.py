@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from . import fmt
-from .data import BREAKDOWNS, SORT_KEYS, DashboardData, DataError, Period, RunsQuery, is_hole
+from .data import BREAKDOWNS, SORT_KEYS, DashboardData, DataError, Period, RunsQuery, Series
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ PERIODS: dict[str, tuple[str, float | None]] = {
     "365d": ("Last 365 days", 365 * 86400.0), "all": ("All time", None),
 }
 STATUSES = ("running", "finished", "failed", "interrupted")
-MAX_CHART_POINTS = 20_000  # uPlot draws 100,000 easily; a page of 20,000 rows stays light
+MAX_CHART_POINTS = 10_000  # a screen is ~2,000 px wide; 10,000 points keep zooming useful
 MAX_TABLE_ROWS = 500  # the chart's table alternative: the first rows, the rest in the JSON
 MAX_EXPORT_ROWS = 100_000
 LIVE_BATCH = 1000
@@ -114,6 +114,15 @@ def export_json(rows: list[RunRow]) -> str:
 COMPONENTS = ("cpu", "gpu", "ram", "other")
 
 
+_CHART_FIELDS = ("seq", "start_s", "duration_s", "cpu_energy_j", "gpu_energy_j", "ram_energy_j",
+                 "other_energy_j", "energy_j", "emissions_g", "intensity_g_per_kwh")
+
+
+def chart_columns(records: list[Record]) -> dict[str, list[Any]]:
+    """The records' figures column by column (SI units): what run.js draws from."""
+    return {name: [getattr(r, name) for r in records] for name in _CHART_FIELDS}
+
+
 def record_row(record: Record) -> dict[str, Any]:
     """One record as the run page's script and the live endpoint carry it: SI figures, and
     ``text``, the table cells written by :mod:`.fmt` (the script never formats a number)."""
@@ -165,33 +174,33 @@ def _badges(detail: Any) -> dict[str, Any]:
 
 
 def run_context(data: DashboardData, run_id: str) -> dict[str, Any]:
-    detail = data.run(run_id, max_points=MAX_CHART_POINTS)
-    rows = [record_row(r) for r in detail.records]
+    detail = data.run(run_id)
+    series = data.series(run_id, max_points=MAX_CHART_POINTS)
+    table = [record_row(r) for r in series.records[:MAX_TABLE_ROWS]]
     # a merged (downsampled) record carries its last record's seq: polling resumes after it
-    last_seq = detail.records[-1].seq if detail.records else None
+    last_seq = series.records[-1].seq if series.records else None
     energy = detail.summary.energy_j or {}
     used = [c for c in COMPONENTS if energy.get(c)] or ["cpu"]
-    chart = {"records": rows, "last_seq": last_seq, "status": detail.row.status,
+    chart = {"columns": chart_columns(series.records), "last_seq": last_seq, "status": detail.row.status,
              "components": used, "interval_s": detail.info.interval_s,
              "live_url": f"/runs/{run_id}/records.json",
-             "downsampled": len(rows) < detail.records_total}
+             "downsampled": len(series.records) < series.total}
     return {"detail": detail, "row": detail.row, "info": detail.info, "summary": detail.summary,
             # "<" escaped: a run id or gap note holding "</script>" stays inside the data block
-            "chart_json": json.dumps(chart).replace("<", "\\u003c"), "table_rows": rows[:MAX_TABLE_ROWS],
-            "components": used, "holes": _holes(detail.records),
+            "chart_json": json.dumps(chart).replace("<", "\\u003c"), "table_rows": table,
+            "components": used, "holes": _holes(series), "series": series,
             "spans": _span_tree(detail.spans), "intensity": _badges(detail),
             "location": dict(detail.info.location or {}), "host": dict(detail.info.host or {}),
             "live": detail.row.status == "running"}
 
 
-def _holes(records: list[Record]) -> list[dict[str, Any]]:
+def _holes(series: Series) -> list[dict[str, Any]]:
     """Where the measurement has holes: time between records, and records that say so."""
-    out: list[dict[str, Any]] = []
-    for before, after in zip(records, records[1:], strict=False):
-        if is_hole(before, after):
-            out.append({"from_s": before.start_s + before.duration_s, "to_s": after.start_s,
-                        "what": "no record (tracker paused or stopped, or the machine slept)"})
-    for record in records:
+    out: list[dict[str, Any]] = [
+        {"from_s": from_s, "to_s": to_s,
+         "what": "no record (tracker paused or stopped, or the machine slept)"}
+        for from_s, to_s in series.holes]
+    for record in series.records:
         for note in record.gaps:
             out.append({"from_s": record.start_s, "to_s": record.start_s + record.duration_s,
                         "what": note})

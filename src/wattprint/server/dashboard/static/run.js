@@ -33,7 +33,12 @@
     cols.intensity.push(r.intensity_g_per_kwh);
     lastEnd = end;
   }
-  data.records.forEach(add);
+  var columns = data.columns, names = Object.keys(columns);
+  for (var i = 0; i < columns.seq.length; i++) {
+    var r = {};
+    names.forEach(function (name) { r[name] = columns[name][i]; });
+    add(r);
+  }
 
   function axes(label) {
     return [{ stroke: fg, grid: { stroke: grid } },
@@ -100,7 +105,9 @@
       if (!res.ok) { throw new Error("HTTP " + res.status); }
       return res.json();
     }).then(function (live) {
-      live.records.forEach(function (r) { add(r); row(r); });
+      // the table holds every record only while the run is short; then it is not extended
+      var complete = body.dataset.complete === "true";
+      live.records.forEach(function (r) { add(r); if (complete) { row(r); } });
       if (live.records.length) { redraw(); }
       since = live.last_seq;
       status.textContent = live.status;
