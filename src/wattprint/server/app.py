@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.requests import Request
 
 from .auth import KeyIdentity, require_scope
+from .schemas import Health, IngestAnswer, Readiness, errors, without_422
 from .validate import IngestError
 
 TYPE_CHECKING = False
@@ -53,7 +54,11 @@ def create_app(settings: Settings, *, wall_clock: Callable[[], float] | None = N
     from .validate import WireValidator
 
     engine = make_engine(settings.db_url)
-    app = FastAPI(title="wattprint server", version=__version__)
+    from .storable import check_parameters
+
+    # every route: a parameter no database can take (a NUL, a lone surrogate) is a 400 first
+    app = FastAPI(title="wattprint server", version=__version__,
+                  dependencies=[Depends(check_parameters)])
     app.state.settings = settings
     app.state.engine = engine
     app.state.pepper = load_pepper(settings)
@@ -61,6 +66,9 @@ def create_app(settings: Settings, *, wall_clock: Callable[[], float] | None = N
     app.state.wall_clock = wall_clock or time.time
     from .routes_query import router as query_router
     app.include_router(query_router)
+    from .routes_catalog import router as catalog_router
+    app.include_router(catalog_router)
+    without_422(app)  # the document states the 400 every malformed request gets (schemas.py)
     from .routes_accounts import router as accounts_router
     app.include_router(accounts_router)
     from .routes_oidc import install as install_oidc
@@ -83,11 +91,22 @@ def create_app(settings: Settings, *, wall_clock: Callable[[], float] | None = N
         # FastAPI's own 422 list: a client parses one error format.
         return JSONResponse(status_code=400, content={"detail": request_error(exc.errors())})
 
-    @app.get("/healthz")
+    from starlette.exceptions import HTTPException
+
+    @app.exception_handler(HTTPException)
+    async def _http_error(_request: Request, exc: HTTPException) -> JSONResponse:
+        # FastAPI's and Starlette's own refusals (an unreadable body, an unknown path) say only
+        # a string: answer them in the same documented shape as every other error.
+        detail = exc.detail if isinstance(exc.detail, dict) else {
+            "index": None, "field": None, "message": str(exc.detail)}
+        return JSONResponse(status_code=exc.status_code, content={"detail": detail},
+                            headers=exc.headers)
+
+    @app.get("/healthz", response_model=Health)
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz")
+    @app.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}})
     def readyz() -> JSONResponse:
         from .migrate import current_revision, head_revision
 
@@ -103,7 +122,8 @@ def create_app(settings: Settings, *, wall_clock: Callable[[], float] | None = N
                 "message": "run `wattprint server migrate`"})
         return JSONResponse({"status": "ready", "revision": current})
 
-    @app.post("/api/v1/ingest", openapi_extra={"requestBody": _INGEST_BODY})
+    @app.post("/api/v1/ingest", openapi_extra={"requestBody": _INGEST_BODY},
+              response_model=IngestAnswer, responses=errors(400, 401, 403, 413))
     async def ingest(request: Request,
                      identity: KeyIdentity = _INGEST_KEY) -> dict[str, int]:
         from starlette.concurrency import run_in_threadpool
@@ -118,6 +138,11 @@ def create_app(settings: Settings, *, wall_clock: Callable[[], float] | None = N
 def request_error(errors: Any) -> dict[str, Any]:
     """The first of FastAPI's validation errors as ``{index, field, message}``."""
     first: dict[str, Any] = next(iter(errors), {}) if errors else {}
+    if first.get("type") == "json_invalid":  # its location is a character offset, not a field
+        where_in_body = first.get("loc", ("body", "?"))[-1]
+        reason = first.get("ctx", {}).get("error", "invalid JSON")
+        return {"index": None, "field": None,
+                "message": f"the body is not JSON: {reason} at character {where_in_body}"}
     where = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path")]
     return {"index": None, "field": ".".join(where) or None,
             "message": str(first.get("msg", "invalid request"))}

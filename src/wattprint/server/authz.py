@@ -48,7 +48,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Callable
 
-__all__ = ["PERMISSIONS", "Principal", "authorize", "is_authorized_route"]
+__all__ = ["MAX_ID", "PERMISSIONS", "Principal", "authorize", "is_authorized_route"]
 
 _ALL = ("owner", "admin", "member", "viewer")
 PERMISSIONS: dict[str, tuple[str, ...]] = {
@@ -60,6 +60,7 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "session": (),
     "key": (),
 }
+MAX_ID = 2**31 - 1  # ids are INTEGER columns (32-bit on PostgreSQL)
 _KEY_PERMISSIONS = {"read", "ingest"}  # a key's scope grants the permission of that name
 _UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 _MARK = "_wattprint_permission"  # set on every dependency authorize() builds
@@ -90,9 +91,12 @@ def _path_org(request: Request) -> int | None:
     if text is None:
         return None
     try:
-        return int(text)
+        org_id = int(text)
     except ValueError:
         raise _error(404, f"no organisation {text!r}")
+    if not 1 <= org_id <= MAX_ID:  # no such row; SQLite could not even bind a larger int
+        raise _error(404, f"no organisation {text!r}")
+    return org_id
 
 
 def _by_key(request: Request, permission: str, org_id: int | None) -> Principal:

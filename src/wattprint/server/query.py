@@ -165,11 +165,16 @@ def _encode_cursor(started_s: float, run_id: str) -> str:
 def _decode_cursor(cursor: str) -> tuple[float, str]:
     from ..errors import StoreError
     from ..store.repository import decode_cursor
+    from .storable import unstorable
 
     try:
-        return decode_cursor(cursor)
+        started_s, run_id = decode_cursor(cursor)
     except StoreError as exc:
         raise QueryError(str(exc), field="cursor") from None
+    if unstorable(run_id):  # not one of ours: a NUL or lone surrogate no database takes
+        raise QueryError(f"invalid cursor {cursor[:80]!r}: pass the next_cursor of a previous "
+                         "page unchanged", field="cursor")
+    return started_s, run_id
 
 
 def list_runs(connection: Connection, organisation_id: int, query: RunQuery, *, now_s: float,

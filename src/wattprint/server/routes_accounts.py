@@ -18,10 +18,26 @@ from __future__ import annotations
 # Runtime imports: FastAPI and pydantic read these annotations to parse and inject.
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.requests import Request
 
 from .authz import Principal, authorize
+from .schemas import (
+    MAX_ID,
+    Id,
+    KeyItself,
+    KeyRevoked,
+    KeyView,
+    LoginAnswer,
+    Me,
+    Member,
+    MemberRemoved,
+    NewKey,
+    RoleChanged,
+    SignedOut,
+    errors,
+)
+from .storable import StorableText
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -40,24 +56,24 @@ _DUMMY_HASH: list[str] = []  # an argon2 hash checked for unknown e-mails, so ti
 
 
 class LoginBody(BaseModel):
-    email: str
-    password: str
+    email: StorableText
+    password: StorableText
 
 
 class NewMemberBody(BaseModel):
-    email: str
-    role: str
-    password: str | None = None  # needed only when the e-mail has no account yet
+    email: StorableText
+    role: StorableText
+    password: StorableText | None = None  # needed only when the e-mail has no account yet
 
 
 class RoleBody(BaseModel):
-    role: str
+    role: StorableText
 
 
 class NewKeyBody(BaseModel):
-    project_id: int
-    scopes: list[str] = ["ingest"]
-    name: str = ""
+    project_id: int = Field(ge=1, le=MAX_ID)
+    scopes: list[StorableText] = ["ingest"]
+    name: StorableText = ""
 
 
 def _error(status: int, message: str, field: str | None = None) -> Exception:
@@ -72,7 +88,7 @@ def _now(request: Request) -> float:
     return now
 
 
-@router.post("/api/v1/login")
+@router.post("/api/v1/login", response_model=LoginAnswer, responses=errors(400, 401, 429))
 def login(body: LoginBody, request: Request) -> JSONResponse:
     from sqlalchemy import select
 
@@ -111,7 +127,7 @@ def login(body: LoginBody, request: Request) -> JSONResponse:
     return response
 
 
-@router.post("/api/v1/logout")
+@router.post("/api/v1/logout", response_model=SignedOut, responses=errors(400, 401, 403))
 def logout(request: Request, principal: Principal = _SESSION) -> JSONResponse:
     from .sessions import CSRF_COOKIE, SESSION_COOKIE, end_session
 
@@ -123,7 +139,7 @@ def logout(request: Request, principal: Principal = _SESSION) -> JSONResponse:
     return response
 
 
-@router.get("/api/v1/me")
+@router.get("/api/v1/me", response_model=Me, responses=errors(400, 401, 403))
 def me(request: Request, principal: Principal = _SESSION) -> dict[str, Any]:
     from sqlalchemy import select
 
@@ -140,7 +156,7 @@ def me(request: Request, principal: Principal = _SESSION) -> dict[str, Any]:
             "organisations": [{"id": r.id, "name": r.name, "role": r.role} for r in rows]}
 
 
-@router.get("/api/v1/key")
+@router.get("/api/v1/key", response_model=KeyItself, responses=errors(400, 401, 403))
 def key_itself(request: Request, principal: Principal = _KEY) -> dict[str, Any]:
     """What the calling API key may do and where it writes (`wattprint login` shows this)."""
     from sqlalchemy import select
@@ -157,8 +173,9 @@ def key_itself(request: Request, principal: Principal = _KEY) -> dict[str, Any]:
             "organisation": {"id": row[1], "name": row[2]}}
 
 
-@router.get("/api/v1/orgs/{org_id}/members")
-def list_members(org_id: int, request: Request,
+@router.get("/api/v1/orgs/{org_id}/members", response_model=list[Member],
+            responses=errors(400, 401, 403, 404))
+def list_members(org_id: Id, request: Request,
                  principal: Principal = _MEMBERS_READ) -> list[dict[str, Any]]:
     from sqlalchemy import select
 
@@ -193,8 +210,9 @@ def _owners_left(connection: Any, org_id: int, without_user: int) -> int:
     return count
 
 
-@router.post("/api/v1/orgs/{org_id}/members", status_code=201)
-def add_member(org_id: int, body: NewMemberBody, request: Request,
+@router.post("/api/v1/orgs/{org_id}/members", status_code=201, response_model=Member,
+             responses=errors(400, 401, 403, 404, 409))
+def add_member(org_id: Id, body: NewMemberBody, request: Request,
                principal: Principal = _MEMBERS_MANAGE) -> dict[str, Any]:
     from sqlalchemy import insert, select
 
@@ -235,8 +253,9 @@ def _current_role(connection: Any, org_id: int, user_id: int) -> str:
     return role
 
 
-@router.patch("/api/v1/orgs/{org_id}/members/{user_id}")
-def change_role(org_id: int, user_id: int, body: RoleBody, request: Request,
+@router.patch("/api/v1/orgs/{org_id}/members/{user_id}", response_model=RoleChanged,
+              responses=errors(400, 401, 403, 404, 409))
+def change_role(org_id: Id, user_id: Id, body: RoleBody, request: Request,
                 principal: Principal = _MEMBERS_MANAGE) -> dict[str, Any]:
     from sqlalchemy import update
 
@@ -254,8 +273,9 @@ def change_role(org_id: int, user_id: int, body: RoleBody, request: Request,
     return {"user_id": user_id, "role": body.role}
 
 
-@router.delete("/api/v1/orgs/{org_id}/members/{user_id}")
-def remove_member(org_id: int, user_id: int, request: Request,
+@router.delete("/api/v1/orgs/{org_id}/members/{user_id}", response_model=MemberRemoved,
+               responses=errors(400, 401, 403, 404, 409))
+def remove_member(org_id: Id, user_id: Id, request: Request,
                   principal: Principal = _MEMBERS_MANAGE) -> dict[str, Any]:
     from sqlalchemy import delete
 
@@ -271,8 +291,9 @@ def remove_member(org_id: int, user_id: int, request: Request,
     return {"user_id": user_id, "removed": True}
 
 
-@router.get("/api/v1/orgs/{org_id}/keys")
-def list_keys(org_id: int, request: Request,
+@router.get("/api/v1/orgs/{org_id}/keys", response_model=list[KeyView],
+            responses=errors(400, 401, 403, 404))
+def list_keys(org_id: Id, request: Request,
               principal: Principal = _KEYS_MANAGE) -> list[dict[str, Any]]:
     from sqlalchemy import select
 
@@ -289,8 +310,9 @@ def list_keys(org_id: int, request: Request,
             for r in rows]
 
 
-@router.post("/api/v1/orgs/{org_id}/keys", status_code=201)
-def create_key(org_id: int, body: NewKeyBody, request: Request,
+@router.post("/api/v1/orgs/{org_id}/keys", status_code=201, response_model=NewKey,
+             responses=errors(400, 401, 403, 404))
+def create_key(org_id: Id, body: NewKeyBody, request: Request,
                principal: Principal = _KEYS_MANAGE) -> dict[str, Any]:
     from sqlalchemy import select
 
@@ -317,8 +339,9 @@ def create_key(org_id: int, body: NewKeyBody, request: Request,
             "message": "shown once: store it now; only its prefix is kept readable"}
 
 
-@router.delete("/api/v1/orgs/{org_id}/keys/{prefix}")
-def revoke_key(org_id: int, prefix: str, request: Request,
+@router.delete("/api/v1/orgs/{org_id}/keys/{prefix}", response_model=KeyRevoked,
+               responses=errors(400, 401, 403, 404))
+def revoke_key(org_id: Id, prefix: str, request: Request,
                principal: Principal = _KEYS_MANAGE) -> dict[str, Any]:
     from sqlalchemy import select, update
 

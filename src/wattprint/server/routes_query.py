@@ -19,6 +19,17 @@ from starlette.requests import Request
 
 from .authz import Principal, authorize
 from .query import QueryError, RunQuery
+from .schemas import (
+    RecordsPage,
+    RunDetail,
+    RunsPage,
+    Seq,
+    SeriesAnswer,
+    SpansAnswer,
+    TotalsAnswer,
+    errors,
+    org_id_path,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -32,6 +43,8 @@ router = APIRouter(prefix="/api/v1")
 _READ = Depends(authorize("read"))  # a key with the read scope, or a member's session
 MAX_PAGE = 1000
 MAX_POINTS = 10_000
+_READ_ERRORS = (400, 401, 403, 404)  # documented with the one error shape (schemas.py)
+_ORG_ID = Depends(org_id_path)  # documents and bounds {org_id}; authorize() checks it
 
 
 def _refuse(status: int, message: str, field: str | None = None) -> HTTPException:
@@ -59,13 +72,13 @@ def _filters(project: str | None, experiment: str | None, status: str | None, ho
                     since_s=since, until_s=until)
 
 
-def _get(path: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
+def _get(path: str, **documented: Any) -> Callable[[Callable[..., T]], Callable[..., T]]:
     """Serve a GET route at ``path`` (the key's organisation) and under ``/orgs/{org_id}``
     (a signed-in member's organisation, checked by :func:`.authz.authorize`)."""
 
     def register(route: Callable[..., T]) -> Callable[..., T]:
-        router.get(path)(route)
-        router.get("/orgs/{org_id}" + path)(route)
+        router.get(path, **documented)(route)
+        router.get("/orgs/{org_id}" + path, dependencies=[_ORG_ID], **documented)(route)
         return route
 
     return register
@@ -81,7 +94,7 @@ def _missing(run_id: str) -> HTTPException:
     return _refuse(404, f"no run {run_id!r} in this organisation", "run_id")
 
 
-@_get("/runs")
+@_get("/runs", response_model=RunsPage, responses=errors(*_READ_ERRORS))
 def runs(request: Request, project: str | None = None, experiment: str | None = None,
          status: str | None = None, host: str | None = None, job: str | None = None,
          since: float | None = None, until: float | None = None, limit: int = 100,
@@ -95,7 +108,7 @@ def runs(request: Request, project: str | None = None, experiment: str | None = 
                                               limit=page, cursor=cursor))
 
 
-@_get("/runs/{run_id}")
+@_get("/runs/{run_id}", response_model=RunDetail, responses=errors(*_READ_ERRORS))
 def run(request: Request, run_id: str, caller: Principal = _READ) -> dict[str, Any]:
     from .query import one_run
 
@@ -106,8 +119,9 @@ def run(request: Request, run_id: str, caller: Principal = _READ) -> dict[str, A
     return found
 
 
-@_get("/runs/{run_id}/records")
-def records(request: Request, run_id: str, since_seq: int = 0, limit: int = 1000,
+@_get("/runs/{run_id}/records", response_model=RecordsPage,
+      responses=errors(*_READ_ERRORS))
+def records(request: Request, run_id: str, since_seq: Seq = 0, limit: int = 1000,
             caller: Principal = _READ) -> dict[str, Any]:
     from .query import run_records
 
@@ -119,7 +133,7 @@ def records(request: Request, run_id: str, since_seq: int = 0, limit: int = 1000
     return found
 
 
-@_get("/runs/{run_id}/spans")
+@_get("/runs/{run_id}/spans", response_model=SpansAnswer, responses=errors(*_READ_ERRORS))
 def spans(request: Request, run_id: str, caller: Principal = _READ) -> dict[str, Any]:
     from .query import run_spans
 
@@ -129,7 +143,8 @@ def spans(request: Request, run_id: str, caller: Principal = _READ) -> dict[str,
     return {"run_id": run_id, "spans": found}
 
 
-@_get("/totals")
+@_get("/totals", response_model=TotalsAnswer, response_model_exclude_unset=True,
+      responses=errors(*_READ_ERRORS))
 def totals(request: Request, by: str = "project", project: str | None = None,
            experiment: str | None = None, status: str | None = None, host: str | None = None,
            job: str | None = None, since: float | None = None, until: float | None = None,
@@ -140,7 +155,7 @@ def totals(request: Request, by: str = "project", project: str | None = None,
     return _read(request, lambda c: compute(c, _org(caller), by, query, dedup=dedup))
 
 
-@_get("/series")
+@_get("/series", response_model=SeriesAnswer, responses=errors(*_READ_ERRORS))
 def series(request: Request, since: float, until: float, points: int = 100,
            project: str | None = None, experiment: str | None = None, host: str | None = None,
            job: str | None = None, run: str | None = None,

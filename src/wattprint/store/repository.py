@@ -146,7 +146,7 @@ def decode_cursor(cursor: str) -> tuple[float, str]:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         started_s, run_id = json.loads(raw)
         return float(started_s), str(run_id)
-    except (ValueError, TypeError, binascii.Error):
+    except (ValueError, TypeError, OverflowError, RecursionError, binascii.Error):  # 1e400, [[[...
         raise StoreError(f"invalid cursor {cursor!r}: pass the next_cursor of a previous page "
                          "unchanged") from None
 
