@@ -110,6 +110,13 @@ def test_drill_down_from_the_overview_to_a_run_by_clicking(driver, served, runs)
     # and back through the breadcrumb, by keyboard
     from selenium.webdriver.common.keys import Keys
 
+    # the first Tab shows the skip link, with a visible focus ring
+    driver.find_element(By.TAG_NAME, "body").send_keys(Keys.TAB)
+    focused = driver.switch_to.active_element
+    assert focused.get_attribute("class") == "skip" and focused.is_displayed()
+    assert focused.location["x"] >= 0
+    assert focused.value_of_css_property("outline-style") == "solid"
+
     crumb = driver.find_element(By.CSS_SELECTOR, "nav.crumbs a")
     crumb.send_keys(Keys.ENTER)
     wait_for(lambda: driver.current_url.rstrip("/") == server.url, what="the overview")

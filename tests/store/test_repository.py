@@ -241,3 +241,18 @@ def test_a_bad_row_fails_the_batch_instead_of_vanishing(store):
 def test_records_of_a_run_never_announced_are_refused_clearly(store):
     with pytest.raises(StoreError, match="not in the store.*run info must be exported first"):
         store.export([storekit.record("ghost", 1)])
+
+
+def test_aggregate_many_equals_one_aggregate_per_grouping(store):
+    finished(store, "m1", started=T0, project="vision", host="gpu-1", gpu_j=50.0)
+    finished(store, "m2", started=T0 + DAY, project="nlp", host="gpu-2",
+             location={"country": "DE", "subdivision": None, "resolved_by": "config"})
+    keys = ("project", "experiment", "day", "host", "component", "region")
+    for flt in (None, RunFilter(project="nlp"), RunFilter(since_s=T0 + 1)):
+        many = store.aggregate_many(keys, flt)
+        assert list(many) == list(keys)
+        for by in keys:
+            assert many[by] == store.aggregate(by, flt), (by, flt)
+    assert [a.key for a in store.aggregate_many(("region",))["region"]] == ["DE", "FR"]
+    with pytest.raises(StoreError, match="cannot aggregate by 'colour'"):
+        store.aggregate_many(("project", "colour"))

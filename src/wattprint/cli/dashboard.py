@@ -95,6 +95,9 @@ def _serve(server: Any, args: Any) -> None:
         sock.close()
         raise UsageError(f"cannot listen on {args.host}:{args.port} ({exc.strerror}); choose "
                          "another --port, or 0 for any free one")
+    # Listening before the URL is printed: a client that reads it and connects at once queues
+    # in the backlog until uvicorn accepts, instead of being refused.
+    sock.listen(128)
     port = sock.getsockname()[1]
     shown = f"[{args.host.strip('[]')}]" if family == socket.AF_INET6 else args.host
     url = f"http://{shown}:{port}/"

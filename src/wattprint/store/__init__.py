@@ -289,6 +289,10 @@ class Store:
     def aggregate(self, by: str, filter: RunFilter | None = None) -> list[Aggregate]:
         return self.repository.aggregate(by, filter)
 
+    def aggregate_many(self, bys: Sequence[str],
+                       filter: RunFilter | None = None) -> dict[str, list[Aggregate]]:
+        return self.repository.aggregate_many(bys, filter)
+
 
 def _read_source(path: Path, *, writable: bool, journal_mode: str,
                  busy_timeout_s: float, notices: list[str]) -> Source | None:

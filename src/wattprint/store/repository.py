@@ -384,45 +384,25 @@ class SqliteRepository:
         ``component``, a run counts under each component it used energy on, and emissions are
         split in proportion to each component's energy within every record.
         """
-        if by not in AGGREGATE_KEYS:
-            raise StoreError(f"cannot aggregate by {by!r}; choose one of {', '.join(AGGREGATE_KEYS)}")
+        return self.aggregate_many((by,), filter)[by]
+
+    def aggregate_many(self, bys: Sequence[str],
+                       filter: RunFilter | None = None) -> dict[str, list[Aggregate]]:
+        """:meth:`aggregate` for each of ``bys`` from one read of the runs and their records'
+        sums (summing the records is most of the work; the dashboard's overview asks for five
+        groupings at once)."""
+        for by in bys:
+            if by not in AGGREGATE_KEYS:
+                raise StoreError(f"cannot aggregate by {by!r}; choose one of "
+                                 f"{', '.join(AGGREGATE_KEYS)}")
         filter = filter or RunFilter()
         # Only the region needs each run's location, from its (large) info_json.
-        columns = _RUN_COLUMNS + (", info_json" if by == "region" else "")
-        rows = list(self._matching(filter, columns=columns))
+        columns = _RUN_COLUMNS + (", info_json" if "region" in bys else "")
+        rows = [row for row, _ in self._matching(filter, columns=columns)]
         # Records are summed per run and per kind of intensity: a run's own totals would hide
         # which grams are average and which marginal (a rescore can mix them).
-        sums = self._record_sums({str(r["run_id"]) for r, _ in rows})
-        groups: dict[str, list[Any]] = {}  # key -> [runs, duration_s, energy_j, {kind: g}]
-
-        def add(key: str, duration_s: float, energy_j: float, by_kind: dict[str, float]) -> None:
-            g = groups.setdefault(key, [0, 0.0, 0.0, {}])
-            g[0] += 1
-            g[1] += duration_s
-            g[2] += energy_j
-            for kind, grams in by_kind.items():
-                g[3][kind] = g[3].get(kind, 0.0) + grams
-
-        for row, _ in rows:
-            per_kind = sums.get(row["run_id"], {})
-            s = _total(per_kind)
-            duration_s = row["duration_s"] if row["duration_s"] is not None \
-                else s.get("duration_s", 0.0)
-            if by == "component":
-                for comp in _COMPONENTS:
-                    if s.get(f"{comp}_energy_j", 0.0) > 0:
-                        add(comp, duration_s, s[f"{comp}_energy_j"],
-                            _grams_by_kind(per_kind, f"{comp}_emissions_g"))
-                continue
-            energy_j = row["energy_j"] if row["energy_j"] is not None else s.get("energy_j", 0.0)
-            grams = _grams_by_kind(per_kind, "emissions_g")
-            if not per_kind and row["emissions_g"]:  # a summary without its records
-                grams = {"unknown": float(row["emissions_g"])}
-            add(_key(by, row), duration_s, energy_j, grams)
-        return [Aggregate(key=k, runs=int(g[0]), duration_s=g[1], energy_j=g[2],
-                          emissions_g=sum(g[3].values()),
-                          emissions_by_kind=dict(sorted(g[3].items())))
-                for k, g in sorted(groups.items())]
+        sums = self._record_sums({str(r["run_id"]) for r in rows})
+        return {by: _groups(by, rows, sums) for by in bys}
 
     def _record_sums(self, run_ids: set[str]) -> dict[str, dict[str | None, dict[str, float]]]:
         """run id -> intensity kind -> sums of its records (kind None: no intensity)."""
@@ -453,6 +433,41 @@ class SqliteRepository:
                         if k not in ("run_id", "intensity_kind")}
                 seen |= found
         return out
+
+
+def _groups(by: str, rows: list[sqlite3.Row],
+            sums: dict[str, dict[str | None, dict[str, float]]]) -> list[Aggregate]:
+    """:meth:`SqliteRepository.aggregate`'s groups from the runs' rows and record sums."""
+    groups: dict[str, list[Any]] = {}  # key -> [runs, duration_s, energy_j, {kind: g}]
+
+    def add(key: str, duration_s: float, energy_j: float, by_kind: dict[str, float]) -> None:
+        g = groups.setdefault(key, [0, 0.0, 0.0, {}])
+        g[0] += 1
+        g[1] += duration_s
+        g[2] += energy_j
+        for kind, grams in by_kind.items():
+            g[3][kind] = g[3].get(kind, 0.0) + grams
+
+    for row in rows:
+        per_kind = sums.get(row["run_id"], {})
+        s = _total(per_kind)
+        duration_s = row["duration_s"] if row["duration_s"] is not None \
+            else s.get("duration_s", 0.0)
+        if by == "component":
+            for comp in _COMPONENTS:
+                if s.get(f"{comp}_energy_j", 0.0) > 0:
+                    add(comp, duration_s, s[f"{comp}_energy_j"],
+                        _grams_by_kind(per_kind, f"{comp}_emissions_g"))
+            continue
+        energy_j = row["energy_j"] if row["energy_j"] is not None else s.get("energy_j", 0.0)
+        grams = _grams_by_kind(per_kind, "emissions_g")
+        if not per_kind and row["emissions_g"]:  # a summary without its records
+            grams = {"unknown": float(row["emissions_g"])}
+        add(_key(by, row), duration_s, energy_j, grams)
+    return [Aggregate(key=k, runs=int(g[0]), duration_s=g[1], energy_j=g[2],
+                      emissions_g=sum(g[3].values()),
+                      emissions_by_kind=dict(sorted(g[3].items())))
+            for k, g in sorted(groups.items())]
 
 
 def _total(per_kind: dict[str | None, dict[str, float]]) -> dict[str, float]:

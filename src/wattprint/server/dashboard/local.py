@@ -52,24 +52,32 @@ class LocalStoreData:
         return self._clock()
 
     # -- overview ---------------------------------------------------------------------------
-    def _totals(self, period: Period) -> tuple[Totals, list[Aggregate]]:
-        by_project = self.repository.aggregate("project", _filter_of(period))
+    def _aggregates(self, bys: tuple[str, ...], period: Period) -> dict[str, list[Aggregate]]:
+        # The merged store reader sums the records once for all groupings; any other
+        # Repository answers one grouping at a time.
+        many = getattr(self.repository, "aggregate_many", None)
+        if many is not None:
+            found: dict[str, list[Aggregate]] = many(bys, _filter_of(period))
+            return found
+        return {by: self.repository.aggregate(by, _filter_of(period)) for by in bys}
+
+    @staticmethod
+    def _totals(by_project: list[Aggregate]) -> Totals:
         return Totals(runs=sum(a.runs for a in by_project),
                       energy_j=sum(a.energy_j for a in by_project),
-                      emissions_g=sum(a.emissions_g for a in by_project)), by_project
+                      emissions_g=sum(a.emissions_g for a in by_project))
 
     def overview(self, period: Period, *, top: int = 5) -> Overview:
-        totals, by_project = self._totals(period)
-        previous = self._totals(period.previous)[0] if period.previous else None
-        breakdowns: dict[str, list[Aggregate]] = {}
-        for by in BREAKDOWNS:
-            groups = by_project if by == "project" else \
-                self.repository.aggregate(by, _filter_of(period))
-            # largest first; the key breaks ties so the order is stable
-            breakdowns[by] = sorted(groups, key=lambda a: (-a.energy_j, a.key))
+        groups = self._aggregates(BREAKDOWNS, period)
+        previous = None
+        if period.previous is not None:
+            previous = self._totals(self._aggregates(("project",), period.previous)["project"])
+        # largest first; the key breaks ties so the order is stable
+        breakdowns = {by: sorted(groups[by], key=lambda a: (-a.energy_j, a.key))
+                      for by in BREAKDOWNS}
         recent = self.repository.runs(_filter_of(period), limit=top).items
-        return Overview(period=period, totals=totals, previous=previous, breakdowns=breakdowns,
-                        recent=recent)
+        return Overview(period=period, totals=self._totals(groups["project"]), previous=previous,
+                        breakdowns=breakdowns, recent=recent)
 
     # -- runs -------------------------------------------------------------------------------
     def runs(self, query: RunsQuery) -> RunsPage:
