@@ -252,3 +252,41 @@ def test_a_login_with_text_no_database_can_take_is_400(client, org, email):
 
     assert response.status_code == 400, response.text
     assert response.json()["detail"]["field"] == "email"
+
+
+@pytest.mark.parametrize("where, field", [
+    ("hostname", "host.hostname"), ("surrogate", "host.command"), ("key", "tags.\\ud800")])
+def test_an_ingest_with_text_no_database_can_take_is_400_naming_item_and_field(
+        client, org, run_objects, where, field):
+    # PostgreSQL refuses a NUL in text, and no driver encodes a lone surrogate: both were 500s
+    import json
+
+    items = json.loads(json.dumps(run_objects[0]))
+    info = items[0]
+    if where == "hostname":
+        info["host"]["hostname"] = "gpu\u00001"
+    elif where == "surrogate":
+        info["host"]["command"] = "python train.py --out \udcff"  # a non-UTF-8 argv byte
+    else:
+        info["tags"] = {"\ud800": "x"}
+
+    response = client.post("/api/v1/ingest", content=json.dumps({"items": items}),
+                           headers={"Authorization": f"Bearer {org.api_key}",
+                                    "Content-Type": "application/json"})
+
+    assert response.status_code == 400, response.text
+    assert response.json()["detail"]["index"] == 0
+    assert response.json()["detail"]["field"] == field
+
+
+def test_an_ingest_with_escaped_but_valid_text_is_stored(client, org, run_objects):
+    import json
+
+    items = json.loads(json.dumps(run_objects[0]))
+    items[0]["host"]["hostname"] = "gpu-\U0001f600"  # a surrogate pair once escaped: valid
+
+    response = client.post("/api/v1/ingest", content=json.dumps({"items": items}),
+                           headers={"Authorization": f"Bearer {org.api_key}",
+                                    "Content-Type": "application/json"})
+
+    assert response.status_code == 200, response.text

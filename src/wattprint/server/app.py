@@ -15,6 +15,7 @@ from starlette.requests import Request
 
 from .auth import KeyIdentity, require_scope
 from .schemas import Health, IngestAnswer, Readiness, errors, without_422
+from .storable import unstorable_item
 from .validate import IngestError
 
 TYPE_CHECKING = False
@@ -130,6 +131,10 @@ def create_app(settings: Settings, *, wall_clock: Callable[[], float] | None = N
 
         body = await _read_limited(request, settings.max_body_bytes)
         items = _parse_items(body, settings.max_items)
+        unstorable = unstorable_item(body, items)  # a NUL or lone surrogate: 400, not a 500
+        if unstorable is not None:
+            index, field, reason = unstorable
+            raise IngestError(400, f"{field} {reason}", index=index, field=field)
         return await run_in_threadpool(_check_and_store, app, items, identity.project_id)
 
     return app
