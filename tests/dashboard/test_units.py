@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from wattprint.server.dashboard import fmt
-from wattprint.server.dashboard.local import downsample
+from wattprint.server.dashboard.local import downsample, figures_of
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "store"))
 import storekit  # noqa: E402
@@ -44,12 +45,21 @@ def test_power_duration_trend_and_percent():
 
 def test_downsampling_keeps_every_joule_and_gram_and_never_bridges_a_hole():
     records = [storekit.record(seq=i, start=storekit.T0 + i, cpu_j=10.0 * i) for i in range(1, 11)]
-    merged = downsample(records, 3)
-    assert len(merged) == 3 and [r.seq for r in merged] == [4, 8, 10]
-    assert sum(r.energy_j for r in merged) == sum(r.energy_j for r in records)
-    assert sum(r.emissions_g for r in merged) == pytest.approx(sum(r.emissions_g for r in records))
+    merged, holes = downsample([figures_of(r) for r in records], 3)
+    assert len(merged) == 3 and [p.seq for p in merged] == [4, 8, 10] and holes == []
+    assert sum(p.energy_j for p in merged) == sum(r.energy_j for r in records)
+    assert sum(p.emissions_g for p in merged) == pytest.approx(sum(r.emissions_g for r in records))
     assert merged[0].start_s == storekit.T0 + 1 and merged[0].duration_s == 4.0
-    # a hole of 20 s after record 5: the bucket ends there
-    holed = records[:5] + [storekit.record(seq=i, start=storekit.T0 + 20 + i) for i in range(6, 11)]
-    assert [r.seq for r in downsample(holed, 3)] == [4, 5, 9, 10]
-    assert downsample(records, 100) is records
+    # the merged intensity is energy-weighted: grams = energy x intensity still holds
+    assert merged[0].intensity_g_per_kwh == pytest.approx(36.0)
+    # a hole of 20 s after record 5: the bucket ends there, and the hole is reported
+    holed = records[:5] + [replace(storekit.record(seq=i, start=storekit.T0 + 20 + i),
+                                   gaps=("nvml:0: lost",) if i == 7 else ())
+                           for i in range(6, 11)]
+    merged, holes = downsample([figures_of(r) for r in holed], 3)
+    assert [p.seq for p in merged] == [4, 5, 9, 10]
+    assert holes == [(storekit.T0 + 6, storekit.T0 + 26)]
+    assert merged[2].gaps == ("nvml:0: lost",) and merged[1].gaps == ()
+    # few records: one point each, figures unchanged
+    alone, _ = downsample([figures_of(r) for r in records], 100)
+    assert [(p.seq, p.energy_j) for p in alone] == [(r.seq, r.energy_j) for r in records]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
+
 import pytest
 import storekit
 from storekit import T0
@@ -9,6 +12,7 @@ from storekit import T0
 from wattprint.errors import StoreError
 from wattprint.records import RunSummary, summarize
 from wattprint.store import Repository, RunFilter, SqliteRepository, Store, open_repository
+from wattprint.store.repository import FIGURE_COLUMNS
 
 DAY = 86400.0
 
@@ -256,3 +260,21 @@ def test_aggregate_many_equals_one_aggregate_per_grouping(store):
     assert [a.key for a in store.aggregate_many(("region",))["region"]] == ["DE", "FR"]
     with pytest.raises(StoreError, match="cannot aggregate by 'colour'"):
         store.aggregate_many(("project", "colour"))
+
+
+def test_record_figures_are_the_records_numbers_without_their_devices(store, tmp_path):
+    run = storekit.info("fig")
+    records = [storekit.record("fig", seq, cpu_j=10.0 * seq, gpu_j=5.0) for seq in (1, 2, 3)]
+    records[1] = replace(records[1], gaps=("rapl:package-0: read failed",))
+    store.export([run, *records])
+    rows = store.record_figures("fig")
+    assert [r[FIGURE_COLUMNS.index("seq")] for r in rows] == [1, 2, 3]
+    for row, record in zip(rows, records, strict=True):
+        for name, value in zip(FIGURE_COLUMNS, row, strict=True):
+            expected = getattr(record, name)
+            assert (json.loads(value) if name == "gaps" else value) == \
+                (list(expected) if name == "gaps" else expected), name
+    assert store.record_figures("none") == []
+    merged = open_repository(tmp_path / "wattprint.db", host_id="x", hostname="x")
+    assert merged.record_figures("fig") == rows
+    merged.close()

@@ -289,6 +289,9 @@ class Store:
     def aggregate(self, by: str, filter: RunFilter | None = None) -> list[Aggregate]:
         return self.repository.aggregate(by, filter)
 
+    def record_figures(self, run_id: str) -> list[tuple[Any, ...]]:
+        return self.repository.record_figures(run_id)
+
     def aggregate_many(self, bys: Sequence[str],
                        filter: RunFilter | None = None) -> dict[str, list[Aggregate]]:
         return self.repository.aggregate_many(bys, filter)

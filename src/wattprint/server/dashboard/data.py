@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from ...store.repository import Aggregate, RunRow
 
 __all__ = ["BREAKDOWNS", "SORT_KEYS", "DashboardData", "Overview", "Period", "RunDetail",
-           "RunsPage", "RunsQuery", "Series", "Totals", "DataError", "is_hole"]
+           "Point", "RunsPage", "RunsQuery", "Series", "Totals", "DataError"]
 
 #: The overview's breakdowns, in the order the page shows them.
 BREAKDOWNS = ("project", "experiment", "component", "region", "host")
@@ -96,20 +96,30 @@ class RunDetail:
 
 
 @dataclass(frozen=True, slots=True)
-class Series:
-    """A run's records for charts: at most the asked number of points, each merged record
-    covering its bucket (energies summed, so power = energy / duration still holds)."""
+class Point:
+    """One point of a run's charts: a record, or consecutive records merged (energies and
+    grams summed over the span, so power = energy / duration still holds). SI units."""
 
-    records: list[Record]
+    seq: int  # the last record's: polling for new records resumes after it
+    start_s: float
+    duration_s: float
+    cpu_energy_j: float
+    gpu_energy_j: float
+    ram_energy_j: float
+    other_energy_j: float
+    energy_j: float
+    emissions_g: float
+    intensity_g_per_kwh: float  # energy-weighted over a merged span
+    gaps: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """A run's points for charts: at most about the asked number."""
+
+    points: list[Point]
     total: int  # records the run holds
     holes: list[tuple[float, float]]  # (from_s, to_s) with no record, found on every record
-
-
-def is_hole(before: Record, after: Record) -> bool:
-    """Whether the time between two consecutive records is a hole in the measurement: the next
-    record starts later than half an interval after the previous one ends."""
-    end_s = before.start_s + before.duration_s
-    return after.start_s - end_s > 0.5 * max(before.duration_s, 1e-9)
 
 
 @runtime_checkable

@@ -15,7 +15,6 @@ import math
 import time
 from typing import Any, Callable
 
-from ..._struct import replace
 from ...errors import StoreError
 from ...store.repository import Aggregate, Repository, RunFilter, RunRow
 from .data import (
@@ -24,19 +23,19 @@ from .data import (
     DataError,
     Overview,
     Period,
+    Point,
     RunDetail,
     RunsPage,
     RunsQuery,
     Series,
     Totals,
-    is_hole,
 )
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ...records import Record
 
-__all__ = ["LocalStoreData", "downsample"]
+__all__ = ["LocalStoreData", "downsample", "figures_of"]
 
 _SORTED_MAX_ROWS = 100_000  # runs read to sort by something else than the start time
 
@@ -137,15 +136,16 @@ class LocalStoreData:
                          spans=repo.spans(run_id), rescores=repo.rescores(run_id))
 
     def series(self, run_id: str, *, max_points: int) -> Series:
-        # The read API hands out whole records; a store holds runs of up to ~10^5-10^6, read
-        # once here (a server adapter buckets in SQL instead).
+        # The merged store reader hands out each record's figures without decoding its devices
+        # (~10x faster for 10^5 records); any other Repository, whole records.
         try:
-            records = self.repository.records(run_id, limit=None)
+            figures = getattr(self.repository, "record_figures", None)
+            rows: list[tuple[Any, ...]] = figures(run_id) if figures is not None else \
+                [figures_of(r) for r in self.repository.records(run_id, limit=None)]
         except StoreError as exc:
             raise DataError(str(exc)) from None
-        holes = [(a.start_s + a.duration_s, b.start_s)
-                 for a, b in zip(records, records[1:], strict=False) if is_hole(a, b)]
-        return Series(records=downsample(records, max_points), total=len(records), holes=holes)
+        points, holes = downsample(rows, max_points)
+        return Series(points=points, total=len(rows), holes=holes)
 
     def records_since(self, run_id: str, since_seq: int | None, *, limit: int) -> list[Record]:
         try:
@@ -154,52 +154,65 @@ class LocalStoreData:
             raise DataError(str(exc)) from None
 
 
-def downsample(records: list[Record], max_points: int) -> list[Record]:
-    """At most ``max_points`` records: consecutive records merged, energies summed.
+def downsample(rows: list[tuple[Any, ...]],
+               max_points: int) -> tuple[list[Point], list[tuple[float, float]]]:
+    """Records' :data:`~wattprint.store.repository.FIGURE_COLUMNS` rows as at most about
+    ``max_points`` points, and the holes between records.
 
-    A merged record spans from its first record's start to its last one's end, so mean power
-    stays energy / duration; a bucket never merges across a gap in time (the gap must stay
-    visible on the chart), so a run with many gaps may keep a few more points than asked.
+    Consecutive records are merged, energies and grams summed, so a point's mean power stays
+    energy / duration; a bucket never merges across a hole in time (the hole must stay visible
+    on the chart), so a run with many holes keeps a few more points than asked. One pass over
+    plain tuples: this runs over every record of a long run.
     """
-    if len(records) <= max_points:
-        return records
-    size = math.ceil(len(records) / max_points)
-    out: list[Record] = []
-    bucket: list[Record] = []
-    for record in records:
-        if bucket and (len(bucket) >= size or is_hole(bucket[-1], record)):
-            out.append(_merge(bucket))
+    size = max(1, math.ceil(len(rows) / max_points))
+    points: list[Point] = []
+    holes: list[tuple[float, float]] = []
+    bucket: list[tuple[Any, ...]] = []
+    prev_end_s, prev_duration_s = math.inf, 0.0  # no hole before the first record
+    for row in rows:
+        start_s, duration_s = row[1], row[2]
+        # a record late by more than half an interval: a hole in the measurement
+        hole = start_s - prev_end_s > 0.5 * max(prev_duration_s, 1e-9)
+        if hole:
+            holes.append((prev_end_s, start_s))
+        if bucket and (len(bucket) >= size or hole):
+            points.append(_merge(bucket))
             bucket = []
-        bucket.append(record)
+        bucket.append(row)
+        prev_end_s, prev_duration_s = start_s + duration_s, duration_s
     if bucket:
-        out.append(_merge(bucket))
-    return out
+        points.append(_merge(bucket))
+    return points, holes
 
 
-def _merge(bucket: list[Record]) -> Record:
-    if len(bucket) == 1:
-        return bucket[0]
+def _merge(bucket: list[tuple[Any, ...]]) -> Point:
     first, last = bucket[0], bucket[-1]
-    work: dict[str, float] = {}
-    cpu_j = gpu_j = ram_j = other_j = energy_j = emissions = 0.0
-    for record in bucket:  # one pass, plain sums: this runs over every record of a long run
-        cpu_j += record.cpu_energy_j
-        gpu_j += record.gpu_energy_j
-        ram_j += record.ram_energy_j
-        other_j += record.other_energy_j
-        energy_j += record.energy_j
-        emissions += record.emissions_g
-        for unit, count in record.work:
-            work[unit] = work.get(unit, 0.0) + count
-    return replace(
-        last, start_s=first.start_s, duration_s=last.start_s + last.duration_s - first.start_s,
+    cpu_j = gpu_j = ram_j = other_j = energy_j = grams = weighted = 0.0
+    gaps: dict[str, None] = {}
+    for _, _, _, cpu, gpu, ram, other, energy, _, g, g_per_kwh, gap_json in bucket:
+        cpu_j += cpu
+        gpu_j += gpu
+        ram_j += ram
+        other_j += other
+        energy_j += energy
+        grams += g
+        weighted += g_per_kwh * energy
+        if gap_json not in (None, "", "[]"):
+            gaps.update(dict.fromkeys(str(note) for note in json.loads(gap_json)))
+    return Point(
+        seq=last[0], start_s=first[1], duration_s=last[1] + last[2] - first[1],
         cpu_energy_j=cpu_j, gpu_energy_j=gpu_j, ram_energy_j=ram_j, other_energy_j=other_j,
-        energy_j=energy_j, emissions_g=emissions,
-        # the bucket's energy-weighted intensity, so emissions = energy x intensity still holds
-        intensity_g_per_kwh=emissions / (energy_j * last.pue / 3.6e6) if energy_j > 0
-        else last.intensity_g_per_kwh,
-        components=(), gaps=tuple(dict.fromkeys(g for r in bucket for g in r.gaps)),
-        work=tuple(sorted(work.items())))
+        energy_j=energy_j, emissions_g=grams,
+        # energy-weighted: a chart of intensity shows what the energy was priced at
+        intensity_g_per_kwh=weighted / energy_j if energy_j > 0 else last[10],
+        gaps=tuple(gaps))
+
+
+def figures_of(record: Record) -> tuple[Any, ...]:
+    """``record``'s row of :data:`~wattprint.store.repository.FIGURE_COLUMNS`."""
+    return (record.seq, record.start_s, record.duration_s, record.cpu_energy_j,
+            record.gpu_energy_j, record.ram_energy_j, record.other_energy_j, record.energy_j,
+            record.pue, record.emissions_g, record.intensity_g_per_kwh, json.dumps(record.gaps))
 
 
 def _filter_of(where: Period | RunsQuery) -> RunFilter:

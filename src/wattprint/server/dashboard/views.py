@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from . import fmt
-from .data import BREAKDOWNS, SORT_KEYS, DashboardData, DataError, Period, RunsQuery, Series
+from .data import BREAKDOWNS, SORT_KEYS, DashboardData, DataError, Period, Point, RunsQuery, Series
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -118,12 +118,12 @@ _CHART_FIELDS = ("seq", "start_s", "duration_s", "cpu_energy_j", "gpu_energy_j",
                  "other_energy_j", "energy_j", "emissions_g", "intensity_g_per_kwh")
 
 
-def chart_columns(records: list[Record]) -> dict[str, list[Any]]:
-    """The records' figures column by column (SI units): what run.js draws from."""
-    return {name: [getattr(r, name) for r in records] for name in _CHART_FIELDS}
+def chart_columns(points: list[Point]) -> dict[str, list[Any]]:
+    """The points' figures column by column (SI units): what run.js draws from."""
+    return {name: [getattr(p, name) for p in points] for name in _CHART_FIELDS}
 
 
-def record_row(record: Record) -> dict[str, Any]:
+def record_row(record: Record | Point) -> dict[str, Any]:
     """One record as the run page's script and the live endpoint carry it: SI figures, and
     ``text``, the table cells written by :mod:`.fmt` (the script never formats a number)."""
     seconds = record.duration_s
@@ -176,15 +176,15 @@ def _badges(detail: Any) -> dict[str, Any]:
 def run_context(data: DashboardData, run_id: str) -> dict[str, Any]:
     detail = data.run(run_id)
     series = data.series(run_id, max_points=MAX_CHART_POINTS)
-    table = [record_row(r) for r in series.records[:MAX_TABLE_ROWS]]
+    table = [record_row(r) for r in series.points[:MAX_TABLE_ROWS]]
     # a merged (downsampled) record carries its last record's seq: polling resumes after it
-    last_seq = series.records[-1].seq if series.records else None
+    last_seq = series.points[-1].seq if series.points else None
     energy = detail.summary.energy_j or {}
     used = [c for c in COMPONENTS if energy.get(c)] or ["cpu"]
-    chart = {"columns": chart_columns(series.records), "last_seq": last_seq, "status": detail.row.status,
+    chart = {"columns": chart_columns(series.points), "last_seq": last_seq, "status": detail.row.status,
              "components": used, "interval_s": detail.info.interval_s,
              "live_url": f"/runs/{run_id}/records.json",
-             "downsampled": len(series.records) < series.total}
+             "downsampled": len(series.points) < series.total}
     return {"detail": detail, "row": detail.row, "info": detail.info, "summary": detail.summary,
             # "<" escaped: a run id or gap note holding "</script>" stays inside the data block
             "chart_json": json.dumps(chart).replace("<", "\\u003c"), "table_rows": table,
@@ -200,7 +200,7 @@ def _holes(series: Series) -> list[dict[str, Any]]:
         {"from_s": from_s, "to_s": to_s,
          "what": "no record (tracker paused or stopped, or the machine slept)"}
         for from_s, to_s in series.holes]
-    for record in series.records:
+    for record in series.points:
         for note in record.gaps:
             out.append({"from_s": record.start_s, "to_s": record.start_s + record.duration_s,
                         "what": note})
