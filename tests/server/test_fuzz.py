@@ -290,3 +290,27 @@ def test_an_ingest_with_escaped_but_valid_text_is_stored(client, org, run_object
                                     "Content-Type": "application/json"})
 
     assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize("query", ["since=1e30", "until=-1e30", "since=nan", "until=inf"])
+@pytest.mark.parametrize("route", ["/api/v1/totals", "/api/v1/runs", "/api/v1/series"])
+def test_a_time_past_any_calendar_is_400_naming_it(client, make_key, route, query):
+    # the rollups' hour arithmetic overflowed (a 500 on both databases)
+    read = {"Authorization": f"Bearer {make_key(scopes=('read',))}"}
+    bounds = {"since": "0", "until": "2e9"} if route.endswith("series") else {}
+    name, value = query.split("=")
+    bounds[name] = value
+
+    response = client.get(route, params=bounds, headers=read)
+
+    assert response.status_code == 400, response.text
+    assert response.json()["detail"]["field"] == name
+
+
+def test_the_widest_time_range_allowed_is_answered(client, make_key):
+    read = {"Authorization": f"Bearer {make_key(scopes=('read',))}"}
+    wide = {"since": "-1e11", "until": "1e11"}
+
+    for route in ("/api/v1/totals", "/api/v1/runs", "/api/v1/series"):
+        response = client.get(route, params=wide, headers=read)
+        assert response.status_code == 200, (route, response.text)

@@ -26,6 +26,8 @@ from .schemas import (
     Seq,
     SeriesAnswer,
     SpansAnswer,
+    Time,
+    TimeOrNone,
     TotalsAnswer,
     errors,
     org_id_path,
@@ -97,7 +99,7 @@ def _missing(run_id: str) -> HTTPException:
 @_get("/runs", response_model=RunsPage, responses=errors(*_READ_ERRORS))
 def runs(request: Request, project: str | None = None, experiment: str | None = None,
          status: str | None = None, host: str | None = None, job: str | None = None,
-         since: float | None = None, until: float | None = None, limit: int = 100,
+         since: TimeOrNone = None, until: TimeOrNone = None, limit: int = 100,
          cursor: str | None = None, caller: Principal = _READ) -> dict[str, Any]:
     from .query import list_runs
 
@@ -147,7 +149,7 @@ def spans(request: Request, run_id: str, caller: Principal = _READ) -> dict[str,
       responses=errors(*_READ_ERRORS))
 def totals(request: Request, by: str = "project", project: str | None = None,
            experiment: str | None = None, status: str | None = None, host: str | None = None,
-           job: str | None = None, since: float | None = None, until: float | None = None,
+           job: str | None = None, since: TimeOrNone = None, until: TimeOrNone = None,
            dedup: bool = False, caller: Principal = _READ) -> dict[str, Any]:
     from .query import totals as compute
 
@@ -156,7 +158,7 @@ def totals(request: Request, by: str = "project", project: str | None = None,
 
 
 @_get("/series", response_model=SeriesAnswer, responses=errors(*_READ_ERRORS))
-def series(request: Request, since: float, until: float, points: int = 100,
+def series(request: Request, since: Time, until: Time, points: int = 100,
            project: str | None = None, experiment: str | None = None, host: str | None = None,
            job: str | None = None, run: str | None = None,
            caller: Principal = _READ) -> dict[str, Any]:

@@ -22,14 +22,19 @@ from pydantic import BaseModel, ConfigDict
 
 from .authz import MAX_ID
 
-__all__ = ["MAX_ID", "ErrorBody", "ErrorDetail", "Id", "Seq", "errors", "org_id_path",
-           "without_422"]
+__all__ = ["MAX_ID", "MAX_TIME_S", "ErrorBody", "ErrorDetail", "Id", "Seq", "Time", "TimeOrNone",
+           "errors", "org_id_path", "without_422"]
 
 #: A row id in a path: bounded like the INTEGER columns, so an absurd one is a 400, never a
 #: database error (SQLite cannot bind integers past 64 bits).
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 #: A record sequence number in a query (``since_seq``): within the INTEGER ``seq`` column.
 Seq = Annotated[int, Query(ge=0, le=MAX_ID)]
+#: A time in a query (``since``, ``until``), Unix seconds within about 3,000 years of 1970:
+#: finite, and small enough for the hour arithmetic of the rollups in either database.
+MAX_TIME_S = 1e11
+Time = Annotated[float, Query(ge=-MAX_TIME_S, le=MAX_TIME_S)]
+TimeOrNone = Annotated[float | None, Query(ge=-MAX_TIME_S, le=MAX_TIME_S)]
 
 
 def org_id_path(org_id: Id) -> None:
