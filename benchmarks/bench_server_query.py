@@ -3,7 +3,8 @@
 Loads ``--runs`` runs x ``--records-per-run`` records (default 1,000 x 10,000: 10 s records,
 runs spread over 30 days, 4 projects, 50 hosts, 5 regions, a heartbeat a minute, a summary for
 nine runs in ten) into a fresh database of the PostgreSQL test server, generated inside
-PostgreSQL (INSERT ... SELECT over generate_series: no client round trips), then
+PostgreSQL (INSERT ... SELECT over generate_series: no client round trips) day by day in time
+order, as a live ingest lays them out (the runs active at one moment share pages), then
 ``rollups.rebuild`` and ANALYZE. A sample run then goes through the real ingest endpoint and its
 rollup must equal its records' sums, and one ranged overview is checked against the answer
 computed from the raw records (timed too: the scan the rollups replace).
@@ -124,8 +125,11 @@ def _load(db_url: str, runs: int, per_run: int) -> dict[str, float]:
         with engine.begin() as connection:
             connection.execute(text("ALTER TABLE records DROP CONSTRAINT records_pkey"))
             connection.execute(text("DROP INDEX ix_records_start"))
-        # in slices of 50 runs: one transaction each, progress visible
-        for first in range(0, runs, 50):
+        # day by day, each day's records in time order: the order a live ingest writes them
+        # (the runs active at one moment share pages), one transaction a day
+        last_s = T0_S + 31 * DAY_S + per_run * RECORD_S
+        day_s = T0_S
+        while day_s < last_s:
             with engine.begin() as connection:
                 connection.execute(text("""
                     INSERT INTO records (run_id, seq, start_s, duration_s, cpu_energy_j,
@@ -137,14 +141,20 @@ def _load(db_url: str, runs: int, per_run: int) -> dict[str, float]:
                            (cpu + gpu + 30.0) * 360.0 / 3.6e6, 360.0, r.country, 'bench', 2024,
                            CASE WHEN r.run_id LIKE '%7' THEN 'marginal' ELSE 'average' END,
                            false, '[]', '[]', '[]'
-                    FROM (SELECT * FROM runs ORDER BY run_id OFFSET :first LIMIT 50) AS r
+                    FROM runs AS r
                     CROSS JOIN LATERAL (
                         SELECT seq, 500.0 + (seq % 17) * 3.0 AS cpu,
                                CASE WHEN r.run_id LIKE '%3' THEN 0.0
                                     ELSE 2500.0 + (seq % 29) * 11.0 END AS gpu
-                        FROM generate_series(0, :per_run - 1) AS seq) AS s"""),
-                    {"record_s": RECORD_S, "first": first, "per_run": per_run})
-            print(f"    records of {min(first + 50, runs)}/{runs} runs", file=sys.stderr,
+                        FROM generate_series(
+                            greatest(0, ceil((:low - r.started_s) / :record_s))::int,
+                            least(:per_run, ceil((:high - r.started_s) / :record_s))::int - 1
+                        ) AS seq) AS s
+                    ORDER BY r.started_s + s.seq * :record_s"""),
+                    {"record_s": RECORD_S, "per_run": per_run, "low": day_s,
+                     "high": day_s + DAY_S})
+            day_s += DAY_S
+            print(f"    records up to day {round((day_s - T0_S) / DAY_S)}", file=sys.stderr,
                   flush=True)
 
     def indexes() -> None:

@@ -314,6 +314,9 @@ class _RollupSums:
     other_emissions_g: Mapped[float] = mapped_column(Float)
     first_start_s: Mapped[float] = mapped_column(Float)
     last_end_s: Mapped[float] = mapped_column(Float)
+    # the sequence numbers of those records: an edge hour reads them by primary key
+    first_seq: Mapped[int] = mapped_column(BigInteger)
+    last_seq: Mapped[int] = mapped_column(BigInteger)
 
 
 class RollupRunHour(_RollupSums, Base):

@@ -82,10 +82,13 @@ def _rolled_up(column: Any) -> Any:
             .correlate(Run).scalar_subquery())
 
 
-def _scoped_runs(organisation_id: int, query: RunQuery, *, detail: bool = True) -> Select[Any]:
+def _scoped_runs(organisation_id: int, query: RunQuery, *, detail: bool = True,
+                 wire: bool = False) -> Select[Any]:
     """The runs of the organisation that match ``query``; with ``detail``, each with its latest
-    heartbeat and its records' sums so far (the runs list's view), else only what totals need."""
-    columns: list[Any] = [Run.__table__, Project.name.label("project"), Experiment.name.label("experiment"),
+    heartbeat and its records' sums so far (the runs list's view), else only what totals need.
+    The run's wire object (kilobytes of JSON each) only with ``wire``."""
+    run_columns = [c for c in Run.__table__.c if wire or c.name != "wire"]
+    columns: list[Any] = [*run_columns, Project.name.label("project"), Experiment.name.label("experiment"),
                Organisation.slug.label("organisation"), _STARTED.label("started"),
                Summary.status.label("stored_status"), Summary.duration_s.label("s_duration_s"),
                Summary.energy_j.label("s_energy_j"), Summary.emissions_g.label("s_emissions_g")]
@@ -207,7 +210,7 @@ def list_runs(connection: Connection, organisation_id: int, query: RunQuery, *, 
 def one_run(connection: Connection, organisation_id: int, run_id: str, *,
             now_s: float) -> dict[str, Any] | None:
     """The run's view, its info and summary as wire objects; None when the org has no such run."""
-    statement = _scoped_runs(organisation_id, RunQuery()).where(Run.run_id == run_id)
+    statement = _scoped_runs(organisation_id, RunQuery(), wire=True).where(Run.run_id == run_id)
     row = connection.execute(statement).first()
     if row is None:
         return None
@@ -308,7 +311,7 @@ def _range_sums(connection: Connection, runs: Any, since_s: float | None,
     A record's part is pro rata of its time inside (power even over its interval; a zero-length
     record is inside when it starts inside). Whole UTC hours come from rollup_run_hours, which
     holds exactly each hour's parts; a partial hour at either edge comes from the records
-    themselves, found by start time from the earliest start that has a part in that hour."""
+    themselves, read by primary key between the sequence numbers the hour's rollup keeps."""
     from .rollups import hour_of
 
     lo_h = _ceil_hour(since_s) if since_s is not None else None
@@ -336,18 +339,21 @@ def _range_sums(connection: Connection, runs: Any, since_s: float | None,
             statement = statement.where(h.hour_start_s < hi_h)
         _collect(out, connection.execute(statement))
     for edge_start_s, edge_end_s in edges:
-        earliest = connection.execute(
-            select(func.min(h.first_start_s))
-            .where(h.hour_start_s == hour_of(edge_start_s), h.run_id.in_(scope))).scalar()
-        if earliest is not None:
-            _collect(out, connection.execute(
-                _edge_sums(scope, earliest, edge_start_s, edge_end_s)))
+        _collect(out, connection.execute(
+            _edge_sums(scope, hour_of(edge_start_s), edge_start_s, edge_end_s)))
     return out
 
 
-def _edge_sums(scope: Any, earliest_s: float, start_s: float, end_s: float) -> Any:
-    """Per run and kind: the records' parts inside [start_s, end_s), within one hour."""
-    r = IntervalRecord
+def _edge_sums(scope: Any, hour_s: int, start_s: float, end_s: float) -> Any:
+    """Per run and kind: the records' parts inside [start_s, end_s), within the hour starting
+    at ``hour_s``. Each run's records with a share in that hour lie between the sequence
+    numbers its rollup row keeps: they are read by primary key, run by run (a time index
+    would fetch them scattered over the whole table)."""
+    h, r = RollupRunHour, IntervalRecord
+    seqs = (select(h.run_id, func.min(h.first_seq).label("first_seq"),
+                   func.max(h.last_seq).label("last_seq"))
+            .where(h.hour_start_s == hour_s, h.run_id.in_(scope))
+            .group_by(h.run_id).subquery())
     record_end = r.start_s + r.duration_s
     inside_start = case((r.start_s > start_s, r.start_s), else_=start_s)
     inside_end = case((record_end < end_s, record_end), else_=end_s)
@@ -364,7 +370,9 @@ def _edge_sums(scope: Any, earliest_s: float, start_s: float, end_s: float) -> A
         parts.append(func.sum(case((r.energy_j > 0, r.emissions_g * energy / r.energy_j),
                                    else_=0.0) * share).label(f"{comp}_emissions_g"))
     return (select(r.run_id, r.intensity_kind, *parts)
-            .where(r.run_id.in_(scope), r.start_s >= earliest_s, r.start_s < end_s,
+            .join(seqs, and_(seqs.c.run_id == r.run_id, r.seq >= seqs.c.first_seq,
+                             r.seq <= seqs.c.last_seq))
+            .where(r.start_s < end_s,
                    or_(and_(r.duration_s > 0, record_end > start_s),
                        and_(r.duration_s <= 0, r.start_s >= start_s)))
             .group_by(r.run_id, r.intensity_kind))

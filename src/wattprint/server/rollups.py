@@ -7,9 +7,10 @@ Two tables (see :mod:`.models`) hold sums of a run's interval records, per kind 
 - ``rollup_run_hours``: per run and UTC hour. A record spanning an hour boundary is split pro
   rata of time (its power taken as even over its interval, the rule :mod:`.dedup` clips with),
   so an hour holds exactly the energy that fell in it; its ``records`` count goes to the hour
-  the record starts in. ``first_start_s`` is the earliest start of a record with a share in the
-  hour: the query reading a partial edge hour from the records table starts its index range
-  there (:mod:`.query`).
+  the record starts in. ``first_seq``/``last_seq`` bound the sequence numbers of the records
+  with a share in the hour: the query reading a partial edge hour from the records table reads
+  each run's records by primary key between them (:mod:`.query`); ``first_start_s`` is the
+  earliest start among them.
 
 Exactness: :func:`add_records` is called by the ingest inside its transaction with exactly the
 records that transaction inserted (a retried record is never added twice), and it writes
@@ -33,7 +34,7 @@ __all__ = ["HOUR_S", "SUM_COLUMNS", "add_records", "hour_of", "rebuild"]
 
 HOUR_S = 3600
 COMPONENTS = ("cpu", "gpu", "ram", "other")
-# the columns a rollup row adds up (besides first_start_s / last_end_s, kept as min / max)
+# the columns a rollup row adds up (besides first_/last_ start_s, end_s and seq: min / max)
 SUM_COLUMNS = ("records", "duration_s", "energy_j", "cpu_energy_j", "gpu_energy_j",
                "ram_energy_j", "other_energy_j", "emissions_g", "cpu_emissions_g",
                "gpu_emissions_g", "ram_emissions_g", "other_emissions_g")
@@ -84,16 +85,19 @@ class _Accumulator:
 
     @staticmethod
     def _add(row: dict[str, float] | None, sums: Mapping[str, float], fraction: float,
-             records: int, start_s: float, end_s: float) -> dict[str, float]:
+             records: int, start_s: float, end_s: float, seq: int) -> dict[str, float]:
         if row is None:
             row = dict.fromkeys(SUM_COLUMNS, 0.0)
             row["records"] = 0
             row["first_start_s"], row["last_end_s"] = start_s, end_s
+            row["first_seq"] = row["last_seq"] = seq
         for name, value in sums.items():
             row[name] += value * fraction
         row["records"] += records
         row["first_start_s"] = min(row["first_start_s"], start_s)
         row["last_end_s"] = max(row["last_end_s"], end_s)
+        row["first_seq"] = min(row["first_seq"], seq)
+        row["last_seq"] = max(row["last_seq"], seq)
         return row
 
     def add(self, record: Mapping[str, Any]) -> None:
@@ -101,13 +105,14 @@ class _Accumulator:
         start_s, duration_s = float(record["start_s"]), float(record["duration_s"])
         end_s = start_s + max(duration_s, 0.0)
         sums = _record_sums(record)
+        seq = int(record["seq"])
         self.runs[(run_id, kind)] = self._add(self.runs.get((run_id, kind)), sums, 1.0, 1,
-                                              start_s, end_s)
+                                              start_s, end_s, seq)
         first_hour = hour_of(start_s)
         for hour, fraction in _shares(start_s, duration_s):
             key = (run_id, hour, kind)
             self.hours[key] = self._add(self.hours.get(key), sums, fraction,
-                                        1 if hour == first_hour else 0, start_s, end_s)
+                                        1 if hour == first_hour else 0, start_s, end_s, seq)
 
 
 def _tables() -> tuple[Any, Any]:
@@ -143,6 +148,8 @@ def _upsert(connection: Connection, table: Any, keys: tuple[str, ...],
                                    for column in SUM_COLUMNS}
         updates["first_start_s"] = least(table.c.first_start_s, stmt.excluded.first_start_s)
         updates["last_end_s"] = greatest(table.c.last_end_s, stmt.excluded.last_end_s)
+        updates["first_seq"] = least(table.c.first_seq, stmt.excluded.first_seq)
+        updates["last_seq"] = greatest(table.c.last_seq, stmt.excluded.last_seq)
         connection.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=updates))
 
 
@@ -208,7 +215,7 @@ def rebuild(connection: Connection) -> int:
 _SHARES_SQL = """
 WITH parts AS (
   -- most records lie within one hour: no series to generate for them
-  SELECT r.run_id, coalesce(r.intensity_kind, '') AS kind,
+  SELECT r.run_id, coalesce(r.intensity_kind, '') AS kind, r.seq,
          (floor(r.start_s / {hour}) * {hour})::bigint AS hour, r.start_s,
          r.start_s + greatest(r.duration_s, 0) AS end_s, 1.0 AS share, 1 AS counted,
          r.duration_s, r.energy_j, r.cpu_energy_j, r.gpu_energy_j, r.ram_energy_j,
@@ -218,7 +225,7 @@ WITH parts AS (
   WHERE r.duration_s <= 0
      OR ceil((r.start_s + r.duration_s) / {hour}) - floor(r.start_s / {hour}) <= 1
   UNION ALL
-  SELECT r.run_id, coalesce(r.intensity_kind, ''), h.hour, r.start_s,
+  SELECT r.run_id, coalesce(r.intensity_kind, ''), r.seq, h.hour, r.start_s,
          r.start_s + r.duration_s,
          (least(r.start_s + r.duration_s, h.hour + {hour}) - greatest(r.start_s, h.hour))
            / r.duration_s,
@@ -236,13 +243,13 @@ WITH parts AS (
 INSERT INTO rollup_run_hours (run_id, hour_start_s, intensity_kind, records, duration_s,
   energy_j, cpu_energy_j, gpu_energy_j, ram_energy_j, other_energy_j, emissions_g,
   cpu_emissions_g, gpu_emissions_g, ram_emissions_g, other_emissions_g, first_start_s,
-  last_end_s)
+  last_end_s, first_seq, last_seq)
 SELECT run_id, hour, kind, sum(counted), sum(duration_s * share), sum(energy_j * share),
   sum(cpu_energy_j * share), sum(gpu_energy_j * share), sum(ram_energy_j * share),
   sum(other_energy_j * share), sum(emissions_g * share),
   sum(g_per_j * cpu_energy_j * share), sum(g_per_j * gpu_energy_j * share),
   sum(g_per_j * ram_energy_j * share), sum(g_per_j * other_energy_j * share),
-  min(start_s), max(end_s)
+  min(start_s), max(end_s), min(seq), max(seq)
 FROM parts WHERE share > 0 OR duration_s <= 0
 GROUP BY run_id, hour, kind
 """.format(hour=HOUR_S)
@@ -250,11 +257,12 @@ GROUP BY run_id, hour, kind
 _RUNS_SQL = """
 INSERT INTO rollup_runs (run_id, intensity_kind, records, duration_s, energy_j, cpu_energy_j,
   gpu_energy_j, ram_energy_j, other_energy_j, emissions_g, cpu_emissions_g, gpu_emissions_g,
-  ram_emissions_g, other_emissions_g, first_start_s, last_end_s)
+  ram_emissions_g, other_emissions_g, first_start_s, last_end_s, first_seq, last_seq)
 SELECT run_id, kind, count(*), sum(duration_s), sum(energy_j), sum(cpu_energy_j),
   sum(gpu_energy_j), sum(ram_energy_j), sum(other_energy_j), sum(emissions_g),
   sum(g_per_j * cpu_energy_j), sum(g_per_j * gpu_energy_j), sum(g_per_j * ram_energy_j),
-  sum(g_per_j * other_energy_j), min(start_s), max(start_s + greatest(duration_s, 0))
+  sum(g_per_j * other_energy_j), min(start_s), max(start_s + greatest(duration_s, 0)),
+  min(seq), max(seq)
 FROM (SELECT r.*, coalesce(r.intensity_kind, '') AS kind,
              CASE WHEN r.energy_j > 0 THEN r.emissions_g / r.energy_j ELSE 0 END AS g_per_j
       FROM records r) AS x

@@ -24,7 +24,9 @@ def _sum_columns() -> list[sa.Column[Any]]:
               'ram_emissions_g', 'other_emissions_g', 'first_start_s', 'last_end_s')
     return [sa.Column('intensity_kind', sa.String(), nullable=False),
             sa.Column('records', sa.Integer(), nullable=False),
-            *(sa.Column(name, sa.Float(), nullable=False) for name in floats)]
+            *(sa.Column(name, sa.Float(), nullable=False) for name in floats),
+            sa.Column('first_seq', sa.BigInteger(), nullable=False),
+            sa.Column('last_seq', sa.BigInteger(), nullable=False)]
 
 
 _SORT = sa.text('coalesce(started_s, first_seen_s)')
