@@ -63,3 +63,20 @@ def test_downsampling_keeps_every_joule_and_gram_and_never_bridges_a_hole():
     # few records: one point each, figures unchanged
     alone, _ = downsample([figures_of(r) for r in records], 100)
     assert [(p.seq, p.energy_j) for p in alone] == [(r.seq, r.energy_j) for r in records]
+
+
+def test_a_note_repeated_on_consecutive_records_is_one_listed_span():
+    from wattprint.server.dashboard.data import Point, Series
+    from wattprint.server.dashboard.views import measurement_holes
+
+    def point(seq, gaps):
+        return Point(seq=seq, start_s=100.0 + seq, duration_s=1.0, cpu_energy_j=1.0,
+                     gpu_energy_j=0.0, ram_energy_j=0.0, other_energy_j=0.0, energy_j=1.0,
+                     emissions_g=0.0, intensity_g_per_kwh=0.0, gaps=gaps)
+
+    lost = ("nvml:0: lost",)
+    series = Series(points=[point(1, lost), point(2, lost), point(3, ()), point(4, lost)],
+                    total=4, holes=[(110.0, 120.0)])
+    assert [(h["from_s"], h["to_s"], h["what"]) for h in measurement_holes(series)] == [
+        (101.0, 103.0, "nvml:0: lost"), (104.0, 105.0, "nvml:0: lost"),
+        (110.0, 120.0, "no record (tracker paused or stopped, or the machine slept)")]

@@ -19,8 +19,9 @@ if TYPE_CHECKING:
     from ...records import Record, SpanRecord
     from ...store.repository import RunRow
 
-__all__ = ["PERIODS", "STATUSES", "export_csv", "export_json", "live_payload", "overview_context",
-           "period_of", "record_row", "run_context", "runs_context", "runs_query"]
+__all__ = ["PERIODS", "STATUSES", "export_csv", "export_json", "live_payload", "measurement_holes",
+           "overview_context", "period_of", "record_row", "run_context", "runs_context",
+           "runs_query"]
 
 #: The overview's periods: name -> (label, seconds; None: all time).
 PERIODS: dict[str, tuple[str, float | None]] = {
@@ -188,13 +189,13 @@ def run_context(data: DashboardData, run_id: str) -> dict[str, Any]:
     return {"detail": detail, "row": detail.row, "info": detail.info, "summary": detail.summary,
             # "<" escaped: a run id or gap note holding "</script>" stays inside the data block
             "chart_json": json.dumps(chart).replace("<", "\\u003c"), "table_rows": table,
-            "components": used, "holes": _holes(series), "series": series,
+            "components": used, "holes": measurement_holes(series), "series": series,
             "spans": _span_tree(detail.spans), "intensity": _badges(detail),
             "location": dict(detail.info.location or {}), "host": dict(detail.info.host or {}),
             "live": detail.row.status == "running"}
 
 
-def _holes(series: Series) -> list[dict[str, Any]]:
+def measurement_holes(series: Series) -> list[dict[str, Any]]:
     """Where the measurement has holes: time between records, and records that say so."""
     out: list[dict[str, Any]] = [
         {"from_s": from_s, "to_s": to_s,
@@ -204,7 +205,16 @@ def _holes(series: Series) -> list[dict[str, Any]]:
         for note in record.gaps:
             out.append({"from_s": record.start_s, "to_s": record.start_s + record.duration_s,
                         "what": note})
-    return sorted(out, key=lambda h: h["from_s"])
+    # a note repeated on consecutive records (a sensor lost for an hour) is one span of time
+    merged: list[dict[str, Any]] = []
+    for hole in sorted(out, key=lambda h: (h["from_s"], h["what"])):
+        same = [m for m in merged[-3:] if m["what"] == hole["what"]
+                and hole["from_s"] <= m["to_s"] + 1e-6]
+        if same:
+            same[-1]["to_s"] = max(same[-1]["to_s"], hole["to_s"])
+        else:
+            merged.append(dict(hole))
+    return merged
 
 
 def live_payload(data: DashboardData, run_id: str, since_seq: int | None) -> dict[str, Any]:

@@ -1,0 +1,123 @@
+"""`wattprint dashboard` over a local store of 1,000 runs: page load times over real HTTP.
+
+A store is filled with ``--runs`` finished runs of ``--records`` records each (two projects,
+five experiments, two hosts, a CPU and a GPU per run) plus one long run of ``--long`` records;
+then ``wattprint dashboard --port 0 --store FILE`` serves it in its own process and each page
+is fetched ``--repeat`` times over one keep-alive connection. Reported per page: median and
+p95 of the full response time (server render + transfer), and the HTML size. The browser's
+own render is not included (the pages carry no framework; the run page's uPlot draws 20,000
+points in well under 100 ms in Chromium).
+
+    python benchmarks/bench_dashboard_local.py              # 1,000 runs x 100 records
+    python benchmarks/bench_dashboard_local.py --runs 200 --records 50 --long 20000
+
+Needs the ``server`` extra (``make test`` installs it). Note `uptime` beside the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from _common import emit
+
+
+def fill(path: Path, runs: int, records: int, long: int) -> tuple[str, str]:
+    from wattprint.records import ComponentEnergy, Record, RunInfo, summarize
+    from wattprint.store import Store
+
+    store = Store(path)
+
+    def run(i: int, n: int, started: float) -> str:
+        run_id = f"bench-{i:05d}"
+        info = RunInfo(run_id=run_id, project=f"project-{i % 2}", experiment=f"exp-{i % 5}",
+                       started_s=started, scope="machine", interval_s=10.0, pue=1.0,
+                       location={"country": "FR", "subdivision": None, "resolved_by": "config"},
+                       host={"hostname": f"node-{i % 2}", "pid": 1000 + i},
+                       devices=({"device": "rapl:package-0", "component": "cpu",
+                                 "method": "measured", "detail": "RAPL"},),
+                       skipped=())
+        items: list[object] = [info]
+        recs = []
+        for seq in range(1, n + 1):
+            cpu, gpu = 400.0 + seq % 7, 2500.0 + seq % 11
+            recs.append(Record(
+                run_id=run_id, seq=seq, start_s=started + 10 * (seq - 1), duration_s=10.0,
+                cpu_energy_j=cpu, gpu_energy_j=gpu, ram_energy_j=40.0, other_energy_j=0.0,
+                energy_j=cpu + gpu + 40.0, pue=1.0, emissions_g=(cpu + gpu + 40.0) / 3.6e6 * 36,
+                intensity_g_per_kwh=36.0, intensity_zone="FR", intensity_source="Ember",
+                intensity_year=2024, intensity_kind="average", intensity_live=False,
+                components=(ComponentEnergy("cpu", "rapl:package-0", "measured", cpu),
+                            ComponentEnergy("gpu", "nvml:0", "measured", gpu))))
+        for start in range(0, n, 5000):
+            store.export(recs[start:start + 5000] if start else items + recs[:5000])
+        store.export([summarize(info, recs, exit_code=0)])
+        return run_id
+
+    # one run an hour up to now: "last 30 days" holds 720 of them
+    now = time.time()
+    ids = [run(i, records, now - 3600 * (runs - i) - 10 * long) for i in range(runs)]
+    long_id = run(runs, long, now - 10 * long)
+    store.close()
+    return ids[0], long_id
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=1000)
+    parser.add_argument("--records", type=int, default=100)
+    parser.add_argument("--long", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=20)
+    args = parser.parse_args()
+    import httpx
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "wattprint.db"
+        start = time.perf_counter()
+        short_id, long_id = fill(path, args.runs, args.records, args.long)
+        fill_s = time.perf_counter() - start
+        env = {k: v for k, v in os.environ.items() if not k.startswith("WATTPRINT_")}
+        env["WATTPRINT_HOME"] = tmp
+        proc = subprocess.Popen([sys.executable, "-m", "wattprint", "dashboard", "--port", "0",
+                                 "--store", str(path)], stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, text=True, env=env)
+        try:
+            assert proc.stdout is not None
+            url = proc.stdout.readline().strip()
+            pages = {"overview_30d": "/?period=30d", "overview_all": "/?period=all",
+                     "runs": "/runs", "runs_by_energy": "/runs?sort=-energy_j",
+                     "runs_csv_all": "/runs.csv", "run_short": f"/runs/{short_id}",
+                     "run_long": f"/runs/{long_id}",
+                     "live_poll": f"/runs/{long_id}/records.json?since_seq={args.long}"}
+            result: dict[str, object] = {"stored_runs": args.runs + 1,
+                                         "stored_records": args.runs * args.records + args.long,
+                                         "fill_s": round(fill_s, 1)}
+            with httpx.Client(base_url=url, timeout=120) as client:
+                for name, page in pages.items():
+                    times, size = [], 0
+                    for _ in range(args.repeat):
+                        t = time.perf_counter()
+                        answer = client.get(page)
+                        times.append(time.perf_counter() - t)
+                        answer.raise_for_status()
+                        size = len(answer.content)
+                    times.sort()
+                    p95 = times[min(len(times) - 1, int(round(0.95 * (len(times) - 1))))]
+                    result[name] = {"median_ms": round(1000 * statistics.median(times), 1),
+                                    "p95_ms": round(1000 * p95, 1), "kb": round(size / 1024)}
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
+    result["loadavg_1min"] = round(os.getloadavg()[0], 2)
+    emit("dashboard_local", result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
