@@ -54,3 +54,40 @@ def test_serves_the_store_read_only_and_prints_the_url(tmp_path):
         _, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err
     assert "serving the local store read-only" in err
+
+
+@pytest.fixture
+def no_serving(monkeypatch):
+    """uvicorn's serve loop returns at once: the command's own work is what is tested."""
+    import uvicorn
+
+    served = []
+
+    async def serve(self, sockets=None):
+        served.append(sockets[0].getsockname())
+
+    monkeypatch.setattr(uvicorn.Server, "serve", serve)
+    return served
+
+
+def test_open_prints_the_url_and_opens_it_in_the_browser(monkeypatch, capsys, no_serving):
+    import webbrowser
+
+    dashkit.finished_run()
+    opened = []
+    monkeypatch.setattr(webbrowser, "open", opened.append)
+    assert main(["dashboard", "--port", "0", "--open"]) == 0  # the configured store
+    url = capsys.readouterr().out.strip()
+    assert opened == [url] and url == f"http://127.0.0.1:{no_serving[0][1]}/"
+
+
+def test_a_busy_port_is_a_usage_error_naming_it(capsys, no_serving):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        assert main(["dashboard", "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot listen on 127.0.0.1:{port}" in err and "--port" in err and not no_serving
