@@ -137,11 +137,13 @@ def _cpu_s(processes: list[psutil.Process]) -> float:
     return total
 
 
-def _postgres_cpu_s() -> dict[int, float]:
-    """CPU seconds of each PostgreSQL process now (a backend starts with each connection)."""
+def _postgres_cpu_s(database: str) -> dict[int, float]:
+    """CPU seconds of each PostgreSQL backend on ``database`` now (one per connection; the
+    server is shared with other work, whose backends are left out)."""
     out = {}
-    for process in psutil.process_iter(["name"]):
-        if process.info["name"] == "postgres":
+    for process in psutil.process_iter(["name", "cmdline"]):
+        if process.info["name"] == "postgres" and database in " ".join(
+                process.info["cmdline"] or ()):
             out[process.pid] = _cpu_s([process])
     return out
 
@@ -220,7 +222,7 @@ def main() -> None:
             threads = [threading.Thread(target=send, args=(client, bodies))
                        for client, (_, bodies) in zip(clients, senders, strict=True)]
             server_processes = _tree(server.pid)
-            server_cpu, postgres_before = _cpu_s(server_processes), _postgres_cpu_s()
+            server_cpu, postgres_before = _cpu_s(server_processes), _postgres_cpu_s(pg_name)
             client_times = os.times()
             started = time.perf_counter()
             for thread in threads:
@@ -231,7 +233,7 @@ def main() -> None:
             client_after = os.times()
             server_cpu = _cpu_s(server_processes) - server_cpu
             postgres_cpu = sum(cpu - postgres_before.get(pid, 0.0)
-                               for pid, cpu in _postgres_cpu_s().items())
+                               for pid, cpu in _postgres_cpu_s(pg_name).items())
             for client in clients:
                 client.close()
             if failures:
@@ -255,6 +257,7 @@ def main() -> None:
         "workers": args.workers,
         "senders": args.senders,
         "records_per_s": round(sent / elapsed),
+        # PostgreSQL: the benchmark database's backends (not the WAL writer or checkpointer)
         "cpu_us_per_record": {"client": us_per_record(client_cpu),
                               "server": us_per_record(server_cpu),
                               "postgresql": us_per_record(postgres_cpu) if pg_base else None},

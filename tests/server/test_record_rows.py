@@ -64,10 +64,14 @@ def test_rows_equal_the_records_rows_values_and_types(run_objects, record_schema
     ({"seq": 1e300}, "seq"),
     ({"intensity_year": 10**12}, "intensity_year"),
     ({"energy_j": 10**400}, "energy_j"),
+    ({"work": [{"unit": "tokens", "count": 10**400}]}, "work"),
+    ({"components": "huge"}, "components"),
 ])
 def test_a_number_the_database_cannot_hold_is_a_row_error(run_objects, change, field):
     items, _ = run_objects
     record = next(item for item in items if item["type"] == "record")
+    if change.get("components") == "huge":
+        change = {"components": [dict(record["components"][0], energy_j=10**400)]}
 
     with pytest.raises(RowError) as caught:
         record_row(dict(record, **change))

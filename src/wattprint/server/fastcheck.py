@@ -141,8 +141,10 @@ class _Compiler:
             if any(name not in _TYPE_TESTS for name in names):
                 raise _Unsupported(f"type {names!r}")
             tests = " or ".join(_TYPE_TESTS[name].format(v=v) for name in names) or "False"
-            out.append(f"{pad}if not ({tests}): return False")
             known = names[0] if len(names) == 1 else ""
+            if known in ("number", "integer"):  # the bounds in the same test: one statement
+                tests = " and ".join([f"({tests})", *self.bounds(node, v)])
+            out.append(f"{pad}if not ({tests}): return False")
         if "enum" in node:
             out.append(f"{pad}if not {self.enum(node['enum'], v)}: return False")
         if "const" in node:
@@ -169,14 +171,19 @@ class _Compiler:
             return f"({found} or {v} is None)" if None in options else found
         return f"any(_json_equal({v}, o) for o in {self.constant(list(options))})"
 
+    def bounds(self, node: dict[str, Any], v: str) -> list[str]:
+        """``v``'s numeric bounds as expressions (``v`` known to be a number)."""
+        return [f"({v} {holds} {self.constant(node[key])})"
+                for key, holds in (("minimum", ">="), ("maximum", "<="),
+                                   ("exclusiveMinimum", ">"), ("exclusiveMaximum", "<"))
+                if key in node]
+
     def numeric(self, node: dict[str, Any], v: str, out: list[str], pad: str,
                 known: str) -> None:
-        guard = "" if known in ("number", "integer") else f"{_NUMBER.format(v=v)} and "
-        for key, holds in (("minimum", ">="), ("maximum", "<="), ("exclusiveMinimum", ">"),
-                           ("exclusiveMaximum", "<")):
-            if key in node:
-                bound = self.constant(node[key])
-                out.append(f"{pad}if {guard}not ({v} {holds} {bound}): return False")
+        if known in ("number", "integer"):
+            return  # tested with the type
+        for bound in self.bounds(node, v):
+            out.append(f"{pad}if {_NUMBER.format(v=v)} and not {bound}: return False")
 
     def string(self, node: dict[str, Any], v: str, out: list[str], pad: str) -> None:
         if "minLength" in node:

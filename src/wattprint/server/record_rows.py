@@ -36,40 +36,63 @@ def record_row(obj: dict[str, Any]) -> dict[str, Any]:
 
     Raises :class:`RowError` for a number the database cannot hold.
     """
-    year = obj["intensity_year"]
-    seq = int(obj["seq"])
+    try:
+        row = _row(obj)
+    except OverflowError:  # an integer no float holds: say which (the slow way, once)
+        raise _overflow(obj)
+    seq, year = row["seq"], row["intensity_year"]
     if seq > _INT_MAX:
         raise RowError("seq", f"seq {seq} is over {_INT_MAX}, the largest the server stores")
     if year is not None and not -_INT_MAX <= year <= _INT_MAX:
         raise RowError("intensity_year", f"intensity_year {year} is not a year")
-    row: dict[str, Any] = {"run_id": obj["run_id"], "seq": seq}
+    return row
+
+
+def _row(obj: dict[str, Any]) -> dict[str, Any]:
+    # the hot path: a number that already is a float (what senders write) is not converted
+    seq, year = obj["seq"], obj["intensity_year"]
+    row: dict[str, Any] = {"run_id": obj["run_id"],
+                           "seq": seq if type(seq) is int else int(seq)}
     for name in _FLOATS:
-        try:
-            row[name] = float(obj[name])
-        except OverflowError:
-            raise RowError(name, f"{name} {obj[name]} is too large for a 64-bit float")
+        value = obj[name]
+        row[name] = value if type(value) is float else float(value)
     row["intensity_zone"] = obj["intensity_zone"]
     row["intensity_source"] = obj["intensity_source"]
-    row["intensity_year"] = None if year is None else int(year)
+    row["intensity_year"] = year if year is None or type(year) is int else int(year)
     row["intensity_kind"] = obj["intensity_kind"]
     row["intensity_live"] = obj["intensity_live"]
     row["intensity_basis"] = obj["intensity_basis"]
     row["intensity_scope"] = obj["intensity_scope"]
     row["intensity_gases"] = obj["intensity_gases"]
     row["gaps"] = list(obj["gaps"])
-    row["components"] = [
-        {"component": c["component"], "device": c["device"], "method": c["method"],
-         "energy_j": _float(c["energy_j"], "components"), "share": float(c["share"]),
-         "share_basis": c["share_basis"]}
-        for c in obj["components"]]
+    components = []
+    for c in obj["components"]:
+        energy_j, share = c["energy_j"], c["share"]
+        components.append({
+            "component": c["component"], "device": c["device"], "method": c["method"],
+            "energy_j": energy_j if type(energy_j) is float else float(energy_j),
+            "share": share if type(share) is float else float(share),
+            "share_basis": c["share_basis"]})
+    row["components"] = components
     work = obj["work"]
     row["work"] = [{"unit": unit, "count": count} for unit, count in sorted(
-        (w["unit"], _float(w["count"], "work")) for w in work)] if work else []
+        (w["unit"], float(w["count"])) for w in work)] if work else []
     return row
 
 
-def _float(value: Any, field: str) -> float:
+def _overflow(obj: dict[str, Any]) -> RowError:
+    for name in _FLOATS:
+        if _too_large(obj[name]):
+            return RowError(name, f"{name} {obj[name]} is too large for a 64-bit float")
+    for field, key in (("components", "energy_j"), ("work", "count")):
+        if any(_too_large(part[key]) for part in obj[field]):
+            return RowError(field, f"a number in {field} is too large for a 64-bit float")
+    return RowError("object", "a number is too large for a 64-bit float")
+
+
+def _too_large(value: Any) -> bool:
     try:
-        return float(value)
+        float(value)
     except OverflowError:
-        raise RowError(field, f"a number in {field} is too large for a 64-bit float")
+        return True
+    return False
