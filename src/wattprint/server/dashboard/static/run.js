@@ -40,8 +40,13 @@
     add(r);
   }
 
+  // 24-hour UTC labels, as the tables write times
+  var span = cols.x.length ? cols.x[cols.x.length - 1] - cols.x[0] : 0;
+  var tick = uPlot.fmtDate(span > 86400 ? "{MM}-{DD} {HH}:{mm}" : "{HH}:{mm}:{ss}");
+  var full = uPlot.fmtDate("{YYYY}-{MM}-{DD} {HH}:{mm}:{ss} UTC");
+  function ticks(u, splits) { return splits.map(function (v) { return tick(utc(v)); }); }
   function axes(label) {
-    return [{ stroke: fg, grid: { stroke: grid } },
+    return [{ stroke: fg, grid: { stroke: grid }, values: ticks, size: 40 },
             { stroke: fg, grid: { stroke: grid }, label: label, size: 60 }];
   }
   // The axis in UTC, as every time the dashboard writes (a team spans time zones).
@@ -50,7 +55,9 @@
   function make(id, label, series, values, height) {
     var el = document.getElementById(id);
     var opts = { width: width(el), height: height, axes: axes(label), tzDate: utc,
-                 series: [{}].concat(series), legend: { live: true },
+                 series: [{ label: "End (UTC)", value: function (u, v) {
+                   return v == null ? "–" : full(utc(v)); } }].concat(series),
+                 legend: { live: true },
                  cursor: { drag: { x: true, y: false } } };
     var plot = new uPlot(opts, [cols.x].concat(values()), el);
     plot._values = values;
