@@ -206,7 +206,9 @@ def test_the_live_endpoint_returns_only_records_after_the_last_seq(runs):
 
 
 def test_security_headers_and_only_loopback_host_names(runs):
-    app, repo = dashkit.app(now_s=NOW, allowed_hosts=("127.0.0.1", "localhost"))
+    from wattprint.server.dashboard.app import LOOPBACK_HOSTS
+
+    app, repo = dashkit.app(now_s=NOW, allowed_hosts=LOOPBACK_HOSTS)
     with TestClient(app, base_url="http://127.0.0.1:8765") as client:
         answer = client.get("/")
         assert answer.status_code == 200
@@ -214,6 +216,8 @@ def test_security_headers_and_only_loopback_host_names(runs):
         assert answer.headers["x-frame-options"] == "DENY"
         # a page elsewhere reaching this port through DNS rebinding names its own host
         assert client.get("/", headers={"host": "evil.example:8765"}).status_code == 400
+        for loopback in ("localhost:8765", "[::1]:8765", "127.0.0.1"):
+            assert client.get("/", headers={"host": loopback}).status_code == 200, loopback
         assert client.post("/runs").status_code == 405  # read-only
     repo.close()
 
