@@ -243,3 +243,16 @@ def test_another_organisations_key_sees_none_of_it(client, engine, org, run_obje
     assert client.get("/api/v1/projects/default/experiments", headers=other).status_code == 404
     assert client.get(f"/api/v1/orgs/{org.organisation_id}/projects",
                       headers=other).status_code == 404
+
+
+def test_a_run_of_the_job_without_a_rank_is_listed_last_on_both_databases(client, org, read,
+                                                                          clock):
+    items, ranks, _ = _job(clock, nodes=1, ranks_per_node=3)
+    first_rank = next(i for i in items if i["type"] == "run")
+    first_rank["job"]["rank"] = None  # SQLite sorts NULL first, PostgreSQL last
+    ingest(client, org, items)
+
+    job = client.get("/api/v1/jobs/job-7", headers=read).json()
+
+    assert [r["rank"] for r in job["ranks"]] == [1, 2, None]
+    assert job["ranks"][-1]["run_id"] == ranks[0].run.run_id

@@ -194,7 +194,7 @@ def job_view(connection: Connection, organisation_id: int, job_id: str) -> dict[
         .join(Project, Project.id == Run.project_id)
         .outerjoin(Summary, Summary.run_id == Run.run_id)
         .where(Project.organisation_id == organisation_id, Run.job_id == job_id)
-        .order_by(Run.rank, Run.run_id)).all()
+        .order_by(Run.rank.is_(None), Run.rank, Run.run_id)).all()  # no rank: last, both DBs
     if not ranks:
         return None
     run_ids = [rank.run_id for rank in ranks]
