@@ -11,4 +11,7 @@ Alembic): the ``server`` extra installs its dependencies and ``wattprint server`
   schema check naming index and field; :mod:`.ingest`: idempotent storage in one transaction.
 - :mod:`.app`: the app factory, ``create_app(settings)``; :mod:`.accounts`: the first
   organisation, owner and ingest key (``wattprint server admin``).
+- :mod:`.schemas`: what every route answers and refuses (the OpenAPI document's models);
+  :mod:`.storable`: text a database can hold (no NUL, no lone surrogate).
+- :mod:`.routes_catalog` over :mod:`.catalog`: projects, experiments, hosts, the job view.
 """
