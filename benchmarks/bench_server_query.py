@@ -280,8 +280,31 @@ def _percentiles(samples_ms: list[float]) -> dict[str, float]:
             "p99_ms": round(cuts[98], 1), "n": len(ordered)}
 
 
+def _cpu_s(server_pid: int, db_url: str) -> dict[str, float]:
+    """CPU seconds so far of the server process and of the PostgreSQL backends serving it."""
+    from sqlalchemy import create_engine, text
+
+    def used(pid: int) -> float:
+        try:
+            times = psutil.Process(pid).cpu_times()
+        except psutil.NoSuchProcess:
+            return 0.0
+        return float(times.user + times.system)
+
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as connection:
+            pids = connection.execute(text(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid()")).scalars().all()
+    finally:
+        engine.dispose()
+    return {"server": used(server_pid), "postgres": sum(used(pid) for pid in pids)}
+
+
 def _measure(base: str, read_key: str, ingest_key: str, db_url: str, runs: int,
-             requests: int, raw: tuple[dict[str, float], float, float, float]) -> dict[str, object]:
+             requests: int, raw: tuple[dict[str, float], float, float, float],
+             server_pid: int) -> dict[str, object]:
     import httpx
 
     headers = {"Authorization": f"Bearer {read_key}"}
@@ -333,12 +356,19 @@ def _measure(base: str, read_key: str, ingest_key: str, db_url: str, runs: int,
         for name, (path, params) in cases.items():
             client.get(path, params=params)  # warm: plans cached, pages in memory
             samples = []
+            cpu_before = _cpu_s(server_pid, db_url)
             for _ in range(requests):
                 start = time.perf_counter()
                 response = client.get(path, params=params)
                 samples.append((time.perf_counter() - start) * 1000)
                 assert response.status_code == 200, response.text
-            out[name] = _percentiles(samples)
+            cpu_after = _cpu_s(server_pid, db_url)
+            # CPU per request, server process + its PostgreSQL backends: what a request costs
+            # whatever else the machine runs (its wall time grows with the machine's load)
+            out[name] = {**_percentiles(samples), **{
+                f"{side}_cpu_ms_per_request": round(
+                    (cpu_after[side] - cpu_before[side]) * 1000 / requests, 1)
+                for side in ("server", "postgres")}}
             print(f"  {name}: {out[name]}", file=sys.stderr, flush=True)
     return out
 
@@ -426,7 +456,7 @@ def main() -> None:
             try:
                 measured = _measure(f"http://127.0.0.1:{port}", keys["read"], keys["ingest"],
                                     db_url, args.runs, args.requests,
-                                    (want, raw_s, since_s, until_s))
+                                    (want, raw_s, since_s, until_s), server.pid)
                 rss_mb = psutil.Process(server.pid).memory_info().rss / 2**20
                 peak_mb = _rss_peak_mb(server.pid)
             finally:
