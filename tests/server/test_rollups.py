@@ -247,3 +247,25 @@ def test_migration_0003_backfills_the_rollups_of_an_existing_database(db_url):
     runs, hours = expected_rollups(records)
     assert_same(stored_runs, runs)
     assert_same(stored_hours, hours)
+
+
+def test_server_migrate_rebuild_rollups_recomputes_them(engine, org, db_url, capsys):
+    from sqlalchemy import delete
+
+    from wattprint.cli import main
+
+    records = random_records(random.Random(14), runs=3, per_run=20)
+    store(engine, records, org.project_id)
+    with engine.begin() as connection:  # rollups lost or wrong, the records intact
+        connection.execute(delete(RollupRunHour))
+        connection.execute(delete(RollupRun).where(RollupRun.run_id == "run-000"))
+
+    code = main(["server", "migrate", "--db", db_url, "--rebuild-rollups"])
+
+    assert code == 0
+    assert f"rollups rebuilt from {len(records)} records" in capsys.readouterr().err
+    with engine.connect() as connection:
+        stored_runs, stored_hours = stored_rollups(connection)
+    runs, hours = expected_rollups(records)
+    assert_same(stored_runs, runs)
+    assert_same(stored_hours, hours)

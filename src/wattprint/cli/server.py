@@ -1,7 +1,8 @@
 """``server``: run the team server, migrate its database, bootstrap its first organisation.
 
 ``wattprint server [--db URL] [--host H] [--port P]`` serves (uvicorn);
-``wattprint server migrate`` brings the database to the newest schema;
+``wattprint server migrate`` brings the database to the newest schema (``--rebuild-rollups``:
+then recomputes the query rollups from the records);
 ``wattprint server admin`` creates the first organisation, its owner and an ingest key;
 ``wattprint server backup --to FILE`` copies a live SQLite database consistently.
 
@@ -50,6 +51,9 @@ def add_server(sub: Any) -> None:
                         help="on SIGTERM/SIGINT, how long requests in flight may take to "
                              "finish (serve; default 30)")
     server.add_argument("--to", metavar="FILE", help="backup: the new file to write")
+    server.add_argument("--rebuild-rollups", action="store_true",
+                        help="migrate: then recompute the query rollups from the records "
+                             "(after restoring records by hand, say)")
     server.add_argument("--organisation", metavar="NAME", help="organisation name (admin)")
     server.add_argument("--email", metavar="ADDRESS", help="the owner's e-mail (admin)")
     server.add_argument("--project", default="default",
@@ -104,7 +108,7 @@ def cmd_server(args: Any) -> int:
         raise UsageError(SERVER_EXTRA_HINT)
     settings = settings_from_args(args)
     if args.action == "migrate":
-        return _migrate(settings)
+        return _migrate(settings, rebuild_rollups=args.rebuild_rollups)
     if args.action == "admin":
         return _admin(settings, args)
     if args.action == "backup":
@@ -126,7 +130,7 @@ def _backup(settings: Any, args: Any) -> int:
     return 0
 
 
-def _migrate(settings: Any) -> int:
+def _migrate(settings: Any, *, rebuild_rollups: bool = False) -> int:
     from ..server.db import make_engine
     from ..server.migrate import current_revision, upgrade
 
@@ -135,10 +139,17 @@ def _migrate(settings: Any) -> int:
         before = current_revision(engine)
         upgrade(engine)
         after = current_revision(engine)
+        if rebuild_rollups:
+            from ..server.rollups import rebuild
+
+            with engine.begin() as connection:  # one transaction: readers see old or new sums
+                records = rebuild(connection)
     finally:
         engine.dispose()
     say(f"database schema: {before or 'empty'} -> {after}" if before != after
         else f"database schema already at {after}")
+    if rebuild_rollups:
+        say(f"rollups rebuilt from {records} records")
     return 0
 
 
