@@ -10,8 +10,8 @@ import pytest
 from wattprint.cli import build_parser, main
 from wattprint.cli.server import settings_from_args
 from wattprint.errors import ConfigError
-from wattprint.server.settings import Settings, load_pepper
 from wattprint.server.serving import settings_environ
+from wattprint.server.settings import Settings, load_pepper
 from wattprint.server.settings_file import FILE_KEYS, read_config_file
 
 
