@@ -28,9 +28,9 @@ _PG_ENVIRON = {name: os.environ[name] for name in (pg_harness.URL_VARIABLE, pg_h
 pytest.importorskip("fastapi", reason="the server extra is not installed")
 
 from fastapi.testclient import TestClient  # noqa: E402
+from server_constants import OWNER, PEPPER, FixedIntensity  # noqa: E402, F401
 
 import wattprint  # noqa: E402
-from wattprint.intensity import Intensity  # noqa: E402
 from wattprint.sensors.fake import FakeDevice, FakeSensor  # noqa: E402
 from wattprint.server.accounts import bootstrap, create_api_key  # noqa: E402
 from wattprint.server.app import create_app  # noqa: E402
@@ -39,8 +39,6 @@ from wattprint.server.migrate import upgrade  # noqa: E402
 from wattprint.server.settings import Settings  # noqa: E402
 from wattprint.sinks.memory import MemorySink  # noqa: E402
 from wattprint.wire import to_wire  # noqa: E402
-
-PEPPER = "test-pepper-not-secret"
 
 
 @pytest.fixture(scope="session")
@@ -109,13 +107,6 @@ def client(settings, engine):
 def auth(org) -> dict[str, str]:
     return {"Authorization": f"Bearer {org.api_key}"}
 
-
-
-class FixedIntensity:
-    name = "fixed"
-
-    def lookup(self, where, start, end):
-        return Intensity(360.0, "XX", "test table", 2024)
 
 
 def _tracked_run(clock, *, intervals: int = 3, **settings):

@@ -11,13 +11,13 @@ import logging
 import pytest
 from fastapi import Depends
 from fastapi.testclient import TestClient
+from server_constants import OWNER  # tests/server is on sys.path (see conftest)
 
 from wattprint.server.accesslog import ACCESS_LOGGER, AccessLog, configure_access_log
 from wattprint.server.app import create_app
 from wattprint.server.authz import authorize
 from wattprint.server.keys import parse_key
 
-OWNER = {"email": "owner@acme.test", "password": "correct horse battery"}  # conftest's org
 WALL_S = 1_800_000_000.0  # the app's injected wall clock: 2027-01-15T08:00:00Z
 
 

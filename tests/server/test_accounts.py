@@ -7,6 +7,7 @@ import pytest
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
+from server_constants import OWNER  # tests/server is on sys.path (see conftest)
 from sqlalchemy import insert, select
 
 from wattprint.server.accounts import create_api_key
@@ -16,7 +17,6 @@ from wattprint.server.models import ApiKey, LoginSession, Membership, Organisati
 from wattprint.server.passwords import hash_password
 from wattprint.server.ratelimit import ACCOUNT_FAILURES, ADDRESS_FAILURES, WINDOW_S, record_failure
 
-OWNER = {"email": "owner@acme.test", "password": "correct horse battery"}  # conftest's org
 OPEN_ROUTES = {"/healthz", "/readyz", "/api/v1/login"}
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pg_harness
 import pytest
 from fastapi.testclient import TestClient
+from server_constants import PEPPER  # tests/server is on sys.path (see conftest)
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
@@ -23,8 +24,6 @@ from wattprint.server.db import make_engine
 from wattprint.server.migrate import current_revision, head_revision
 from wattprint.server.models import IntervalRecord, Summary
 from wattprint.server.settings import Settings
-
-PEPPER = "test-pepper-not-secret"  # conftest's
 
 # Another process writing as fast as it can: each transaction adds a row and bumps a counter,
 # so a copy taken at one moment has exactly as many rows as its counter says.

@@ -4,10 +4,10 @@ with runs from real trackers sent through the real ingest endpoint."""
 from __future__ import annotations
 
 import pytest
+from server_constants import FixedIntensity  # tests/server is on sys.path (see conftest)
 from sqlalchemy import insert
 from test_query import ingest, renamed
 
-from conftest import FixedIntensity  # tests/server is on sys.path (see conftest)
 from wattprint import Tracker
 from wattprint.cluster import Job
 from wattprint.sensors.fake import FakeDevice, FakeSensor

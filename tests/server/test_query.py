@@ -7,9 +7,9 @@ import json
 
 import pytest
 from fastapi.testclient import TestClient
+from server_constants import PEPPER  # tests/server is on sys.path (see conftest)
 from sqlalchemy import insert
 
-from conftest import PEPPER  # tests/server is on sys.path (see conftest)
 from wattprint.server.accounts import create_api_key
 from wattprint.server.app import create_app
 from wattprint.server.models import Organisation, Project

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from server_constants import PEPPER  # tests/server is on sys.path (see conftest)
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from wattprint.server.models import IntervalRecord, Summary
 
-PEPPER = "test-pepper-not-secret"  # conftest's
 HELD_APP = Path(__file__).with_name("held_app.py")
 DEADLINE_S = 30.0  # generous bounds for a loaded 2-core machine; polls end as soon as true
 

@@ -157,10 +157,15 @@ def test_login_and_push_against_the_real_server(real, monkeypatch, capsys):
         read_only = create_api_key(connection, project_id=server.project_id,
                                    pepper=PEPPER.encode(), now_s=time.time(), scopes=("read",))
     code, said = login(monkeypatch, capsys, server.url, read_only)
-    assert code == 1 and "403" in said and read_only not in said
+    assert code == 0 and read_only not in said
+    assert "it may list runs with `wattprint runs --server`;" in said and "send runs" not in said
+    first, second = stored_run(3), stored_run(2)
+    assert main(["push", "--all"]) == 1  # a read key cannot ingest: refused, nothing stored
+    said = capsys.readouterr()
+    assert "403" in said.out + said.err and "ingest" in said.out + said.err
+    assert read_only not in said.out + said.err
     code, said = login(monkeypatch, capsys, server.url, key)
     assert code == 0 and key not in said
-    first, second = stored_run(3), stored_run(2)
     assert main(["push", "--all"]) == 0
     for summary in (first, second):
         _assert_database_holds(engine, summary)
