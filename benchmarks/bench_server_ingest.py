@@ -180,6 +180,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1_000)
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--senders", type=int, default=1, help="concurrent client connections")
+    parser.add_argument("--http", choices=["auto", "h11", "httptools"], default="auto",
+                        help="uvicorn's HTTP parser (auto: httptools when installed)")
     args = parser.parse_args()
     import httpx
 
@@ -200,7 +202,8 @@ def main() -> None:
         server = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "bench_app:make", "--factory", "--host",
              "127.0.0.1", "--port", str(port), "--workers", str(args.workers), "--log-level",
-             "warning", "--lifespan", "off", "--no-access-log"], env=env, cwd=tmp)
+             "warning", "--lifespan", "off", "--no-access-log", "--http", args.http],
+            env=env, cwd=tmp)
         try:
             base = f"http://127.0.0.1:{port}"
             headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
@@ -256,6 +259,7 @@ def main() -> None:
         "batch": args.batch,
         "workers": args.workers,
         "senders": args.senders,
+        "http": args.http,
         "records_per_s": round(sent / elapsed),
         # PostgreSQL: the benchmark database's backends (not the WAL writer or checkpointer)
         "cpu_us_per_record": {"client": us_per_record(client_cpu),

@@ -158,7 +158,7 @@ class _Compiler:
                 test = f"_json_equal({v}, {self.constant(const)})"
             out.append(f"{pad}if not {test}: return False")
         self.numeric(node, v, out, pad, known)
-        self.string(node, v, out, pad)
+        self.string(node, v, out, pad, known)
         self.array(node, v, out, depth)
         self.object(node, v, out, depth, known)
         self.combined(node, v, out, pad)
@@ -185,18 +185,20 @@ class _Compiler:
         for bound in self.bounds(node, v):
             out.append(f"{pad}if {_NUMBER.format(v=v)} and not {bound}: return False")
 
-    def string(self, node: dict[str, Any], v: str, out: list[str], pad: str) -> None:
+    def string(self, node: dict[str, Any], v: str, out: list[str], pad: str,
+               known: str) -> None:
+        guard = "" if known == "string" else f"isinstance({v}, str) and "
         if "minLength" in node:
-            out.append(f"{pad}if isinstance({v}, str) and len({v}) < "
-                       f"{self.constant(node['minLength'])}: return False")
+            out.append(f"{pad}if {guard}len({v}) < {self.constant(node['minLength'])}: "
+                       "return False")
         if "maxLength" in node:
-            out.append(f"{pad}if isinstance({v}, str) and len({v}) > "
-                       f"{self.constant(node['maxLength'])}: return False")
+            out.append(f"{pad}if {guard}len({v}) > {self.constant(node['maxLength'])}: "
+                       "return False")
         if "pattern" in node:
             import re
 
             search = self.constant(re.compile(node["pattern"]).search)
-            out.append(f"{pad}if isinstance({v}, str) and {search}({v}) is None: return False")
+            out.append(f"{pad}if {guard}{search}({v}) is None: return False")
 
     def array(self, node: dict[str, Any], v: str, out: list[str], depth: int) -> None:
         pad = "    " * depth
