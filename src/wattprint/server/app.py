@@ -103,6 +103,9 @@ def create_app(settings: Settings, *, wall_clock: Callable[[], float] | None = N
         return JSONResponse(status_code=exc.status_code, content={"detail": detail},
                             headers=exc.headers)
 
+    from .dashboard.server_routes import install as install_dashboard
+    install_dashboard(app)  # pages under /dashboard/ (wraps the handler above for its pages)
+
     @app.get("/healthz", response_model=Health)
     def healthz() -> dict[str, str]:
         return {"status": "ok"}

@@ -7,8 +7,14 @@ Design
   component, region and host), the runs table (filters, sort, cursor pages, export) and one
   run (info, summary, records, spans, work units, rescores, provenance; new records since a
   seq for live pages). :class:`.local.LocalStoreData` implements it over the local store's
-  read API (:class:`wattprint.store.Repository`); the team server will implement the same
-  protocol over its database, and the pages will not change. No view queries a database.
+  read API (:class:`wattprint.store.Repository`); :class:`.server_data.ServerData` implements
+  it over the team server's database for one organisation, through the query API's own
+  functions (so the pages show the API's figures, de-duplicated totals included). No view
+  queries a database.
+- **On the team server** (:mod:`.server_routes`, mounted by ``create_app``): the same pages
+  under ``/dashboard/orgs/{org_id}/``, each route declaring ``authorize("read")``; a sign-in
+  page posting to ``POST /api/v1/login``, an organisation picker, sign-out through
+  ``POST /api/v1/logout``. Templates take ``root`` (where the pages are) and ``static``.
 - **Rendering.** A small Starlette app (:mod:`.app`; Starlette comes with FastAPI in the
   ``server`` extra) renders Jinja2 templates (``templates/``) server-side; the run page's
   charts are uPlot (MIT, fast with 100,000 points), vendored as
@@ -34,7 +40,8 @@ Design
   refuses requests whose Host is not a loopback name (DNS rebinding).
 
 Modules: :mod:`.data` (the protocol and its records), :mod:`.local` (the local adapter),
-:mod:`.views` (what each page shows), :mod:`.fmt` (numbers), :mod:`.app` (routes, headers).
+:mod:`.views` (what each page shows), :mod:`.fmt` (numbers), :mod:`.app` (routes, headers),
+:mod:`.server_data` and :mod:`.server_routes` (the team server's adapter and routes).
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ dashboard through DNS rebinding.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any, Sequence
 from urllib.parse import urlencode
@@ -26,7 +27,8 @@ from ... import __version__
 from . import UPLOT_VERSION, fmt, views
 from .data import DashboardData, DataError
 
-__all__ = ["LOOPBACK_HOSTS", "UPLOT_VERSION", "create_dashboard_app"]
+__all__ = ["CSP_HEADERS", "LOOPBACK_HOSTS", "UPLOT_VERSION", "Pages", "create_dashboard_app",
+           "templates"]
 
 HERE = Path(__file__).resolve().parent
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
@@ -35,7 +37,7 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 _CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
         "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
         "form-action 'self'")
-_HEADERS = [(b"content-security-policy", _CSP.encode()), (b"x-content-type-options", b"nosniff"),
+CSP_HEADERS = [(b"content-security-policy", _CSP.encode()), (b"x-content-type-options", b"nosniff"),
             (b"referrer-policy", b"no-referrer"), (b"x-frame-options", b"DENY")]
 
 
@@ -50,18 +52,22 @@ class _SecurityHeaders:
 
         async def add_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = list(message.get("headers", [])) + _HEADERS
+                message["headers"] = list(message.get("headers", [])) + CSP_HEADERS
             await send(message)
 
         await self.app(scope, receive, add_headers)
 
 
-def _templates() -> Environment:
+@functools.lru_cache(maxsize=1)  # one environment (compiled templates) for every app
+def templates() -> Environment:
     env = Environment(loader=FileSystemLoader(HERE / "templates"),
                       autoescape=select_autoescape(["html"]), trim_blocks=True,
                       lstrip_blocks=True)
     env.filters.update(fmt.FILTERS)
-    env.globals.update(fmt=fmt, version=__version__, uplot_version=UPLOT_VERSION, qs=_qs)
+    # root: the path the pages are served under; static: where static/ is mounted; account:
+    # the signed-in organisation on the team server (None: the local dashboard)
+    env.globals.update(fmt=fmt, version=__version__, uplot_version=UPLOT_VERSION, qs=_qs,
+                       root="", static="/static", account=None)
     return env
 
 
@@ -71,76 +77,90 @@ def _qs(params: dict[str, Any], **changes: Any) -> str:
     return urlencode({k: v for k, v in merged.items() if v is not None and v != ""})
 
 
-def create_dashboard_app(data: DashboardData, *,
-                         allowed_hosts: Sequence[str] = LOOPBACK_HOSTS) -> Starlette:
-    env = _templates()
+class Pages:
+    """Each page as a request handler over one :class:`DashboardData`; ``base`` and
+    ``static`` are where the pages and static/ are served (the team server mounts them under
+    an organisation's path), ``extra`` more template context (the signed-in account)."""
 
-    def page(name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
-        return HTMLResponse(env.get_template(name).render(**context), status_code=status_code)
+    def __init__(self, data: DashboardData, *, base: str = "", static: str = "/static",
+                 extra: dict[str, Any] | None = None) -> None:
+        self.data = data
+        self.base = base
+        self.context = {"root": base, "static": static, **(extra or {})}
 
-    def refused(request: Request, exc: DataError, status_code: int = 400) -> Response:
+    def page(self, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
+        html = templates().get_template(name).render(**self.context, **context)
+        return HTMLResponse(html, status_code=status_code)
+
+    def refused(self, request: Request, exc: DataError, status_code: int = 400) -> Response:
         if request.url.path.endswith((".json", ".csv")):
             return JSONResponse({"detail": str(exc)}, status_code=status_code)
-        return page("error.html", {"message": str(exc), "title": "Cannot show this"},
-                    status_code)
+        return self.page("error.html", {"message": str(exc), "title": "Cannot show this"},
+                         status_code)
 
-    def overview(request: Request) -> Response:
+    def overview(self, request: Request) -> Response:
         name = request.query_params.get("period") or "30d"
         try:
-            return page("overview.html", views.overview_context(data, name))
+            return self.page("overview.html", views.overview_context(self.data, name))
         except DataError as exc:
-            return refused(request, exc)
+            return self.refused(request, exc)
 
-    def runs(request: Request) -> Response:
+    def runs(self, request: Request) -> Response:
         try:
             query = views.runs_query(dict(request.query_params))
-            return page("runs.html", views.runs_context(data, query))
+            return self.page("runs.html", views.runs_context(self.data, query))
         except DataError as exc:
-            return refused(request, exc)
+            return self.refused(request, exc)
 
-    def runs_export(request: Request) -> Response:
+    def runs_export(self, request: Request) -> Response:
         kind = request.path_params["kind"]
         if kind not in ("csv", "json"):
-            return refused(request, DataError(f"no export as {kind!r}: use runs.csv or runs.json"),
-                           404)
+            return self.refused(request, DataError(
+                f"no export as {kind!r}: use runs.csv or runs.json"), 404)
         try:
-            rows = views.export_rows(data, views.runs_query(dict(request.query_params)))
+            rows = views.export_rows(self.data, views.runs_query(dict(request.query_params)))
         except DataError as exc:
-            return refused(request, exc)
+            return self.refused(request, exc)
         if kind == "csv":
             return Response(views.export_csv(rows), media_type="text/csv; charset=utf-8",
                             headers={"content-disposition": 'attachment; filename="runs.csv"'})
         return Response(views.export_json(rows), media_type="application/json",
                         headers={"content-disposition": 'attachment; filename="runs.json"'})
 
-    def run(request: Request) -> Response:
+    def run(self, request: Request) -> Response:
         try:
-            return page("run.html", views.run_context(data, request.path_params["run_id"]))
+            return self.page("run.html", views.run_context(
+                self.data, request.path_params["run_id"], base=self.base))
         except DataError as exc:
-            return refused(request, exc, 404)
+            return self.refused(request, exc, 404)
 
-    def live(request: Request) -> Response:
+    def live(self, request: Request) -> Response:
         text = request.query_params.get("since_seq")
         try:
             try:
                 since_seq = None if text in (None, "") else int(text)
             except ValueError:
                 raise DataError(f"since_seq must be a whole number, not {text!r}") from None
-            payload = views.live_payload(data, request.path_params["run_id"], since_seq)
+            payload = views.live_payload(self.data, request.path_params["run_id"], since_seq)
         except DataError as exc:
-            return JSONResponse({"detail": str(exc)}, status_code=404 if since_seq_ok(text)
+            return JSONResponse({"detail": str(exc)}, status_code=404 if _since_seq_ok(text)
                                 else 400)
         return JSONResponse(payload, headers={"cache-control": "no-store"})
 
-    def since_seq_ok(text: str | None) -> bool:
-        return text in (None, "") or text.lstrip("-").isdigit()
 
+def _since_seq_ok(text: str | None) -> bool:
+    return text in (None, "") or text.lstrip("-").isdigit()
+
+
+def create_dashboard_app(data: DashboardData, *,
+                         allowed_hosts: Sequence[str] = LOOPBACK_HOSTS) -> Starlette:
+    pages = Pages(data)
     routes = [
-        Route("/", overview, name="overview"),
-        Route("/runs", runs, name="runs"),
-        Route("/runs.{kind:str}", runs_export, name="runs_export"),
-        Route("/runs/{run_id:str}/records.json", live, name="live"),
-        Route("/runs/{run_id:str}", run, name="run"),
+        Route("/", pages.overview, name="overview"),
+        Route("/runs", pages.runs, name="runs"),
+        Route("/runs.{kind:str}", pages.runs_export, name="runs_export"),
+        Route("/runs/{run_id:str}/records.json", pages.live, name="live"),
+        Route("/runs/{run_id:str}", pages.run, name="run"),
         Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
     ]
     app = Starlette(routes=routes, middleware=[

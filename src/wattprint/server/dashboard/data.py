@@ -60,6 +60,9 @@ class Overview:
     previous: Totals | None  # the period before, same length; None for "all time"
     breakdowns: dict[str, list[Aggregate]]  # BREAKDOWNS key -> groups, largest energy first
     recent: list[RunRow]  # newest runs in the period
+    # the team server's de-duplicated totals (the query API's ``dedup`` object: rule,
+    # measured_energy_j, energy_j, removed_energy_j, ... ); None where no rule applies (local)
+    dedup: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -174,7 +174,8 @@ def _badges(detail: Any) -> dict[str, Any]:
             "g_per_kwh": intensity.get("g_per_kwh"), "varied": intensity.get("varied")}
 
 
-def run_context(data: DashboardData, run_id: str) -> dict[str, Any]:
+def run_context(data: DashboardData, run_id: str, *, base: str = "") -> dict[str, Any]:
+    """The run page; ``base``: the path the dashboard is served under (the live URL's)."""
     detail = data.run(run_id)
     series = data.series(run_id, max_points=MAX_CHART_POINTS)
     table = [record_row(r) for r in series.points[:MAX_TABLE_ROWS]]
@@ -184,7 +185,7 @@ def run_context(data: DashboardData, run_id: str) -> dict[str, Any]:
     used = [c for c in COMPONENTS if energy.get(c)] or ["cpu"]
     chart = {"columns": chart_columns(series.points), "last_seq": last_seq, "status": detail.row.status,
              "components": used, "interval_s": detail.info.interval_s,
-             "live_url": f"/runs/{run_id}/records.json",
+             "live_url": f"{base}/runs/{run_id}/records.json",
              "downsampled": len(series.points) < series.total}
     return {"detail": detail, "row": detail.row, "info": detail.info, "summary": detail.summary,
             # "<" escaped: a run id or gap note holding "</script>" stays inside the data block

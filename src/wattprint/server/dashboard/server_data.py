@@ -1,0 +1,238 @@
+""":class:`~.data.DashboardData` over the team server's database, for ONE organisation.
+
+Every figure comes from the query API's own functions (:mod:`..query`: totals from the
+rollups, the runs list, one run, its records and spans), so a page shows exactly what
+``/api/v1/totals``, ``/runs`` and ``/runs/{id}`` answer for the same organisation; no SQL
+here. The overview's totals are asked with ``dedup=true``: the page shows both the plain sum
+of the runs and the de-duplicated figure (machine-scope energy counted once where runs on one
+host overlap), and how much the rule removed.
+
+Periods: the local store bounds a period by the runs' start; the query API's totals bound the
+records' time (each record counted by its part inside). The server's pages follow the API, so
+its numbers are the API's. "All time" asks with no bounds at all (whole runs, summaries).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Callable
+
+from .data import BREAKDOWNS, DataError, Overview, Period, RunDetail, RunsPage, RunsQuery, Series
+from .data import Totals as PeriodTotals
+from .local import _decode_offset, _encode_offset, _sort_key, downsample
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from ...records import Record
+    from ...store.repository import Aggregate, RunRow
+
+__all__ = ["ServerData"]
+
+_SORTED_MAX_ROWS = 100_000  # runs read to sort by something else than the start time
+_RECORD_PAGE = 5000  # records read per query while walking a run
+
+
+class ServerData:
+    """The dashboard's data for organisation ``organisation_id``, read-only."""
+
+    def __init__(self, engine: Engine, organisation_id: int, *,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.engine = engine
+        self.organisation_id = organisation_id
+        self._clock = clock
+
+    def now_s(self) -> float:
+        return self._clock()
+
+    # -- overview ---------------------------------------------------------------------------
+    def _totals(self, connection: Any, by: str, period: Period, *,
+                dedup: bool = False) -> dict[str, Any]:
+        from ..query import QueryError, totals
+
+        try:
+            return totals(connection, self.organisation_id, by, _run_query(period), dedup=dedup)
+        except QueryError as exc:
+            raise DataError(str(exc)) from None
+
+    def overview(self, period: Period, *, top: int = 5) -> Overview:
+        from ..query import RunQuery, list_runs
+
+        with self.engine.connect() as connection:
+            whole = self._totals(connection, "organisation", period, dedup=True)
+            breakdowns = {by: sorted((_aggregate(g) for g in self._totals(
+                connection, by, period)["groups"]), key=lambda a: (-a.energy_j, a.key))
+                for by in BREAKDOWNS}
+            previous = None
+            if period.previous is not None:
+                previous = _period_totals(self._totals(connection, "organisation",
+                                                       period.previous))
+            # the newest runs started in the period (the runs list bounds the start)
+            recent = list_runs(connection, self.organisation_id,
+                               RunQuery(since_s=period.since_s, until_s=period.until_s),
+                               now_s=self.now_s(), limit=top)["runs"]
+        return Overview(period=period, totals=_period_totals(whole), previous=previous,
+                        breakdowns=breakdowns, recent=[_run_row(v) for v in recent],
+                        dedup=whole.get("dedup"))
+
+    # -- runs -------------------------------------------------------------------------------
+    def runs(self, query: RunsQuery) -> RunsPage:
+        from ..query import QueryError, list_runs
+
+        key, descending = _sort_key(query.sort)
+        if key == "started_s" and descending:  # the API's own order and cursor
+            try:
+                with self.engine.connect() as connection:
+                    page = list_runs(connection, self.organisation_id, _run_query(query),
+                                     now_s=self.now_s(), limit=query.limit, cursor=query.cursor)
+            except QueryError as exc:
+                raise DataError(str(exc)) from None
+            return RunsPage(items=[_run_row(v) for v in page["runs"]],
+                            next_cursor=page["next_cursor"])
+        offset = _decode_offset(query.cursor) if query.cursor else 0
+        rows = self.all_runs(query, max_rows=_SORTED_MAX_ROWS)
+        more = offset + query.limit < len(rows)
+        return RunsPage(items=rows[offset:offset + query.limit],
+                        next_cursor=_encode_offset(offset + query.limit) if more else None)
+
+    def all_runs(self, query: RunsQuery, *, max_rows: int) -> list[RunRow]:
+        from ..query import QueryError, list_runs
+
+        rows: list[RunRow] = []
+        cursor: str | None = None
+        try:
+            with self.engine.connect() as connection:
+                while len(rows) < max_rows:
+                    page = list_runs(connection, self.organisation_id, _run_query(query),
+                                     now_s=self.now_s(), limit=min(1000, max_rows - len(rows)),
+                                     cursor=cursor)
+                    rows += [_run_row(v) for v in page["runs"]]
+                    cursor = page["next_cursor"]
+                    if cursor is None:
+                        break
+        except QueryError as exc:
+            raise DataError(str(exc)) from None
+        key, descending = _sort_key(query.sort)
+        if key == "started_s" and descending:
+            return rows
+        present = [r for r in rows if getattr(r, key) is not None]
+        missing = [r for r in rows if getattr(r, key) is None]  # last either way
+        present.sort(key=lambda r: getattr(r, key), reverse=descending)
+        return present + missing
+
+    # -- one run ----------------------------------------------------------------------------
+    def _one(self, run_id: str) -> dict[str, Any]:
+        from ..query import one_run
+
+        with self.engine.connect() as connection:
+            view = one_run(connection, self.organisation_id, run_id, now_s=self.now_s())
+        if view is None:
+            raise DataError(f"no run {run_id!r} in this organisation: pick one from the runs "
+                            "table")
+        return view
+
+    def run_row(self, run_id: str) -> RunRow:
+        return _run_row(self._one(run_id))
+
+    def run(self, run_id: str) -> RunDetail:
+        from ...records import RunAccumulator
+        from ...wire import from_wire
+        from ..query import run_spans
+
+        view = self._one(run_id)
+        if view["info"] is None:
+            raise DataError(f"run {run_id!r} has sent records but not its start yet: its page "
+                            "appears once the run's info arrives")
+        info: Any = from_wire(view["info"])
+        with self.engine.connect() as connection:
+            spans: list[Any] = [from_wire(w) for w in
+                                run_spans(connection, self.organisation_id, run_id) or []]
+        if view["summary"] is not None:
+            summary: Any = from_wire(view["summary"])
+        else:  # still running (or lost): the summary so far, from its records
+            acc = RunAccumulator()
+            for record in self._records(run_id, since_seq=None, limit=None):
+                acc.add(record)
+            summary = acc.summary(info, spans=spans, status=view["status"])
+        ended_s = None if view["summary"] is None else summary.started_s + summary.duration_s
+        row = _run_row(view, ended_s=ended_s, exit_code=summary.exit_code)
+        return RunDetail(row=row, info=info, summary=summary, spans=spans)
+
+    def _record_rows(self, run_id: str, since_seq: int,
+                     limit: int | None) -> list[dict[str, Any]]:
+        from ..query import run_records
+
+        out: list[dict[str, Any]] = []
+        with self.engine.connect() as connection:
+            while limit is None or len(out) < limit:
+                want = _RECORD_PAGE if limit is None else min(_RECORD_PAGE, limit - len(out))
+                page = run_records(connection, self.organisation_id, run_id,
+                                   since_seq=since_seq, limit=want)
+                if page is None:
+                    raise DataError(f"no run {run_id!r} in this organisation")
+                out += page["records"]
+                if page["next_seq"] is None:
+                    break
+                since_seq = page["next_seq"]
+        return out
+
+    def _records(self, run_id: str, *, since_seq: int | None,
+                 limit: int | None) -> list[Record]:
+        from ...records import Record
+
+        # the read API's since_seq is exclusive, the query API's inclusive
+        first = -(2**31) if since_seq is None else since_seq + 1
+        return [Record.from_row({**row, "run_id": run_id})
+                for row in self._record_rows(run_id, first, limit)]
+
+    def series(self, run_id: str, *, max_points: int) -> Series:
+        from ...store.repository import FIGURE_COLUMNS
+
+        rows = [tuple(json.dumps(row[name]) if name == "gaps" else row[name]
+                      for name in FIGURE_COLUMNS)
+                for row in self._record_rows(run_id, -(2**31), None)]
+        points, holes = downsample(rows, max_points)
+        return Series(points=points, total=len(rows), holes=holes)
+
+    def records_since(self, run_id: str, since_seq: int | None, *, limit: int) -> list[Record]:
+        return self._records(run_id, since_seq=since_seq, limit=limit)
+
+
+def _run_query(where: Period | RunsQuery) -> Any:
+    from ..query import RunQuery
+
+    if isinstance(where, Period):
+        # "all time" asks with no bound at all: whole runs, as /api/v1/totals without since
+        until_s = None if where.since_s is None else where.until_s
+        return RunQuery(since_s=where.since_s, until_s=until_s)
+    return RunQuery(project=where.project, experiment=where.experiment, status=where.status,
+                    host=where.host, since_s=where.since_s, until_s=where.until_s)
+
+
+def _aggregate(group: dict[str, Any]) -> Aggregate:
+    from ...store.repository import Aggregate
+
+    return Aggregate(key=group["key"], runs=group["runs"], duration_s=group["duration_s"],
+                     energy_j=group["energy_j"], emissions_g=group["emissions_g"],
+                     emissions_by_kind=dict(group["emissions_by_kind"]))
+
+
+def _period_totals(answer: dict[str, Any]) -> PeriodTotals:
+    groups = answer["groups"]
+    return PeriodTotals(runs=sum(g["runs"] for g in groups),
+                        energy_j=sum(g["energy_j"] for g in groups),
+                        emissions_g=sum(g["emissions_g"] for g in groups))
+
+
+def _run_row(view: dict[str, Any], *, ended_s: float | None = None,
+             exit_code: int | None = None) -> RunRow:
+    from ...store.repository import RunRow
+
+    return RunRow(run_id=view["run_id"], project=view["project"],
+                  experiment=view["experiment"] or "", started_s=view["started_s"] or 0.0,
+                  ended_s=ended_s, status=view["status"], hostname=view["hostname"],
+                  duration_s=view["duration_s"], energy_j=view["energy_j"],
+                  emissions_g=view["emissions_g"], exit_code=exit_code, job_id=view["job_id"],
+                  host_id=view["host_id"], heartbeat_s=view["heartbeat_s"])
