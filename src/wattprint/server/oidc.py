@@ -42,8 +42,8 @@ if TYPE_CHECKING:
     _Keys = dict[str, tuple[PyJWK, dict[str, Any]]]  # kid -> (key, its JWK)
 
 __all__ = ["DISCOVERY_TTL_S", "JWKS_REFRESH_MIN_S", "LEEWAY_S", "Discovery", "Identity",
-           "OidcClient", "OidcError", "OidcSettings", "oidc_settings_from_environ",
-           "pkce_challenge"]
+           "OidcClient", "OidcError", "OidcSettings", "is_web_url",
+           "oidc_settings_from_environ", "pkce_challenge"]
 
 DISCOVERY_TTL_S = 3600.0
 JWKS_REFRESH_MIN_S = 30.0
@@ -80,6 +80,10 @@ class OidcSettings:
     allowed_domains: tuple[str, ...] = ()
     default_organisation: str | None = None  # the slug new users join
     timeout_s: float = 10.0
+    # where client_secret was read from, if a file: what serve hands its worker processes
+    # instead of the secret itself (serving.settings_environ). Not compared: the same secret
+    # is the same settings wherever it was read from.
+    client_secret_file: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,14 +117,21 @@ def _flag(environ: Mapping[str, str], name: str) -> bool:
     raise ConfigError(f"{name}={text!r}: set it to true or false")
 
 
-def _check_url(name: str, url: str) -> None:
+def is_web_url(url: str) -> bool:
+    """An https:// URL with a host (plain http only for localhost): the issuer and redirect
+    rule, shared with the config file's checks (settings_file.py)."""
     from urllib.parse import urlsplit
-
-    from ..errors import ConfigError
 
     parts = urlsplit(url)
     local = parts.hostname in ("localhost", "127.0.0.1", "::1")
-    if not parts.hostname or not (parts.scheme == "https" or (parts.scheme == "http" and local)):
+    return bool(parts.hostname) and (parts.scheme == "https"
+                                     or (parts.scheme == "http" and local))
+
+
+def _check_url(name: str, url: str) -> None:
+    from ..errors import ConfigError
+
+    if not is_web_url(url):
         raise ConfigError(f"{name}={url!r} is not an https:// URL (plain http only for "
                           "localhost): give the full URL")
 
@@ -144,7 +155,8 @@ def oidc_settings_from_environ(environ: Mapping[str, str]) -> OidcSettings | Non
         return None
     secret = environ.get(prefix + "CLIENT_SECRET", "")
     secret_file = environ.get(prefix + "CLIENT_SECRET_FILE", "")
-    if secret_file and not secret:
+    read_from = secret_file if secret_file and not secret else None
+    if read_from:
         try:
             secret = Path(secret_file).read_text(encoding="utf-8").strip()
         except OSError as exc:
@@ -153,11 +165,14 @@ def oidc_settings_from_environ(environ: Mapping[str, str]) -> OidcSettings | Non
     config = {"CLIENT_ID": environ.get(prefix + "CLIENT_ID", "").strip(),
               "CLIENT_SECRET": secret,
               "REDIRECT_URL": environ.get(prefix + "REDIRECT_URL", "").strip()}
-    missing = [prefix + name for name, value in config.items() if not value]
+    # each as the variable and as the config file's key: the value may come from either
+    missing = [f"{prefix}{name} (oidc_{name.lower()})" for name, value in config.items()
+               if not value]
     if missing:
-        raise ConfigError(f"OIDC is on ({prefix}ISSUER is set) but {', '.join(missing)} "
-                          "is not: set it (the secret may come from "
-                          f"{prefix}CLIENT_SECRET_FILE), or unset {prefix}ISSUER")
+        raise ConfigError(f"OIDC is on ({prefix}ISSUER or oidc_issuer is set) but "
+                          f"{', '.join(missing)} is not: set it (the secret may come from "
+                          f"{prefix}CLIENT_SECRET_FILE or oidc_client_secret_file), or unset "
+                          "the issuer")
     _check_url(prefix + "ISSUER", issuer)
     _check_url(prefix + "REDIRECT_URL", config["REDIRECT_URL"])
     if not config["REDIRECT_URL"].endswith(CALLBACK_PATH):
@@ -168,12 +183,14 @@ def oidc_settings_from_environ(environ: Mapping[str, str]) -> OidcSettings | Non
     default_org = environ.get(prefix + "DEFAULT_ORG", "").strip() or None
     auto = _flag(environ, prefix + "AUTO_PROVISION")
     if auto and (not domains or default_org is None):
-        raise ConfigError(f"{prefix}AUTO_PROVISION needs {prefix}ALLOWED_DOMAINS (who may get "
-                          f"an account) and {prefix}DEFAULT_ORG (the organisation slug they "
-                          "join as viewers)")
+        raise ConfigError(f"{prefix}AUTO_PROVISION (oidc_auto_provision) needs "
+                          f"{prefix}ALLOWED_DOMAINS (oidc_allowed_domains: who may get an "
+                          f"account) and {prefix}DEFAULT_ORG (oidc_default_org: the "
+                          "organisation slug they join as viewers)")
     return OidcSettings(issuer=issuer, client_id=config["CLIENT_ID"], client_secret=secret,
                         redirect_url=config["REDIRECT_URL"], auto_provision=auto,
-                        allowed_domains=domains, default_organisation=default_org)
+                        allowed_domains=domains, default_organisation=default_org,
+                        client_secret_file=read_from)
 
 
 def pkce_challenge(verifier: str) -> str:

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     from fastapi import FastAPI
 
+    from .oidc import OidcSettings
     from .settings import Settings
 
 __all__ = ["APP_FACTORY", "app_from_environ", "serve", "settings_environ"]
@@ -53,7 +54,26 @@ def settings_environ(settings: Settings) -> dict[str, str]:
         variables["WATTPRINT_SERVER_PEPPER"] = settings.pepper
     if settings.pepper_file:
         variables["WATTPRINT_SERVER_PEPPER_FILE"] = settings.pepper_file
+    variables.update(_oidc_environ(settings.oidc))
     return variables
+
+
+def _oidc_environ(oidc: OidcSettings | None) -> dict[str, str]:
+    """The ``WATTPRINT_SERVER_OIDC_*`` variables of ``oidc``; an empty one reads as unset, so
+    a variable the process inherited cannot turn on (or change) what was resolved."""
+    prefix = "WATTPRINT_SERVER_OIDC_"
+    if oidc is None:
+        return {prefix + "ISSUER": ""}
+    # a secret read from a file goes on as the file's path, not into the workers' environment
+    secret = {"CLIENT_SECRET": "", "CLIENT_SECRET_FILE": oidc.client_secret_file} \
+        if oidc.client_secret_file else {"CLIENT_SECRET": oidc.client_secret}
+    return {prefix + name: value for name, value in {
+        "ISSUER": oidc.issuer, "CLIENT_ID": oidc.client_id, **secret,
+        "REDIRECT_URL": oidc.redirect_url,
+        "AUTO_PROVISION": "true" if oidc.auto_provision else "false",
+        "ALLOWED_DOMAINS": ",".join(oidc.allowed_domains),
+        "DEFAULT_ORG": oidc.default_organisation or "",
+    }.items()}
 
 
 def app_from_environ() -> FastAPI:
