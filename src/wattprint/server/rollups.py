@@ -38,7 +38,6 @@ COMPONENTS = ("cpu", "gpu", "ram", "other")
 SUM_COLUMNS = ("records", "duration_s", "energy_j", "cpu_energy_j", "gpu_energy_j",
                "ram_energy_j", "other_energy_j", "emissions_g", "cpu_emissions_g",
                "gpu_emissions_g", "ram_emissions_g", "other_emissions_g")
-_ROWS_PER_STATEMENT = 500  # 17 columns: far below both databases' bound-parameter limits
 _READ_CHUNK = 20_000
 
 
@@ -121,36 +120,54 @@ def _tables() -> tuple[Any, Any]:
     return RollupRun.__table__, RollupRunHour.__table__
 
 
-def _upsert(connection: Connection, table: Any, keys: tuple[str, ...],
-            rows: list[dict[str, Any]]) -> None:
-    """Insert rows, or add them into the stored row with the same key."""
-    if not rows:
-        return
+# (dialect name, table name) -> its upsert: built once per process, so SQLAlchemy's compiled
+# cache serves every later call (building the statement from rows each time recompiled it:
+# ~18 us of the ingest's ~75 us per record at batches of 100)
+_UPSERTS: dict[tuple[str, str], Any] = {}
+
+
+def _upsert_statement(dialect: str, table: Any, keys: tuple[str, ...]) -> Any:
+    """``INSERT INTO table VALUES (:column, ...) ON CONFLICT (keys) DO UPDATE`` adding the sums
+    into the stored row; executed with a list of rows (executemany)."""
+    statement = _UPSERTS.get((dialect, table.name))
+    if statement is not None:
+        return statement
     from sqlalchemy import func
 
     insert: Any
     least: Any
     greatest: Any
-    name = connection.dialect.name
-    if name == "postgresql":
+    if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
 
         least, greatest = func.least, func.greatest
-    elif name == "sqlite":
+    elif dialect == "sqlite":
         from sqlalchemy.dialects.sqlite import insert
 
         least, greatest = func.min, func.max  # SQLite's two-argument min/max are scalar
     else:
-        raise RuntimeError(f"the server supports SQLite and PostgreSQL, not {name}")
-    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
-        stmt = insert(table).values(rows[start:start + _ROWS_PER_STATEMENT])
-        updates: dict[str, Any] = {column: table.c[column] + stmt.excluded[column]
-                                   for column in SUM_COLUMNS}
-        updates["first_start_s"] = least(table.c.first_start_s, stmt.excluded.first_start_s)
-        updates["last_end_s"] = greatest(table.c.last_end_s, stmt.excluded.last_end_s)
-        updates["first_seq"] = least(table.c.first_seq, stmt.excluded.first_seq)
-        updates["last_seq"] = greatest(table.c.last_seq, stmt.excluded.last_seq)
-        connection.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=updates))
+        raise RuntimeError(f"the server supports SQLite and PostgreSQL, not {dialect}")
+    stmt = insert(table)
+    updates: dict[str, Any] = {column: table.c[column] + stmt.excluded[column]
+                               for column in SUM_COLUMNS}
+    updates["first_start_s"] = least(table.c.first_start_s, stmt.excluded.first_start_s)
+    updates["last_end_s"] = greatest(table.c.last_end_s, stmt.excluded.last_end_s)
+    updates["first_seq"] = least(table.c.first_seq, stmt.excluded.first_seq)
+    updates["last_seq"] = greatest(table.c.last_seq, stmt.excluded.last_seq)
+    statement = stmt.on_conflict_do_update(index_elements=list(keys), set_=updates)
+    _UPSERTS[(dialect, table.name)] = statement
+    return statement
+
+
+def _upsert(connection: Connection, table: Any, keys: tuple[str, ...],
+            rows: list[dict[str, Any]]) -> None:
+    """Insert rows, or add them into the stored row with the same key (rows in the order
+    given: the callers sort them by key)."""
+    if not rows:
+        return
+    # executemany: the driver sends the rows in order (psycopg pipelines them; SQLAlchemy
+    # may batch them into multi-row VALUES), with no bound-parameter limit to mind
+    connection.execute(_upsert_statement(connection.dialect.name, table, keys), rows)
 
 
 def _write(connection: Connection, acc: _Accumulator) -> None:
