@@ -206,3 +206,60 @@ def test_off_writes_nothing_and_configuring_twice_never_logs_twice(app, restore_
 def test_an_unknown_format_is_refused(restore_access_logger):
     with pytest.raises(ValueError, match="choose off, json, text"):
         configure_access_log("xml")
+
+
+# --- a route that crashes ---------------------------------------------------------------------
+
+def test_a_crash_answers_500_with_the_request_id_in_the_error_shape_and_logs_it_once(
+        app, org, make_key, access_json, caplog):
+    caplog.set_level(logging.INFO)
+    bearer = {"Authorization": f"Bearer {make_key(scopes=('read',))}"}
+    # the default client re-raises whatever reaches Starlette's error handler: nothing may
+    with TestClient(app, base_url="https://testserver") as client:
+        quoted = client.get("/test-only/boom", headers={**bearer, "X-Request-ID": "req-500"})
+        fresh = client.get("/test-only/boom", headers=bearer)
+    assert (quoted.status_code, fresh.status_code) == (500, 500)
+    assert quoted.headers["x-request-id"] == "req-500"
+    assert quoted.json() == {"detail": {
+        "index": None, "field": None,
+        "message": "internal server error: the server's log has the details under request id "
+                   "req-500; quote it to the server's operator"}}
+    assert quoted.headers["content-type"] == "application/json"
+    # the security headers still wrap it (they sit outside the access log)
+    assert quoted.headers["x-content-type-options"] == "nosniff"
+    assert quoted.headers["strict-transport-security"].startswith("max-age=")
+    generated = fresh.headers["x-request-id"]
+    assert len(generated) == 32 and generated in fresh.json()["detail"]["message"]
+    # one access line each with status 500, and one traceback each under the same id
+    assert [(line["status"], line["request_id"]) for line in lines(access_json)] == [
+        (500, "req-500"), (500, generated)]
+    crashes = [r for r in caplog.records if r.name == "wattprint.server.errors"]
+    assert [r.getMessage() for r in crashes] == [
+        "unhandled error answering GET /test-only/boom (request id req-500)",
+        f"unhandled error answering GET /test-only/boom (request id {generated})"]
+    assert all(r.exc_info and isinstance(r.exc_info[1], RuntimeError) for r in crashes)
+    assert "a bug inside a route" not in quoted.text  # the error's text stays in the log
+
+
+def test_a_crash_after_the_response_began_is_left_to_the_server(restore_access_logger):
+    stream = io.StringIO()
+    configure_access_log("json", stream=stream)
+
+    async def half_answer(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        raise RuntimeError("broke mid-body")
+
+    sent: list[dict] = []
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "method": "GET", "path": "/stream", "headers": []}
+    with pytest.raises(RuntimeError, match="broke mid-body"):
+        asyncio.run(AccessLog(half_answer)(scope, receive, send))
+    assert [m["type"] for m in sent] == ["http.response.start"]  # no second answer
+    [line] = lines(stream)
+    assert line["status"] == 200

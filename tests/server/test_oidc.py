@@ -9,6 +9,7 @@ import logging
 from dataclasses import replace
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
@@ -505,6 +506,36 @@ def test_settings_from_the_environment(tmp_path):
     local = oidc_settings_from_environ({**environ, "WATTPRINT_SERVER_OIDC_ISSUER":
                                         "http://localhost:8080/realms/dev"})
     assert local is not None and local.issuer.startswith("http://localhost")
+
+
+
+class ClosableTransport(httpx.BaseTransport):
+    """The fake provider's transport, counting how often the app's client closes it (what an
+    httpx.HTTPTransport does then: its pooled connections are closed)."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner = inner
+        self.closes = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if self.closes:
+            raise RuntimeError("a request through a closed transport")
+        return self.inner.handle_request(request)
+
+    def close(self) -> None:
+        self.closes += 1
+
+
+def test_the_providers_http_client_is_closed_when_the_app_shuts_down(settings, engine, org,
+                                                                     wall, provider):
+    transport = ClosableTransport(provider.transport)
+    app = create_app(replace(settings, oidc=oidc_settings()), wall_clock=wall,
+                     http_transport=transport)
+    with TestClient(app, base_url="https://testserver") as web:
+        assert start(web).status_code == 302  # the discovery went through the client
+        assert transport.closes == 0
+    assert transport.closes == 1  # the lifespan's shutdown closed it, once
+    app.state.engine.dispose()
 
 
 # --- races between processes -----------------------------------------------------------------

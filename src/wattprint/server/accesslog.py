@@ -15,6 +15,12 @@ id, key prefix, user id), and only when it resolved one. The request id is the c
 else a new one; it is echoed in the response's ``X-Request-ID`` either way, so a client can
 quote it.
 
+A route that raises answers here, before Starlette's error handler outside the middleware would:
+a 500 in the documented error shape ``{"detail": {"index", "field", "message"}}`` with the
+request id in its message and header, the traceback logged once through ``wattprint.server.errors``
+with the same id, and an access line with status 500. A response that had already begun is cut
+off by the server as before (the exception goes on).
+
 Where lines go is the program's choice: :func:`configure_access_log` (called by
 ``wattprint server serve``) writes them to stderr as JSON or text; embedding programs attach
 their own handler, and with none attached nothing is written.
@@ -38,6 +44,7 @@ __all__ = ["ACCESS_LOGGER", "LOG_FORMATS", "AccessLog", "JsonFormatter", "config
            "uvicorn_log_config"]
 
 ACCESS_LOGGER = "wattprint.server.access"
+ERROR_LOGGER = "wattprint.server.errors"  # tracebacks of requests answered 500
 LOG_FORMATS = ("off", "json", "text")
 _MAX_REQUEST_ID = 128
 _COUNTS_BODY_LIMIT = 256  # the ingest's answer {"accepted": n, "duplicates": m} is shorter
@@ -92,6 +99,19 @@ def _ingest_counts(body: bytes) -> dict[str, int]:
             if isinstance(answer.get(name), int)}
 
 
+async def _answer_500(send: Send, request_id: str) -> None:
+    """The documented error shape, saying nothing of the error itself (that is in the log)."""
+    import json
+
+    body = json.dumps({"detail": {
+        "index": None, "field": None,
+        "message": f"internal server error: the server's log has the details under request "
+                   f"id {request_id}; quote it to the server's operator"}}).encode("utf-8")
+    await send({"type": "http.response.start", "status": 500, "headers": [
+        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
 class AccessLog:
     """The middleware; ``wall_clock``/``perf_clock`` are injectable for tests."""
 
@@ -103,6 +123,7 @@ class AccessLog:
         self.wall_clock = wall_clock or time.time
         self.perf_clock = perf_clock or time.perf_counter
         self.logger = logging.getLogger(ACCESS_LOGGER)
+        self.errors = logging.getLogger(ERROR_LOGGER)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -137,9 +158,16 @@ class AccessLog:
 
         try:
             await self.app(scope, counting_receive, send_with_id)
-        except BaseException:
-            # The error handler outside us answers 500 (unless a response had begun); the
-            # line says so, then the exception goes on to that handler and uvicorn's log.
+        except Exception:
+            if counts["status"]:  # a response had begun: only the server can cut it off
+                raise
+            # Answered here, not by Starlette's error handler outside us, so that the 500
+            # carries the request id like every other answer and a user can quote it; the
+            # traceback is logged with that id instead of going on to the server's log.
+            self.errors.exception("unhandled error answering %s %s (request id %s)",
+                                  scope.get("method", ""), scope.get("path", ""), request_id)
+            await _answer_500(send_with_id, request_id)
+        except BaseException:  # cancelled (the client left, the server stops): not ours
             if not counts["status"]:
                 counts["status"] = 500
             raise

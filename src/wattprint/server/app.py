@@ -7,6 +7,8 @@ that the process answers.
 
 from __future__ import annotations
 
+import contextlib
+
 # Runtime imports (this module is only ever imported by the server): FastAPI reads the
 # route functions' annotations to decide what to inject, so Request and KeyIdentity must exist.
 from fastapi import Depends
@@ -20,7 +22,7 @@ from .validate import IngestError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Callable
+    from typing import Any, AsyncIterator, Callable
 
     import httpx
     from fastapi import FastAPI
@@ -59,7 +61,7 @@ def create_app(settings: Settings, *, wall_clock: Callable[[], float] | None = N
 
     # every route: a parameter no database can take (a NUL, a lone surrogate) is a 400 first
     app = FastAPI(title="wattprint server", version=__version__,
-                  dependencies=[Depends(check_parameters)])
+                  dependencies=[Depends(check_parameters)], lifespan=_lifespan)
     app.state.settings = settings
     app.state.engine = engine
     app.state.pepper = load_pepper(settings)
@@ -74,11 +76,13 @@ def create_app(settings: Settings, *, wall_clock: Callable[[], float] | None = N
     app.include_router(accounts_router)
     from .routes_oidc import install as install_oidc
     install_oidc(app, transport=http_transport)  # only when settings.oidc names a provider
-    from .security_headers import SecurityHeaders
-    app.add_middleware(SecurityHeaders)
     from .accesslog import AccessLog
-    # outermost: times and logs every request, whatever answers it (accesslog.py)
+    # times and logs every request, whatever answers it, and answers a route's crash itself
+    # (a 500 with the request id: accesslog.py)
     app.add_middleware(AccessLog, wall_clock=app.state.wall_clock)
+    from .security_headers import SecurityHeaders
+    # outermost (added last), so that even the access log's own 500 carries the headers
+    app.add_middleware(SecurityHeaders)
 
     @app.exception_handler(IngestError)
     async def _refused(_request: Request, exc: IngestError) -> JSONResponse:
@@ -141,6 +145,17 @@ def create_app(settings: Settings, *, wall_clock: Callable[[], float] | None = N
         return await run_in_threadpool(_check_and_store, app, items, identity.project_id)
 
     return app
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    # At shutdown, close what the app opened for its own outgoing calls: the OpenID provider's
+    # HTTP client (its pooled connections). The engine is left to whoever built the app
+    # (serving.py disposes it, tests do), since it may outlive one lifespan.
+    oidc = getattr(app.state, "oidc", None)
+    if oidc is not None:
+        oidc.close()
 
 
 def request_error(errors: Any) -> dict[str, Any]:
