@@ -317,3 +317,12 @@ def test_oidc_resolved_off_stays_off_in_every_process_whatever_they_inherit(tmp_
     inherited = {"WATTPRINT_SERVER_OIDC_ISSUER": ISSUER}
     assert Settings.from_environ({**inherited, **settings_environ(off)}).oidc is None
     assert worker_oidc({**inherited, **settings_environ(off)}) is None
+
+
+def test_the_operations_guide_lists_every_file_key_beside_its_variable():
+    from pathlib import Path
+
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "server-operations.md").read_text()
+    rows = {line for line in guide.splitlines() if line.startswith("| `")}
+    for key, (variable, _, _) in FILE_KEYS.items():
+        assert any(row.startswith(f"| `{key}` | `{variable}` |") for row in rows), key
