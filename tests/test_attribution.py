@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import importlib.resources
 import importlib.util
+import re
 import shutil
 import subprocess
 import sys
@@ -265,3 +266,44 @@ def test_the_wheel_ships_every_table_its_attribution_and_the_licence_files(tmp_p
             assert zf.read(arc) == path.read_bytes(), arc
         licences = {n.rsplit("/", 1)[-1] for n in names if ".dist-info/licenses/" in n}
         assert licences == {"LICENSE", "ATTRIBUTION.md"}
+
+
+# --- vendored code -------------------------------------------------------------------------
+
+VENDOR_FOLDERS = (PACKAGE / "server" / "dashboard" / "static", REPO / "tests" / "dashboard" / "vendor")
+VERSIONED = re.compile(r"-\d+\.\d+\.\d+[.-]")  # uplot-1.6.32.min.js, axe-core-4.14.1.LICENSE
+
+
+def test_every_vendored_file_is_credited_with_its_licence_text_beside_it() -> None:
+    on_disk = {
+        p.relative_to(REPO).as_posix()
+        for folder in VENDOR_FOLDERS
+        for p in folder.iterdir()
+        if p.is_file() and VERSIONED.search(p.name)
+    }
+    assert on_disk, "no vendored files found"
+    listed = {f for v in sources.VENDORED for f in v.files}
+    assert on_disk == listed  # nothing vendored uncredited, nothing credited that is gone
+    whole = _shipped("ATTRIBUTION.md")
+    assert (REPO / "ATTRIBUTION.md").read_text(encoding="utf-8") == whole
+    for v in sources.VENDORED:
+        lic = sources.LICENCES[v.licence]
+        assert any(f.endswith(".LICENSE") for f in v.files), v.title
+        assert f"### {v.title}\n" in whole and v.creator in whole and f"<{v.url}>" in whole
+        assert f"[{lic.name}]({lic.url})" in whole and v.complies in whole
+        assert all(f"`{f}`" in whole for f in v.files), v.title
+
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
+def test_uplots_notice_is_its_licence_files_word_for_word() -> None:
+    [uplot] = [v for v in sources.VENDORED if v.title.startswith("uPlot")]
+    licence = (REPO / f"{sources.UPLOT_STATIC}.LICENSE").read_text(encoding="utf-8")
+    after_title = licence.split("\n", 1)[1]  # "The MIT License (MIT)" vs "MIT License"
+    assert _words(uplot.notice.split("\n", 1)[1]) == _words(after_title)
+    assert uplot.notice.rstrip("\n") in _shipped("ATTRIBUTION.md")
+    # the MPL text beside axe-core is the licence itself
+    axe = (REPO / f"{sources.AXE_VENDOR}.LICENSE").read_text(encoding="utf-8")
+    assert axe.startswith("Mozilla Public License, version 2.0")

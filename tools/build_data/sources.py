@@ -11,6 +11,10 @@ This module also writes SOURCES.json (per table: inputs, choices, rows).
 
 Adding a source: add an :class:`Upstream` here (and a :class:`Licence` if its terms are new),
 then run ``python tools/build_data.py --attribution`` (no raw data needed) or the full build.
+
+:data:`VENDORED` lists the third-party code committed as released (a chart library, a test
+tool), which the package copy of ATTRIBUTION.md and the root file credit after the data;
+tests/test_attribution.py checks that every versioned vendored file is listed.
 """
 
 from __future__ import annotations
@@ -83,6 +87,7 @@ class Upstream:
 
 CC_BY_URL = "https://creativecommons.org/licenses/by/4.0/"
 APACHE_URL = "https://www.apache.org/licenses/LICENSE-2.0"
+MPL_2_URL = "https://www.mozilla.org/en-US/MPL/2.0/"
 
 LICENCES: dict[str, Licence] = {
     lic.key: lic
@@ -107,6 +112,16 @@ LICENCES: dict[str, Licence] = {
             "substantial portions.",
             "Each MIT source's copyright notice and permission notice are reproduced in full "
             "below; this file ships in the wheel beside the tables.",
+        ),
+        Licence(
+            "MPL-2.0",
+            "Mozilla Public License 2.0",
+            MPL_2_URL,
+            ("MPL-2.0", "MPL 2.0"),
+            "Distribute the covered files' source under the MPL with its text, keep their "
+            "notices, and make any modified file's source available under the MPL (file-level "
+            "copyleft; section 3).",
+            "Only unmodified vendored code is under these terms; see its entry.",
         ),
         Licence(
             "Apache-2.0",
@@ -550,6 +565,64 @@ UPSTREAMS: tuple[Upstream, ...] = (
 )
 
 
+# --------------------------------------------------------------------------------------------
+# Vendored code (not data): committed as released, under a versioned name, licence beside it
+
+
+@dataclass(frozen=True)
+class Vendored:
+    """Third-party code committed as released; the fields are what its licence asks for."""
+
+    title: str  # the heading in ATTRIBUTION.md: name and version
+    creator: str
+    url: str
+    licence: str  # a key of LICENCES
+    files: tuple[str, ...]  # repository paths, the licence text among them
+    where: str  # what it is used for, and whether the wheel ships it
+    changes: str
+    complies: str  # how wattprint meets this licence for this code
+    notice: str = ""  # text its licence requires to be reproduced, verbatim
+    notice_from: str = ""
+
+
+UPLOT_STATIC = "src/wattprint/server/dashboard/static/uplot-1.6.32"
+AXE_VENDOR = "tests/dashboard/vendor/axe-core-4.14.1"
+
+VENDORED: tuple[Vendored, ...] = (
+    Vendored(
+        title="uPlot 1.6.32",
+        creator="Leon Sorokin",
+        url="https://github.com/leeoniya/uPlot",
+        licence="MIT",
+        files=(f"{UPLOT_STATIC}.min.js", f"{UPLOT_STATIC}.min.css", f"{UPLOT_STATIC}.LICENSE"),
+        where="the team server's dashboard charts; shipped in the wheel "
+              "(`wattprint/server/dashboard/static/`) and served by the server, no CDN",
+        changes="Nothing: the release's minified script and stylesheet, renamed with their version",
+        complies="The copyright and permission notice ship beside the files "
+                 "(`uplot-1.6.32.LICENSE`) and are reproduced below; the script keeps its "
+                 "header naming its source.",
+        notice=mit_notice("Copyright (c) 2022 Leon Sorokin"),
+        notice_from="uPlot's LICENSE file",
+    ),
+    Vendored(
+        title="axe-core 4.14.1",
+        creator="Deque Systems, Inc.",
+        url="https://github.com/dequelabs/axe-core",
+        licence="MPL-2.0",
+        files=(f"{AXE_VENDOR}.min.js", f"{AXE_VENDOR}.LICENSE",
+               f"{AXE_VENDOR}.LICENSE-3RD-PARTY.txt"),
+        where="the dashboard's browser tests only (accessibility checks); in the repository, "
+              "never in the wheel",
+        changes="Nothing: the npm package's `axe.min.js`, renamed with its version",
+        complies="The file is unmodified, keeps its licence header, and the licence's full text "
+                 "and axe-core's third-party notices are committed beside it "
+                 "(`axe-core-4.14.1.LICENSE`, `axe-core-4.14.1.LICENSE-3RD-PARTY.txt`); its "
+                 "source is the address above. Nothing of it is built into wattprint, whose "
+                 "own licence stays Apache-2.0.",
+    ),
+)
+
+
 def upstream_problems() -> list[str]:
     """What is wrong with the registry itself (an unknown licence, a duplicate key, ...)."""
     problems = []
@@ -567,4 +640,9 @@ def upstream_problems() -> list[str]:
                 problems.append(f"{u.key}: bad marker {marker!r}: {exc}")
         if u.licence == "MIT" and "Permission is hereby granted" not in u.notice:
             problems.append(f"{u.key}: an MIT source needs its copyright and permission notice")
+    for v in VENDORED:
+        if v.licence not in LICENCES:
+            problems.append(f"{v.title}: unknown licence {v.licence!r}")
+        if v.licence == "MIT" and "Permission is hereby granted" not in v.notice:
+            problems.append(f"{v.title}: MIT code needs its copyright and permission notice")
     return problems
