@@ -123,7 +123,8 @@ def _provision(connection: Connection, email: str, settings: OidcSettings, *,
     if org_id is None:
         raise OidcError(503, f"new accounts join organisation "
                              f"{settings.default_organisation!r}, which this server does not "
-                             "have: an admin must set WATTPRINT_SERVER_OIDC_DEFAULT_ORG to an "
+                             "have: an admin must set WATTPRINT_SERVER_OIDC_DEFAULT_ORG (or "
+                             "oidc_default_org in the config file) to an "
                              "existing organisation's slug")
     user_id: int = connection.execute(insert(User).values(
         email=email, password_hash=NO_PASSWORD, created_s=now_s).returning(User.id)).scalar_one()
