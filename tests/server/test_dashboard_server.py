@@ -168,6 +168,10 @@ def test_signed_in_pages_show_the_overview_and_drill_down_to_a_run(stored, org):
     assert runs.status_code == 200 and f'href="{base}/runs/{run_id}"' in runs.text
     one = client.get(f"{base}/runs/{run_id}")
     assert one.status_code == 200 and run_id in one.text
+    # the breadcrumb names the server's project (the key's), whose runs table lists the run
+    project = data.run(run_id).row.project
+    crumb = re.search(r'<nav class="crumbs".*?<a href="([^"]+)">' + re.escape(project), one.text)
+    assert run_id in client.get(crumb.group(1).replace("&amp;", "&")).text
     chart = json.loads(re.search(r'<script type="application/json" id="run-data">(.*?)</script>',
                                  one.text, re.S).group(1))
     assert chart["live_url"] == f"{base}/runs/{run_id}/records.json"
