@@ -221,3 +221,66 @@ def test_the_series_of_one_run(client, read, loaded):
     [bucket] = answer.json()["points"]
     assert bucket["records"] == len(mine)
     assert bucket["energy_j"] == pytest.approx(sum(r["energy_j"] for r in mine))
+
+
+# (cloud, cloud_region, zone, country, subdivision, hostname) given to runs by the test below:
+# every branch of the region and host keys, empty strings among them
+PLACES = [("aws", "eu-west-1", None, "IE", None, "a"), (None, "r1", "Z", "FR", None, ""),
+          ("", "", "DE-LU", "DE", None, None), (None, None, "", "US", "CA", "b"),
+          (None, None, None, "", "", "c"), (None, None, None, None, None, "")]
+
+
+def test_totals_grouped_in_sql_equal_the_runs_grouped_one_by_one(engine, client, org, loaded,
+                                                                 run_objects):
+    """The database's grouping (every request without dedup) against the Python path kept for
+    dedup, on every key, without a range and over random ranges: runs with a summary, one whose
+    summary came without any record (its grams as kind 'unknown'), one with nothing yet,
+    places and start days of every shape."""
+    from wattprint.server import query
+
+    items, _ = run_objects
+    lone = copy.deepcopy([item for item in items if item["type"] in ("run", "summary")])
+    empty = copy.deepcopy([item for item in items if item["type"] == "run"])
+    for item in lone:
+        item["run_id"] = "summary-only"
+    for item in empty:
+        item["run_id"] = "nothing-yet"
+    response = client.post("/api/v1/ingest", json={"items": items + lone + empty},
+                           headers={"Authorization": f"Bearer {org.api_key}"})
+    assert response.status_code == 200, response.text
+    with engine.begin() as connection:
+        run_ids = sorted(connection.execute(text("SELECT run_id FROM runs")).scalars())
+        for n, run_id in enumerate(run_ids):
+            cloud, region, zone, country, subdivision, hostname = PLACES[n % len(PLACES)]
+            connection.execute(text(
+                "UPDATE runs SET cloud = :cloud, cloud_region = :region, zone = :zone, "
+                "country = :country, subdivision = :subdivision, hostname = :hostname, "
+                "host_id = :host_id, started_s = :started_s WHERE run_id = :run_id"),
+                {"cloud": cloud, "region": region, "zone": zone, "country": country,
+                 "subdivision": subdivision, "hostname": hostname,
+                 "host_id": None if n % 4 == 0 else f"id-{n % 3}",
+                 "started_s": T0_S + n * 7 * HOUR_S + 0.5, "run_id": run_id})
+    rng = random.Random(9)
+    ranges = [(None, None)] + [random_range(rng) for _ in range(6)]
+    compared = 0
+    with engine.connect() as connection:
+        scope = query._scoped_runs(org.organisation_id, query.RunQuery(), detail=False)
+        for by in query.TOTALS_KEYS:
+            for since_s, until_s in ranges:
+                in_sql = query._grouped_in_sql(connection, by, scope, since_s, until_s)
+                one_by_one = query._grouped_in_python(connection, by, scope, since_s, until_s,
+                                                      None)
+                assert sorted(in_sql) == sorted(one_by_one), (by, since_s, until_s)
+                for key, (runs, duration_s, energy_j, grams) in in_sql.items():
+                    want = one_by_one[key]
+                    assert runs == want[0], (by, key)
+                    assert duration_s == pytest.approx(want[1], rel=1e-12, abs=1e-9)
+                    assert energy_j == pytest.approx(want[2], rel=1e-12, abs=1e-9)
+                    assert grams == pytest.approx(want[3], rel=1e-12, abs=1e-12), (by, key)
+                    compared += 1
+    assert compared > 150
+    with engine.connect() as connection:
+        unranged = query.totals(connection, org.organisation_id, "run", query.RunQuery())
+    groups = {group["key"]: group for group in unranged["groups"]}
+    assert set(groups["summary-only"]["emissions_by_kind"]) == {"unknown"}
+    assert groups["nothing-yet"]["runs"] == 1 and groups["nothing-yet"]["energy_j"] == 0.0

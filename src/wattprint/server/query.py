@@ -10,7 +10,7 @@ no host. Functions take an open SQLAlchemy connection and return plain JSON-read
 from __future__ import annotations
 
 # Runtime imports: this module is only ever imported by the server.
-from sqlalchemy import Integer, and_, case, cast, func, or_, select
+from sqlalchemy import Integer, and_, case, cast, func, or_, select, union_all
 
 from .._struct import dataclass
 from .models import (
@@ -306,9 +306,9 @@ def _ceil_hour(time_s: float) -> int:
     return hour if hour == time_s else hour + HOUR_S
 
 
-def _range_sums(connection: Connection, runs: Any, since_s: float | None,
-                until_s: float | None) -> dict[str, dict[Any, dict[str, float]]]:
-    """run id -> kind -> the sums of its records' parts inside [since_s, until_s).
+def _range_statements(runs: Any, since_s: float | None, until_s: float | None) -> list[Any]:
+    """Statements whose rows (run id, kind, sums) add up to each run's records' parts inside
+    [since_s, until_s).
 
     A record's part is pro rata of its time inside (power even over its interval; a zero-length
     record is inside when it starts inside). Whole UTC hours come from rollup_run_hours, which
@@ -328,21 +328,33 @@ def _range_sums(connection: Connection, runs: Any, since_s: float | None,
             edges.append((since_s, lo_h))
         if until_s is not None and hi_h is not None and hi_h < until_s:
             edges.append((hi_h, until_s))
-    out: dict[str, dict[Any, dict[str, float]]] = {}
-    scope = select(runs.c.run_id)
+    return [*_whole_hours(runs, lo_h, hi_h, whole),
+            *(_edge_sums(select(runs.c.run_id), hour_of(edge_start_s), edge_start_s, edge_end_s)
+              for edge_start_s, edge_end_s in edges)]
+
+
+def _whole_hours(runs: Any, lo_h: int | None, hi_h: int | None, whole: bool) -> list[Any]:
+    """Per run and kind: the sums of rollup_run_hours over the whole hours [lo_h, hi_h)."""
+    if not whole:
+        return []
     h = RollupRunHour
-    if whole:
-        statement = (select(h.run_id, h.intensity_kind,
-                            *(func.sum(getattr(h, name)).label(name) for name in _SUMMED))
-                     .where(h.run_id.in_(scope)).group_by(h.run_id, h.intensity_kind))
-        if lo_h is not None:
-            statement = statement.where(h.hour_start_s >= lo_h)
-        if hi_h is not None:
-            statement = statement.where(h.hour_start_s < hi_h)
+    statement = (select(h.run_id, h.intensity_kind,
+                        *(func.sum(getattr(h, name)).label(name) for name in _SUMMED))
+                 .where(h.run_id.in_(select(runs.c.run_id))).group_by(h.run_id, h.intensity_kind))
+    if lo_h is not None:
+        statement = statement.where(h.hour_start_s >= lo_h)
+    if hi_h is not None:
+        statement = statement.where(h.hour_start_s < hi_h)
+    return [statement]
+
+
+def _range_sums(connection: Connection, runs: Any, since_s: float | None,
+                until_s: float | None) -> dict[str, dict[Any, dict[str, float]]]:
+    """run id -> kind -> the sums of its records' parts inside [since_s, until_s)
+    (:func:`_range_statements`)."""
+    out: dict[str, dict[Any, dict[str, float]]] = {}
+    for statement in _range_statements(runs, since_s, until_s):
         _collect(out, connection.execute(statement))
-    for edge_start_s, edge_end_s in edges:
-        _collect(out, connection.execute(
-            _edge_sums(scope, hour_of(edge_start_s), edge_start_s, edge_end_s)))
     return out
 
 
@@ -400,19 +412,47 @@ def totals(connection: Connection, organisation_id: int, by: str, query: RunQuer
         raise QueryError(f"cannot total by {by!r}; choose one of {', '.join(TOTALS_KEYS)}",
                          field="by")
     since_s, until_s = query.since_s, query.until_s
-    ranged = since_s is not None or until_s is not None
     if since_s is not None and until_s is not None and not until_s > since_s:
         raise QueryError("until must be after since", field="until")
     scope = _scoped_runs(organisation_id, RunQuery(
         project=query.project, experiment=query.experiment, status=query.status,
         host=query.host, job=query.job, run_id=query.run_id), detail=False)
+    if not dedup:  # grouped in the database: a few rows per group come back, not every run
+        return _totals_view(by, _grouped_in_sql(connection, by, scope, since_s, until_s), None)
+    shared = _dedup(connection, scope.with_only_columns(Run.run_id).subquery(), since_s, until_s)
+    return _totals_view(by, _grouped_in_python(connection, by, scope, since_s, until_s, shared),
+                        shared)
+
+
+def _grouped_in_sql(connection: Connection, by: str, scope: Select[Any], since_s: float | None,
+                    until_s: float | None) -> dict[str, list[Any]]:
+    from .totals_sql import grouped_totals
+
+    runs = scope.with_only_columns(Run.run_id).subquery()
+    ranged = since_s is not None or until_s is not None
+    r = RollupRun
+    statements = _range_statements(runs, since_s, until_s) if ranged else [
+        select(r.run_id, r.intensity_kind, *(getattr(r, name) for name in _SUMMED))
+        .where(r.run_id.in_(select(runs.c.run_id)))]
+    sums: Any = statements[0]
+    if len(statements) > 1:
+        combine: Any = union_all  # its overloads' typing crashes mypy 2.4 when unpacked
+        sums = combine(*statements)
+    return grouped_totals(connection, by, scope, sums, ranged=ranged)
+
+
+def _grouped_in_python(connection: Connection, by: str, scope: Select[Any],
+                       since_s: float | None, until_s: float | None,
+                       shared: DedupResult | None) -> dict[str, list[Any]]:
+    """key -> [runs, duration_s, energy_j, {kind: grams}, dedup J, dedup g]: the runs grouped
+    here, one by one (the path with per-run de-duplicated figures to add)."""
+    ranged = since_s is not None or until_s is not None
     rows = connection.execute(scope).all()
     runs = scope.with_only_columns(Run.run_id).subquery()
     sums = _range_sums(connection, runs, since_s, until_s) if ranged \
         else _whole_run_sums(connection, runs)
     if ranged:
         rows = [row for row in rows if row.run_id in sums]
-    shared = _dedup(connection, runs, since_s, until_s) if dedup else None
     groups: dict[str, list[Any]] = {}  # key -> [runs, duration_s, energy_j, {kind: g}, dedup J, g]
 
     def add(key: str, duration_s: float, energy_j: float, by_kind: dict[str, float],
@@ -453,6 +493,11 @@ def totals(connection: Connection, organisation_id: int, by: str, query: RunQuer
             grams = {"unknown": float(row.s_emissions_g)}
         add(_group_key(by, row), duration_s, energy_j, grams,
             kept.energy_j if kept else 0.0, kept.emissions_g if kept else 0.0)
+    return groups
+
+
+def _totals_view(by: str, groups: dict[str, list[Any]],
+                 shared: DedupResult | None) -> dict[str, Any]:
     out: dict[str, Any] = {"by": by, "groups": [
         {"key": key, "runs": g[0], "duration_s": g[1], "energy_j": g[2],
          "emissions_g": sum(g[3].values()), "emissions_by_kind": dict(sorted(g[3].items())),
