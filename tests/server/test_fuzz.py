@@ -314,3 +314,21 @@ def test_the_widest_time_range_allowed_is_answered(client, make_key):
     for route in ("/api/v1/totals", "/api/v1/runs", "/api/v1/series"):
         response = client.get(route, params=wide, headers=read)
         assert response.status_code == 200, (route, response.text)
+
+
+@pytest.mark.parametrize("start_s, duration_s", [(1e300, 36.0), (-1e12, 36.0), (1.7e9, 1e300)])
+def test_a_record_time_past_any_calendar_is_400_naming_it(client, org, run_objects, start_s,
+                                                          duration_s):
+    # the rollups cut records at whole hours, as integers: 1e300 s overflowed them (a 500)
+    import json
+
+    items = json.loads(json.dumps(run_objects[0]))
+    index = next(i for i, item in enumerate(items) if item["type"] == "record")
+    items[index]["start_s"], items[index]["duration_s"] = start_s, duration_s
+
+    response = client.post("/api/v1/ingest", json={"items": items},
+                           headers={"Authorization": f"Bearer {org.api_key}"})
+
+    assert response.status_code == 400, response.text
+    assert response.json()["detail"]["index"] == index
+    assert response.json()["detail"]["field"] == "start_s"

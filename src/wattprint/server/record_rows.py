@@ -14,10 +14,13 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["RowError", "record_row"]
+__all__ = ["TIME_LIMIT_S", "RowError", "record_row"]
 
 # the records table's integer columns are 32-bit on PostgreSQL (SQLite would take 64)
 _INT_MAX = 2**31 - 1
+#: Unix seconds within about 3,000 years of 1970: the records' times, and the query API's
+#: since/until (schemas.MAX_TIME_S)
+TIME_LIMIT_S = 1e11
 
 _FLOATS = ("start_s", "duration_s", "cpu_energy_j", "gpu_energy_j", "ram_energy_j",
            "other_energy_j", "energy_j", "pue", "emissions_g", "intensity_g_per_kwh")
@@ -45,6 +48,11 @@ def record_row(obj: dict[str, Any]) -> dict[str, Any]:
         raise RowError("seq", f"seq {seq} is over {_INT_MAX}, the largest the server stores")
     if year is not None and not -_INT_MAX <= year <= _INT_MAX:
         raise RowError("intensity_year", f"intensity_year {year} is not a year")
+    end_s = row["start_s"] + row["duration_s"]
+    if not -TIME_LIMIT_S <= row["start_s"] <= end_s <= TIME_LIMIT_S:
+        # the rollups cut a record at whole hours, as integers the database must hold
+        raise RowError("start_s", f"start_s {row['start_s']} + duration_s {row['duration_s']} "
+                                  "is not a time within 3,000 years of 1970")
     return row
 
 

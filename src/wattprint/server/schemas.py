@@ -21,6 +21,7 @@ from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict
 
 from .authz import MAX_ID
+from .record_rows import TIME_LIMIT_S
 
 __all__ = ["MAX_ID", "MAX_TIME_S", "ErrorBody", "ErrorDetail", "Id", "Seq", "Time", "TimeOrNone",
            "errors", "org_id_path", "without_422"]
@@ -32,7 +33,7 @@ Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 Seq = Annotated[int, Query(ge=0, le=MAX_ID)]
 #: A time in a query (``since``, ``until``), Unix seconds within about 3,000 years of 1970:
 #: finite, and small enough for the hour arithmetic of the rollups in either database.
-MAX_TIME_S = 1e11
+MAX_TIME_S = TIME_LIMIT_S
 Time = Annotated[float, Query(ge=-MAX_TIME_S, le=MAX_TIME_S)]
 TimeOrNone = Annotated[float | None, Query(ge=-MAX_TIME_S, le=MAX_TIME_S)]
 
