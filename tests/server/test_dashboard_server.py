@@ -261,3 +261,27 @@ def test_a_member_of_a_never_sees_bs_dashboard(stored, engine, org):
         tried += 1
     assert tried == 5
     assert "Beta Secret" in owner_b.get(f"/dashboard/orgs/{b_id}/").text
+
+
+def test_a_member_of_several_organisations_picks_one_and_sees_only_those(stored, engine, org):
+    app, _, _ = stored
+    with engine.begin() as c:
+        other = c.execute(insert(Organisation).values(slug="gamma", name="Gamma Lab",
+                                                      created_s=1.0)
+                          .returning(Organisation.id)).scalar_one()
+        hidden = c.execute(insert(Organisation).values(slug="delta", name="Delta Hidden",
+                                                       created_s=1.0)
+                           .returning(Organisation.id)).scalar_one()
+        c.execute(insert(Membership).values(user_id=org.user_id, organisation_id=other,
+                                            role="viewer"))
+    client = signed_in(app)
+    picker = client.get("/dashboard/")
+    assert picker.status_code == 200 and "Delta Hidden" not in picker.text
+    links = re.findall(r'<a href="(/dashboard/orgs/\d+/)">([^<]+)</a>', picker.text)
+    assert links == [(f"/dashboard/orgs/{org.organisation_id}/", "Acme Research"),
+                     (f"/dashboard/orgs/{other}/", "Gamma Lab")]
+    viewer_page = client.get(f"/dashboard/orgs/{other}/?period=all")
+    assert viewer_page.status_code == 200 and "No runs in this period" in viewer_page.text
+    assert client.get(f"/dashboard/orgs/{hidden}/").status_code == 404
+    for bad in ("abc", "0", str(2**40)):
+        assert client.get(f"/dashboard/orgs/{bad}/").status_code in (400, 404), bad
