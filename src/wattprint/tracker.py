@@ -336,7 +336,8 @@ class Tracker:
             "python": sys.version.split()[0],
             "pid": pid,
             "tracker_pid": os.getpid(),
-            "command": self._command if self._command is not None else " ".join(sys.argv),
+            "command": _utf8_text(self._command if self._command is not None
+                                  else " ".join(sys.argv)),
             "cpu": cpu,
         }
 
@@ -766,3 +767,24 @@ def track(func: F | None = None, **settings: Any) -> Any:
         return wrapper  # type: ignore[return-value]
 
     return decorate(func) if func is not None else decorate
+
+
+def _utf8_text(text: str) -> str:
+    """``text`` as valid UTF-8: argv bytes that are not UTF-8 reach Python as lone surrogates
+    (PEP 383), which UTF-8 cannot encode, so the team server would refuse the run; they become
+    ``\\xNN`` escapes, and the command still says which bytes it had."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        pass
+    out = []
+    for char in text:
+        code = ord(char)
+        if 0xDC80 <= code <= 0xDCFF:  # an undecodable byte, kept by surrogateescape
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif 0xD800 <= code <= 0xDFFF:  # a surrogate that was never a byte
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(char)
+    return "".join(out)

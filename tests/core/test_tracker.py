@@ -381,3 +381,19 @@ def test_a_tick_failing_after_the_meter_cut_is_a_gap_record(clock, monkeypatch):
     assert summary.intensity["by_kind"][-1] == {
         "kind": None, "records": 1, "duration_s": pytest.approx(10.0), "energy_j": 0.0,
         "emissions_g": 0.0, "g_per_kwh": None}
+
+
+def test_a_command_with_bytes_that_are_not_utf8_is_stored_with_escapes(clock):
+    # argv bytes that are not UTF-8 arrive as lone surrogates (PEP 383); the server refuses those
+    sink = MemorySink()
+    tracker = wattprint.Tracker(sensors=[FakeSensor([FakeDevice("fake:cpu", "cpu", 10.0)],
+                                                    clock=clock)],
+                                sinks=[sink], intensity=FixedIntensity(), clock=clock,
+                                wall_clock=clock.wall_clock, country="FR",
+                                command="python train.py --out caf\udce9 \ud800")
+    tracker.start()
+    clock.advance(1.0)
+    tracker.stop()
+    command = tracker.info.host["command"]
+    assert command == "python train.py --out caf\\xe9 \\ud800"
+    command.encode("utf-8")  # valid text for every sink and the server
