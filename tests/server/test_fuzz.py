@@ -316,9 +316,11 @@ def test_the_widest_time_range_allowed_is_answered(client, make_key):
         assert response.status_code == 200, (route, response.text)
 
 
-@pytest.mark.parametrize("start_s, duration_s", [(1e300, 36.0), (-1e12, 36.0), (1.7e9, 1e300)])
+@pytest.mark.parametrize("start_s, duration_s, field", [
+    (1e300, 36.0, "start_s"), (-1e12, 36.0, "start_s"), (1.7e9, 1e15, "start_s"),
+    (1.7e9, 1e300, "duration_s")])  # beyond any figure (server.bounds), before any calendar
 def test_a_record_time_past_any_calendar_is_400_naming_it(client, org, run_objects, start_s,
-                                                          duration_s):
+                                                          duration_s, field):
     # the rollups cut records at whole hours, as integers: 1e300 s overflowed them (a 500)
     import json
 
@@ -331,4 +333,4 @@ def test_a_record_time_past_any_calendar_is_400_naming_it(client, org, run_objec
 
     assert response.status_code == 400, response.text
     assert response.json()["detail"]["index"] == index
-    assert response.json()["detail"]["field"] == "start_s"
+    assert response.json()["detail"]["field"] == field

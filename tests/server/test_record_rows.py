@@ -66,6 +66,10 @@ def test_rows_equal_the_records_rows_values_and_types(run_objects, record_schema
     ({"energy_j": 10**400}, "energy_j"),
     ({"work": [{"unit": "tokens", "count": 10**400}]}, "work"),
     ({"components": "huge"}, "components"),
+    ({"energy_j": 1.7976931348623157e308}, "energy_j"),  # a float, but its sums overflow
+    ({"emissions_g": float("nan")}, "emissions_g"),
+    ({"cpu_energy_j": float("-inf")}, "cpu_energy_j"),
+    ({"work": [{"unit": "tokens", "count": 2e18}]}, "work"),
 ])
 def test_a_number_the_database_cannot_hold_is_a_row_error(run_objects, change, field):
     items, _ = run_objects

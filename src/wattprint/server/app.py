@@ -144,6 +144,9 @@ def create_app(settings: Settings, *, wall_clock: Callable[[], float] | None = N
             raise IngestError(400, f"{field} {reason}", index=index, field=field)
         return await run_in_threadpool(_check_and_store, app, items, identity.project_id)
 
+    from . import openapi_wire
+
+    openapi_wire.install(app, "/api/v1/ingest")
     return app
 
 

@@ -10,14 +10,14 @@ by unit. tests/server/test_record_rows.py pins the two against each other.
 
 from __future__ import annotations
 
+from .bounds import INT32_MAX as _INT_MAX
+from .bounds import MAGNITUDE_LIMIT
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
 __all__ = ["TIME_LIMIT_S", "RowError", "record_row"]
-
-# the records table's integer columns are 32-bit on PostgreSQL (SQLite would take 64)
-_INT_MAX = 2**31 - 1
 #: Unix seconds within about 3,000 years of 1970: the records' times, and the query API's
 #: since/until (schemas.MAX_TIME_S)
 TIME_LIMIT_S = 1e11
@@ -48,6 +48,14 @@ def record_row(obj: dict[str, Any]) -> dict[str, Any]:
         raise RowError("seq", f"seq {seq} is over {_INT_MAX}, the largest the server stores")
     if year is not None and not -_INT_MAX <= year <= _INT_MAX:
         raise RowError("intensity_year", f"intensity_year {year} is not a year")
+    for name in _FLOATS:
+        if not -MAGNITUDE_LIMIT <= row[name] <= MAGNITUDE_LIMIT:  # NaN fails both comparisons
+            raise RowError(name, f"{name} {row[name]} is not a finite number of at most "
+                                 f"{MAGNITUDE_LIMIT:g} in size, as every real figure is")
+    for field, key in (("components", "energy_j"), ("work", "count")):
+        if not all(-MAGNITUDE_LIMIT <= part[key] <= MAGNITUDE_LIMIT for part in row[field]):
+            raise RowError(field, f"a number in {field} is not finite or over "
+                                  f"{MAGNITUDE_LIMIT:g} in size")
     end_s = row["start_s"] + row["duration_s"]
     if not -TIME_LIMIT_S <= row["start_s"] <= end_s <= TIME_LIMIT_S:
         # the rollups cut a record at whole hours, as integers the database must hold

@@ -9,6 +9,7 @@ no branch matched, while the type's definition names the field that is wrong. Th
 from __future__ import annotations
 
 from ..wire import WIRE_VERSION, from_wire
+from .bounds import out_of_bounds
 from .record_rows import RowError, record_row
 
 TYPE_CHECKING = False
@@ -129,6 +130,10 @@ class WireValidator:
                 raise IngestError(400, f"record object: {exc.field}: {exc}", index=index,
                                   field=exc.field)
             return Validated(index, kind, None, obj, row)
+        bad = out_of_bounds(kind, obj)
+        if bad is not None:
+            raise IngestError(400, f"{kind} object: {bad[0]}: {bad[1]}", index=index,
+                              field=bad[0])
         try:
             item = from_wire(obj)
         except (ValueError, OverflowError) as exc:
