@@ -79,6 +79,9 @@ def seeded(app, org, make_key, run_objects):
     return ids, callers
 
 
+_KNOWN_QUERY = {"since": 1_600_000_000, "until": 1_900_000_000}  # covers the seeded run
+
+
 def _operations(app, *, session: bool):
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]
@@ -112,6 +115,15 @@ def _fuzz(app, headers: dict[str, str], ids: dict[str, object],
             case.validate_response(response, checks=CHECKS, headers=headers)
 
         try:
+            if operation.method.upper() == "GET":
+                # one known-good request first, so that reaching the handler does not hang on
+                # what the generator happens to draw (it varies with the code loaded)
+                required = {p.name for p in operation.query if p.is_required}
+                known = operation.Case(path_parameters=real, query={
+                    name: value for name, value in _KNOWN_QUERY.items() if name in required})
+                response = known.call(headers=headers)
+                statuses.setdefault(operation.label, Counter())[response.status_code] += 1
+                known.validate_response(response, checks=CHECKS, headers=headers)
             check()
         except (Exception, FailureGroup) as exc:  # one run reports every failing operation
             failures.append(f"{operation.label}: {type(exc).__name__}: {exc}"[:1200])
