@@ -44,7 +44,7 @@ from .._struct import dataclass, field
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Iterable, Sequence
+    from typing import Any, Iterable, Sequence
 
     from sqlalchemy.engine import Connection
 
@@ -307,15 +307,21 @@ def load_interval_rows(connection: Connection, *, start_s: float, end_s: float,
         query = query.where(run.host_id == host_id)
     rows = []
     for r in connection.execute(query):
-        row = clip_to_range(IntervalRow(
-            host_id=r.host_id, run_id=r.run_id, scope=r.scope or "machine",
-            start_s=r.start_s, duration_s=r.duration_s, cpu_energy_j=r.cpu_energy_j,
-            gpu_energy_j=r.gpu_energy_j, ram_energy_j=r.ram_energy_j,
-            other_energy_j=r.other_energy_j, emissions_g=r.emissions_g, job_id=r.job_id,
-            node=r.node, rank=r.rank), start_s, end_s)
+        row = clip_to_range(interval_row(r), start_s, end_s)
         if row is not None:
             rows.append(row)
     return rows
+
+
+def interval_row(r: Any) -> IntervalRow:
+    """A database row of a record joined to its run (the columns :class:`IntervalRow` names)
+    as an IntervalRow; a run whose info has not arrived counts as machine scope."""
+    return IntervalRow(
+        host_id=r.host_id, run_id=r.run_id, scope=r.scope or "machine",
+        start_s=r.start_s, duration_s=r.duration_s, cpu_energy_j=r.cpu_energy_j,
+        gpu_energy_j=r.gpu_energy_j, ram_energy_j=r.ram_energy_j,
+        other_energy_j=r.other_energy_j, emissions_g=r.emissions_g, job_id=r.job_id,
+        node=r.node, rank=r.rank)
 
 
 def clip_to_range(row: IntervalRow, start_s: float, end_s: float) -> IntervalRow | None:

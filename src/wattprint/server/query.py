@@ -519,7 +519,7 @@ def _dedup(connection: Connection, runs: Any, since_s: float | None,
     :func:`totals` clips them (each record's part inside, pro rata of its time)."""
     import math
 
-    from .dedup import IntervalRow, clip_to_range, dedup_energy
+    from .dedup import IntervalRow, clip_to_range, dedup_energy, interval_row
 
     r, run = IntervalRecord, Run
     low_s = since_s if since_s is not None else -math.inf
@@ -534,14 +534,7 @@ def _dedup(connection: Connection, runs: Any, since_s: float | None,
         statement = statement.where(r.start_s + r.duration_s >= since_s)
     rows: list[IntervalRow] = []
     for x in connection.execute(statement):
-        # a run whose info has not arrived: machine scope on a host of its own, as dedup's
-        # own loader reads it
-        clipped = clip_to_range(IntervalRow(
-            host_id=x.host_id, run_id=x.run_id, scope=x.scope or "machine",
-            start_s=x.start_s, duration_s=x.duration_s, cpu_energy_j=x.cpu_energy_j,
-            gpu_energy_j=x.gpu_energy_j, ram_energy_j=x.ram_energy_j,
-            other_energy_j=x.other_energy_j, emissions_g=x.emissions_g, job_id=x.job_id,
-            node=x.node, rank=x.rank), low_s, high_s)
+        clipped = clip_to_range(interval_row(x), low_s, high_s)
         if clipped is not None:
             rows.append(clipped)
     return dedup_energy(rows)
