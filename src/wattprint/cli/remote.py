@@ -149,6 +149,21 @@ def push_run(repo: Any, run_id: str, sink: HttpSink) -> int:
     return sent + len(spans) + 2
 
 
+def push_rescores(repo: Any, run_id: str, sink: HttpSink) -> int:
+    """Send the run's local rescores (after its items: the server needs the run first); how many
+    the server newly stored (it keeps one of each, so pushing again is harmless). Raises
+    :class:`~wattprint.sinks.http.RescoreNotTaken` on a refusal."""
+    stored = 0
+    for rescore in repo.rescores_with_detail(run_id):
+        stored += sink.send_rescore(run_id, rescore)
+    return stored
+
+
+def _rescored_since(repo: Any, run_id: str, pushed_s: float) -> bool:
+    """Whether the run was rescored after its last push (then --all pushes it again)."""
+    return any(r["created_s"] > pushed_s for r in repo.rescores(run_id))
+
+
 def _selected(repo: Any, args: argparse.Namespace, done: dict[str, float]) -> list[str]:
     if args.run_id:
         return [repo.resolve_id(args.run_id)]
@@ -161,7 +176,8 @@ def _selected(repo: Any, args: argparse.Namespace, done: dict[str, float]) -> li
         for row in page.items:
             if row.status == "running":
                 continue  # its own http sink (if any) is still sending; name it to push it now
-            if args.again or row.run_id not in done:
+            if args.again or row.run_id not in done or _rescored_since(repo, row.run_id,
+                                                                       done[row.run_id]):
                 ids.append(row.run_id)
         if page.next_cursor is None:
             return ids
@@ -169,7 +185,7 @@ def _selected(repo: Any, args: argparse.Namespace, done: dict[str, float]) -> li
 
 
 def cmd_push(args: argparse.Namespace) -> int:
-    from ..sinks.http import HttpSink, server_login
+    from ..sinks.http import HttpSink, RescoreNotTaken, server_login
     from ..store import open_repository
 
     if bool(args.run_id) == bool(args.all):
@@ -198,7 +214,23 @@ def cmd_push(args: argparse.Namespace) -> int:
                 continue
             done[run_id] = time.time()
             _save_pushed(pushed_path, pushed)  # after each run: an interruption loses nothing
-            results.append({"run_id": run_id, "pushed": True, "items": items})
+            result: dict[str, Any] = {"run_id": run_id, "pushed": True, "items": items}
+            results.append(result)
+            try:
+                result["rescores_stored"] = push_rescores(repo, run_id, sink)
+            except RescoreNotTaken as exc:
+                # The run is there; an older server without the rescores route answers 404.
+                # Said, not fatal; a refused body (400) is a failure to look at.
+                failed = failed or exc.status != 404
+                hint = " (a server older than rescores: upgrade it)" if exc.status == 404 else ""
+                say(f"the rescores of run {run_id[:8]} were not pushed: {exc}{hint}")
+                result["rescores_error"] = str(exc)
+            except (WattprintError, OSError) as exc:
+                if isinstance(exc, (StoreError, ConfigError)):
+                    raise
+                failed = True
+                say(f"the rescores of run {run_id[:8]} were not pushed: {exc}")
+                result["rescores_error"] = str(exc)
     finally:
         sink.close()
         repo.close()
@@ -207,7 +239,9 @@ def cmd_push(args: argparse.Namespace) -> int:
     else:
         ok = [r for r in results if r["pushed"]]
         for r in ok:
-            print(f"{r['run_id'][:8]}  {r['items']} items pushed to {url}")
+            rescores = (f", {r['rescores_stored']} new rescores"
+                        if r.get("rescores_stored") else "")
+            print(f"{r['run_id'][:8]}  {r['items']} items{rescores} pushed to {url}")
         if not results:
             print(f"nothing to push to {url}")
     return EXIT_FAILURE if failed else 0

@@ -14,4 +14,5 @@ Alembic): the ``server`` extra installs its dependencies and ``wattprint server`
 - :mod:`.schemas`: what every route answers and refuses (the OpenAPI document's models);
   :mod:`.storable`: text a database can hold (no NUL, no lone surrogate).
 - :mod:`.routes_catalog` over :mod:`.catalog`: projects, experiments, hosts, the job view.
+- :mod:`.routes_rescores` over :mod:`.rescores`: a run's rescores, pushed and listed.
 """

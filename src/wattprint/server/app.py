@@ -71,6 +71,8 @@ def create_app(settings: Settings, *, wall_clock: Callable[[], float] | None = N
     app.include_router(query_router)
     from .routes_catalog import router as catalog_router
     app.include_router(catalog_router)
+    from .routes_rescores import router as rescores_router
+    app.include_router(rescores_router)
     without_422(app)  # the document states the 400 every malformed request gets (schemas.py)
     from .routes_accounts import router as accounts_router
     app.include_router(accounts_router)

@@ -195,12 +195,19 @@ class Rescore(Base):
     """A run's emissions recomputed with other intensity data (``wattprint rescore``)."""
 
     __tablename__ = "rescores"
+    # a rescore is pushed again with every push of its run: stored once (migration 0005)
+    __table_args__ = (UniqueConstraint("run_id", "provider", "created_s",
+                                       name="uq_rescores_run_provider_created"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     run_id: Mapped[str] = mapped_column(ForeignKey("runs.run_id", ondelete="CASCADE"),
                                         index=True)
+    provider: Mapped[str] = mapped_column(String())
+    # average | marginal | mixed (then intensity_g_per_kwh is None); None: no intensity
+    kind: Mapped[str | None] = mapped_column(String(16), nullable=True)
     created_s: Mapped[float] = mapped_column(Float)
     emissions_g: Mapped[float] = mapped_column(Float)
-    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+    intensity_g_per_kwh: Mapped[float | None] = mapped_column(Float, nullable=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)  # rescore.Rescore.to_json()
 
 
 class User(Base):

@@ -38,7 +38,8 @@ if TYPE_CHECKING:
     from ..config import Config
     from ..wire import Item
 
-__all__ = ["INGEST_PATH", "HttpSink", "HttpSinkError", "from_config", "server_login"]
+__all__ = ["INGEST_PATH", "HttpSink", "HttpSinkError", "RescoreNotTaken", "from_config",
+           "server_login"]
 
 INGEST_PATH = "/api/v1/ingest"
 INSTALL_HINT = "pip install 'wattprint[server]'"
@@ -50,6 +51,15 @@ _RETRYABLE_4XX = frozenset({401, 403, 404, 408, 409, 425, 429})
 
 class HttpSinkError(WattprintError):
     """The server could not take a batch now (unreachable, slow, 5xx, wrong key): retry later."""
+
+
+class RescoreNotTaken(WattprintError):
+    """The server refused a rescore (``status``: 404 when the run is not there or the server
+    predates rescores, 400 for a body it cannot store)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def require_httpx() -> None:
@@ -125,6 +135,33 @@ class HttpSink:
             raise HttpSinkError(f"cannot reach {self.ingest_url}: {type(exc).__name__}: "
                                 f"{exc}") from None
         return _answer(response, self.ingest_url, len(wire_items))
+
+    def send_rescore(self, run_id: str, rescore: dict[str, Any]) -> bool:
+        """POST one stored rescore of ``run_id`` (``wattprint push`` sends them after the run's
+        items): True when the server stored it, False when it had it already. Raises
+        :class:`RescoreNotTaken` with the server's status and reason when it refused it (404:
+        the run is not there, or the server predates rescores), :class:`HttpSinkError` when
+        the server could not be reached."""
+        import json
+        from urllib.parse import quote
+
+        import httpx
+
+        url = f"{self.server_url}/api/v1/runs/{quote(run_id, safe='')}/rescores"
+        content = json.dumps(rescore, separators=(",", ":")).encode("utf-8")
+        try:
+            response = self._open().post(url, content=content, headers={
+                "Authorization": f"Bearer {self._api_key}", "Content-Type": "application/json"})
+        except httpx.HTTPError as exc:
+            raise HttpSinkError(f"cannot reach {url}: {type(exc).__name__}: {exc}") from None
+        if response.status_code != 200:
+            raise RescoreNotTaken(response.status_code,
+                                  f"{url} answered {response.status_code}: {_detail(response)}")
+        try:
+            return bool(response.json()["stored"])
+        except (ValueError, KeyError, TypeError):
+            raise HttpSinkError(f"{url} answered 200 but not with {{stored}} JSON; is "
+                                "server_url a wattprint server?") from None
 
     def _open(self) -> httpx.Client:
         if self._client is None:

@@ -397,6 +397,20 @@ class SqliteRepository:
             out += [dict(r) for r in rows]
         return sorted(out, key=lambda r: r["created_s"])
 
+    def rescores_with_detail(self, run_id: str) -> list[dict[str, Any]]:
+        """:meth:`rescores` with each one's ``detail`` (``Rescore.to_json()``): the rows as
+        ``wattprint push`` sends them to the team server."""
+        out: list[dict[str, Any]] = []
+        for source in self.sources:
+            rows = source.query(
+                "SELECT provider, created_s, emissions_g, intensity_g_per_kwh, kind, detail_json"
+                " FROM rescores WHERE run_id=? ORDER BY created_s", (run_id,))
+            for row in rows:
+                rescore = dict(row)
+                rescore["detail"] = json.loads(rescore.pop("detail_json"))
+                out.append(rescore)
+        return sorted(out, key=lambda r: r["created_s"])
+
     # -- aggregates -----------------------------------------------------------------------
     def aggregate(self, by: str, filter: RunFilter | None = None) -> list[Aggregate]:
         """Totals per ``by`` (one of :data:`AGGREGATE_KEYS`), sorted by key.

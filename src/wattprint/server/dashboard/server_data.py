@@ -140,6 +140,7 @@ class ServerData:
         from ...records import RunAccumulator
         from ...wire import from_wire
         from ..query import run_spans
+        from ..rescores import list_rescores
 
         view = self._one(run_id)
         if view["info"] is None:
@@ -149,6 +150,9 @@ class ServerData:
         with self.engine.connect() as connection:
             spans: list[Any] = [from_wire(w) for w in
                                 run_spans(connection, self.organisation_id, run_id) or []]
+            pushed = list_rescores(connection, self.organisation_id, run_id, with_detail=False)
+        # the same rows as the local store's (Repository.rescores), for the same table
+        rescores: list[dict[str, Any]] = (pushed or {}).get("rescores", [])
         if view["summary"] is not None:
             summary: Any = from_wire(view["summary"])
         else:  # still running (or lost): the summary so far, from its records
@@ -158,7 +162,7 @@ class ServerData:
             summary = acc.summary(info, spans=spans, status=view["status"])
         ended_s = None if view["summary"] is None else summary.started_s + summary.duration_s
         row = _run_row(view, ended_s=ended_s, exit_code=summary.exit_code)
-        return RunDetail(row=row, info=info, summary=summary, spans=spans)
+        return RunDetail(row=row, info=info, summary=summary, spans=spans, rescores=rescores)
 
     def _record_rows(self, run_id: str, since_seq: int,
                      limit: int | None) -> list[dict[str, Any]]:
