@@ -86,6 +86,21 @@ def org(engine):
                          now_s=1_700_000_000.0)
 
 
+class WallClock:
+    """The server's wall clock in tests: set ``now_s`` to move it."""
+
+    def __init__(self) -> None:
+        self.now_s = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now_s
+
+
+@pytest.fixture
+def wall():
+    return WallClock()
+
+
 @pytest.fixture
 def make_key(engine, org):
     def make(*, scopes=("ingest",), project_id=None) -> str:

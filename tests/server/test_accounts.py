@@ -20,19 +20,6 @@ from wattprint.server.ratelimit import ACCOUNT_FAILURES, ADDRESS_FAILURES, WINDO
 OPEN_ROUTES = {"/healthz", "/readyz", "/api/v1/login", "/dashboard/login"}
 
 
-class WallClock:
-    def __init__(self) -> None:
-        self.now_s = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now_s
-
-
-@pytest.fixture
-def wall():
-    return WallClock()
-
-
 @pytest.fixture
 def app(settings, engine, wall):
     app = create_app(settings, wall_clock=wall)

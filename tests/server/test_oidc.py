@@ -25,19 +25,6 @@ from wattprint.server.settings import Settings
 OWNER_EMAIL = "owner@acme.test"  # the conftest org's owner
 
 
-class WallClock:
-    def __init__(self) -> None:
-        self.now_s = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now_s
-
-
-@pytest.fixture
-def wall():
-    return WallClock()
-
-
 @pytest.fixture
 def provider(wall):
     return FakeOidcProvider(clock=wall)
