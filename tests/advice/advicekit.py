@@ -58,3 +58,34 @@ def cpu_run(run_id: str = "cpu00001", *, n: int = 10, cpu_j: float = 36_000.0,
     records = [record(run_id, s, [ComponentEnergy("cpu", "rapl:package-0", "measured", cpu_j)],
                       **rec_kw) for s in range(1, n + 1)]
     return run, records
+
+
+GPU = "nvml:0"
+CPU = "cpu:model"
+GPU_INFO = {"device": GPU, "component": "gpu", "method": "measured",
+            "detail": "NVIDIA A100 (GPU-1), power limit 400 W", "max_power_w": 400.0}
+CPU_INFO = {"device": CPU, "component": "cpu", "method": "modelled", "detail": "CPU model",
+            "attributes": [["idle_w", "20"], ["max_w", "200"]]}
+
+
+def training_run(run_id: str = "gpu00001", *, scope: str = "process",
+                 gpu_info: dict[str, Any] | None = GPU_INFO,
+                 cpu_info: dict[str, Any] | None = CPU_INFO,
+                 cpu_share: float = 0.5) -> tuple[RunInfo, list[Record]]:
+    """20 intervals of 10 s on a 400 W GPU and a CPU modelled at 20-200 W:
+
+    - 1-8 training: GPU 300 W, CPU 50 W;
+    - 9-18 the GPU idle (half the run): GPU 50 W, CPU 20 W;
+    - 19-20 a CPU-bound phase: GPU 60 W, CPU 150 W.
+
+    The CPU is split by process scope at ``cpu_share`` (others used the rest); the GPU whole.
+    """
+    phases = [(300.0, 50.0)] * 8 + [(50.0, 20.0)] * 10 + [(60.0, 150.0)] * 2
+    records = []
+    for seq, (gpu_w, cpu_w) in enumerate(phases, 1):
+        parts = [ComponentEnergy("gpu", GPU, "measured", gpu_w * 10.0, 1.0, "whole"),
+                 ComponentEnergy("cpu", CPU, "modelled", cpu_w * 10.0 * cpu_share, cpu_share,
+                                 "measured" if cpu_share < 1 else "whole")]
+        records.append(record(run_id, seq, parts))
+    devices = [d for d in (gpu_info, cpu_info) if d is not None]
+    return info(run_id, devices=devices, scope=scope), records

@@ -88,3 +88,33 @@ def test_an_unknown_run_exits_1(capsys):
     store_run(*cpu_run("abcd1234"))
     assert main(["advise", "zzzz"]) == 1
     assert "no run matches 'zzzz'" in capsys.readouterr().err
+
+
+def test_a_stored_runs_waste_is_in_the_json_and_the_text(capsys):
+    from advicekit import training_run
+
+    store_run(*training_run("gpu00001"))
+    data = advise_json(capsys, "gpu0")
+    waste = data["waste"]
+    kinds = {(f["kind"], f["device"]): f for f in waste["findings"]}
+    idle = kinds[("idle_accelerator", "nvml:0")]
+    assert (idle["seconds"], idle["share_of_time"], idle["energy_wh"]) == (100.0, 0.5,
+                                                                          5000 / 3600)
+    assert idle["threshold_w"] == pytest.approx(80.0) and idle["inferred_from"] == "power"
+    assert kinds[("gpu_waiting_on_cpu", "nvml:0")]["energy_j"] == 1200.0
+    assert kinds[("other_processes", "cpu:model")]["energy_j"] == 4500.0
+    assert waste["saving_wh"] == pytest.approx(10700 / 3600)
+    assert main(["advise", "gpu0"]) == 0
+    out = capsys.readouterr().out
+    assert "What was wasted (3m20s, 9.64 Wh of IT energy):" in out
+    assert ("accelerator allocated but idle: nvml:0, 1m40s (50% of the run), 1.39 Wh, 17% of "
+            "its energy (inferred from power)") in out
+    assert "GPU waiting on the CPU: nvml:0, 20.0 s (10% of the run), 333.3 mWh" in out
+    assert "machine energy other processes used: cpu:model" in out
+    assert "idle at <= 80 W: 20% of its power limit 400 W (device info)" in out
+    assert "total saving at most 2.97 Wh" in out
+
+
+def test_energy_alone_has_no_waste_section(capsys):
+    assert main(["advise", "--energy-kwh", "1"]) == 0
+    assert "What was wasted" not in capsys.readouterr().out

@@ -173,9 +173,37 @@ def _print_where(where: dict[str, Any], top: int | None) -> None:
 
 
 # -- waste -----------------------------------------------------------------------------------
-def _waste_section(summary: RunSummary, info: Any, records: list[Any]) -> dict[str, Any] | None:
-    return None
+_TITLES = {"idle_accelerator": "accelerator allocated but idle",
+           "gpu_waiting_on_cpu": "GPU waiting on the CPU",
+           "other_processes": "machine energy other processes used"}
+
+
+def _waste_section(summary: RunSummary, info: Any, records: list[Any]) -> dict[str, Any]:
+    from ..advice.waste import waste_report
+
+    return waste_report(info, records).to_dict()
 
 
 def _print_waste(waste: dict[str, Any]) -> None:
-    return None
+    from ..report import format_duration, format_energy, format_mass
+
+    findings = waste["findings"]
+    print(f"What was wasted ({format_duration(waste['duration_s'])}, "
+          f"{format_energy(waste['energy_j'])} of IT energy):")
+    if not findings:
+        print("  nothing found")
+    for f in findings:
+        device_share = (f", {100 * f['share_of_device_energy']:.0f}% of its energy"
+                        if f["share_of_device_energy"] is not None else "")
+        print(f"  {_TITLES.get(f['kind'], f['kind'])}: {f['device']}, "
+              f"{format_duration(f['seconds'])} ({100 * f['share_of_time']:.0f}% of the run), "
+              f"{format_energy(f['energy_j'])}{device_share} (inferred from {f['inferred_from']})")
+        print(f"    change: {f['change']}")
+        print(f"    saving: {format_energy(f['saving_j'])} of IT energy, "
+              f"{format_mass(f['saving_g'])} CO2e")
+        print(f"    based on: {f['based_on']}")
+    if findings:
+        print(f"  total saving at most {format_energy(waste['saving_j'])}, "
+              f"{format_mass(waste['saving_g'])} CO2e: {waste['saving_note']}")
+    for note in waste["notes"]:
+        print(f"  note: {note}")
