@@ -36,7 +36,8 @@ def test_every_option_and_argument_of_every_command_has_help():
     found = {"wattprint": parser, **commands()}
     assert set(found) == {"wattprint", "run", "monitor", "doctor", "runs", "show", "export",
                           "stats", "intensity", "regions", "rescore", "schema", "spool",
-                          "setup-rapl", "login", "push", "server", "dashboard", "advise"}
+                          "setup-rapl", "login", "push", "server", "dashboard", "advise",
+                          "forecast"}
     missing = [f"{name} {flag}" for name, command in found.items()
                for flag, action in options(command).items()
                if not isinstance(action, argparse._SubParsersAction)

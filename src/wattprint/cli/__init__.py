@@ -44,7 +44,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
-    from . import admin, advise, dashboard, grid, measure, remote, server, stored
+    from . import admin, advise, dashboard, forecast, grid, measure, remote, server, stored
 
     parser = _Parser(
         prog="wattprint",
@@ -59,7 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
                 stored.add_show, stored.add_export, stored.add_stats, grid.add_intensity,
                 grid.add_regions, stored.add_rescore, admin.add_schema, admin.add_spool,
                 admin.add_setup_rapl, remote.add_login, remote.add_push,
-                server.add_server, dashboard.add_dashboard, advise.add_advise):
+                server.add_server, dashboard.add_dashboard, advise.add_advise,
+                forecast.add_forecast):
         add(sub)
     return parser
 
