@@ -14,6 +14,7 @@ last), so ``wattprint monitor --json | jq`` follows it live.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -24,6 +25,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
+from . import clean_start
 from .common import (
     EXIT_CLOSED_PIPE,
     EXIT_FAILURE,
@@ -61,6 +63,7 @@ def add_run(sub: Any) -> None:
     run.add_argument("--json", action="store_true",
                      help="print the summary on stderr as one JSON object (the keys of "
                           "--json-summary) instead of text; stdout stays CMD's")
+    clean_start.add_flags(run)
     run.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD ...",
                      help="the command to run and measure, after `--`")
     run.set_defaults(handler=cmd_run)
@@ -214,8 +217,14 @@ def cmd_run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return EXIT_USAGE
     _check_outputs(args, "run")
+    clean_start.check_flags(args)
     config = strict_settings(setting_overrides(args))
-    tracker = Tracker(config=config, command=" ".join(cmd)).prepare()
+    tags: dict[str, str] = {}
+    if args.start_when_clean:  # waits for the cleanest forecast window; nothing runs before
+        stop_code, tags = clean_start.plan_and_wait(args, config)
+        if stop_code is not None:
+            return stop_code
+    tracker = Tracker(config=config, command=" ".join(cmd), tags=tags).prepare()
     proc: subprocess.Popen[bytes] | None = None
 
     def forward(signum: int, _frame: Any) -> None:
@@ -251,6 +260,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     _write_json_summary(args.json_summary, summary)
     # a closed stderr does not change the child's status
     _show_summary(summary, config, quiet=args.quiet, as_json=args.json)
+    recalled = clean_start.recall(tags)
+    if recalled and not (args.quiet or args.json):
+        with contextlib.suppress(OSError, ValueError):
+            say(recalled)
     if code < 0:  # die the way the child died, so callers see the same signal
         signal.signal(-code, signal.SIG_DFL)
         os.kill(os.getpid(), -code)

@@ -1,0 +1,257 @@
+"""``wattprint run --start-when-clean``: wait for the cleanest forecast window, then run.
+
+Before the run: the expected duration (``--duration``, or the median of the last finished runs
+of the same project and experiment in the local store, naming them), the forecast from the same
+provider ``wattprint forecast`` uses, and :func:`~wattprint.advice.windows.best_start_window`
+for a window that ends by ``--deadline``. The decision is said on stderr, then a countdown: one
+redrawn line on a terminal, a plain line every ten minutes otherwise. Ctrl-C while waiting
+starts nothing and exits 130 (as a shell reports SIGINT).
+
+When no forecast can be had (no provider for the place, provider down, no window wholly
+forecast, a deadline too close) the command starts now and says why: the run was asked for, and
+waiting on no information would be a guess.
+
+The decision is kept with the run as tags (``start_when_clean.*``: the planned start, expected
+mean, the intensity had it started now, the saving, the provider and the reason), stored with
+the run info (``wattprint export`` shows them), and recalled under the summary.
+
+Waiting uses :data:`CLOCK` and :data:`SLEEP`, module attributes that tests replace, so no test
+sleeps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any, Callable
+
+from .common import UsageError, say
+from .forecast import deadline_arg, duration_arg
+
+if TYPE_CHECKING:
+    from ..advice.windows import StartWindow
+    from ..config import Config
+
+CLOCK: Callable[[], float] = time.time
+SLEEP: Callable[[float], None] = time.sleep
+PAST_RUNS = 5  # the median of this many finished runs gives the expected duration
+PLAIN_EVERY_S = 600.0  # a plain progress line this often when stderr is not a terminal
+TTY_EVERY_S = 1.0
+MAX_FORECAST_H = 72  # the longest forecast any provider gives (WattTime)
+EXIT_INTERRUPTED = 130
+TAG = "start_when_clean"
+
+
+def add_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("start when the grid is cleanest")
+    group.add_argument("--start-when-clean", action="store_true",
+                       help="wait for the start with the lowest mean forecast carbon intensity "
+                            "for the run's duration, ending by --deadline (needs a forecast "
+                            "provider, see `wattprint forecast`; without one it starts now, "
+                            "saying why)")
+    group.add_argument("--deadline", type=deadline_arg, default=None, metavar="WHEN",
+                       help="when the run must have ended: a time from now (12h, 1d) or a "
+                            "date-time (2026-01-02T06:00, local unless it has an offset)")
+    group.add_argument("--duration", type=duration_arg, default=None, metavar="D",
+                       help="how long the run takes (3h, 90m; default: the median of the last "
+                            f"{PAST_RUNS} finished runs of the same project and experiment)")
+
+
+def check_flags(args: argparse.Namespace) -> None:
+    if not args.start_when_clean:
+        given = [f for f, v in (("--deadline", args.deadline), ("--duration", args.duration))
+                 if v is not None]
+        if given:
+            raise UsageError(f"{' and '.join(given)} go with --start-when-clean")
+        return
+    if args.deadline is None:
+        raise UsageError("--start-when-clean needs --deadline, e.g. --deadline 12h: when the "
+                         "run must have ended")
+
+
+def plan_and_wait(args: argparse.Namespace, config: Config) -> tuple[int | None, dict[str, str]]:
+    """Choose the start and wait for it. Returns (an exit code to stop with, or None to run
+    now) and the tags that keep the decision with the run."""
+    now_s = CLOCK()
+    now = datetime.fromtimestamp(now_s, timezone.utc)
+    deadline = args.deadline if isinstance(args.deadline, datetime) else now + args.deadline
+    duration, duration_from = _expected_duration(args, config)
+    window, provider_name, why_not = _choose(config, duration, deadline, now)
+    tags = {f"{TAG}.deadline": _iso(deadline), f"{TAG}.duration_s": f"{duration.total_seconds():g}",
+            f"{TAG}.duration_from": duration_from}
+    if window is None:
+        say(f"start when clean: {why_not}; starting now")
+        tags.update({TAG: "now", f"{TAG}.reason": f"{why_not}; starting now"})
+        return None, tags
+    tags.update(_window_tags(window, provider_name))
+    say(f"start when clean: expected duration {_span(duration.total_seconds())} "
+        f"({duration_from}); {provider_name} forecast")
+    say(f"start when clean: {_decision(window)}")
+    if window.start_now:
+        return None, tags
+    try:
+        _count_down(window, quiet=args.quiet)
+    except KeyboardInterrupt:
+        _end_line()
+        say("start when clean: interrupted while waiting; the command was not started")
+        return EXIT_INTERRUPTED, tags
+    tags[f"{TAG}.started"] = _iso(datetime.fromtimestamp(CLOCK(), timezone.utc))
+    return None, tags
+
+
+def recall(tags: dict[str, str]) -> str | None:
+    """The line under the summary that recalls the decision (None without one)."""
+    if TAG not in tags:
+        return None
+    if tags[TAG] == "now" and f"{TAG}.mean_g_per_kwh" not in tags:
+        return f"start when clean: started at once ({tags.get(f'{TAG}.reason', '')})"
+    mean = tags.get(f"{TAG}.mean_g_per_kwh")
+    versus = tags.get(f"{TAG}.now_g_per_kwh")
+    text = (f"start when clean: started {tags.get(f'{TAG}.start', '?')} for a forecast mean of "
+            f"{float(mean):.0f} g/kWh" if mean else "start when clean: started")
+    if versus and tags[TAG] == "waited":
+        text += f" ({float(versus):.0f} g/kWh had it started at once"
+        pct = tags.get(f"{TAG}.saving_pct")
+        text += f": an expected {float(pct):.0f}% less)" if pct else ")"
+    return text + "; kept in the run's tags (`wattprint export`)"
+
+
+# -- the parts -------------------------------------------------------------------------------
+def _expected_duration(args: argparse.Namespace, config: Config) -> tuple[timedelta, str]:
+    if args.duration is not None:
+        return args.duration, "--duration"
+    from ..store import open_repository
+    from ..store.repository import RunFilter
+
+    repo = open_repository(config.store_path)
+    try:
+        page = repo.runs(RunFilter(project=config.project, experiment=config.experiment,
+                                   status="finished"), limit=PAST_RUNS)
+    finally:
+        repo.close()
+    runs = [r for r in page.items if r.duration_s]
+    durations_s = [float(r.duration_s or 0.0) for r in runs]
+    if not runs:
+        raise UsageError(
+            f"--start-when-clean needs the run's duration: give --duration (e.g. 3h); there are "
+            f"no finished runs of {config.project}/{config.experiment} in the store to learn it "
+            "from")
+    median_s = statistics.median(durations_s)
+    ids = ", ".join(r.run_id[:8] for r in runs)
+    return (timedelta(seconds=median_s),
+            f"the median of the last {len(runs)} finished runs of "
+            f"{config.project}/{config.experiment}: {ids}")
+
+
+def _choose(config: Config, duration: timedelta, deadline: datetime,
+            now: datetime) -> tuple[StartWindow | None, str, str]:
+    """The window, the provider's name, and why there is none when there is none."""
+    from ..advice.forecast import fetch_forecast, forecast_provider
+    from ..advice.windows import best_start_window
+    from ..errors import LocationError, ProviderError, WattprintError
+    from ..host import HostPaths
+    from ..intensity.locate import locate
+
+    try:
+        where = locate(config, HostPaths())
+        provider, _ = forecast_provider(config, where)
+    except (WattprintError, LocationError) as exc:
+        return None, "", f"no forecast ({exc})"
+    hours = max(1, min(MAX_FORECAST_H, math.ceil((deadline - now).total_seconds() / 3600)))
+    try:
+        points = fetch_forecast(provider, where, hours)
+    except ProviderError as exc:
+        return None, provider.name, str(exc).split("; try again later")[0]
+    finally:
+        provider.close()
+    window = best_start_window(points, duration, deadline, now=now)
+    if not window.fits or window.coverage < 1:
+        return None, provider.name, window.reason.removesuffix(": starting now").removesuffix(
+            "; starting now")
+    return window, provider.name, ""
+
+
+def _window_tags(window: StartWindow, provider: str) -> dict[str, str]:
+    tags = {TAG: "now" if window.start_now else "waited", f"{TAG}.start": _iso(window.start),
+            f"{TAG}.provider": provider, f"{TAG}.reason": window.reason,
+            f"{TAG}.kind": window.kind or ""}
+    for key, value in (("mean_g_per_kwh", window.mean_g_per_kwh),
+                       ("now_g_per_kwh", window.now_g_per_kwh),
+                       ("saving_pct", window.saving_pct)):
+        if value is not None:
+            tags[f"{TAG}.{key}"] = f"{value:.1f}"
+    return tags
+
+
+def _decision(window: StartWindow) -> str:
+    from ..advice.windows import local_text
+
+    if window.start_now:
+        return f"{window.reason}; starting now"
+    saving = (f", {window.saving_pct:.0f}% below starting now ({window.now_g_per_kwh:.0f})"
+              if window.saving_pct is not None and window.now_g_per_kwh is not None else "")
+    return (f"waiting {_span(window.wait_s)} to start at {local_text(window.start)} (to "
+            f"{local_text(window.end)}): forecast mean {window.mean_g_per_kwh:.0f} g/kWh"
+            f"{saving}")
+
+
+def _count_down(window: StartWindow, *, quiet: bool) -> None:
+    from ..advice.windows import local_text
+
+    start_s = window.start.timestamp()
+    tty = _stderr_is_tty() and not quiet
+    period = TTY_EVERY_S if tty else PLAIN_EVERY_S
+    saving = f", -{window.saving_pct:.0f}% gCO2/kWh" if window.saving_pct is not None else ""
+    at = local_text(window.start)
+    while True:
+        left = start_s - CLOCK()
+        if left <= 0:
+            break
+        text = f"starting in {_span(left)} at {at}{saving}; Ctrl-C to cancel"
+        if tty:
+            _draw(f"\r\x1b[2K[wattprint] {text}")
+        elif not quiet:
+            say(f"start when clean: {text}")
+        SLEEP(min(left, period))
+    if tty:
+        _end_line()
+
+
+def _stderr_is_tty() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _draw(text: str) -> None:
+    try:
+        sys.stderr.write(text)
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass  # a closed terminal does not stop the wait
+
+
+def _end_line() -> None:
+    if _stderr_is_tty():
+        _draw("\r\x1b[2K")
+
+
+def _span(seconds: float) -> str:
+    minutes = int(math.ceil(max(0.0, seconds) / 60))
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m"
+
+
+def _iso(when: datetime) -> str:
+    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def decision_json(tags: dict[str, str]) -> dict[str, Any]:
+    """The ``start_when_clean.*`` tags without their prefix (for tests and tools)."""
+    return {k.removeprefix(f"{TAG}.") if k != TAG else "decision": v for k, v in tags.items()
+            if k == TAG or k.startswith(f"{TAG}.")}
