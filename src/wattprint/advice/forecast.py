@@ -34,8 +34,10 @@ WHAT_TO_DO = ("try again later; a run started meanwhile uses the value `wattprin
               "shows")
 
 
-def forecast_provider(config: Config, where: Location) -> tuple[Provider, str]:
-    """The provider to ask and a phrase saying why that one (for the output)."""
+def forecast_provider(config: Config, where: Location, *,
+                      what: str = "forecast") -> tuple[Provider, str]:
+    """The provider to ask for a ``what`` ("forecast", "history") and a phrase saying why that
+    one (for the output)."""
     from ..intensity.providers import make_provider
     from ..intensity.providers._http import HttpOptions
 
@@ -52,8 +54,8 @@ def forecast_provider(config: Config, where: Location) -> tuple[Provider, str]:
                       "annual figures have no hours to choose between)")
     place = where.zone or where.country or "this location"
     raise ConfigError(
-        f"no forecast provider for {place}: the bundled tables hold annual averages only. Set "
-        "`provider` to electricitymaps (with `electricitymaps_api_key`; forecasts need a paid or "
+        f"no {what} provider for {place}: the bundled tables hold annual averages only. Set "
+        f"`provider` to electricitymaps (with `electricitymaps_api_key`; {what} needs a paid or "
         "trial plan) or watttime (with `watttime_username`/`watttime_password`), e.g. "
         "WATTPRINT_PROVIDER=electricitymaps; in Great Britain, neso needs no key",
         key="provider")

@@ -136,7 +136,7 @@ def best_start_window(
         raise ValueError(f"min_saving_pct must be a number >= 0, not {min_saving_pct}")
     now = _utc(now if now is not None else datetime.now(timezone.utc), "now")
     deadline = _utc(deadline, "deadline")
-    series = _Series(forecast)
+    series = StepSeries(forecast)
     d_s = duration.total_seconds()
     now_s, deadline_s = now.timestamp(), deadline.timestamp()
     now_mean, now_cover = series.mean(now_s, now_s + d_s)
@@ -207,7 +207,7 @@ def local_text(when: datetime, zone: tzinfo | None = None) -> str:
     return f"{local:%Y-%m-%d %H:%M} {local.tzname() or local.strftime('%z')}"
 
 
-class _Series:
+class StepSeries:
     """A step function over Unix seconds with prefix integrals, for O(log n) window means."""
 
     def __init__(self, points: Sequence[IntensityPoint]) -> None:

@@ -44,6 +44,9 @@ def add_advise(sub: Any) -> None:
                              "instead of its continent")
     advise.add_argument("--top", type=positive(int, "regions"), default=None, metavar="N",
                         help="print only the N cleanest regions (text; --json has all)")
+    from .advise_when import add_when_flags
+
+    add_when_flags(advise)
     add_json(advise, "print one JSON object (where, and waste for a stored run)")
     advise.set_defaults(handler=cmd_advise)
 
@@ -94,7 +97,12 @@ def _load_run(run_id: str) -> tuple[RunSummary, list[Any], list[Any]]:
 
 
 def cmd_advise(args: argparse.Namespace) -> int:
+    from .advise_when import check_when_flags, run_when
+
     _check(args)
+    check_when_flags(args)
+    if args.when:  # the "when" question alone: it needs a provider's history (network)
+        return run_when(args)
     cloud = _cloud(args)
     summary = None
     data: dict[str, Any] = {"run_id": None}
