@@ -197,3 +197,22 @@ def test_durations_and_deadlines_parse_with_units_only() -> None:
     assert deadline_arg("2026-01-02T07:00") == datetime(2026, 1, 2, 7).astimezone()
     with pytest.raises(argparse.ArgumentTypeError, match="not a deadline"):
         deadline_arg("tomorrow")
+
+
+def test_a_cloud_region_in_great_britain_uses_neso(replay: Replay, capsys) -> None:
+    replay.add(NESO_FW48H, ok(FULL))
+    assert main(["forecast", "--cloud", "gcp", "--cloud-region", "europe-west2", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert (data["provider"], data["location"]["cloud_region"]) == ("neso", "europe-west2")
+    values = neso_values()
+    pairs = [values[i] + values[i + 1] for i in range(1, len(values) - 1)]  # 1 h, the default
+    best = 1 + pairs.index(min(pairs))
+    assert best == 39  # 05:30 UTC on the 2nd
+    assert data["cleanest"]["start"] == "2026-01-02T05:30:00Z"
+    assert data["cleanest"]["mean_g_per_kwh"] == min(pairs) / 2
+
+
+def test_an_unknown_cloud_region_is_a_usage_error(replay: Replay, capsys) -> None:
+    assert main(["forecast", "--cloud", "gcp", "--cloud-region", "mars-north1"]) == 2
+    assert "mars-north1" in capsys.readouterr().err
+    assert replay.requests == []
