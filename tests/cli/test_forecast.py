@@ -54,7 +54,7 @@ def test_neso_needs_no_key_and_finds_the_cleanest_window(replay: Replay, capsys)
     assert [p["g_per_kwh"] for p in data["points"]] == values  # 96 half hours, as recorded
     assert (data["provider"], data["kind"], data["zone"], data["gases"]) == (
         "neso", "average", "GB", "CO2")
-    assert data["provider_why"].startswith("neso (UK NESO needs no key")
+    assert data["provider_why"].startswith("neso (no key needed")
     best = data["cleanest"]
     # 04:00-07:00 UTC on the 2nd: the six half hours 36-41 of the recording
     assert (best["start"], best["end"]) == ("2026-01-02T04:00:00Z", "2026-01-02T07:00:00Z")
@@ -79,10 +79,13 @@ def test_neso_text_shows_a_sparkline_with_the_window_marked(replay: Replay, caps
     assert spark[values.index(min(values))] == "▁" and spark[values.index(max(values))] == "█"
     assert lines[2].endswith(f"  {min(values)}-{max(values)} gCO2/kWh")
     assert lines[3] == " " * 38 + "▔" * 6 + " cleanest"  # under half hours 36-41
-    assert lines[4].startswith("cleanest 3 h window: 2026-01-02 05:00 CET to 2026-01-02 08:00 "
+    # Paris time: 12h is the third half hour (11:00, 11:30, 12:00); Fri is midnight on the 2nd
+    assert lines[4] == "  " + " " * 2 + "12h" + " " * 9 + "18h" + " " * 9 + "Fri" + " " * 9 + \
+        "06h" + " " * 9 + "12h" + " " * 9 + "18h" + " " * 9 + "Sat" + " " * 9 + "06h"
+    assert lines[5].startswith("cleanest 3 h window: 2026-01-02 05:00 CET to 2026-01-02 08:00 "
                                "CET, mean 51 gCO2/kWh, 71% below starting now (177 gCO2/kWh)")
-    assert lines[5] == f"{'start':<21} {'end':<21} {'gCO2/kWh':>10}"
-    assert lines[6] == f"{'2026-01-01 11:00 CET':<21} {'2026-01-01 11:30 CET':<21} {154:>10}"
+    assert lines[6] == f"{'start':<21} {'end':<21} {'gCO2/kWh':>10}"
+    assert lines[7] == f"{'2026-01-01 11:00 CET':<21} {'2026-01-01 11:30 CET':<21} {154:>10}"
     marked = [line for line in lines if line.endswith("<- cleanest")]
     assert len(marked) == 6 and marked[0].startswith("2026-01-02 05:00 CET")
 
@@ -140,7 +143,7 @@ def test_watttime_five_minute_values_are_shown_as_hourly_rows(replay: Replay, mo
                                       "2026-01-01 12:00 CET  2026-01-01 12:20 CET "]
     assert [float(r.split()[6]) for r in rows] == [round(sum(moer[:8]) / 8),
                                                   round(sum(moer[8:]) / 4)]
-    assert "cleanest 0.25 h window: 2026-01-01 11:45 CET to 2026-01-01 12:00 CET" in lines[4]
+    assert "cleanest 0.25 h window: 2026-01-01 11:45 CET to 2026-01-01 12:00 CET" in lines[5]
 
 
 def test_no_forecast_provider_for_the_zone_is_a_settings_error(replay: Replay, capsys) -> None:

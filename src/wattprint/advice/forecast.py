@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 
 from ..errors import ConfigError, ProviderError
 
@@ -24,8 +24,8 @@ if TYPE_CHECKING:
     from ..intensity import Location
     from ..intensity.providers import IntensityPoint, Provider
 
-__all__ = ["BLOCKS", "ASCII_RAMP", "columns", "fetch_forecast", "forecast_provider",
-           "hourly_rows", "marker_line", "sparkline", "unicode_ok"]
+__all__ = ["BLOCKS", "ASCII_RAMP", "axis_line", "columns", "fetch_forecast",
+           "forecast_provider", "hourly_rows", "marker_line", "sparkline", "unicode_ok"]
 
 BLOCKS = "▁▂▃▄▅▆▇█"
 ASCII_RAMP = "_.-:=+*#"
@@ -50,8 +50,7 @@ def forecast_provider(config: Config, where: Location, *,
         http = HttpOptions(cache_dir=config.store_path.parent / "cache" / "intensity")
         settings = {"postcode": config.postcode} if config.postcode else {}
         neso = make_provider("neso", http=http, **settings)
-        return neso, ("neso (UK NESO needs no key; the `provider` setting is bundled, whose "
-                      "annual figures have no hours to choose between)")
+        return neso, "neso (no key needed; the `provider` setting is bundled: annual figures)"
     place = where.zone or where.country or "this location"
     raise ConfigError(
         f"no {what} provider for {place}: the bundled tables hold annual averages only. Set "
@@ -123,6 +122,27 @@ def marker_line(slices: Sequence[tuple[datetime, datetime, float | None]], start
     """``^`` (or ``▔``) under the columns that overlap [start, end)."""
     mark = "▔" if unicode else "^"
     return "".join(mark if a < end and b > start else " " for a, b, _ in slices).rstrip()
+
+
+def axis_line(slices: Sequence[tuple[datetime, datetime, float | None]],
+              zone: tzinfo | None = None) -> str:
+    """Labels under the sparkline at each local 00, 06, 12 and 18 o'clock that falls in a
+    column: the hour (``06h``), or the weekday at midnight (``Fri``); none overlap."""
+    line = [" "] * len(slices)
+    free_from = 0
+    for i, (a, b, _) in enumerate(slices):
+        local = a.astimezone(zone) if zone is not None else a.astimezone()
+        mark = local.replace(minute=0, second=0, microsecond=0)
+        if mark < local:
+            mark += timedelta(hours=1)
+        if mark.astimezone(a.tzinfo) >= b or mark.hour % 6 or i < free_from:
+            continue
+        label = mark.strftime("%a") if mark.hour == 0 else f"{mark.hour:02d}h"
+        if i + len(label) > len(line):
+            break
+        line[i:i + len(label)] = label
+        free_from = i + len(label) + 1
+    return "".join(line).rstrip()
 
 
 def hourly_rows(points: Sequence[IntensityPoint]) -> list[tuple[datetime, datetime, float]]:

@@ -160,7 +160,14 @@ def _as_json(points: list[IntensityPoint], window: StartWindow, name: str, why: 
 
 def _print_text(points: list[IntensityPoint], window: StartWindow, name: str, why: str,
                 labels: Any, hours: int, zone: tzinfo | None) -> None:
-    from ..advice.forecast import columns, hourly_rows, marker_line, sparkline, unicode_ok
+    from ..advice.forecast import (
+        axis_line,
+        columns,
+        hourly_rows,
+        marker_line,
+        sparkline,
+        unicode_ok,
+    )
     from ..advice.windows import local_text
 
     unit = _unit(labels)
@@ -180,6 +187,7 @@ def _print_text(points: list[IntensityPoint], window: StartWindow, name: str, wh
     print(f"  {sparkline(values, unicode=uni)}  {min(known):.0f}-{max(known):.0f} {unit}")
     marks = marker_line(slices, window.start, window.end, unicode=uni)
     print(f"  {marks}{' cleanest' if marks.strip() else ''}")
+    print(f"  {axis_line(slices, zone)}")
     print(_window_line(window, unit, zone))
     for note in window.notes:
         print(f"  note: {note}")
