@@ -6,12 +6,17 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from wattprint.config import load_config
+from wattprint.intensity import Location
 from wattprint.records import ComponentEnergy, Record, RunInfo, summarize
 from wattprint.store import Store
 
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
-IRELAND = {"country": "IE", "zone": "IE", "cloud": "aws", "cloud_region": "eu-west-1",
-           "resolved_by": "cloud-metadata"}
+IRELAND = Location(country="IE", zone="IE", cloud="aws", cloud_region="eu-west-1",
+                   resolved_by="cloud-metadata", detail="crafted").to_dict()
+# the wire's host object (the team server checks every field)
+HOST = {"host_id": "00000000000000aa", "hostname": "node-a", "os": "Linux", "machine": "x86_64",
+        "python": "3.11.7", "pid": 1, "tracker_pid": 1, "command": "python train.py",
+        "cpu": "crafted CPU"}
 IE_G_PER_KWH = 256.54  # zones.csv IE: Ember 2025, lifecycle
 
 
@@ -20,7 +25,7 @@ def info(run_id: str, *, location: dict[str, Any] | None = None, pue: float = 1.
     return RunInfo(
         run_id=run_id, project="advice", experiment="e", started_s=T0, scope=scope,
         interval_s=10.0, pue=pue, location=location or IRELAND,
-        host={"hostname": "node-a", "pid": 1}, devices=tuple(devices), skipped=())
+        host=HOST, devices=tuple(devices), skipped=())
 
 
 def record(run_id: str, seq: int, parts: Sequence[ComponentEnergy], *, duration_s: float = 10.0,
@@ -62,10 +67,14 @@ def cpu_run(run_id: str = "cpu00001", *, n: int = 10, cpu_j: float = 36_000.0,
 
 GPU = "nvml:0"
 CPU = "cpu:model"
+# device info as the tracker writes it (tracker._device_dict): attributes are text -> text
 GPU_INFO = {"device": GPU, "component": "gpu", "method": "measured",
-            "detail": "NVIDIA A100 (GPU-1), power limit 400 W", "max_power_w": 400.0}
+            "detail": "NVIDIA A100 (GPU-1), power limit 400 W", "coverage": "host",
+            "attributes": {"name": "NVIDIA A100", "index": "0"}, "warning": None,
+            "max_power_w": 400.0}
 CPU_INFO = {"device": CPU, "component": "cpu", "method": "modelled", "detail": "CPU model",
-            "attributes": [["idle_w", "20"], ["max_w", "200"]]}
+            "coverage": "host", "attributes": {"idle_w": "20", "max_w": "200"},
+            "warning": None, "max_power_w": None}
 
 
 def training_run(run_id: str = "gpu00001", *, scope: str = "process",

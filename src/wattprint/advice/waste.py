@@ -23,11 +23,13 @@ the other processes not run. An interval without an intensity contributes energy
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from .._struct import dataclass, field
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Mapping, Sequence
+    from typing import Any, Sequence
 
     from ..records import Record, RunInfo
 
@@ -120,13 +122,14 @@ def _device_info(info: RunInfo) -> dict[str, Mapping[str, Any]]:
 
 
 def _attribute(device: Mapping[str, Any], key: str) -> float | None:
-    for item in device.get("attributes") or ():
-        if len(item) == 2 and item[0] == key:
-            try:
-                return float(item[1])
-            except (TypeError, ValueError):
-                return None
-    return None
+    """A number among a device's attributes (text -> text on the wire; pairs in DeviceInfo)."""
+    attributes = device.get("attributes") or {}
+    found = attributes.get(key) if isinstance(attributes, Mapping) else \
+        next((v for k, v in attributes if k == key), None)
+    try:
+        return None if found is None else float(found)
+    except (TypeError, ValueError):
+        return None
 
 
 def _cpu_power(records: Sequence[Record]) -> list[float | None]:

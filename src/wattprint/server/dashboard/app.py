@@ -128,9 +128,14 @@ class Pages:
                         headers={"content-disposition": 'attachment; filename="runs.json"'})
 
     def run(self, request: Request) -> Response:
+        from .advice_view import advice_context
+
         try:
-            return self.page("run.html", views.run_context(
-                self.data, request.path_params["run_id"], base=self.base))
+            context = views.run_context(self.data, request.path_params["run_id"],
+                                        base=self.base)
+            context.update(advice_context(self.data, context["detail"],
+                                          request.query_params.getlist("regions")))
+            return self.page("run.html", context)
         except DataError as exc:
             return self.refused(request, exc, 404)
 

@@ -14,6 +14,7 @@ from ..._struct import dataclass, field
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from ...advice.waste import WasteReport
     from ...records import Record, RunInfo, RunSummary, SpanRecord
     from ...store.repository import Aggregate, RunRow
 
@@ -144,3 +145,8 @@ class DashboardData(Protocol):
     def series(self, run_id: str, *, max_points: int) -> Series: ...
 
     def records_since(self, run_id: str, since_seq: int | None, *, limit: int) -> list[Record]: ...
+
+    def waste(self, run_id: str, *, max_records: int) -> WasteReport | None:
+        """What the run wasted (:func:`wattprint.advice.waste.waste_report` over its records);
+        None when it holds more than ``max_records`` records."""
+        ...

@@ -33,6 +33,7 @@ from .data import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from ...advice.waste import WasteReport
     from ...records import Record
 
 __all__ = ["LocalStoreData", "downsample", "figures_of"]
@@ -150,6 +151,17 @@ class LocalStoreData:
     def records_since(self, run_id: str, since_seq: int | None, *, limit: int) -> list[Record]:
         try:
             return self.repository.records(run_id, since_seq=since_seq, limit=limit)
+        except StoreError as exc:
+            raise DataError(str(exc)) from None
+
+    def waste(self, run_id: str, *, max_records: int) -> WasteReport | None:
+        from ...advice.waste import waste_report
+
+        try:
+            records = self.repository.records(run_id, limit=max_records + 1)
+            if len(records) > max_records:
+                return None
+            return waste_report(self.repository.info(run_id), records)
         except StoreError as exc:
             raise DataError(str(exc)) from None
 

@@ -26,6 +26,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+    from ...advice.waste import WasteReport
     from ...records import Record
     from ...store.repository import Aggregate, RunRow
 
@@ -202,6 +203,19 @@ class ServerData:
 
     def records_since(self, run_id: str, since_seq: int | None, *, limit: int) -> list[Record]:
         return self._records(run_id, since_seq=since_seq, limit=limit)
+
+    def waste(self, run_id: str, *, max_records: int) -> WasteReport | None:
+        from ...advice.waste import waste_report
+        from ...wire import from_wire
+
+        view = self._one(run_id)
+        if view["info"] is None:
+            raise DataError(f"run {run_id!r} has sent records but not its start yet")
+        records = self._records(run_id, since_seq=None, limit=max_records + 1)
+        if len(records) > max_records:
+            return None
+        info: Any = from_wire(view["info"])
+        return waste_report(info, records)
 
 
 def _run_query(where: Period | RunsQuery) -> Any:

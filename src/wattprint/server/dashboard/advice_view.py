@@ -1,0 +1,73 @@
+"""The run page's advice sections, "Where could it have run?" and "What was wasted", for both
+dashboards (local and team server): the figures come from :mod:`wattprint.advice` itself, so
+the page shows the library's numbers, never a second computation.
+
+Where: the run's IT energy re-priced in every region of its provider (every bundled region
+when its cloud is unknown), plus the regions the reader asks for (``regions=aws/eu-north-1``,
+repeated or comma-separated). A name that is not a region is said in the section, with the
+close matches, and the rest still shows. What was wasted: through the data seam
+(:meth:`~.data.DashboardData.waste`), skipped, saying so, for a run too long for a page.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .data import DashboardData, RunDetail
+
+__all__ = ["MAX_WASTE_RECORDS", "advice_context", "requested_regions"]
+
+# The waste scan reads every record; beyond this many the page says so instead of waiting.
+MAX_WASTE_RECORDS = 100_000
+_MAX_REQUESTED = 20
+
+KIND_TITLES = {"idle_accelerator": "Accelerator allocated but idle",
+               "gpu_waiting_on_cpu": "GPU waiting on the CPU",
+               "other_processes": "Machine energy other processes used"}
+
+
+def requested_regions(values: Sequence[str]) -> list[str]:
+    """``regions=`` values (repeated or comma-separated), trimmed, duplicates dropped."""
+    out: list[str] = []
+    for value in values:
+        for part in value.split(","):
+            part = part.strip()
+            if part and part not in out:
+                out.append(part)
+    return out[:_MAX_REQUESTED]
+
+
+def where_context(detail: RunDetail, requested: Sequence[str]) -> dict[str, Any]:
+    from ...advice.where import resolve_place, run_regions, where_advice
+    from ...errors import LocationError
+
+    cloud, which = run_regions(detail.summary)
+    extra: list[str] = []
+    problems: list[str] = []
+    for text in requested_regions(requested):
+        try:
+            row = resolve_place(text)
+        except LocationError as exc:
+            problems.append(str(exc))
+        else:
+            extra.append(f"{row.cloud}/{row.region}")
+    advice = where_advice(run=detail.summary, cloud=cloud, extra=extra)
+    added = {tuple(e.split("/", 1)) for e in extra}
+    return {"advice": advice, "which": which, "problems": problems,
+            "requested": ", ".join(requested_regions(requested)),
+            "added": {f"{c} {r}" for c, r in added if c != cloud}}
+
+
+def advice_context(data: DashboardData, detail: RunDetail,
+                   requested: Sequence[str]) -> dict[str, Any]:
+    """What ``_advice.html`` renders: ``where`` and ``waste`` (None with ``waste_skipped``
+    saying why)."""
+    waste = data.waste(detail.info.run_id, max_records=MAX_WASTE_RECORDS)
+    skipped = None if waste is not None else (
+        f"this run holds more than {MAX_WASTE_RECORDS:,} records, too many to scan for a page; "
+        f"`wattprint advise {detail.info.run_id[:8]}` reports it on the machine that "
+        "recorded it")
+    return {"where": where_context(detail, requested), "waste": waste, "waste_skipped": skipped,
+            "waste_titles": KIND_TITLES}
