@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from .records import RunSummary
 
-__all__ = ["equivalents", "format_energy", "format_intensity", "format_mass", "format_summary"]
+__all__ = ["equivalent_rows", "equivalents", "format_energy", "format_intensity", "format_mass",
+           "format_summary"]
 
 
 def format_energy(energy_j: float) -> str:
@@ -35,30 +36,57 @@ def format_duration(seconds: float) -> str:
     return f"{hours}h{minutes:02d}m{sec:02d}s" if hours else f"{minutes}m{sec:02d}s"
 
 
-# The equivalents a summary shows, with their wording; the full table is in intensity/data/.
+# The equivalents a summary and a report show by default, with their wording; the full table,
+# each factor with its source and year, is intensity/data/equivalents.csv.
 SHOWN_EQUIVALENTS = {
     "car_eu_km": "driven by an average European passenger car",
     "video_streaming_hour": "of video streaming",
 }
+# The wording of every other row (``wattprint report --equivalents all``): (unit shown, what).
+# An empty unit: the amount counts the thing itself ("0.2 smartphone charges").
+EQUIVALENT_WORDING = {
+    "car_us_km": ("km", "driven by a typical US passenger vehicle"),
+    "flight_economy_km": ("km", "flown by one economy-class passenger"),
+    "smartphone_charge": ("", "full smartphone charges"),
+    "train_km": ("km", "travelled by one passenger by national rail"),
+    "tree_month": ("", "months of CO2 uptake by one urban tree"),
+    "tree_year": ("", "years of CO2 uptake by one urban tree"),
+}
 
 
-def equivalents(emissions_g: float) -> list[tuple[str, str]]:
-    """(what, source) pairs that make grams CO2e tangible, from the bundled reference table."""
+def equivalent_rows(emissions_g: float, keys: Sequence[str] | None = None
+                    ) -> list[dict[str, Any]]:
+    """What ``emissions_g`` amounts to in everyday terms, one dict per bundled factor: key,
+    amount, unit, what (the sentence), and the factor with its unit, source and year.
+    ``keys`` picks the rows (default: the shown ones); unknown keys are skipped."""
     from .intensity.tables import equivalents as table
 
     rows = table()
     out = []
-    for key, label in SHOWN_EQUIVALENTS.items():
+    for key in SHOWN_EQUIVALENTS if keys is None else keys:
         ref = rows.get(key)
         if ref is None or ref.value <= 0:
             continue
         amount = emissions_g / ref.value
-        unit = ref.unit.split("/", 1)[-1]
+        if key in SHOWN_EQUIVALENTS:
+            unit, label = ref.unit.split("/", 1)[-1], SHOWN_EQUIVALENTS[key]
+        else:
+            unit, label = EQUIVALENT_WORDING.get(key, (ref.unit.split("/", 1)[-1],
+                                                       ref.description))
         if unit == "km" and amount < 1:
             amount, unit = amount * 1000, "m"
-        what = f"{amount:.3g} {unit} {label}"
-        out.append((what, f"{ref.value:g} {ref.unit}, {ref.source.split(', citing')[0]}, {ref.year}"))
+        what = f"{amount:.3g} {unit} {label}" if unit else f"{amount:.3g} {label}"
+        out.append({"key": key, "amount": amount, "unit": unit, "what": what,
+                    "factor": ref.value, "factor_unit": ref.unit, "description": ref.description,
+                    "source": ref.source, "year": ref.year})
     return out
+
+
+def equivalents(emissions_g: float) -> list[tuple[str, str]]:
+    """(what, source) pairs that make grams CO2e tangible, from the bundled reference table."""
+    return [(row["what"], f"{row['factor']:g} {row['factor_unit']}, "
+                          f"{row['source'].split(', citing')[0]}, {row['year']}")
+            for row in equivalent_rows(emissions_g)]
 
 
 def format_intensity(g_per_kwh: float | None, kind: str | None) -> str:

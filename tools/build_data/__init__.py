@@ -23,6 +23,7 @@ disagree or leave a gap (each ``SOURCES.json`` records them too):
 - :mod:`cloud_regions`: cloud_regions.csv (hand-curated) and gcp_intensity.csv (Google)
 - :mod:`cloud_pue`: cloud_pue.csv (PUE and fleet WUE)
 - :mod:`embodied`: embodied.csv (Cloud Carbon Footprint)
+- :mod:`uncertainty`: uncertainty.csv (the bands `wattprint report` states, hand-curated)
 - :mod:`hardware`: cpu_tdp.csv and power_model.csv (sensors/data)
 - :mod:`instances`: cloud_instances.csv (sensors/data; Cloud Carbon Footprint's instance types)
 - :mod:`sources`: SOURCES.json and ATTRIBUTION.md; :mod:`common`: what they all share

@@ -28,6 +28,7 @@ from .instances import build_cloud_instances
 from .places import build_countries, build_timezones, find_tzdata, read_iso3166
 from .sources import sources_json
 from .subnational import build_subdivisions, build_subnational
+from .uncertainty import build_uncertainty
 
 
 def build(raw: Path) -> dict[str, str]:
@@ -54,6 +55,7 @@ def build(raw: Path) -> dict[str, str]:
         ),
         build_cloud_pue(raw),
         build_embodied(raw),
+        build_uncertainty(),
     ]
     cpu = build_cpu_tdp(raw)
     sensors = [cpu, build_power_model(raw, cpu), build_cloud_instances(raw)]

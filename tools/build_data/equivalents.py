@@ -1,8 +1,10 @@
 """Everyday equivalents of emissions (equivalents.csv), from Green Algorithms' reference
-values with the sources they cite."""
+values with the sources they cite, and the few factors Green Algorithms lacks (DIRECT), each
+transcribed from its publisher's own page with that page's figure and year."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from .common import (
@@ -56,6 +58,44 @@ EQUIVALENTS: dict[str, tuple[str, str, str, int]] = {
 }
 
 
+
+@dataclass(frozen=True)
+class DirectFactor:
+    """A factor taken from its publisher's page, not from Green Algorithms' file."""
+
+    value: float
+    unit: str
+    description: str
+    year: int
+    statement: str  # the publisher's own figure, as the page states it, with the page
+
+    @property
+    def source(self) -> str:
+        return self.statement
+
+
+EPA_EQUIVALENCIES = (
+    "https://www.epa.gov/energy/greenhouse-gases-equivalencies-calculator-calculations-and-"
+    "references"
+)
+
+# Factors Green Algorithms' reference values lack. The smartphone charge: the US EPA's
+# Greenhouse Gas Equivalencies Calculator states 1.24 x 10-5 metric tons CO2 per smartphone
+# charged (its eGRID2022 US average for delivered electricity; eGRID2022 was published in
+# 2024), i.e. 12.4 g. A named short-haul flight is left out: the only city-pair figures at hand
+# (Green Algorithms' Paris-London ...) come from an undated calculator.
+DIRECT: dict[str, DirectFactor] = {
+    "smartphone_charge": DirectFactor(
+        12.4,
+        "gCO2/charge",
+        "charging one smartphone fully (US average delivered electricity)",
+        2024,
+        "US EPA, Greenhouse Gas Equivalencies Calculator, Calculations and References: "
+        f"1.24 x 10-5 metric tons CO2/smartphone charged ({EPA_EQUIVALENCIES})",
+    ),
+}
+
+
 def build_equivalents(raw: Path) -> Table:
     ref = greenalgo_reference_values(raw)
     rows = []
@@ -63,6 +103,9 @@ def build_equivalents(raw: Path) -> Table:
         value = ref[variable][0]
         cited = greenalgo_cited(ref, variable)
         rows.append((key, fixed_decimals(value, 4), unit, description, cited, str(year)))
+    for key, factor in DIRECT.items():
+        rows.append((key, fixed_decimals(factor.value, 4), factor.unit, factor.description,
+                     factor.source, str(factor.year)))
     skipped = sorted(set(ref) - set(EQUIVALENTS) - {"memoryPower"})
     return Table(
         path=f"{INTENSITY}/equivalents.csv",
@@ -70,10 +113,20 @@ def build_equivalents(raw: Path) -> Table:
         rows=sorted(rows),
         description="Everyday comparisons for an amount of CO2 (car km, tree-years, ...).",
         inputs=[
-            greenalgo_entry("referenceValues.csv", "hardware/greenalgorithms_referenceValues.csv")
+            greenalgo_entry("referenceValues.csv", "hardware/greenalgorithms_referenceValues.csv"),
+            {
+                "publisher": "US EPA",
+                "dataset": "Greenhouse Gas Equivalencies Calculator, Calculations and References",
+                "vintage": "eGRID2022 figures (published 2024)",
+                "licence": "US public domain",
+                "url": EPA_EQUIVALENCIES,
+                "raw_file": "tools/build_data/equivalents.py DIRECT (transcribed, committed)",
+            },
         ],
         choices=[
             "year is the publication year of the source Green Algorithms cites for the row.",
+            "smartphone_charge is the US EPA's own figure (12.4 g CO2 per full charge, US "
+            "average delivered electricity); its year is that of the eGRID2022 data it uses.",
             f"Left out (the cited source is an undated calculator or page): {', '.join(skipped)}.",
         ],
     )

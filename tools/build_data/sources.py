@@ -551,6 +551,32 @@ UPSTREAMS: tuple[Upstream, ...] = (
         changes="Figures only (power, core and thread counts), keyed by wattprint's name keys.",
     ),
     Upstream(
+        key="us-epa-equivalencies",
+        title="US EPA Greenhouse Gas Equivalencies Calculator",
+        creator="United States Environmental Protection Agency",
+        dataset="Greenhouse Gas Equivalencies Calculator, Calculations and References "
+        "(smartphone charged)",
+        version="eGRID2022 figures (published 2024)",
+        url="https://www.epa.gov/energy/greenhouse-gases-equivalencies-calculator-calculations-"
+        "and-references",
+        licence="US-public-domain",
+        markers=(r"Greenhouse Gas Equivalencies Calculator",),
+        changes="One factor (grams CO2 per smartphone charge) converted from metric tons.",
+    ),
+    Upstream(
+        key="measurement-studies",
+        title="Published studies of energy measurement accuracy",
+        creator="The authors each row of uncertainty.csv names",
+        dataset="Findings on the accuracy of hardware energy counters, sampled power sensors "
+        "and power models, and on the variation of grid intensity; each row names its study",
+        version="as each row's year",
+        url="",
+        licence="facts",
+        markers=(r"ACM TOMPECS", r"\bSC24\b", r"\barXiv:\d", r"\bFAccT\b"),
+        changes="Findings only, summarised in wattprint's words as the rationale for an "
+        "assumed uncertainty band.",
+    ),
+    Upstream(
         key="wattprint",
         title="wattprint's own work",
         creator="wattprint contributors",
