@@ -23,6 +23,7 @@ demo: $(STAMP)
 # The dashboard's browser tests need Debian's chromium and chromium-driver: installed if missing.
 test: $(STAMP)
 	@tools/browser_test_deps.sh >/dev/null || exit 1; \
+	tools/report_test_deps.sh >/dev/null || exit 1; \
 	if [ "$${WATTPRINT_TEST_NO_PG:-}" != 1 ]; then \
 	  WATTPRINT_TEST_PG_URL="$$(tools/pg_test_server.sh start)" || exit 1; \
 	  export WATTPRINT_TEST_PG_URL; \

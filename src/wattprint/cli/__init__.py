@@ -44,7 +44,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
-    from . import admin, advise, dashboard, forecast, grid, measure, remote, server, stored
+    from . import admin, advise, dashboard, forecast, grid, measure, remote, report, server, stored
 
     parser = _Parser(
         prog="wattprint",
@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
                 grid.add_regions, stored.add_rescore, admin.add_schema, admin.add_spool,
                 admin.add_setup_rapl, remote.add_login, remote.add_push,
                 server.add_server, dashboard.add_dashboard, advise.add_advise,
-                forecast.add_forecast):
+                forecast.add_forecast, report.add_report):
         add(sub)
     return parser
 

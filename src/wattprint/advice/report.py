@@ -1,0 +1,269 @@
+"""A paper-ready statement of one stored run (``wattprint report``): the model and its formats.
+
+:func:`build_report` reads one run through the read API (run info, summary, records, rescores)
+and returns a plain dict, the ``json`` format itself: every number with its unit and where it
+came from. :func:`render` lays that dict out as GitHub Markdown, one self-contained HTML file or
+a LaTeX document (or a LaTeX table to paste); the renderers compute nothing of their own, so the
+four formats always state the same figures.
+
+What a report states and why:
+
+- hardware from the run's devices, energy per device with its method and what that method
+  means (measured counter, sampled power, modelled estimate);
+- the intensity with zone, source, basis, scope, gases, year, live or bundled, and any rescore
+  beside it (never in its place); PUE with its source;
+- operational emissions, with embodied emissions and water beside them, never added;
+- equivalents from the bundled table, each with its factor, source and year;
+- an uncertainty band per figure from the bundled bands (:mod:`.report_uncertainty`);
+- a citation sentence and the exact command, version, store and run id that reproduce it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Mapping, Sequence
+
+    from ..records import Record, RunInfo, RunSummary
+    from ..store.repository import Repository
+
+__all__ = ["FORMATS", "REPORT_VERSION", "build_report", "render"]
+
+FORMATS = ("md", "html", "latex", "json")
+REPORT_VERSION = 1
+J_PER_KWH = 3.6e6
+# The chart series keeps at most this many points (bucket averages): a week of 5 s records
+# would otherwise make a report of megabytes.
+MAX_SERIES_POINTS = 480
+COMPONENT_ORDER = ("gpu", "cpu", "ram", "soc", "system", "other")
+
+# What each method means, in a sentence a reader of a paper can follow.
+METHOD_MEANING = {
+    "measured": "read from the device's own hardware energy counter (e.g. RAPL, NVML total "
+                "energy): energy the hardware accumulated itself",
+    "sampled": "instantaneous power read at each sample and integrated over time: what happens "
+               "between samples is not seen",
+    "modelled": "estimated from a power model (TDP, utilisation or memory size), not measured "
+                "on this machine",
+}
+SCOPE_MEANING = {
+    "machine": "the whole machine's devices, including other processes running at the time",
+    "process": "the traced process tree's share of each device",
+}
+
+
+def _q(value: float | None, unit: str, source: str | None = None) -> dict[str, Any] | None:
+    """A number with its unit (and where it came from)."""
+    if value is None:
+        return None
+    out: dict[str, Any] = {"value": value, "unit": unit}
+    if source:
+        out["source"] = source
+    return out
+
+
+def _utc(seconds: float | None) -> str | None:
+    if seconds is None:
+        return None
+    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _hardware(info: RunInfo) -> list[dict[str, Any]]:
+    """One row per component and model: "2 x NVIDIA A100", the CPU model, the RAM size."""
+    groups: dict[tuple[str, str], dict[str, Any]] = {}
+    for device in info.devices:
+        attributes = dict(device.get("attributes") or {})
+        component = str(device.get("component", "other"))
+        model = attributes.get("name") or ""
+        if component == "cpu":
+            model = model or str(info.host.get("cpu") or "")
+        if component == "ram" and attributes.get("size_bytes"):
+            model = f"{int(attributes['size_bytes']) / 2**30:.3g} GiB"
+        key = (component, model or str(device.get("detail", "")))
+        row = groups.setdefault(key, {"component": component, "model": key[1], "count": 0,
+                                      "devices": [], "methods": []})
+        row["count"] += 1
+        row["devices"].append(device.get("device"))
+        if device.get("method") not in row["methods"]:
+            row["methods"].append(device.get("method"))
+    return sorted(groups.values(), key=lambda r: (_order(r["component"]), r["model"]))
+
+
+def _order(component: str) -> int:
+    return COMPONENT_ORDER.index(component) if component in COMPONENT_ORDER else len(
+        COMPONENT_ORDER)
+
+
+def _energy(summary: RunSummary) -> dict[str, Any]:
+    total_j = float(summary.energy_j.get("total", 0.0))
+    devices = []
+    for comp in sorted(summary.components,
+                       key=lambda c: (_order(str(c["component"])), str(c["device"]))):
+        energy_j = float(comp["energy_j"])
+        devices.append({
+            "component": comp["component"], "device": comp["device"], "method": comp["method"],
+            "method_meaning": METHOD_MEANING.get(str(comp["method"]), "unknown method"),
+            "energy": _q(energy_j, "J"), "share_of_total": energy_j / total_j if total_j else 0.0,
+            "attributed_share": comp.get("share"), "share_basis": comp.get("share_basis"),
+        })
+    return {"total": _q(total_j, "J"), "total_kwh": _q(total_j / J_PER_KWH, "kWh"),
+            "by_component": {k: _q(float(v), "J") for k, v in sorted(summary.energy_j.items())
+                             if k != "total" and v},
+            "devices": devices,
+            "before_pue": True}
+
+
+def _intensity(summary: RunSummary, rescores: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    from ..intensity.figures import split_source
+
+    raw = dict(summary.intensity or {})
+    source, conversion = split_source(str(raw.get("source") or ""))
+    out = {
+        "value": _q(raw.get("g_per_kwh"), "gCO2e/kWh"),
+        "zone": raw.get("zone"), "source": source or None, "conversion": conversion,
+        "basis": raw.get("basis"), "scope": raw.get("scope"), "gases": raw.get("gases"),
+        "year": raw.get("year"), "kind": raw.get("kind"),
+        "live": bool(raw.get("live")), "varied": bool(raw.get("varied")),
+        "note": raw.get("note"),
+        "counted": raw.get("kind") is not None,
+        "rescores": [{"provider": r.get("provider"), "created": _utc(r.get("created_s")),
+                      "emissions": _q(r.get("emissions_g"), "gCO2e"),
+                      "intensity": _q(r.get("intensity_g_per_kwh"), "gCO2e/kWh"),
+                      "kind": r.get("kind")} for r in rescores],
+    }
+    return out
+
+
+def _location(summary: RunSummary) -> dict[str, Any]:
+    loc = dict(summary.location or {})
+    where = loc.get("country") or "WORLD"
+    if loc.get("subdivision"):
+        where += f"-{loc['subdivision']}"
+    cloud = " ".join(str(loc[k]) for k in ("cloud", "cloud_region") if loc.get(k))
+    return {"place": where, "cloud": cloud or None, "resolved_by": loc.get("resolved_by"),
+            "detail": loc.get("detail")}
+
+
+def _embodied(summary: RunSummary) -> dict[str, Any] | None:
+    """Embodied emissions beside the operational figure, never added to it."""
+    if summary.embodied_g is None:
+        return None
+    source = (summary.embodied or {}).get("source")
+    return {"value": summary.embodied_g, "unit": "gCO2e", "source": source,
+            "added_to_operational": False}
+
+
+def _series(records: Sequence[Record]) -> list[dict[str, Any]]:
+    """Mean power per component over the run, at most MAX_SERIES_POINTS points."""
+    if not records:
+        return []
+    size = max(1, -(-len(records) // MAX_SERIES_POINTS))
+    t0 = records[0].start_s
+    out = []
+    for i in range(0, len(records), size):
+        chunk = records[i:i + size]
+        duration_s = sum(r.duration_s for r in chunk)
+        if duration_s <= 0:
+            continue
+        point: dict[str, Any] = {"t_s": chunk[0].start_s - t0, "duration_s": duration_s}
+        for comp in ("cpu", "gpu", "ram", "other"):
+            point[f"{comp}_w"] = sum(getattr(r, f"{comp}_energy_j") for r in chunk) / duration_s
+        out.append(point)
+    return out
+
+
+def _equivalents(emissions_g: float, keys: Sequence[str] | None) -> list[dict[str, Any]]:
+    from ..report import equivalent_rows
+
+    return [{"key": r["key"], "what": r["what"], "amount": _q(r["amount"], r["unit"] or "count"),
+             "factor": _q(r["factor"], r["factor_unit"], r["source"]), "year": r["year"],
+             "description": r["description"]}
+            for r in equivalent_rows(emissions_g, keys)]
+
+
+def build_report(repo: Repository, run_id: str, *, store: str, version: str, fmt: str = "md",
+                 equivalents: Sequence[str] | None = None) -> dict[str, Any]:
+    """The report of one run (``run_id`` or a unique prefix), as a JSON-ready dict.
+
+    ``store`` and ``version`` go into the reproduction line (tests pin them); ``fmt`` is the
+    format the command reproduces; ``equivalents`` picks the table's rows (default: the two a
+    summary shows). Raises :class:`~wattprint.errors.StoreError` for an unknown run.
+    """
+    from . import report_uncertainty
+
+    full_id = repo.resolve_id(run_id)
+    info, summary = repo.info(full_id), repo.summary(full_id)
+    records = repo.records(full_id, limit=None)
+    rescores = repo.rescores(full_id)
+    energy = _energy(summary)
+    intensity = _intensity(summary, rescores)
+    pue_default = summary.pue_source.startswith("default")
+    uncertainty = report_uncertainty.combine(
+        components=summary.components, total_energy_j=energy["total"]["value"],
+        intensity=summary.intensity or {}, pue_default=pue_default,
+        emissions_g=summary.emissions_g, embodied_g=summary.embodied_g)
+    command = f"wattprint report {full_id} --format {fmt}"
+    if equivalents is not None:
+        command += f" --equivalents {','.join(equivalents)}"
+    report: dict[str, Any] = {
+        "report_version": REPORT_VERSION,
+        "run": {
+            "run_id": full_id, "project": summary.project, "experiment": summary.experiment,
+            "status": summary.status, "exit_code": summary.exit_code,
+            "started": _utc(summary.started_s),
+            "ended": _utc(summary.started_s + summary.duration_s),
+            "duration": _q(summary.duration_s, "s"), "records": summary.records,
+            "scope": summary.scope, "scope_meaning": SCOPE_MEANING.get(summary.scope, ""),
+            "interval": _q(info.interval_s, "s"), "tags": dict(info.tags or {}),
+            "measured_with": info.wattprint_version or None,
+        },
+        "hardware": _hardware(info),
+        "energy": energy,
+        "location": _location(summary),
+        "intensity": intensity,
+        "pue": _q(summary.pue, "1", summary.pue_source or None),
+        "emissions": {
+            "operational": _q(summary.emissions_g, "gCO2e",
+                              "energy x PUE x intensity, record by record (location-based)"),
+            "embodied": _embodied(summary),
+            "water": (None if summary.water_l is None else
+                      _q(summary.water_l, "L", (summary.water or {}).get("source"))),
+            "market_based": (None if not summary.market_based else
+                             _q(summary.market_based.get("emissions_g"), "gCO2e",
+                                summary.market_based.get("note"))),
+        },
+        "equivalents": _equivalents(summary.emissions_g, equivalents),
+        "uncertainty": uncertainty,
+        "warnings": [*summary.warnings, *(f"gap: {g}" for g in summary.gaps)],
+        "series": _series(records),
+        "reproduce": {"command": command, "wattprint_version": version, "store": store,
+                      "run_id": full_id},
+    }
+    from .report_text import citation, methodology
+
+    report["methodology"] = methodology(report)
+    report["citation"] = citation(report)
+    return report
+
+
+def render(report: Mapping[str, Any], fmt: str, *, fragment: bool = False) -> str:
+    """The report in ``fmt`` (one of :data:`FORMATS`); ``fragment``: LaTeX table only."""
+    if fmt == "json":
+        import json
+
+        return json.dumps(report, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    if fmt == "md":
+        from .report_md import render_md
+
+        return render_md(report)
+    if fmt == "html":
+        from .report_html import render_html
+
+        return render_html(report)
+    if fmt == "latex":
+        from .report_latex import render_latex
+
+        return render_latex(report, fragment=fragment)
+    raise ValueError(f"unknown report format {fmt!r}: use one of {', '.join(FORMATS)}")

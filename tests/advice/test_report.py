@@ -1,0 +1,223 @@
+"""``wattprint report``'s model and formats on a run stored in a real SQLite store.
+
+The figures are checked against values computed here from the run's own watts; the four
+formats are compared byte for byte with tests/advice/snapshots/ (regenerate after an intended
+change with ``UPDATE_REPORT_SNAPSHOTS=1``, then read the diff)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+import reportkit
+
+from wattprint.advice.report import build_report, render
+from wattprint.advice.report_latex import escape_latex
+from wattprint.advice.report_md import escape_md
+from wattprint.advice.report_uncertainty import bands, combine
+from wattprint.intensity.tables import equivalents
+from wattprint.store import open_repository
+
+SNAPSHOTS = Path(__file__).resolve().parent / "snapshots"
+HOSTILE = "paper_x %&#${}~^\\ <b>&amp;</b> \"q\" 'é' 中"
+
+
+def _report(tmp_path: Path, fmt: str = "md", **kwargs: Any) -> dict[str, Any]:
+    path = tmp_path / "wattprint.db"
+    if not path.exists():
+        reportkit.store_run(path, **kwargs)
+    repo = open_repository(path)
+    try:
+        return build_report(repo, reportkit.RUN_ID[:8], store="/home/ada/.wattprint/wattprint.db",
+                            version="0.1.0", fmt=fmt)
+    finally:
+        repo.close()
+
+
+def _snapshot(name: str, text: str) -> None:
+    path = SNAPSHOTS / name
+    if os.environ.get("UPDATE_REPORT_SNAPSHOTS") == "1":
+        SNAPSHOTS.mkdir(exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    assert path.exists(), f"no snapshot {name}: run with UPDATE_REPORT_SNAPSHOTS=1"
+    assert text == path.read_text(encoding="utf-8"), f"{name} differs from its snapshot"
+
+
+def test_the_report_states_the_runs_own_figures(tmp_path: Path) -> None:
+    report = _report(tmp_path)
+    want = reportkit.expected_totals()
+    assert report["run"]["run_id"] == reportkit.RUN_ID
+    assert report["run"]["duration"] == {"value": want["duration_s"], "unit": "s"}
+    assert report["energy"]["total"] == {"value": want["total_j"], "unit": "J"}
+    assert report["energy"]["by_component"] == {
+        "cpu": {"value": want["cpu_j"], "unit": "J"}, "gpu": {"value": want["gpu_j"], "unit": "J"},
+        "ram": {"value": want["ram_j"], "unit": "J"}}
+    assert report["energy"]["total_kwh"]["value"] == pytest.approx(want["total_j"] / 3.6e6)
+    assert report["emissions"]["operational"]["value"] == pytest.approx(want["emissions_g"])
+    assert report["emissions"]["operational"]["unit"] == "gCO2e"
+    # embodied beside, never added
+    assert report["emissions"]["embodied"]["value"] == reportkit.EMBODIED_G
+    assert report["emissions"]["embodied"]["added_to_operational"] is False
+    assert report["emissions"]["operational"]["value"] < reportkit.EMBODIED_G
+    # hardware from the run's devices: two identical GPUs counted, the CPU model, RAM size
+    assert [(h["component"], h["model"], h["count"]) for h in report["hardware"]] == [
+        ("gpu", reportkit.GPU_NAME, 2), ("cpu", reportkit.CPU_NAME, 1), ("ram", "256 GiB", 1)]
+    methods = {d["device"]: d["method"] for d in report["energy"]["devices"]}
+    assert methods == {"nvml:0": "sampled", "nvml:1": "sampled", "rapl:package-0": "measured",
+                       "model:ram": "modelled"}
+    i = report["intensity"]
+    assert (i["zone"], i["year"], i["basis"], i["scope"], i["gases"], i["live"]) == (
+        "FR", 2025, "generation", "lifecycle", "CO2e", False)
+    assert i["value"] == {"value": pytest.approx(reportkit.FR_G_PER_KWH), "unit": "gCO2e/kWh"}
+    assert [r["provider"] for r in i["rescores"]] == ["neso"]
+    assert report["pue"] == {"value": 1.2, "unit": "1", "source": reportkit.PUE_SOURCE}
+    assert report["reproduce"] == {
+        "command": f"wattprint report {reportkit.RUN_ID} --format md",
+        "wattprint_version": "0.1.0", "store": "/home/ada/.wattprint/wattprint.db",
+        "run_id": reportkit.RUN_ID}
+
+
+def test_the_power_series_is_each_intervals_mean_power(tmp_path: Path) -> None:
+    series = _report(tmp_path)["series"]
+    assert [p["gpu_w"] for p in series] == [2 * w for w in reportkit.GPU_W]
+    assert [p["cpu_w"] for p in series] == list(reportkit.CPU_W)
+    assert [p["t_s"] for p in series] == [i * reportkit.STEP_S for i in range(6)]
+
+
+def test_uncertainty_combines_the_bundled_bands_in_quadrature(tmp_path: Path) -> None:
+    report = _report(tmp_path)
+    table = bands()
+    want = reportkit.expected_totals()
+    p = {m: table[f"energy:{m}"].band_pct / 100 for m in ("measured", "sampled", "modelled")}
+    band_j = math.sqrt(2 * (want["gpu_j"] / 2 * p["sampled"]) ** 2
+                       + (want["cpu_j"] * p["measured"]) ** 2 + (want["ram_j"] * p["modelled"]) ** 2)
+    unc = report["uncertainty"]
+    assert unc["energy_band_j"] == pytest.approx(band_j)
+    energy_pct = 100 * band_j / want["total_j"]
+    emissions_pct = math.hypot(energy_pct, table["intensity:bundled"].band_pct,
+                               table["pue:stated"].band_pct)
+    assert unc["emissions_pct"] == pytest.approx(emissions_pct)
+    assert unc["emissions_low_g"] == pytest.approx(want["emissions_g"] * (1 - emissions_pct / 100))
+    assert unc["pue_one_sided"] is False
+    # every band the report used is a row of the bundled table with its rationale and source
+    for row in unc["bands"]:
+        assert row["rationale"] and row["source"] and 2000 <= row["year"] <= 2030
+
+
+def test_every_bundled_band_has_a_rationale_a_source_and_a_year() -> None:
+    table = bands()
+    assert set(table) >= {"energy:measured", "energy:sampled", "energy:modelled",
+                          "intensity:bundled", "intensity:live", "pue:stated", "pue:default",
+                          "embodied"}
+    for band in table.values():
+        assert 0 <= band.band_pct <= 100 and band.rationale and band.source, band
+        assert 2000 <= band.year <= 2030, band
+    # a counter is trusted more than sampled power, and both more than a model
+    assert (table["energy:measured"].band_pct < table["energy:sampled"].band_pct
+            < table["energy:modelled"].band_pct)
+
+
+def test_a_default_pue_is_one_sided_and_a_modelled_only_run_gets_the_model_band() -> None:
+    table = bands()
+    out = combine(components=[{"device": "model:cpu", "method": "modelled", "energy_j": 100.0}],
+                  total_energy_j=100.0, intensity={"kind": "average", "live": True},
+                  pue_default=True, emissions_g=10.0, embodied_g=None)
+    assert out["energy_pct"] == table["energy:modelled"].band_pct
+    assert out["intensity_pct"] == table["intensity:live"].band_pct
+    assert out["pue_one_sided"] is True and out["pue_pct"] == 0.0
+    assert out["embodied_pct"] is None
+    # no intensity: no emissions counted, so no intensity band either
+    none = combine(components=[], total_energy_j=0.0, intensity={"kind": None},
+                   pue_default=False, emissions_g=0.0, embodied_g=None)
+    assert none["intensity_pct"] == 0.0 and none["energy_pct"] == 0.0
+
+
+def test_equivalents_cite_their_factor_source_and_year(tmp_path: Path) -> None:
+    report = _report(tmp_path)
+    table = equivalents()
+    emissions = report["emissions"]["operational"]["value"]
+    assert [e["key"] for e in report["equivalents"]] == ["car_eu_km", "video_streaming_hour"]
+    for e in report["equivalents"]:
+        ref = table[e["key"]]
+        assert e["factor"] == {"value": ref.value, "unit": ref.unit, "source": ref.source}
+        assert e["year"] == ref.year
+    car = report["equivalents"][0]
+    assert car["amount"] == {"value": pytest.approx(emissions / 175 * 1000), "unit": "m"}
+    phone = table["smartphone_charge"]
+    assert (phone.value, phone.unit, phone.year) == (12.4, "gCO2/charge", 2024)
+    assert "Greenhouse Gas Equivalencies Calculator" in phone.source
+
+
+@pytest.mark.parametrize("fmt,name", [("md", "report.md"), ("json", "report.json"),
+                                      ("html", "report.html"), ("latex", "report.tex")])
+def test_each_format_matches_its_snapshot(tmp_path: Path, fmt: str, name: str) -> None:
+    report = _report(tmp_path, fmt)
+    _snapshot(name, render(report, fmt))
+
+
+def test_the_latex_fragment_matches_its_snapshot(tmp_path: Path) -> None:
+    _snapshot("report-fragment.tex", render(_report(tmp_path, "latex"), "latex", fragment=True))
+
+
+def test_json_numbers_carry_units(tmp_path: Path) -> None:
+    data = json.loads(render(_report(tmp_path, "json"), "json"))
+
+    def quantities(node: Any) -> list[dict[str, Any]]:
+        if isinstance(node, dict):
+            found = [node] if "value" in node and "unit" in node else []
+            return found + [q for v in node.values() for q in quantities(v)]
+        if isinstance(node, list):
+            return [q for v in node for q in quantities(v)]
+        return []
+
+    found = quantities({k: v for k, v in data.items() if k not in ("series", "uncertainty")})
+    assert len(found) >= 15
+    assert all(isinstance(q["value"], (int, float)) and q["unit"] for q in found)
+    assert data["emissions"]["operational"]["source"].startswith("energy x PUE x intensity")
+    assert data["pue"]["source"] == reportkit.PUE_SOURCE
+
+
+# -- hostile names ------------------------------------------------------------------------
+
+
+def test_markdown_escapes_every_special_character(tmp_path: Path) -> None:
+    text = render(_report(tmp_path, project=HOSTILE), "md")
+    title = text.splitlines()[0]
+    assert "<b>" not in text and "\\<b\\>" in title
+    assert "paper\\_x" in title and "\\#" in title and "\\$" in title and "\\~" in title
+    assert escape_md("a|b") == "a\\|b"
+    # a pipe in a name cannot break a table row apart
+    rows = [line for line in render(_report(tmp_path / "p", project="a|b|c"), "md").splitlines()
+            if line.startswith("| Run |")]
+    assert rows and rows[0].count(" | ") == 1
+
+
+def test_html_escapes_every_string(tmp_path: Path) -> None:
+    text = render(_report(tmp_path, project=HOSTILE), "html")
+    assert "<b>&amp;</b>" not in text
+    assert "&lt;b&gt;&amp;amp;&lt;/b&gt;" in text and "&quot;q&quot;" in text
+    assert "<script" not in text and "src=" not in text and "href=" not in text
+
+
+def test_latex_escapes_every_special_character() -> None:
+    assert escape_latex("a_b %&#$ {x} ~^\\") == (
+        r"a\_b \%\&\#\$ \{x\} \textasciitilde{}\textasciicircum{}\textbackslash{}")
+    assert escape_latex("<b>|") == r"\textless{}b\textgreater{}\textbar{}"
+    assert escape_latex("Zürich é 中") == "Zürich é [U+4E2D]"
+    assert escape_latex("ﬁ ±") == r"fi $\pm$"
+    assert "\n" not in escape_latex("two\nlines")
+
+
+def test_latex_document_has_no_unescaped_user_text(tmp_path: Path) -> None:
+    text = render(_report(tmp_path, project=HOSTILE), "latex")
+    title = next(line for line in text.splitlines() if line.startswith(r"\title{"))
+    assert title == (r"\title{Energy and emissions of run 3f9c2a1b (paper\_x \%\&\#\$\{\}"
+                     r"\textasciitilde{}\textasciicircum{}\textbackslash{} \textless{}b\textgreater"
+                     r"{}\&amp;\textless{}/\allowbreak{}b\textgreater{} ''q'' 'é' [U+4E2D]/\allowbreak{}"
+                     r"lr\_3e-5)}")
+    # what the escaping gives pdflatex is compiled in test_report_render.py
+    assert HOSTILE not in text
