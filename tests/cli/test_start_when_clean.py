@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from fakes.http_recordings.replay import Replay, Reply, ok, recording
+from wattprint.advice.windows import local_text
 from wattprint.cli import clean_start, main
 from wattprint.config import load_config
 from wattprint.intensity import providers
@@ -105,13 +106,14 @@ def test_waits_for_the_cleanest_window_then_runs(replay, fake_time, tmp_path, ca
                         "neso forecast")
     assert lines[1].startswith("wattprint: start when clean: waiting 17h40m to start at ")
     assert "forecast mean 51 g/kWh, 71% below starting now (177)" in lines[1]
-    assert lines[2].startswith("wattprint: start when clean: starting in 17h40m at ")
+    assert lines[2].startswith("wattprint: start when clean: starting in 17h40m00s at ")
     assert lines[2].endswith(", -71% gCO2/kWh; Ctrl-C to cancel")
     countdown = [line for line in lines if "starting in" in line]
     assert len(countdown) == 106  # 63,600 s in 600 s steps
-    assert lines[-1] == ("wattprint: start when clean: started 2026-01-02T04:00:00Z for a "
-                         f"forecast mean of {sum(values[36:42]) / 6:.0f} g/kWh (177 g/kWh had "
-                         "it started at once: an expected 71% less); kept in the run's tags "
+    started = local_text(datetime(2026, 1, 2, 4, tzinfo=timezone.utc))
+    assert lines[-1] == (f"wattprint: start when clean: started {started} for a forecast mean "
+                         f"of {sum(values[36:42]) / 6:.0f} g/kWh (177 g/kWh had it started at "
+                         "once: an expected 71% less); kept in the run's tags "
                          "(`wattprint export`)")
 
 
@@ -138,8 +140,9 @@ def test_on_a_terminal_the_countdown_is_one_redrawn_line(replay, fake_time, monk
     err = capfd.readouterr().err
     draws = err.count("\r\x1b[2K[wattprint] starting in ")
     assert draws == 600
-    assert "\r\x1b[2K[wattprint] starting in 10m at " in err
-    assert "\r\x1b[2K[wattprint] starting in 1m at " in err
+    assert "\r\x1b[2K[wattprint] starting in 10m00s at " in err
+    assert "\r\x1b[2K[wattprint] starting in 9m59s at " in err
+    assert "\r\x1b[2K[wattprint] starting in 1.0 s at " in err
     assert "-40% gCO2/kWh; Ctrl-C to cancel" in err  # 100 against 167 (10 min at 300)
 
 
@@ -209,7 +212,8 @@ def test_a_flat_forecast_starts_now(replay, fake_time, tmp_path, capfd) -> None:
     assert tags is not None
     assert (tags["start_when_clean"], tags["start_when_clean.mean_g_per_kwh"],
             tags["start_when_clean.now_g_per_kwh"]) == ("now", "200.0", "200.0")
-    assert "starting now is already the cleanest window; starting now" in capfd.readouterr().err
+    said = [line for line in capfd.readouterr().err.splitlines() if "start when clean" in line]
+    assert said[1] == "wattprint: start when clean: starting now is already the cleanest window"
 
 
 def add_finished_run(store: Store, run_id: str, *, started_s: float, duration_s: float,

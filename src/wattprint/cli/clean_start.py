@@ -111,8 +111,8 @@ def recall(tags: dict[str, str]) -> str | None:
         return f"start when clean: started at once ({tags.get(f'{TAG}.reason', '')})"
     mean = tags.get(f"{TAG}.mean_g_per_kwh")
     versus = tags.get(f"{TAG}.now_g_per_kwh")
-    text = (f"start when clean: started {tags.get(f'{TAG}.start', '?')} for a forecast mean of "
-            f"{float(mean):.0f} g/kWh" if mean else "start when clean: started")
+    text = (f"start when clean: started {_local(tags.get(f'{TAG}.start'))} for a forecast mean "
+            f"of {float(mean):.0f} g/kWh" if mean else "start when clean: started")
     if versus and tags[TAG] == "waited":
         text += f" ({float(versus):.0f} g/kWh had it started at once"
         pct = tags.get(f"{TAG}.saving_pct")
@@ -190,8 +190,9 @@ def _window_tags(window: StartWindow, provider: str) -> dict[str, str]:
 def _decision(window: StartWindow) -> str:
     from ..advice.windows import local_text
 
-    if window.start_now:
-        return f"{window.reason}; starting now"
+    if window.start_now:  # most reasons already end by saying so
+        return window.reason if "starting now" in window.reason else f"{window.reason}; " \
+            "starting now"
     saving = (f", {window.saving_pct:.0f}% below starting now ({window.now_g_per_kwh:.0f})"
               if window.saving_pct is not None and window.now_g_per_kwh is not None else "")
     return (f"waiting {_span(window.wait_s)} to start at {local_text(window.start)} (to "
@@ -201,6 +202,7 @@ def _decision(window: StartWindow) -> str:
 
 def _count_down(window: StartWindow, *, quiet: bool) -> None:
     from ..advice.windows import local_text
+    from ..report import format_duration
 
     start_s = window.start.timestamp()
     tty = _stderr_is_tty() and not quiet
@@ -211,7 +213,7 @@ def _count_down(window: StartWindow, *, quiet: bool) -> None:
         left = start_s - CLOCK()
         if left <= 0:
             break
-        text = f"starting in {_span(left)} at {at}{saving}; Ctrl-C to cancel"
+        text = f"starting in {format_duration(math.ceil(left))} at {at}{saving}; Ctrl-C to cancel"
         if tty:
             _draw(f"\r\x1b[2K[wattprint] {text}")
         elif not quiet:
@@ -245,6 +247,14 @@ def _span(seconds: float) -> str:
     minutes = int(math.ceil(max(0.0, seconds) / 60))
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m"
+
+
+def _local(iso: str | None) -> str:
+    from ..advice.windows import local_text
+
+    if not iso:
+        return "?"
+    return local_text(datetime.fromisoformat(iso.replace("Z", "+00:00")))
 
 
 def _iso(when: datetime) -> str:
