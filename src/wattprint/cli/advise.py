@@ -159,18 +159,18 @@ def _print_where(where: dict[str, Any], top: int | None) -> None:
         print("no regions match")
     else:
         print(f"{'rank':>4} {'cloud':<8} {'region':<22} {'g/kWh':>6} {'PUE':>5} {'CO2e':>10} "
-              f"{'saving':>11} {'%':>5} {'CFE':>4} {'year':<4} {'source':<28} name")
+              f"{'saving':>11} {'%':>5} {'CFE':>4} {'year':<4} {'source':<31} name")
     shown = rows if top is None else rows[:top]
     for rank, r in enumerate(shown, 1):
         saving = _signed_mass(r["saving_g"]) if r["saving_g"] is not None else "-"
         pct = f"{r['saving_pct']:.0f}" if r["saving_pct"] is not None else "-"
         cfe = f"{100 * r['cfe_share']:.0f}%" if r["cfe_share"] is not None else "-"
         pue = f"{r['pue']['pue']:g}" + ("*" if r["pue"]["level"] in ("run", "default") else "")
-        source = r["source"].split(",")[0].split(" via ")[0][:28]
+        source = r["source"].split(",")[0].split(" via ")[0][:31]
         marks = " (stale)" if r["stale"] else ""
         print(f"{rank:>4} {r['cloud']:<8} {r['region']:<22} {r['comparable_g_per_kwh']:>6.0f} "
               f"{pue:>5} {format_mass(r['emissions_g']):>10} {saving:>11} {pct:>5} {cfe:>4} "
-              f"{r['year']:<4} {source:<28} {r['name']}{marks}")
+              f"{r['year']:<4} {source:<31} {r['name']}{marks}")
     if len(shown) < len(rows):
         print(f"... {len(rows) - len(shown)} more (without --top, or --json)")
     print("CFE: Google's carbon-free energy share for its region (GCP only). PUE: the region's "
