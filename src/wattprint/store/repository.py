@@ -26,6 +26,7 @@ from typing import Any, Callable, Iterator, Protocol, Sequence, runtime_checkabl
 from .._struct import asdict, dataclass, field
 from ..errors import StoreError
 from ..records import Record, RunAccumulator, RunInfo, RunSummary, SpanRecord
+from .buckets import BOUNDS_SQL, bucket_rows, bucket_sql
 from .liveness import Liveness, effective_status, pid_alive
 from .source import Source
 from .writer import SPAN_COLUMNS
@@ -376,6 +377,42 @@ class SqliteRepository:
                 found.setdefault(row[0], tuple(row))
         return [found[seq] for seq in sorted(found)] if len(self.sources) > 1 \
             else list(found.values())
+
+    def _record_sources(self, run_id: str) -> list[Source]:
+        return [s for s in self.sources
+                if s.query("SELECT 1 FROM records WHERE run_id=? LIMIT 1", (run_id,))]
+
+    def record_bounds(self, run_id: str) -> tuple[int, float | None, float | None]:
+        """(records, earliest start, latest end) of ``run_id``'s records: what picks a chart's
+        bucket width (:mod:`.buckets`)."""
+        holding = self._record_sources(run_id)
+        if len(holding) > 1:  # a run in two files: count each seq once
+            rows = self.record_figures(run_id)
+            if not rows:
+                return 0, None, None
+            return (len(rows), min(r[1] for r in rows), max(r[1] + r[2] for r in rows))
+        if not holding:
+            return 0, None, None
+        with holding[0].lock:
+            count, first, last = holding[0].db.execute(BOUNDS_SQL, {"run_id": run_id}).fetchone()
+        return int(count), first, last
+
+    def record_buckets(self, run_id: str, *, origin_s: float,
+                       width_s: float) -> list[tuple[Any, ...]]:
+        """``run_id``'s records summed per bucket of ``width_s`` from ``origin_s`` (at most
+        the earliest start): :data:`.buckets.BUCKET_COLUMNS` rows in time order, summed by
+        SQLite (in Python for a run whose records lie in several files)."""
+        holding = self._record_sources(run_id)
+        if len(holding) > 1:
+            return bucket_rows(self.record_figures(run_id), origin_s, width_s)
+        if not holding:
+            return []
+        source = holding[0]
+        with source.lock:  # tuples, not sqlite3.Row
+            cursor = source.db.execute(bucket_sql("sqlite"), {
+                "run_id": run_id, "origin_s": origin_s, "width_s": width_s})
+            cursor.row_factory = None
+            return [tuple(row) for row in cursor.fetchall()]
 
     def spans(self, run_id: str) -> list[SpanRecord]:
         found: dict[str, SpanRecord] = {}

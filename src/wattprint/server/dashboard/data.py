@@ -115,15 +115,25 @@ class Point:
     emissions_g: float
     intensity_g_per_kwh: float  # energy-weighted over a merged span
     gaps: tuple[str, ...] = ()
+    records: int = 1  # how many records the point sums
+    # the lowest and highest power among those records (a band around the mean); None when
+    # the point was not summed in the database (one record, or merged in Python)
+    min_power_w: float | None = None
+    max_power_w: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Series:
-    """A run's points for charts: at most about the asked number."""
+    """A run's points for charts: at most the asked number (:mod:`.buckets` is the rule)."""
 
     points: list[Point]
     total: int  # records the run holds
-    holes: list[tuple[float, float]]  # (from_s, to_s) with no record, found on every record
+    holes: list[tuple[float, float]]  # (from_s, to_s) with no record
+    # seconds each point spans when the records were summed per time bucket; None: one
+    # record a point
+    bucket_s: float | None = None
+    # (from_s, to_s, missing_s): time without records inside one bucket, too short to place
+    hidden_holes: list[tuple[float, float, float]] = field(default_factory=list)
 
 
 @runtime_checkable

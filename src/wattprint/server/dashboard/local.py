@@ -16,14 +16,15 @@ import time
 from typing import Any, Callable
 
 from ...errors import StoreError
+from ...store.buckets import bucket_rows
 from ...store.repository import Aggregate, Repository, RunFilter, RunRow
+from .buckets import downsample, run_series
 from .data import (
     BREAKDOWNS,
     SORT_KEYS,
     DataError,
     Overview,
     Period,
-    Point,
     RunDetail,
     RunsPage,
     RunsQuery,
@@ -137,16 +138,28 @@ class LocalStoreData:
                          spans=repo.spans(run_id), rescores=repo.rescores(run_id))
 
     def series(self, run_id: str, *, max_points: int) -> Series:
-        # The merged store reader hands out each record's figures without decoding its devices
-        # (~10x faster for 10^5 records); any other Repository, whole records.
+        """The chart's points by :func:`.buckets.run_series`: a long run summed per time bucket
+        by SQLite (:meth:`~wattprint.store.repository.SqliteRepository.record_buckets`)."""
+        repo: Any = self.repository
         try:
-            figures = getattr(self.repository, "record_figures", None)
-            rows: list[tuple[Any, ...]] = figures(run_id) if figures is not None else \
-                [figures_of(r) for r in self.repository.records(run_id, limit=None)]
+            if hasattr(repo, "record_buckets"):
+                total, first_s, last_s = repo.record_bounds(run_id)
+                if total == 0:
+                    repo.info(run_id)  # an unknown run is an error, not an empty chart
+                return run_series(
+                    total=total, first_start_s=first_s, last_end_s=last_s,
+                    max_points=max_points, raw=lambda: repo.record_figures(run_id),
+                    buckets=lambda origin_s, width_s: repo.record_buckets(
+                        run_id, origin_s=origin_s, width_s=width_s))
+            # any other Repository: whole records, the same sums in Python
+            rows = [figures_of(r) for r in repo.records(run_id, limit=None)]
         except StoreError as exc:
             raise DataError(str(exc)) from None
-        points, holes = downsample(rows, max_points)
-        return Series(points=points, total=len(rows), holes=holes)
+        return run_series(
+            total=len(rows), first_start_s=min((r[1] for r in rows), default=None),
+            last_end_s=max((r[1] + r[2] for r in rows), default=None), max_points=max_points,
+            raw=lambda: rows,
+            buckets=lambda origin_s, width_s: bucket_rows(rows, origin_s, width_s))
 
     def records_since(self, run_id: str, since_seq: int | None, *, limit: int) -> list[Record]:
         try:
@@ -164,60 +177,6 @@ class LocalStoreData:
             return waste_report(self.repository.info(run_id), records)
         except StoreError as exc:
             raise DataError(str(exc)) from None
-
-
-def downsample(rows: list[tuple[Any, ...]],
-               max_points: int) -> tuple[list[Point], list[tuple[float, float]]]:
-    """Records' :data:`~wattprint.store.repository.FIGURE_COLUMNS` rows as at most about
-    ``max_points`` points, and the holes between records.
-
-    Consecutive records are merged, energies and grams summed, so a point's mean power stays
-    energy / duration; a bucket never merges across a hole in time (the hole must stay visible
-    on the chart), so a run with many holes keeps a few more points than asked. One pass over
-    plain tuples: this runs over every record of a long run.
-    """
-    size = max(1, math.ceil(len(rows) / max_points))
-    points: list[Point] = []
-    holes: list[tuple[float, float]] = []
-    bucket: list[tuple[Any, ...]] = []
-    prev_end_s, prev_duration_s = math.inf, 0.0  # no hole before the first record
-    for row in rows:
-        start_s, duration_s = row[1], row[2]
-        # a record late by more than half an interval: a hole in the measurement
-        hole = start_s - prev_end_s > 0.5 * max(prev_duration_s, 1e-9)
-        if hole:
-            holes.append((prev_end_s, start_s))
-        if bucket and (len(bucket) >= size or hole):
-            points.append(_merge(bucket))
-            bucket = []
-        bucket.append(row)
-        prev_end_s, prev_duration_s = start_s + duration_s, duration_s
-    if bucket:
-        points.append(_merge(bucket))
-    return points, holes
-
-
-def _merge(bucket: list[tuple[Any, ...]]) -> Point:
-    first, last = bucket[0], bucket[-1]
-    cpu_j = gpu_j = ram_j = other_j = energy_j = grams = weighted = 0.0
-    gaps: dict[str, None] = {}
-    for _, _, _, cpu, gpu, ram, other, energy, _, g, g_per_kwh, gap_json in bucket:
-        cpu_j += cpu
-        gpu_j += gpu
-        ram_j += ram
-        other_j += other
-        energy_j += energy
-        grams += g
-        weighted += g_per_kwh * energy
-        if gap_json not in (None, "", "[]"):
-            gaps.update(dict.fromkeys(str(note) for note in json.loads(gap_json)))
-    return Point(
-        seq=last[0], start_s=first[1], duration_s=last[1] + last[2] - first[1],
-        cpu_energy_j=cpu_j, gpu_energy_j=gpu_j, ram_energy_j=ram_j, other_energy_j=other_j,
-        energy_j=energy_j, emissions_g=grams,
-        # energy-weighted: a chart of intensity shows what the energy was priced at
-        intensity_g_per_kwh=weighted / energy_j if energy_j > 0 else last[10],
-        gaps=tuple(gaps))
 
 
 def figures_of(record: Record) -> tuple[Any, ...]:

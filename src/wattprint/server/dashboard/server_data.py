@@ -2,10 +2,13 @@
 
 Every figure comes from the query API's own functions (:mod:`..query`: totals from the
 rollups, the runs list, one run, its records and spans), so a page shows exactly what
-``/api/v1/totals``, ``/runs`` and ``/runs/{id}`` answer for the same organisation; no SQL
-here. The overview's totals are asked with ``dedup=true``: the page shows both the plain sum
-of the runs and the de-duplicated figure (machine-scope energy counted once where runs on one
-host overlap), and how much the rule removed.
+``/api/v1/totals``, ``/runs`` and ``/runs/{id}`` answer for the same organisation. The one
+exception is a long run's chart: its records summed per time bucket by the database
+(:mod:`wattprint.store.buckets`' query, :mod:`.buckets`' rule), never read one by one.
+
+The overview's totals are asked with ``dedup=true``: the page shows both the plain sum of the
+runs and the de-duplicated figure (machine-scope energy counted once where runs on one host
+overlap), and how much the rule removed.
 
 Periods: the local store bounds a period by the runs' start; the query API's totals bound the
 records' time (each record counted by its part inside). The server's pages follow the API, so
@@ -18,9 +21,10 @@ import json
 import time
 from typing import Any, Callable
 
+from .buckets import run_series
 from .data import BREAKDOWNS, DataError, Overview, Period, RunDetail, RunsPage, RunsQuery, Series
 from .data import Totals as PeriodTotals
-from .local import _decode_offset, _encode_offset, _sort_key, downsample
+from .local import _decode_offset, _encode_offset, _sort_key
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -193,13 +197,34 @@ class ServerData:
                 for row in self._record_rows(run_id, first, limit)]
 
     def series(self, run_id: str, *, max_points: int) -> Series:
-        from ...store.repository import FIGURE_COLUMNS
+        """The chart's points by :func:`.buckets.run_series`: the records' count and time
+        from the run's rollup, a long run summed per time bucket by the database."""
+        from sqlalchemy import text
 
-        rows = [tuple(json.dumps(row[name]) if name == "gaps" else row[name]
-                      for name in FIGURE_COLUMNS)
-                for row in self._record_rows(run_id, -(2**31), None)]
-        points, holes = downsample(rows, max_points)
-        return Series(points=points, total=len(rows), holes=holes)
+        from ...store.buckets import bucket_sql
+        from ...store.repository import FIGURE_COLUMNS
+        from ..models import RollupRun
+        from ..query import _owned
+
+        with self.engine.connect() as connection:
+            if not _owned(connection, self.organisation_id, run_id):
+                raise DataError(f"no run {run_id!r} in this organisation: pick one from the "
+                                "runs table")
+            total, first_s, last_s = connection.execute(
+                select_bounds(RollupRun, run_id)).one()
+            sql = text(bucket_sql(connection.dialect.name))
+
+            def buckets(origin_s: float, width_s: float) -> list[tuple[Any, ...]]:
+                return [tuple(row) for row in connection.execute(sql, {
+                    "run_id": run_id, "origin_s": origin_s, "width_s": width_s})]
+
+            def raw() -> list[tuple[Any, ...]]:
+                return [tuple(json.dumps(row[name]) if name == "gaps" else row[name]
+                              for name in FIGURE_COLUMNS)
+                        for row in self._record_rows(run_id, -(2**31), None)]
+
+            return run_series(total=int(total or 0), first_start_s=first_s, last_end_s=last_s,
+                              max_points=max_points, raw=raw, buckets=buckets)
 
     def records_since(self, run_id: str, since_seq: int | None, *, limit: int) -> list[Record]:
         return self._records(run_id, since_seq=since_seq, limit=limit)
@@ -216,6 +241,15 @@ class ServerData:
             return None
         info: Any = from_wire(view["info"])
         return waste_report(info, records)
+
+
+def select_bounds(rollup: Any, run_id: str) -> Any:
+    """(records, earliest start, latest end) of a run from its rollup rows (one per kind of
+    intensity): the bucket width's inputs without reading the records."""
+    from sqlalchemy import func, select
+
+    return select(func.sum(rollup.records), func.min(rollup.first_start_s),
+                  func.max(rollup.last_end_s)).where(rollup.run_id == run_id)
 
 
 def _run_query(where: Period | RunsQuery) -> Any:

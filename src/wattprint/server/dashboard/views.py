@@ -30,7 +30,9 @@ PERIODS: dict[str, tuple[str, float | None]] = {
     "365d": ("Last 365 days", 365 * 86400.0), "all": ("All time", None),
 }
 STATUSES = ("running", "finished", "failed", "interrupted")
-MAX_CHART_POINTS = 10_000  # a screen is ~2,000 px wide; 10,000 points keep zooming useful
+# a chart is ~1,000-2,000 px wide; a longer run is summed per time bucket in the database
+# (buckets.py), with each bucket's lowest and highest power as a band around its mean
+MAX_CHART_POINTS = 2_000
 MAX_TABLE_ROWS = 500  # the chart's table alternative: the first rows, the rest in the JSON
 MAX_EXPORT_ROWS = 100_000
 LIVE_BATCH = 1000
@@ -119,9 +121,18 @@ _CHART_FIELDS = ("seq", "start_s", "duration_s", "cpu_energy_j", "gpu_energy_j",
                  "other_energy_j", "energy_j", "emissions_g", "intensity_g_per_kwh")
 
 
-def chart_columns(points: list[Point]) -> dict[str, list[Any]]:
-    """The points' figures column by column (SI units): what run.js draws from."""
-    return {name: [getattr(p, name) for p in points] for name in _CHART_FIELDS}
+def chart_columns(points: list[Point],
+                  holes: list[tuple[float, float]] | None = None) -> dict[str, list[Any]]:
+    """The points' figures column by column (SI units): what run.js draws from. ``gap``: the
+    point follows a hole (the line breaks before it); ``min_power_w``/``max_power_w``: the band
+    of a point summed per time bucket (null otherwise)."""
+    columns = {name: [getattr(p, name) for p in points] for name in _CHART_FIELDS}
+    hole_ends = {to_s for _, to_s in holes or ()}
+    columns["gap"] = [p.start_s in hole_ends for p in points]
+    if any(p.min_power_w is not None for p in points):
+        columns["min_power_w"] = [p.min_power_w for p in points]
+        columns["max_power_w"] = [p.max_power_w for p in points]
+    return columns
 
 
 def record_row(record: Record | Point) -> dict[str, Any]:
@@ -183,7 +194,8 @@ def run_context(data: DashboardData, run_id: str, *, base: str = "") -> dict[str
     last_seq = series.points[-1].seq if series.points else None
     energy = detail.summary.energy_j or {}
     used = [c for c in COMPONENTS if energy.get(c)] or ["cpu"]
-    chart = {"columns": chart_columns(series.points), "last_seq": last_seq, "status": detail.row.status,
+    chart = {"columns": chart_columns(series.points, series.holes), "last_seq": last_seq,
+             "status": detail.row.status,
              "components": used, "interval_s": detail.info.interval_s,
              "live_url": f"{base}/runs/{run_id}/records.json",
              "downsampled": len(series.points) < series.total}
@@ -191,9 +203,28 @@ def run_context(data: DashboardData, run_id: str, *, base: str = "") -> dict[str
             # "<" escaped: a run id or gap note holding "</script>" stays inside the data block
             "chart_json": json.dumps(chart).replace("<", "\\u003c"), "table_rows": table,
             "components": used, "holes": measurement_holes(series), "series": series,
+            "shown_as": shown_as(series),
             "spans": _span_tree(detail.spans), "intensity": _badges(detail),
             "location": dict(detail.info.location or {}), "host": dict(detail.info.host or {}),
             "live": detail.row.status == "running"}
+
+
+def shown_as(series: Series) -> str | None:
+    """What the charts draw when it is not one point a record: "N records shown as M points of
+    k each" (None when every record is a point)."""
+    if series.bucket_s is None:
+        return None
+    return (f"{series.total:,} records shown as {len(series.points):,} points of "
+            f"{_width(series.bucket_s)} each (mean power over each point's time, its "
+            "records' lowest and highest power as a band; energy summed exactly)")
+
+
+def _width(seconds: float) -> str:
+    """A bucket width (a round number of one unit, see buckets.NICE_WIDTHS_S) in that unit."""
+    for unit_s, unit in ((86400.0, "d"), (3600.0, "h"), (60.0, "min")):
+        if seconds >= unit_s and seconds % unit_s == 0:
+            return f"{seconds / unit_s:g} {unit}"
+    return f"{seconds:g} s"
 
 
 def measurement_holes(series: Series) -> list[dict[str, Any]]:
@@ -202,6 +233,10 @@ def measurement_holes(series: Series) -> list[dict[str, Any]]:
         {"from_s": from_s, "to_s": to_s,
          "what": "no record (tracker paused or stopped, or the machine slept)"}
         for from_s, to_s in series.holes]
+    out += [{"from_s": from_s, "to_s": to_s,
+             "what": f"{fmt.duration(missing_s)} without records somewhere in this span "
+                     "(too short to place at the chart's scale)"}
+            for from_s, to_s, missing_s in series.hidden_holes]
     for record in series.points:
         for note in record.gaps:
             out.append({"from_s": record.start_s, "to_s": record.start_s + record.duration_s,

@@ -12,23 +12,30 @@
   var fg = css.getPropertyValue("--fg").trim(), grid = css.getPropertyValue("--grid").trim();
 
   // Series columns: x (end of each record, Unix s), watts per component, total, Wh, g/kWh.
-  var cols = { x: [], total: [], cum: [], intensity: [] };
+  // A long run arrives summed per time bucket: each point's records' lowest and highest power
+  // (min/max) draw a band around the mean; "gap" marks a point that follows a hole.
+  var banded = "min_power_w" in data.columns;
+  var cols = { x: [], total: [], cum: [], intensity: [], min: [], max: [] };
   comps.forEach(function (c) { cols[c] = []; });
   var cumJ = 0, lastEnd = null;
 
   function hole() {  // a null breaks the line: the gap shows on the time axis
     cols.x.push(lastEnd + 1e-3);
     cols.total.push(null); cols.cum.push(null); cols.intensity.push(null);
+    cols.min.push(null); cols.max.push(null);
     comps.forEach(function (c) { cols[c].push(null); });
   }
   function add(r) {
     var end = r.start_s + r.duration_s;
-    if (lastEnd !== null && r.start_s - lastEnd > 0.5 * Math.max(r.duration_s, 1e-9)) { hole(); }
+    if (lastEnd !== null && (r.gap ||
+        r.start_s - lastEnd > 0.5 * Math.max(r.duration_s, 1e-9))) { hole(); }
     var s = r.duration_s > 0 ? r.duration_s : null;
     cumJ += r.energy_j;
     cols.x.push(end);
     comps.forEach(function (c) { cols[c].push(s ? r[c + "_energy_j"] / s : null); });
     cols.total.push(s ? r.energy_j / s : null);
+    cols.min.push(r.min_power_w == null ? null : r.min_power_w);
+    cols.max.push(r.max_power_w == null ? null : r.max_power_w);
     cols.cum.push(cumJ / 3600);
     cols.intensity.push(r.intensity_g_per_kwh);
     lastEnd = end;
@@ -52,12 +59,12 @@
   // The axis in UTC, as every time the dashboard writes (a team spans time zones).
   function utc(ts) { return uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"); }
   function width(el) { return Math.max(280, el.clientWidth); }
-  function make(id, label, series, values, height) {
+  function make(id, label, series, values, height, bands) {
     var el = document.getElementById(id);
     var opts = { width: width(el), height: height, axes: axes(label), tzDate: utc,
                  series: [{ label: "End (UTC)", value: function (u, v) {
                    return v == null ? "–" : full(utc(v)); } }].concat(series),
-                 legend: { live: true },
+                 legend: { live: true }, bands: bands || [],
                  cursor: { drag: { x: true, y: false } } };
     var plot = new uPlot(opts, [cols.x].concat(values()), el);
     plot._values = values;
@@ -67,10 +74,17 @@
     return { label: c.toUpperCase() + " W", stroke: colour(c), width: 2 };
   });
   lines.push({ label: "Total W", stroke: colour("total"), width: 2, dash: [6, 4] });
+  var bands = [];
+  if (banded) {  // series indexes: 0 x, then components, total, lowest, highest
+    lines.push({ label: "Lowest W", stroke: colour("total") + "66", width: 1 });
+    lines.push({ label: "Highest W", stroke: colour("total") + "66", width: 1 });
+    bands.push({ series: [comps.length + 3, comps.length + 2], fill: colour("total") + "22" });
+  }
   var plots = [
     make("chart-power", "W", lines, function () {
-      return comps.map(function (c) { return cols[c]; }).concat([cols.total]);
-    }, 260),
+      return comps.map(function (c) { return cols[c]; }).concat(
+        [cols.total], banded ? [cols.min, cols.max] : []);
+    }, 260, bands),
     make("chart-energy", "Wh", [{ label: "Energy Wh", stroke: colour("energy"), width: 2,
                                   fill: colour("energy") + "33" }],
          function () { return [cols.cum]; }, 200),
