@@ -6,9 +6,12 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test pg-stop bench data lint clean
 
-$(STAMP): pyproject.toml
+# torch's CPU build first (tools/ml_test_deps.sh), so the test group's ML frameworks find it
+# installed instead of pulling PyPI's CUDA build.
+$(STAMP): pyproject.toml tools/ml_test_deps.sh
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=25.1"
+	tools/ml_test_deps.sh $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e . --group test
 	touch $(STAMP)
 

@@ -1,0 +1,135 @@
+"""A real Lightning Trainer.fit() of a tiny token classifier on CPU, with the callback.
+
+The fake clock moves 1 s per training batch and 0.5 s per validation batch under a fake 100 W
+CPU; what reaches the CSV logger must equal the tracker's summary.
+"""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+
+torch = pytest.importorskip("torch")
+L = pytest.importorskip("lightning.pytorch")
+
+from lightning.pytorch.loggers import CSVLogger  # noqa: E402
+
+import wattprint  # noqa: E402
+from wattprint.integrations.lightning import WattprintCallback  # noqa: E402
+
+SAMPLES, BATCH, EPOCHS, SEQ, VAL = 8, 2, 2, 6, 4
+
+
+class TokenClassifier(L.LightningModule):
+    def __init__(self):
+        super().__init__()
+        self.embed = torch.nn.Embedding(40, 8)
+        self.head = torch.nn.Linear(8, 2)
+
+    def forward(self, batch):
+        mask = batch["attention_mask"].unsqueeze(-1).float()
+        pooled = (self.embed(batch["input_ids"]) * mask).sum(1) / mask.sum(1)
+        return self.head(pooled)
+
+    def training_step(self, batch, batch_idx):
+        return torch.nn.functional.cross_entropy(self(batch), batch["labels"])
+
+    def validation_step(self, batch, batch_idx):
+        self.log("val_loss", torch.nn.functional.cross_entropy(self(batch), batch["labels"]),
+                 batch_size=len(batch["labels"]))
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+
+def token_rows(n):
+    rows = []
+    for i in range(n):
+        real = SEQ - i % 3
+        mask = torch.tensor([1] * real + [0] * (SEQ - real))
+        rows.append({"input_ids": torch.randint(1, 40, (SEQ,)) * mask, "attention_mask": mask,
+                     "labels": torch.tensor(i % 2)})
+    return rows
+
+
+class Ticker(L.Callback):
+    def __init__(self, clock):
+        self.clock = clock
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        self.clock.advance(1.0)
+
+    def on_validation_batch_end(self, trainer, pl_module, outputs, batch, batch_idx,
+                                dataloader_idx=0):
+        self.clock.advance(0.5)
+
+
+def make_trainer(tmp_path, callbacks, **options):
+    return L.Trainer(max_epochs=EPOCHS, accelerator="cpu", devices=1, callbacks=callbacks,
+                     logger=CSVLogger(str(tmp_path), name="logs"), log_every_n_steps=1,
+                     enable_checkpointing=False, enable_progress_bar=False,
+                     enable_model_summary=False, num_sanity_val_steps=0, **options)
+
+
+def loaders():
+    torch.manual_seed(0)
+    train = torch.utils.data.DataLoader(token_rows(SAMPLES), batch_size=BATCH)
+    val = torch.utils.data.DataLoader(token_rows(VAL), batch_size=BATCH)
+    return train, val
+
+
+def test_fit_logs_equal_the_tracker_summary(tmp_path, tracked):
+    tracker = wattprint.Tracker(**tracked.settings)
+    expected = []
+    tracker.expect = lambda total, unit: expected.append((total, unit))  # noted, not predicted
+    callback = WattprintCallback(tracker=tracker)
+    trainer = make_trainer(tmp_path, [callback, Ticker(tracked.clock)])
+    trainer.fit(TokenClassifier(), *loaders())
+
+    summary = callback.summary
+    batches = SAMPLES // BATCH
+    assert expected == [(batches * EPOCHS, "steps")]  # estimated_stepping_batches
+    epoch_s = batches * 1.0 + VAL // BATCH * 0.5
+    assert summary.status == "finished"
+    assert summary.energy_j["total"] == pytest.approx(tracked.cpu_w * epoch_s * EPOCHS)
+    assert summary.emissions_g == pytest.approx(summary.energy_j["total"] * tracked.g_per_j)
+    tokens_per_epoch = sum(SEQ - i % 3 for i in range(SAMPLES))
+    work = {w["unit"]: w["count"] for w in summary.work}
+    assert work == {"steps": batches * EPOCHS, "samples": SAMPLES * EPOCHS,
+                    "tokens": tokens_per_epoch * EPOCHS}
+    spans = {s["span_id"]: s for s in summary.spans}
+    assert sorted(spans) == ["train", "train/epoch-1", "train/epoch-1/eval", "train/epoch-2",
+                             "train/epoch-2/eval"]
+    assert spans["train/epoch-2"]["energy_j"] == pytest.approx(tracked.cpu_w * epoch_s)
+    assert spans["train/epoch-2/eval"]["energy_j"] == pytest.approx(tracked.cpu_w * 1.0)
+    assert {w["unit"]: w["count"] for w in spans["train/epoch-1"]["work"]} == {
+        "steps": batches, "samples": SAMPLES, "tokens": tokens_per_epoch}
+
+    with open(trainer.logger.log_dir + "/metrics.csv") as f:
+        rows = [r for r in csv.DictReader(f) if r.get("wattprint/energy_j")]
+    energies = [float(r["wattprint/energy_j"]) for r in rows]
+    # each epoch's end, then the final figures after the tracker stopped
+    assert energies == pytest.approx([tracked.cpu_w * epoch_s, tracked.cpu_w * epoch_s * 2,
+                                      summary.energy_j["total"]])
+    final = rows[-1]
+    assert float(final["wattprint/emissions_g"]) == pytest.approx(summary.emissions_g)
+    assert float(final["wattprint/intensity_g_per_kwh"]) == pytest.approx(
+        summary.intensity["g_per_kwh"])
+    assert trainer.callback_metrics["wattprint/energy_j"].item() == pytest.approx(
+        tracked.cpu_w * epoch_s * 2)
+
+
+def test_an_exception_in_training_ends_the_run_failed(tmp_path, tracked):
+    class Boom(L.Callback):
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            if batch_idx == 1:
+                raise RuntimeError("out of memory")
+
+    callback = WattprintCallback(**tracked.settings)
+    trainer = make_trainer(tmp_path, [callback, Ticker(tracked.clock), Boom()])
+    with pytest.raises(RuntimeError):
+        trainer.fit(TokenClassifier(), *loaders())
+    assert callback.summary.status == "failed"
+    assert callback.summary.energy_j["total"] == pytest.approx(tracked.cpu_w * 2.0)
+    assert not callback.run.active
