@@ -88,6 +88,42 @@ def test_the_power_series_is_each_intervals_mean_power(tmp_path: Path) -> None:
     assert [p["t_s"] for p in series] == [i * reportkit.STEP_S for i in range(6)]
 
 
+def test_a_long_run_is_charted_from_bucket_means_that_keep_its_energy() -> None:
+    from wattprint.advice.report import MAX_SERIES_POINTS, _series
+
+    rows = [(1000.0 + 5 * i, 5.0, 50.0 + i % 7, 1000.0 * (i % 3), 20.0, 0.0)
+            for i in range(10_000)]
+    series = _series(rows)
+    assert len(series) <= MAX_SERIES_POINTS and series[0]["t_s"] == 0.0
+    for comp, k in (("cpu", 2), ("gpu", 3), ("ram", 4)):
+        assert sum(p[f"{comp}_w"] * p["duration_s"] for p in series) == pytest.approx(
+            sum(r[k] for r in rows))
+    assert sum(p["duration_s"] for p in series) == 50_000.0
+
+
+class _ProtocolOnly:
+    """The read API's methods only (a server's repository has no record_figures)."""
+
+    def __init__(self, repo: Any) -> None:
+        self._repo = repo
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "record_figures":
+            raise AttributeError(name)
+        return getattr(self._repo, name)
+
+
+def test_any_read_api_gives_the_same_report(tmp_path: Path) -> None:
+    fast = _report(tmp_path)
+    repo = open_repository(tmp_path / "wattprint.db")
+    try:
+        slow = build_report(_ProtocolOnly(repo), reportkit.RUN_ID,
+                            store="/home/ada/.wattprint/wattprint.db", version="0.1.0")
+    finally:
+        repo.close()
+    assert slow == fast
+
+
 def test_uncertainty_combines_the_bundled_bands_in_quadrature(tmp_path: Path) -> None:
     report = _report(tmp_path)
     table = bands()
