@@ -89,7 +89,9 @@ def columns(points: Sequence[IntensityPoint], width: int) -> list[tuple[datetime
     from ..intensity.providers import average_over
 
     first, last = points[0].start, max(p.end for p in points)
-    count = max(1, min(width, len(points)))
+    shortest = min(p.end - p.start for p in points)
+    periods = round((last - first) / shortest)  # gaps count: they show as blanks
+    count = max(1, min(width, periods))
     step = (last - first) / count
     slices = []
     for i in range(count):
