@@ -12,7 +12,7 @@ Never assumed: a shift where the history misses any part of the run (a gap, the 
 before the provider's records) is not priced; how many shifts were priced is said. Ties go to the
 actual start, then to the nearest shift, so a flat history says "it ran at a good time".
 
-Long runs are priced on at most :data:`MAX_GROUPS` groups of consecutive records (each group's
+Long runs are priced on at most :data:`MAX_GROUPS` (300) groups of consecutive records (each group's
 energy spread over its span), so a week of 5-second records stays fast; with hourly history the
 difference from record-level pricing is below the history's own resolution.
 """
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = ["MAX_GROUPS", "PastStart", "best_past_start"]
 
-MAX_GROUPS = 500
+MAX_GROUPS = 300
 _J_PER_KWH = 3.6e6
 _EPS_S = 1e-6
 
@@ -158,12 +158,16 @@ def _groups(records: Sequence[Record]) -> list[tuple[float, float, float]]:
 
 def _grams(groups: Sequence[tuple[float, float, float]], series: StepSeries,
            shift_s: float) -> float | None:
+    # Consecutive groups share a boundary: each boundary's prefix integral is looked up once.
+    upto: dict[float, tuple[float, float]] = {}
     total = 0.0
     for start, end, energy_j in groups:
-        mean, covered = series.mean(start + shift_s, end + shift_s)
-        if mean is None or covered < (end - start) - _EPS_S:
-            return None
-        total += energy_j / _J_PER_KWH * mean
+        a = upto.get(start) or upto.setdefault(start, series.upto(start + shift_s))
+        b = upto.setdefault(end, series.upto(end + shift_s))
+        covered = b[1] - a[1]
+        if covered < (end - start) - _EPS_S or covered <= 0:
+            return None  # a part of the run the history does not cover: not priced
+        total += energy_j / _J_PER_KWH * ((b[0] - a[0]) / covered)
     return total
 
 

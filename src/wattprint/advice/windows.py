@@ -244,7 +244,8 @@ class StepSeries:
             self._area.append(self._area[-1] + v * (e - s))
             self._cover.append(self._cover[-1] + (e - s))
 
-    def _upto(self, t: float) -> tuple[float, float]:
+    def upto(self, t: float) -> tuple[float, float]:
+        """(integral of intensity x seconds, covered seconds) before ``t``."""
         i = bisect.bisect_right(self.starts, t) - 1
         if i < 0:
             return 0.0, 0.0
@@ -253,8 +254,8 @@ class StepSeries:
 
     def mean(self, start_s: float, end_s: float) -> tuple[float | None, float]:
         """The mean over the covered part of [start_s, end_s) and the seconds covered."""
-        area_a, cover_a = self._upto(start_s)
-        area_b, cover_b = self._upto(end_s)
+        area_a, cover_a = self.upto(start_s)
+        area_b, cover_b = self.upto(end_s)
         covered = cover_b - cover_a
         if covered <= _EPS_S:
             return None, 0.0
