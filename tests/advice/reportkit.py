@@ -15,7 +15,6 @@ from wattprint.store import Store
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 RUN_ID = "3f9c2a1b7d5e4c6a8b0f1e2d3c4b5a69"
 GPU_NAME = "NVIDIA A100-SXM4-40GB"
-CPU_NAME = "AMD EPYC 7763 64-Core Processor"
 # The FR row of the bundled zones.csv as a run records it (lifecycle, Ember 2025).
 FR_G_PER_KWH = 41.44
 FR_SOURCE = "Ember (2026) via Our World in Data, carbon intensity of electricity"
@@ -40,7 +39,9 @@ def info(*, project: str = "bert-finetune", experiment: str = "lr_3e-5",
         interval_s=STEP_S, pue=PUE,
         location={"country": "FR", "subdivision": None, "resolved_by": "config",
                   "detail": "country from the `country` setting"},
-        host={"hostname": "gpu-node-7", "cpu": CPU_NAME, "os": "Linux", "python": "3.11.7"},
+        # as the tracker writes it: the CPU device's description (RAPL records no model name)
+        host={"hostname": "gpu-node-7", "cpu": "RAPL package-0", "os": "Linux",
+              "python": "3.11.7"},
         devices=(
             {"device": "rapl:package-0", "component": "cpu", "method": "measured",
              "detail": "RAPL package-0", "coverage": "host", "attributes": {}},

@@ -63,9 +63,10 @@ def test_the_report_states_the_runs_own_figures(tmp_path: Path) -> None:
     assert report["emissions"]["embodied"]["value"] == reportkit.EMBODIED_G
     assert report["emissions"]["embodied"]["added_to_operational"] is False
     assert report["emissions"]["operational"]["value"] < reportkit.EMBODIED_G
-    # hardware from the run's devices: two identical GPUs counted, the CPU model, RAM size
+    # hardware from the run's devices: two identical GPUs counted, the CPU's counter (RAPL
+    # records no model name), the RAM size
     assert [(h["component"], h["model"], h["count"]) for h in report["hardware"]] == [
-        ("gpu", reportkit.GPU_NAME, 2), ("cpu", reportkit.CPU_NAME, 1), ("ram", "256 GiB", 1)]
+        ("gpu", reportkit.GPU_NAME, 2), ("cpu", "RAPL package-0", 1), ("ram", "256 GiB", 1)]
     methods = {d["device"]: d["method"] for d in report["energy"]["devices"]}
     assert methods == {"nvml:0": "sampled", "nvml:1": "sampled", "rapl:package-0": "measured",
                        "model:ram": "modelled"}
@@ -79,6 +80,22 @@ def test_the_report_states_the_runs_own_figures(tmp_path: Path) -> None:
         "command": f"wattprint report {reportkit.RUN_ID} --format md",
         "wattprint_version": "0.1.0", "store": "/home/ada/.wattprint/wattprint.db",
         "run_id": reportkit.RUN_ID}
+
+
+def test_hardware_names_the_models_the_sensors_recorded() -> None:
+    from dataclasses import replace
+
+    from wattprint.advice.report import _hardware
+
+    run = replace(reportkit.info(), devices=(
+        {"device": "model:cpu", "component": "cpu", "method": "modelled",
+         "detail": "AMD EPYC: virtual machine: 2 vCPUs x 1.0-3.8 W ...",
+         "attributes": {"model_name": "AMD EPYC", "scaling": "per-vcpu"}},
+        {"device": "amdsmi:0", "component": "gpu", "method": "measured",
+         "detail": "AMD Instinct MI300X (GPU 0), energy counter, package", "attributes": {}},
+    ))
+    assert [(h["component"], h["model"]) for h in _hardware(run)] == [
+        ("gpu", "AMD Instinct MI300X (GPU 0)"), ("cpu", "AMD EPYC")]
 
 
 def test_the_power_series_is_each_intervals_mean_power(tmp_path: Path) -> None:

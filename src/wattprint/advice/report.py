@@ -76,12 +76,15 @@ def _hardware(info: RunInfo) -> list[dict[str, Any]]:
     for device in info.devices:
         attributes = dict(device.get("attributes") or {})
         component = str(device.get("component", "other"))
-        model = attributes.get("name") or ""
-        if component == "cpu":
-            model = model or str(info.host.get("cpu") or "")
+        # the model name where the sensor recorded one (NVML "name", the CPU model's
+        # "model_name"), else the first clause of the sensor's description ("RAPL package-0
+        # (intel-rapl:0)"): a RAPL counter does not record the CPU's model
+        model = str(attributes.get("name") or attributes.get("model_name") or "")
         if component == "ram" and attributes.get("size_bytes"):
             model = f"{int(attributes['size_bytes']) / 2**30:.3g} GiB"
-        key = (component, model or str(device.get("detail", "")))
+        if not model:
+            model = str(device.get("detail") or device.get("device") or "").split(", ")[0][:80]
+        key = (component, model)
         row = groups.setdefault(key, {"component": component, "model": key[1], "count": 0,
                                       "devices": [], "methods": []})
         row["count"] += 1

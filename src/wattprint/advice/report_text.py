@@ -62,8 +62,8 @@ def key_figures(report: Mapping[str, Any]) -> list[tuple[str, str]]:
                      f"({run['duration']['value']:g} s, {run['records']} records)"),
         ("Scope", f"{run['scope']}: {run['scope_meaning']}"),
         ("Hardware", hardware_text(report)),
-        ("Energy", f"{format_energy(total_j)} ({energy['total_kwh']['value']:.6g} kWh, "
-                   f"±{_pct(unc['energy_pct'])}), before PUE"),
+        ("Energy", f"{format_energy(total_j)} ({total_j:.1f} J, ±{_pct(unc['energy_pct'])}), "
+                   "before PUE"),
         ("Location", _location_text(report)),
         ("Grid intensity", intensity_text(report)),
         ("PUE", f"{report['pue']['value']:g} ({report['pue'].get('source') or 'no source'})"),
@@ -195,7 +195,7 @@ def citation(report: Mapping[str, Any]) -> str:
     run, unc, energy = report["run"], report["uncertainty"], report["energy"]
     i = report["intensity"]
     ops = report["emissions"]["operational"]["value"]
-    kwh = energy["total_kwh"]["value"]
+    total_j = energy["total"]["value"]
     where = f"{i['zone']} grid, {i['source']}" if i["zone"] else str(i["source"])
     if i["counted"] and i["value"]:
         grid = (f"at {i['value']['value']:.0f} gCO2e/kWh ({where}"
@@ -205,7 +205,7 @@ def citation(report: Mapping[str, Any]) -> str:
         grid = "(no grid intensity was available, so no emissions were counted)"
     sentence = (
         f"The computation ran for {format_duration(run['duration']['value'])} on "
-        f"{hardware_text(report)} and used {kwh:.3g} kWh of electricity "
+        f"{hardware_text(report)} and used {format_energy(total_j)} of electricity "
         f"(±{_pct(unc['energy_pct'])}), emitting an estimated {format_mass(ops)} CO2e "
         f"(±{_pct(unc['emissions_pct'])}) {grid} with a PUE of {report['pue']['value']:g}")
     embodied = report["emissions"]["embodied"]
