@@ -265,3 +265,23 @@ def test_usage_errors(replay, fake_time, tmp_path, capfd) -> None:
     err = capfd.readouterr().err
     assert "give --duration (e.g. 3h); there are no finished runs of default/default" in err
     assert replay.requests == []
+
+
+def test_a_marginal_forecast_says_so(replay, fake_time, monkeypatch, tmp_path, capfd) -> None:
+    monkeypatch.setenv("WATTPRINT_PROVIDER", "watttime")
+    monkeypatch.setenv("WATTPRINT_WATTTIME_USERNAME", "user")
+    monkeypatch.setenv("WATTPRINT_WATTTIME_PASSWORD", "secret")
+    monkeypatch.setenv("WATTPRINT_WATTTIME_REGION", "CAISO_NORTH")
+    replay.add("/login", ok("watttime/login.json"))
+    replay.add("/v3/forecast", ok("watttime/forecast_CAISO_NORTH.json"))
+    code, tags = run(tmp_path, "--country", "US", "--subdivision", "CA", "--start-when-clean",
+                     "--deadline", "1h", "--duration", "15m")
+    assert code == 0 and tags is not None
+    moer = [v["value"] * 0.45359237 for v in recording("watttime/forecast_CAISO_NORTH.json")
+            ["data"]]
+    assert tags["start_when_clean.start"] == "2026-01-01T10:45:00Z"  # 845.5, 840, 838 lbs/MWh
+    mean = sum(moer[5:8]) / 3
+    assert float(tags["start_when_clean.mean_g_per_kwh"]) == pytest.approx(mean, abs=0.05)
+    assert tags["start_when_clean.kind"] == "marginal"
+    assert sum(fake_time.sleeps) == 25 * 60
+    assert f"forecast marginal mean {mean:.0f} g/kWh" in capfd.readouterr().err

@@ -195,8 +195,10 @@ def _decision(window: StartWindow) -> str:
             "starting now"
     saving = (f", {window.saving_pct:.0f}% below starting now ({window.now_g_per_kwh:.0f})"
               if window.saving_pct is not None and window.now_g_per_kwh is not None else "")
+    # a marginal (WattTime) figure answers another question than an average one: say which
+    kind = " marginal" if window.kind == "marginal" else ""
     return (f"waiting {_span(window.wait_s)} to start at {local_text(window.start)} (to "
-            f"{local_text(window.end)}): forecast mean {window.mean_g_per_kwh:.0f} g/kWh"
+            f"{local_text(window.end)}): forecast{kind} mean {window.mean_g_per_kwh:.0f} g/kWh"
             f"{saving}")
 
 
