@@ -116,12 +116,25 @@ def test_what_was_wasted_shows_the_librarys_findings(served):
     assert f"Total saving at most {fmt.energy(report.saving_j)}" in text(page.text)
 
 
-def test_a_run_too_long_to_scan_says_so(served, monkeypatch):
+def test_a_long_run_is_scanned_on_request_and_a_very_long_one_not_at_all(served, monkeypatch):
     client, _ = served
-    monkeypatch.setattr(advice_view, "MAX_WASTE_RECORDS", 5)
-    section = text(client.get("/runs/gpu00001").text)
-    assert "Not computed: this run holds more than 5 records" in section
-    assert "wattprint advise gpu00001" in section
+    monkeypatch.setattr(advice_view, "AUTO_WASTE_RECORDS", 5)  # the run holds 20
+    page = client.get("/runs/gpu00001", params={"regions": "gcp/europe-west9"})
+    section = text(page.text)
+    assert "Not computed: this run holds 20 records; the page scans up to 5" in section
+    assert findings(page.text) == {}
+    assert 'name="waste" value="scan"' in page.text
+    assert '<input type="hidden" name="regions" value="gcp/europe-west9">' in page.text
+    scanned = client.get("/runs/gpu00001", params={"regions": "gcp/europe-west9",
+                                                    "waste": "scan"})
+    assert len(findings(scanned.text)) == 3
+    assert "gcp europe-west9" in dict(where_rows(scanned.text))  # the regions kept
+    monkeypatch.setattr(advice_view, "MAX_WASTE_RECORDS", 10)
+    for params in ({}, {"waste": "scan"}):
+        page = client.get("/runs/gpu00001", params=params)
+        assert "Not computed: this run holds more than 10 records" in text(page.text)
+        assert "wattprint advise gpu00001" in text(page.text)
+        assert 'value="scan"' not in page.text and findings(page.text) == {}
 
 
 def test_a_run_without_cloud_is_re_priced_in_every_region_and_no_gpu_is_said(served):

@@ -6,7 +6,8 @@ Where: the run's IT energy re-priced in every region of its provider (every bund
 when its cloud is unknown), plus the regions the reader asks for (``regions=aws/eu-north-1``,
 repeated or comma-separated). A name that is not a region is said in the section, with the
 close matches, and the rest still shows. What was wasted: through the data seam
-(:meth:`~.data.DashboardData.waste`), skipped, saying so, for a run too long for a page.
+(:meth:`~.data.DashboardData.waste`); a long run is scanned only when asked (``waste=scan``),
+and a very long one not at all, saying so.
 """
 
 from __future__ import annotations
@@ -15,11 +16,16 @@ from typing import Any, Sequence
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from starlette.datastructures import QueryParams
+
     from .data import DashboardData, RunDetail
 
-__all__ = ["MAX_WASTE_RECORDS", "advice_context", "requested_regions"]
+__all__ = ["AUTO_WASTE_RECORDS", "MAX_WASTE_RECORDS", "advice_context", "requested_regions"]
 
-# The waste scan reads every record; beyond this many the page says so instead of waiting.
+# The waste scan reads every record (about 0.1-0.5 ms each: decoded with its devices). A page
+# scans a run of up to AUTO_WASTE_RECORDS by itself; a longer one on request (a button), up to
+# MAX_WASTE_RECORDS; beyond, the page says so instead of waiting.
+AUTO_WASTE_RECORDS = 2_000
 MAX_WASTE_RECORDS = 100_000
 _MAX_REQUESTED = 20
 
@@ -61,13 +67,25 @@ def where_context(detail: RunDetail, requested: Sequence[str]) -> dict[str, Any]
 
 
 def advice_context(data: DashboardData, detail: RunDetail,
-                   requested: Sequence[str]) -> dict[str, Any]:
-    """What ``_advice.html`` renders: ``where`` and ``waste`` (None with ``waste_skipped``
-    saying why)."""
-    waste = data.waste(detail.info.run_id, max_records=MAX_WASTE_RECORDS)
-    skipped = None if waste is not None else (
-        f"this run holds more than {MAX_WASTE_RECORDS:,} records, too many to scan for a page; "
-        f"`wattprint advise {detail.info.run_id[:8]}` reports it on the machine that "
-        "recorded it")
-    return {"where": where_context(detail, requested), "waste": waste, "waste_skipped": skipped,
-            "waste_titles": KIND_TITLES}
+                   params: QueryParams) -> dict[str, Any]:
+    """What ``_advice.html`` renders: ``where``, and ``waste`` (None with ``waste_skipped``
+    saying why, and ``waste_scan`` the record count when a button may ask for the scan).
+
+    ``params``: the page's query (``regions=``, ``waste=scan``)."""
+    records = detail.summary.records
+    scan = params.get("waste") == "scan"
+    limit = MAX_WASTE_RECORDS if scan else AUTO_WASTE_RECORDS
+    waste = None
+    if records <= limit:
+        waste = data.waste(detail.info.run_id, max_records=limit)
+    skipped = offer = None
+    if waste is None and records <= MAX_WASTE_RECORDS and not scan:
+        offer = records
+        skipped = (f"this run holds {records:,} records; the page scans up to "
+                   f"{AUTO_WASTE_RECORDS:,} by itself, to stay quick")
+    elif waste is None:
+        skipped = (f"this run holds more than {MAX_WASTE_RECORDS:,} records, too many to scan "
+                   f"for a page; `wattprint advise {detail.info.run_id[:8]}` reports it on the "
+                   "machine that recorded it")
+    return {"where": where_context(detail, params.getlist("regions")), "waste": waste,
+            "waste_skipped": skipped, "waste_scan": offer, "waste_titles": KIND_TITLES}

@@ -133,8 +133,7 @@ class Pages:
         try:
             context = views.run_context(self.data, request.path_params["run_id"],
                                         base=self.base)
-            context.update(advice_context(self.data, context["detail"],
-                                          request.query_params.getlist("regions")))
+            context.update(advice_context(self.data, context["detail"], request.query_params))
             return self.page("run.html", context)
         except DataError as exc:
             return self.refused(request, exc, 404)
