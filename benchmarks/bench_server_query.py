@@ -19,6 +19,11 @@ and rebuild times, database and table sizes, and the server's RSS (now and peak)
     python benchmarks/bench_server_query.py --keep          # keep the loaded database
     python benchmarks/bench_server_query.py --reuse --keep  # measure again without loading
     python benchmarks/bench_server_query.py --runs 50 --records-per-run 2000   # a quick look
+    python benchmarks/bench_server_query.py --long-run-records 1000000 --keep  # + one long run
+
+``--long-run-records N`` adds one run, ``bench-long`` (project vision, node-0, FR), of N records
+of 1 s each from day 2, with a one-hour gap at its middle record: the run page's downsampling
+(benchmarks/bench_dashboard_server.py) needs a run far longer than the rest.
 
 Needs the ``server`` extra and the PostgreSQL test server (tools/pg_test_server.sh, started
 if needed). 10 M records take about 4 GB of disk (``df -h``); the default drops them after.
@@ -45,6 +50,9 @@ PEPPER = "bench-pepper"
 T0_S = 1_767_225_600.0  # 2026-01-01 00:00 UTC
 DAY_S = 86_400.0
 RECORD_S = 10.0
+LONG_RUN_ID = "bench-long"
+LONG_RECORD_S = 1.0
+LONG_GAP_S = 3600.0
 PROJECTS = ("vision", "language", "speech", "recsys")
 REGIONS = ("FR", "DE", "US", "GB", "SE")
 HOSTS = 50
@@ -86,7 +94,7 @@ def _timed(label: str, timings: dict[str, float], work: object) -> object:
     return result
 
 
-def _load(db_url: str, runs: int, per_run: int) -> dict[str, float]:
+def _load(db_url: str, runs: int, per_run: int, long_run: int = 0) -> dict[str, float]:
     """A migrated database with the organisation, keys and the generated runs; load timings."""
     from sqlalchemy import insert, text
 
@@ -119,6 +127,14 @@ def _load(db_url: str, runs: int, per_run: int) -> dict[str, float]:
             FROM generate_series(0, :runs - 1) AS n"""),
             {"projects": project_ids, "runs": runs, "t0": T0_S, "record_s": RECORD_S,
              "hosts": HOSTS, "regions": list(REGIONS)})
+        if long_run:
+            connection.execute(text("""
+                INSERT INTO runs (run_id, project_id, info_received, started_s, scope,
+                                  interval_s, pue, host_id, hostname, country, first_seen_s)
+                VALUES (:run_id, :project, true, :started, 'machine', :record_s, 1.0,
+                        md5('host0')::text, 'node-0', 'FR', :t0)"""),
+                {"run_id": LONG_RUN_ID, "project": project_ids[0], "started": T0_S + 2 * DAY_S,
+                 "record_s": LONG_RECORD_S, "t0": T0_S})
 
     def records() -> None:
         # a bulk load's usual order: rows first, then the indexes built once (not row by row)
@@ -127,7 +143,8 @@ def _load(db_url: str, runs: int, per_run: int) -> dict[str, float]:
             connection.execute(text("DROP INDEX ix_records_start"))
         # day by day, each day's records in time order: the order a live ingest writes them
         # (the runs active at one moment share pages), one transaction a day
-        last_s = T0_S + 31 * DAY_S + per_run * RECORD_S
+        last_s = max(T0_S + 31 * DAY_S + per_run * RECORD_S,
+                     T0_S + 2 * DAY_S + long_run * LONG_RECORD_S + LONG_GAP_S)
         day_s = T0_S
         while day_s < last_s:
             with engine.begin() as connection:
@@ -136,23 +153,33 @@ def _load(db_url: str, runs: int, per_run: int) -> dict[str, float]:
                         gpu_energy_j, ram_energy_j, other_energy_j, energy_j, pue, emissions_g,
                         intensity_g_per_kwh, intensity_zone, intensity_source, intensity_year,
                         intensity_kind, intensity_live, components, gaps, work)
-                    SELECT r.run_id, s.seq, r.started_s + s.seq * :record_s, :record_s,
-                           cpu, gpu, 30.0, 0.0, cpu + gpu + 30.0, 1.0,
-                           (cpu + gpu + 30.0) * 360.0 / 3.6e6, 360.0, r.country, 'bench', 2024,
+                    SELECT r.run_id, s.seq, s.start_s, r.interval_s,
+                           cpu, gpu, 3.0 * r.interval_s, 0.0, cpu + gpu + 3.0 * r.interval_s,
+                           1.0, (cpu + gpu + 3.0 * r.interval_s) * 360.0 / 3.6e6, 360.0,
+                           r.country, 'bench', 2024,
                            CASE WHEN r.run_id LIKE '%7' THEN 'marginal' ELSE 'average' END,
                            false, '[]', '[]', '[]'
                     FROM runs AS r
                     CROSS JOIN LATERAL (
-                        SELECT seq, 500.0 + (seq % 17) * 3.0 AS cpu,
+                        SELECT CASE WHEN r.run_id = :long_id THEN :long_run ELSE :per_run END
+                                   AS n,
+                               CASE WHEN r.run_id = :long_id THEN :gap_s ELSE 0.0 END AS gap_s
+                    ) AS k
+                    CROSS JOIN LATERAL (
+                        SELECT seq, r.started_s + seq * r.interval_s
+                                    + CASE WHEN seq >= k.n / 2 THEN k.gap_s ELSE 0.0 END
+                                    AS start_s,
+                               (50.0 + (seq % 17) * 0.3) * r.interval_s AS cpu,
                                CASE WHEN r.run_id LIKE '%3' THEN 0.0
-                                    ELSE 2500.0 + (seq % 29) * 11.0 END AS gpu
+                                    ELSE (250.0 + (seq % 29) * 1.1) * r.interval_s END AS gpu
                         FROM generate_series(
-                            greatest(0, ceil((:low - r.started_s) / :record_s))::int,
-                            least(:per_run, ceil((:high - r.started_s) / :record_s))::int - 1
+                            greatest(0, ceil((:low - r.started_s - k.gap_s) / r.interval_s))::int,
+                            least(k.n, ceil((:high - r.started_s) / r.interval_s))::int - 1
                         ) AS seq) AS s
-                    ORDER BY r.started_s + s.seq * :record_s"""),
-                    {"record_s": RECORD_S, "per_run": per_run, "low": day_s,
-                     "high": day_s + DAY_S})
+                    WHERE s.start_s >= :low AND s.start_s < :high
+                    ORDER BY s.start_s"""),
+                    {"per_run": per_run, "low": day_s, "high": day_s + DAY_S,
+                     "long_id": LONG_RUN_ID, "long_run": long_run, "gap_s": LONG_GAP_S})
             day_s += DAY_S
             print(f"    records up to day {round((day_s - T0_S) / DAY_S)}", file=sys.stderr,
                   flush=True)
@@ -167,8 +194,10 @@ def _load(db_url: str, runs: int, per_run: int) -> dict[str, float]:
             connection.execute(text("""
                 INSERT INTO heartbeats (run_id, at_s, every_s)
                 SELECT run_id, started_s + k * 60.0, 60.0
-                FROM runs CROSS JOIN LATERAL generate_series(0, (:span / 60)::int) AS k"""),
-                {"span": per_run * RECORD_S})
+                FROM runs CROSS JOIN LATERAL generate_series(0, (CASE WHEN run_id = :long_id
+                    THEN :long_span ELSE :span END / 60)::int) AS k"""),
+                {"span": per_run * RECORD_S, "long_id": LONG_RUN_ID,
+                 "long_span": long_run * LONG_RECORD_S + LONG_GAP_S})
 
     def rebuild() -> None:
         with engine.begin() as connection:
@@ -192,6 +221,7 @@ def _load(db_url: str, runs: int, per_run: int) -> dict[str, float]:
     _timed("load_heartbeats_s", timings, heartbeats)
     _timed("rollups_rebuild_s", timings, rebuild)
     _timed("load_summaries_s", timings, summaries)
+    _timed("wire_objects_s", timings, lambda: _add_wires(db_url))
     _timed("vacuum_analyze_s", timings, analyze)
     with engine.begin() as connection:
         connection.execute(text("CREATE TABLE IF NOT EXISTS bench_keys (name text, key text)"))
@@ -199,6 +229,79 @@ def _load(db_url: str, runs: int, per_run: int) -> dict[str, float]:
                            {"i": keys["ingest"], "r": keys["read"]})
     engine.dispose()
     return timings
+
+
+def _wire_templates() -> tuple[str, str]:
+    """A run's start and summary as wire objects with placeholders the SQL below replaces per
+    run (names as "__NAME__", numbers as sentinels), so the dashboard can show every run."""
+    import json
+
+    from wattprint.records import ComponentEnergy, Record, RunInfo, summarize
+    from wattprint.wire import to_wire
+
+    info = RunInfo(run_id="__RUN__", project="__PROJECT__", experiment="bench",
+                   started_s=T0_S, scope="machine", interval_s=RECORD_S, pue=1.0,
+                   location={"country": "FR", "subdivision": None, "resolved_by": "config",
+                             "detail": "bench", "zone": "FR"},
+                   host={"hostname": "__HOST__", "pid": 1},
+                   devices=({"device": "rapl:package-0", "component": "cpu",
+                             "method": "measured", "detail": "RAPL"},
+                            {"device": "nvml:0", "component": "gpu", "method": "measured",
+                             "detail": "NVML"}), skipped=())
+    record = Record(run_id="__RUN__", seq=0, start_s=T0_S, duration_s=11111.5,
+                    cpu_energy_j=1111.5, gpu_energy_j=2222.5, ram_energy_j=3333.5,
+                    other_energy_j=0.0, energy_j=6667.5, pue=1.0, emissions_g=4444.5,
+                    intensity_g_per_kwh=360.0, intensity_zone="FR", intensity_source="bench",
+                    intensity_year=2024, intensity_kind="average", intensity_live=False,
+                    components=(ComponentEnergy("cpu", "rapl:package-0", "measured", 1111.5),
+                                ComponentEnergy("gpu", "nvml:0", "measured", 2222.5)))
+    summary = json.dumps(to_wire(summarize(info, [record], exit_code=0)))
+    mean = json.dumps(to_wire(summarize(info, [record], exit_code=0))["intensity"]["g_per_kwh"])
+    return json.dumps(to_wire(info)), summary.replace(mean, "360.0")
+
+
+def _add_wires(db_url: str) -> None:
+    """Runs and summaries loaded without their wire objects get them (idempotent): the
+    dashboard's run page reads the run's start and summary from there."""
+    from sqlalchemy import create_engine, text
+
+    info, summary = _wire_templates()
+    names = ("'\"__RUN__\"'", "to_json(r.run_id)::text"), \
+        ("'\"__PROJECT__\"'", "to_json(p.name)::text"), \
+        ("'\"__HOST__\"'", "to_json(r.hostname)::text"), \
+        ("'\"started_s\": 1767225600.0'", "'\"started_s\": ' || r.started_s::text"), \
+        ("'\"interval_s\": 10.0'", "'\"interval_s\": ' || r.interval_s::text")
+
+    def replaced(template: str, more: tuple[tuple[str, str], ...] = ()) -> str:
+        sql = template
+        for old, new in names + more:
+            sql = f"replace({sql}, {old}, {new})"
+        return sql
+
+    sums = (("'11111.5'", "s.duration_s::text"), ("'1111.5'", "s.cpu::text"),
+            ("'2222.5'", "s.gpu::text"), ("'3333.5'", "s.ram::text"),
+            ("'6667.5'", "s.energy::text"), ("'4444.5'", "s.emissions::text"),
+            ("'\"records\": 1'", "'\"records\": ' || s.records::text"))
+    engine = create_engine(db_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(f"""
+                UPDATE runs AS r SET wire = CAST({replaced("CAST(:info AS text)")} AS json)
+                FROM projects AS p WHERE p.id = r.project_id AND r.wire IS NULL"""),
+                {"info": info})
+            connection.execute(text(f"""
+                UPDATE summaries AS m
+                SET wire = CAST({replaced("CAST(:summary AS text)", sums)} AS json)
+                FROM runs AS r JOIN projects AS p ON p.id = r.project_id,
+                     (SELECT run_id, sum(duration_s) AS duration_s, sum(cpu_energy_j) AS cpu,
+                             sum(gpu_energy_j) AS gpu, sum(ram_energy_j) AS ram,
+                             sum(energy_j) AS energy, sum(emissions_g) AS emissions,
+                             sum(records) AS records
+                      FROM rollup_runs GROUP BY run_id) AS s
+                WHERE r.run_id = m.run_id AND s.run_id = m.run_id
+                  AND CAST(m.wire AS text) = '{{}}'"""), {"summary": summary})
+    finally:
+        engine.dispose()
 
 
 def _keys(db_url: str) -> dict[str, str]:
@@ -377,6 +480,8 @@ def _ingest_sample(client: object, ingest_key: str, db_url: str) -> str:
     import httpx
     from sqlalchemy import create_engine, text
 
+    from wattprint.wire import WIRE_VERSION
+
     assert isinstance(client, httpx.Client)
     run_id = f"sample-{os.getpid()}"
     items = [{"run_id": run_id, "seq": seq, "start_s": T0_S + 1800.0 + seq * 25.0,
@@ -386,7 +491,8 @@ def _ingest_sample(client: object, ingest_key: str, db_url: str) -> str:
               "intensity_source": "bench", "intensity_year": 2024, "intensity_kind": "average",
               "intensity_live": False, "intensity_basis": "generation",
               "intensity_scope": "lifecycle", "intensity_gases": "CO2e", "gaps": [],
-              "components": [], "work": [], "type": "record", "schema_version": 3} for seq in range(1000)]
+              "components": [], "work": [], "type": "record", "schema_version": WIRE_VERSION}
+             for seq in range(1000)]
     for attempt in range(2):  # the second is a retry: nothing may count twice
         response = client.post("/api/v1/ingest", json={"items": items},
                                headers={"Authorization": f"Bearer {ingest_key}"})
@@ -412,6 +518,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--records-per-run", type=int, default=10_000)
     parser.add_argument("--requests", type=int, default=50)
+    parser.add_argument("--long-run-records", type=int, default=0,
+                        help=f"add one run, {LONG_RUN_ID}, of this many 1 s records")
     parser.add_argument("--database", default="wattprint_bench_query")
     parser.add_argument("--reuse", action="store_true",
                         help="measure the database a --keep run left, without loading")
@@ -425,9 +533,10 @@ def main() -> None:
     if not (args.reuse and exists):
         _admin(base, f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')
         _admin(base, f'CREATE DATABASE "{args.database}"')
-        print(f"loading {args.runs} x {args.records_per_run} records", file=sys.stderr)
+        print(f"loading {args.runs} x {args.records_per_run} records"
+              f" + {args.long_run_records} in {LONG_RUN_ID}", file=sys.stderr)
         start = time.perf_counter()
-        timings = _load(db_url, args.runs, args.records_per_run)
+        timings = _load(db_url, args.runs, args.records_per_run, args.long_run_records)
         timings["load_total_s"] = round(time.perf_counter() - start, 1)
     try:
         keys = _keys(db_url)

@@ -5,6 +5,7 @@ the team server's SQLite and PostgreSQL databases (``db_url``)."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -190,3 +191,23 @@ def test_the_run_page_says_how_many_records_each_point_sums(tmp_path: Path, monk
     assert chart["columns"]["max_power_w"] == pytest.approx([p["max_w"] for p in want])
     # the point after the 100 s hole starts a new line
     assert chart["columns"]["gap"].count(True) == 1
+
+
+def test_a_long_runs_points_are_kept_until_its_records_change(tmp_path: Path, run_objects):
+    info, records = long_run(run_objects, run_id="growing", n=1000)
+    store = Store(tmp_path / "wattprint.db")
+    store.export([info, *records])
+    repo = open_repository(tmp_path / "wattprint.db", clock=lambda: T0 + 86400)
+    data = LocalStoreData(repo, clock=lambda: T0 + 86400)
+    try:
+        first = data.series(info.run_id, max_points=100)
+        assert data.series(info.run_id, max_points=100) is first  # kept
+        later = replace(records[-1], seq=1001, start_s=records[-1].start_s + RECORD_S)
+        store.export([later])  # a live run's next record: summed again
+        grown = data.series(info.run_id, max_points=100)
+        assert grown.total == 1001 and grown.points[-1].seq == 1001
+        assert sum(p.energy_j for p in grown.points) == pytest.approx(
+            sum(r.energy_j for r in [*records, later]), rel=1e-12)
+    finally:
+        repo.close()
+        store.close()

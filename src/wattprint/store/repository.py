@@ -19,6 +19,7 @@ import heapq
 import itertools
 import json
 import sqlite3
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterator, Protocol, Sequence, runtime_checkable
@@ -212,6 +213,10 @@ class SqliteRepository:
         self._clock = clock
         self._pid_alive = pid_alive
         self.notices = list(notices)
+        # run id -> (its records' fingerprint, their sums): see _record_sums
+        self._sums: dict[str, tuple[tuple[tuple[int, int, int], ...],
+                                    dict[str | None, dict[str, float]]]] = {}
+        self._sums_lock = threading.Lock()
 
     @property
     def paths(self) -> list[Path]:
@@ -474,10 +479,44 @@ class SqliteRepository:
         # Records are summed per run and per kind of intensity: a run's own totals would hide
         # which grams are average and which marginal (a rescore can mix them).
         sums = self._record_sums({str(r["run_id"]) for r in rows})
-        return {by: _groups(by, rows, sums) for by in bys}
+        totals = {run_id: _total(per_kind) for run_id, per_kind in sums.items()}
+        return {by: _groups(by, rows, sums, totals) for by in bys}
 
     def _record_sums(self, run_ids: set[str]) -> dict[str, dict[str | None, dict[str, float]]]:
-        """run id -> intensity kind -> sums of its records (kind None: no intensity)."""
+        """run id -> intensity kind -> sums of its records (kind None: no intensity).
+
+        Summing reads every record's row (the dashboard's overview: 1,000 runs x 100 records,
+        ~0.4 s); records are only ever added or deleted, never changed, so each run's sums are
+        kept with its records' count and last seq per file, read from the primary key's index
+        alone (~10 ms), and summed again only for the runs whose fingerprint moved."""
+        if not run_ids:
+            return {}
+        ids = sorted(run_ids)
+        prints: dict[str, list[tuple[int, int, int]]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            sql = (f"SELECT run_id, count(*), max(seq) FROM records WHERE run_id IN"
+                   f" ({', '.join('?' for _ in chunk)}) GROUP BY run_id")
+            for number, source in enumerate(self.sources):
+                for run_id, count, last in source.query(sql, chunk):
+                    prints.setdefault(run_id, []).append((number, count, last))
+        out: dict[str, dict[str | None, dict[str, float]]] = {}
+        stale: set[str] = set()
+        with self._sums_lock:
+            for run_id in ids:
+                kept = self._sums.get(run_id)
+                if kept is not None and kept[0] == tuple(prints.get(run_id, ())):
+                    out[run_id] = kept[1]
+                else:
+                    stale.add(run_id)
+        summed = self._record_sums_read(stale)
+        with self._sums_lock:
+            for run_id in stale:
+                if run_id in summed:
+                    self._sums[run_id] = (tuple(prints.get(run_id, ())), summed[run_id])
+        return {**out, **summed}
+
+    def _record_sums_read(self, run_ids: set[str]) -> dict[str, dict[str | None, dict[str, float]]]:
         if not run_ids:
             return {}
         parts = ["sum(duration_s) AS duration_s", "sum(energy_j) AS energy_j",
@@ -508,7 +547,8 @@ class SqliteRepository:
 
 
 def _groups(by: str, rows: list[sqlite3.Row],
-            sums: dict[str, dict[str | None, dict[str, float]]]) -> list[Aggregate]:
+            sums: dict[str, dict[str | None, dict[str, float]]],
+            totals: dict[str, dict[str, float]]) -> list[Aggregate]:
     """:meth:`SqliteRepository.aggregate`'s groups from the runs' rows and record sums."""
     groups: dict[str, list[Any]] = {}  # key -> [runs, duration_s, energy_j, {kind: g}]
 
@@ -522,7 +562,7 @@ def _groups(by: str, rows: list[sqlite3.Row],
 
     for row in rows:
         per_kind = sums.get(row["run_id"], {})
-        s = _total(per_kind)
+        s = totals.get(row["run_id"], {})  # _total(per_kind), once per run for every grouping
         duration_s = row["duration_s"] if row["duration_s"] is not None \
             else s.get("duration_s", 0.0)
         if by == "component":

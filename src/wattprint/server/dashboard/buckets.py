@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, Callable, Sequence
+import threading
+from collections import OrderedDict
+from typing import Any, Callable, Hashable, Sequence
 
 from .data import Point, Series
 
@@ -37,6 +39,12 @@ __all__ = ["NICE_WIDTHS_S", "bucket_width_s", "downsample", "origin_s", "points_
 NICE_WIDTHS_S = (1.0, 2.0, 5.0, 10.0, 15.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1200.0,
                  1800.0, 3600.0, 7200.0, 10800.0, 21600.0, 43200.0, 86400.0)
 _DAY_S = 86400.0
+# Summing 10^6 records takes the database seconds; a run's records are never rewritten (a new
+# record changes the count or the end), so a long run's points are kept, for a few runs
+# (~1 MB each at 2,000 points), keyed by what the records' bounds say.
+_CACHE_RUNS = 16
+_cache: OrderedDict[Hashable, Series] = OrderedDict()
+_cache_lock = threading.Lock()
 
 
 def origin_s(first_start_s: float, width_s: float) -> float:
@@ -101,20 +109,36 @@ def points_from_buckets(rows: Sequence[Sequence[Any]]) -> tuple[
 
 def run_series(*, total: int, first_start_s: float | None, last_end_s: float | None,
                max_points: int, raw: Callable[[], list[tuple[Any, ...]]],
-               buckets: Callable[[float, float], list[tuple[Any, ...]]]) -> Series:
+               buckets: Callable[[float, float], list[tuple[Any, ...]]],
+               cache_key: Hashable | None = None) -> Series:
     """A run's :class:`~.data.Series` by the rule above. ``total``, ``first_start_s`` and
     ``last_end_s``: its records' count, earliest start and latest end; ``raw()``: every record's
     :data:`~wattprint.store.repository.FIGURE_COLUMNS` in seq order (asked only for a short
-    run); ``buckets(origin_s, width_s)``: the bucket rows (asked only for a long one)."""
+    run); ``buckets(origin_s, width_s)``: the bucket rows (asked only for a long one).
+    ``cache_key``: where the run is stored and its id; a long run's points are then kept
+    while its bounds stay the same."""
     if total <= max_points or first_start_s is None or last_end_s is None:
         rows = raw()
         points, holes = downsample(rows, max(1, len(rows)))
         return Series(points=points, total=len(rows), holes=holes)
+    key = None if cache_key is None else (cache_key, total, first_start_s, last_end_s,
+                                          max_points)
+    if key is not None:
+        with _cache_lock:
+            if key in _cache:
+                _cache.move_to_end(key)
+                return _cache[key]
     width_s = bucket_width_s(first_start_s, last_end_s, max_points)
     rows = buckets(origin_s(first_start_s, width_s), width_s)
     points, holes, hidden = points_from_buckets(rows)
-    return Series(points=points, total=sum(int(r[3]) for r in rows), holes=holes,
-                  bucket_s=width_s, hidden_holes=hidden)
+    series = Series(points=points, total=sum(int(r[3]) for r in rows), holes=holes,
+                    bucket_s=width_s, hidden_holes=hidden)
+    if key is not None:
+        with _cache_lock:
+            _cache[key] = series
+            while len(_cache) > _CACHE_RUNS:
+                _cache.popitem(last=False)
+    return series
 
 
 def downsample(rows: list[tuple[Any, ...]],

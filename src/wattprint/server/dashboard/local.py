@@ -150,7 +150,9 @@ class LocalStoreData:
                     total=total, first_start_s=first_s, last_end_s=last_s,
                     max_points=max_points, raw=lambda: repo.record_figures(run_id),
                     buckets=lambda origin_s, width_s: repo.record_buckets(
-                        run_id, origin_s=origin_s, width_s=width_s))
+                        run_id, origin_s=origin_s, width_s=width_s),
+                    cache_key=("local", tuple(str(p) for p in getattr(repo, "paths", ())),
+                               run_id))
             # any other Repository: whole records, the same sums in Python
             rows = [figures_of(r) for r in repo.records(run_id, limit=None)]
         except StoreError as exc:
