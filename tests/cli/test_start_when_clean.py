@@ -252,7 +252,15 @@ def test_the_duration_comes_from_the_last_finished_runs(replay, fake_time, tmp_p
         "the median of the last 5 finished runs of vision/resnet: run00050, run00040, run00030, "
         "run00020, run00010")
     assert tags["start_when_clean.start"] == "2026-01-02T04:00:00Z"
-    assert "expected duration 3h00m (the median of the last 5" in capfd.readouterr().err
+    err = capfd.readouterr().err
+    assert "expected duration 3h00m (the median of the last 5" in err
+    # the same runs' median energy (1000 J each) priced at the window's saving in g/kWh
+    saving = float(tags["start_when_clean.now_g_per_kwh"]) - float(
+        tags["start_when_clean.mean_g_per_kwh"])
+    assert float(tags["start_when_clean.saving_g"]) == pytest.approx(saving * 1000 / 3.6e6,
+                                                                     rel=2e-3)
+    assert "wattprint: start when clean: about 35.0 mg CO2e less for the 0.000278 kWh those " \
+           "runs used (median, before PUE)" in err
 
 
 def test_usage_errors(replay, fake_time, tmp_path, capfd) -> None:

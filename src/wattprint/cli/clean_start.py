@@ -79,7 +79,7 @@ def plan_and_wait(args: argparse.Namespace, config: Config) -> tuple[int | None,
     now_s = CLOCK()
     now = datetime.fromtimestamp(now_s, timezone.utc)
     deadline = args.deadline if isinstance(args.deadline, datetime) else now + args.deadline
-    duration, duration_from = _expected_duration(args, config)
+    duration, duration_from, energy_j = _expected_duration(args, config)
     window, provider_name, why_not = _choose(config, duration, deadline, now)
     tags = {f"{TAG}.deadline": _iso(deadline), f"{TAG}.duration_s": f"{duration.total_seconds():g}",
             f"{TAG}.duration_from": duration_from}
@@ -91,6 +91,12 @@ def plan_and_wait(args: argparse.Namespace, config: Config) -> tuple[int | None,
     say(f"start when clean: expected duration {_span(duration.total_seconds())} "
         f"({duration_from}); {provider_name} forecast")
     say(f"start when clean: {_decision(window)}")
+    if energy_j and not window.start_now:  # the past runs say how much energy to expect
+        grams = window.saving_g(energy_j)
+        if grams is not None:
+            tags[f"{TAG}.saving_g"] = f"{grams:.3g}"
+            say(f"start when clean: about {_mass(grams)} CO2e less for the "
+                f"{energy_j / 3.6e6:.3g} kWh those runs used (median, before PUE)")
     if window.start_now:
         return None, tags
     try:
@@ -121,9 +127,12 @@ def recall(tags: dict[str, str]) -> str | None:
 
 
 # -- the parts -------------------------------------------------------------------------------
-def _expected_duration(args: argparse.Namespace, config: Config) -> tuple[timedelta, str]:
+def _expected_duration(args: argparse.Namespace,
+                       config: Config) -> tuple[timedelta, str, float | None]:
+    """The duration, where it came from, and the median energy (J) of the past runs it came
+    from (None with --duration: nothing says how much energy this run will use)."""
     if args.duration is not None:
-        return args.duration, "--duration"
+        return args.duration, "--duration", None
     from ..store import open_repository
     from ..store.repository import RunFilter
 
@@ -141,10 +150,12 @@ def _expected_duration(args: argparse.Namespace, config: Config) -> tuple[timede
             f"no finished runs of {config.project}/{config.experiment} in the store to learn it "
             "from")
     median_s = statistics.median(durations_s)
+    energies_j = [float(r.energy_j) for r in runs if r.energy_j is not None]
     ids = ", ".join(r.run_id[:8] for r in runs)
     return (timedelta(seconds=median_s),
             f"the median of the last {len(runs)} finished runs of "
-            f"{config.project}/{config.experiment}: {ids}")
+            f"{config.project}/{config.experiment}: {ids}",
+            statistics.median(energies_j) if energies_j else None)
 
 
 def _choose(config: Config, duration: timedelta, deadline: datetime,
@@ -243,6 +254,12 @@ def _draw(text: str) -> None:
 def _end_line() -> None:
     if _stderr_is_tty():
         _draw("\r\x1b[2K")
+
+
+def _mass(grams: float) -> str:
+    from ..report import format_mass
+
+    return format_mass(grams)
 
 
 def _span(seconds: float) -> str:
