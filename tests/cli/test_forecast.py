@@ -219,3 +219,15 @@ def test_an_unknown_cloud_region_is_a_usage_error(replay: Replay, capsys) -> Non
     assert main(["forecast", "--cloud", "gcp", "--cloud-region", "mars-north1"]) == 2
     assert "mars-north1" in capsys.readouterr().err
     assert replay.requests == []
+
+
+def test_a_duration_longer_than_the_forecast_marks_nothing_and_says_why(replay: Replay,
+                                                                        capsys) -> None:
+    replay.add(NESO_FW48H, ok(FULL))
+    assert main(["forecast", "--zone", "GB", "--duration", "3h", "--hours", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "▔" not in "".join(lines) and "<- cleanest" not in "".join(lines)
+    assert lines[5] == ("no 3 h window fits in the 2.0 h of forecast from now: give a shorter "
+                        "--duration or more --hours")
+    assert main(["forecast", "--zone", "GB", "--duration", "3h", "--hours", "2", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["cleanest"]["fits"] is False

@@ -185,15 +185,21 @@ def _print_text(points: list[IntensityPoint], window: StartWindow, name: str, wh
     values = [v for _, _, v in slices]
     known = [v for v in values if v is not None]
     print(f"  {sparkline(values, unicode=uni)}  {min(known):.0f}-{max(known):.0f} {unit}")
-    marks = marker_line(slices, window.start, window.end, unicode=uni)
+    fits = window.fits and window.coverage >= 1
+    marks = marker_line(slices, window.start, window.end, unicode=uni) if fits else ""
     print(f"  {marks}{' cleanest' if marks.strip() else ''}")
     print(f"  {axis_line(slices, zone)}")
-    print(_window_line(window, unit, zone))
+    if fits:
+        print(_window_line(window, unit, zone))
+    else:  # no window to mark: a shorter --duration or a longer --hours would give one
+        span_h = (window.deadline - window.now).total_seconds() / 3600
+        print(f"no {window.duration_s / 3600:g} h window fits in the {span_h:.1f} h of forecast "
+              "from now: give a shorter --duration or more --hours")
     for note in window.notes:
         print(f"  note: {note}")
     print(f"{'start':<21} {'end':<21} {unit:>10}")
     for a, b, value in hourly_rows(points):
-        mark = "  <- cleanest" if a < window.end and b > window.start else ""
+        mark = "  <- cleanest" if fits and a < window.end and b > window.start else ""
         print(f"{local_text(a, zone):<21} {local_text(b, zone):<21} {value:>10.0f}{mark}")
 
 
