@@ -41,7 +41,9 @@ Design
 
 Modules: :mod:`.data` (the protocol and its records), :mod:`.local` (the local adapter),
 :mod:`.views` (what each page shows), :mod:`.fmt` (numbers), :mod:`.app` (routes, headers),
-:mod:`.server_data` and :mod:`.server_routes` (the team server's adapter and routes).
+:mod:`.server_data` and :mod:`.server_routes` (the team server's adapter and routes),
+:mod:`.compare` (two to eight runs side by side, curves by elapsed time), :mod:`.tables` (one
+table spec written as page cells, CSV and JSON) and :mod:`.exports` (every page's tables).
 """
 
 from __future__ import annotations

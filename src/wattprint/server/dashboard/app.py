@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 from urllib.parse import urlencode
 
 # Runtime imports: the dashboard is served by Starlette (a FastAPI dependency) with Jinja2.
@@ -18,14 +18,16 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ... import __version__
-from . import UPLOT_VERSION, fmt, views
+from . import UPLOT_VERSION, exports, fmt, views
+from .compare import RunNotFound, compare_context
 from .data import DashboardData, DataError
+from .tables import FORMATS, Table, export_response_parts
 
 __all__ = ["CSP_HEADERS", "LOOPBACK_HOSTS", "UPLOT_VERSION", "Pages", "create_dashboard_app",
            "templates"]
@@ -108,7 +110,8 @@ class Pages:
     def runs(self, request: Request) -> Response:
         try:
             query = views.runs_query(dict(request.query_params))
-            return self.page("runs.html", views.runs_context(self.data, query))
+            return self.page("runs.html", views.runs_context(
+                self.data, query, request.query_params.getlist("run")))
         except DataError as exc:
             return self.refused(request, exc)
 
@@ -121,11 +124,42 @@ class Pages:
             rows = views.export_rows(self.data, views.runs_query(dict(request.query_params)))
         except DataError as exc:
             return self.refused(request, exc)
-        if kind == "csv":
-            return Response(views.export_csv(rows), media_type="text/csv; charset=utf-8",
-                            headers={"content-disposition": 'attachment; filename="runs.csv"'})
-        return Response(views.export_json(rows), media_type="application/json",
-                        headers={"content-disposition": 'attachment; filename="runs.json"'})
+        return self.download(request, lambda: {"runs": exports.runs_table(rows)}, "runs", kind)
+
+    def download(self, request: Request, tables_of: Callable[[], dict[str, Table]],
+                 name: str | None = None, kind: str | None = None) -> Response:
+        """Table ``name`` of a page (its ``{table}.{kind}`` path), streamed as CSV or JSON."""
+        name = name or request.path_params["table"]
+        kind = kind or request.path_params["kind"]
+        try:
+            if kind not in FORMATS:
+                raise DataError(f"no export as {kind!r}: use {name}.csv or {name}.json")
+            tables = tables_of()
+            if name not in tables:
+                raise DataError(f"no table {name!r} here; choose one of {', '.join(tables)}")
+        except DataError as exc:
+            return self.refused(request, exc, 404)
+        body, media_type, headers = export_response_parts(tables[name], kind)
+        return StreamingResponse(body, media_type=media_type, headers=headers)
+
+    def overview_export(self, request: Request) -> Response:
+        name = request.query_params.get("period") or "30d"
+        return self.download(request, lambda: views.overview_tables(self.data, name))
+
+    def run_export(self, request: Request) -> Response:
+        run_id = request.path_params["run_id"]
+        return self.download(request, lambda: views.run_tables(self.data, run_id))
+
+    def compare(self, request: Request) -> Response:
+        try:
+            return self.page("compare.html", compare_context(
+                self.data, request.query_params.getlist("run")))
+        except DataError as exc:
+            return self.refused(request, exc, 404 if isinstance(exc, RunNotFound) else 400)
+
+    def compare_export(self, request: Request) -> Response:
+        ids = request.query_params.getlist("run")
+        return self.download(request, lambda: compare_context(self.data, ids)["tables"])
 
     def run(self, request: Request) -> Response:
         from .advice_view import advice_context
@@ -165,6 +199,10 @@ def create_dashboard_app(data: DashboardData, *,
         Route("/runs.{kind:str}", pages.runs_export, name="runs_export"),
         Route("/runs/{run_id:str}/records.json", pages.live, name="live"),
         Route("/runs/{run_id:str}", pages.run, name="run"),
+        Route("/compare", pages.compare, name="compare"),
+        Route("/export/overview/{table:str}.{kind:str}", pages.overview_export),
+        Route("/export/runs/{run_id:str}/{table:str}.{kind:str}", pages.run_export),
+        Route("/export/compare/{table:str}.{kind:str}", pages.compare_export),
         Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
     ]
     app = Starlette(routes=routes, middleware=[

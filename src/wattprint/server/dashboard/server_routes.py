@@ -10,7 +10,9 @@ checks by walking the app's routes):
 ``GET /dashboard/``                             ``session``: the organisation picker (one
                                                 organisation: straight to its overview)
 ``GET /dashboard/orgs/{org_id}/...``            ``read``: overview, runs, runs.csv/.json, one
-                                                run and its live records, over
+                                                run and its live records, the comparison
+                                                (``compare?run=A&run=B``) and every table's
+                                                download (``export/...``), over
                                                 :class:`.server_data.ServerData`
 ``/dashboard/static/``                          templates' CSS and scripts (public files)
 
@@ -146,6 +148,29 @@ def live(org_id: int, run_id: str, request: Request, principal: Principal = _REA
 @router.get(f"{_ORG}/runs/{{run_id}}")
 def run(org_id: int, run_id: str, request: Request, principal: Principal = _READ) -> Response:
     return _secured(_pages(request, org_id).run(request))
+
+
+@router.get(f"{_ORG}/compare")
+def compare(org_id: int, request: Request, principal: Principal = _READ) -> Response:
+    return _secured(_pages(request, org_id).compare(request))
+
+
+@router.get(f"{_ORG}/export/overview/{{table}}.{{kind}}")
+def overview_export(org_id: int, table: str, kind: str, request: Request,
+                    principal: Principal = _READ) -> Response:
+    return _secured(_pages(request, org_id).overview_export(request))
+
+
+@router.get(f"{_ORG}/export/runs/{{run_id}}/{{table}}.{{kind}}")
+def run_export(org_id: int, run_id: str, table: str, kind: str, request: Request,
+               principal: Principal = _READ) -> Response:
+    return _secured(_pages(request, org_id).run_export(request))
+
+
+@router.get(f"{_ORG}/export/compare/{{table}}.{{kind}}")
+def compare_export(org_id: int, table: str, kind: str, request: Request,
+                   principal: Principal = _READ) -> Response:
+    return _secured(_pages(request, org_id).compare_export(request))
 
 
 def install(app: FastAPI) -> None:

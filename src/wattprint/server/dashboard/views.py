@@ -6,22 +6,21 @@ Each function returns the template's context (plain values and the read API's ob
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from typing import Any
 
-from . import fmt
+from . import exports, fmt
 from .data import BREAKDOWNS, SORT_KEYS, DashboardData, DataError, Period, Point, RunsQuery, Series
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ...records import Record, SpanRecord
     from ...store.repository import RunRow
+    from .tables import Table
 
 __all__ = ["PERIODS", "STATUSES", "export_csv", "export_json", "live_payload", "measurement_holes",
-           "overview_context", "period_of", "record_row", "run_context", "runs_context",
-           "runs_query"]
+           "overview_context", "overview_tables", "period_of", "record_row", "run_context",
+           "run_tables", "runs_context", "runs_query"]
 
 #: The overview's periods: name -> (label, seconds; None: all time).
 PERIODS: dict[str, tuple[str, float | None]] = {
@@ -86,32 +85,37 @@ def runs_query(params: dict[str, str], *, limit: int = 50) -> RunsQuery:
                      cursor=params.get("cursor") or None)
 
 
-def runs_context(data: DashboardData, query: RunsQuery) -> dict[str, Any]:
+def runs_context(data: DashboardData, query: RunsQuery,
+                 selected: list[str] | None = None) -> dict[str, Any]:
+    """``selected``: runs ticked for a comparison (``run=`` in the query), kept ticked."""
+    from .compare import MAX_RUNS
+
     page = data.runs(query)
     return {"page": page, "query": query, "filters": query.filters(), "columns": COLUMNS,
-            "statuses": STATUSES}
+            "statuses": STATUSES, "selected": list(dict.fromkeys(selected or ())),
+            "max_compare": MAX_RUNS}
 
 
 def export_rows(data: DashboardData, query: RunsQuery) -> list[RunRow]:
     return data.all_runs(query, max_rows=MAX_EXPORT_ROWS)
 
 
-_CSV_FIELDS = ("run_id", "project", "experiment", "started_s", "ended_s", "status", "hostname",
-               "host_id", "job_id", "duration_s", "energy_j", "emissions_g", "exit_code")
-
-
 def export_csv(rows: list[RunRow]) -> str:
-    """The table as CSV: every matching run, full precision, SI units named in the header."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(_CSV_FIELDS)
-    for row in rows:
-        writer.writerow(["" if getattr(row, f) is None else getattr(row, f) for f in _CSV_FIELDS])
-    return out.getvalue()
+    """The runs table as CSV (:mod:`.tables`): every matching run, full precision, SI units
+    named in the header."""
+    return exports.runs_table(rows).to_csv()
 
 
 def export_json(rows: list[RunRow]) -> str:
-    return json.dumps([row.to_dict() for row in rows], indent=1)
+    return exports.runs_table(rows).to_json()
+
+
+def overview_tables(data: DashboardData, period_name: str) -> dict[str, Table]:
+    return exports.overview_tables(overview_context(data, period_name)["overview"])
+
+
+def run_tables(data: DashboardData, run_id: str) -> dict[str, Table]:
+    return exports.run_tables(data, data.run(run_id))
 
 
 COMPONENTS = ("cpu", "gpu", "ram", "other")
