@@ -146,3 +146,44 @@ def test_when_usage_errors(replay, stored_run, capsys) -> None:
     assert bad.value.code == 2
     assert "'soon' is not a duration: give a number with a unit" in capsys.readouterr().err
     assert replay.requests == []
+
+
+def test_a_run_in_great_britain_uses_neso_history_without_a_key(replay, monkeypatch,
+                                                                 capsys) -> None:
+    """NESO's national history (documented {from}/{to} windows of at most 14 days, aligned on
+    the epoch, half hours with their actual values) for a GB run, with the bundled tables
+    configured: no key, no --provider."""
+    monkeypatch.delenv("WATTPRINT_ELECTRICITYMAPS_API_KEY")
+    run_id = "0b0e" + "1" * 28
+    info = RunInfo(run_id=run_id, project="p", experiment="e", started_s=RUN_START.timestamp(),
+                   scope="machine", interval_s=3600.0, pue=1.0,
+                   location={"country": "GB", "subdivision": None, "resolved_by": "config"},
+                   host={"hostname": "node-a", "pid": 1}, devices=(), skipped=())
+    records = [Record(run_id=run_id, seq=1, start_s=RUN_START.timestamp(), duration_s=7200.0,
+                      cpu_energy_j=KWH, gpu_energy_j=0.0, ram_energy_j=0.0, other_energy_j=0.0,
+                      energy_j=KWH, pue=1.0, emissions_g=200.0, intensity_g_per_kwh=200.0,
+                      intensity_zone="GB", intensity_source="Ember", intensity_year=2024,
+                      intensity_kind="average", intensity_live=False,
+                      components=(ComponentEnergy("cpu", "rapl:package-0", "measured", KWH),),
+                      gaps=(), work=())]
+    store = Store(load_config().store_path)
+    store.export([info, *records, summarize(info, records, exit_code=0)])
+    store.close()
+    half = timedelta(minutes=30)
+    items = []
+    for i in range(2 * 58 + 1):
+        a = DAY - timedelta(days=1) + i * half
+        value = 60 if a.date() == DAY.date() and 20 <= a.hour < 22 else 240
+        items.append({"from": a.strftime("%Y-%m-%dT%H:%MZ"),
+                      "to": (a + half).strftime("%Y-%m-%dT%H:%MZ"),
+                      "intensity": {"forecast": value + 5, "actual": value, "index": "low"}})
+    # the two epoch-aligned 14-day windows the run's +-12 h touch, the second cut at "now"
+    replay.add("/intensity/2025-12-18T00:00Z/2026-01-01T00:00Z", Reply(200, {"data": items}))
+    replay.add("/intensity/2026-01-01T00:00Z/2026-01-01T10:30Z", Reply(200, {"data": items}))
+    assert main(["advise", run_id[:8], "--when", "--window", "12h", "--json"]) == 0
+    when = json.loads(capsys.readouterr().out)["when"]
+    assert (when["provider"], when["zone"], when["gases"]) == ("neso", "GB", "CO2")
+    assert (when["best_start"], when["actual_g"], when["best_g"]) == (
+        "2025-12-31T20:00:00Z", 240.0, 60.0)  # actuals, not the forecasts beside them
+    assert sorted(set(replay.paths())) == ["/intensity/2025-12-18T00:00Z/2026-01-01T00:00Z",
+                                           "/intensity/2026-01-01T00:00Z/2026-01-01T10:30Z"]
