@@ -228,3 +228,21 @@ def test_the_corner_search_equals_a_minute_by_minute_search(seed: int) -> None:
     else:
         assert found.mean_g_per_kwh == pytest.approx(expected)
         assert found.end <= deadline and found.start >= now
+
+
+def test_a_forecast_wholly_in_the_past_starts_now() -> None:
+    forecast = series(T0 - 6 * H, [100, 100, 100])  # ended three hours ago
+    found = best_start_window(forecast, H, T0 + 6 * H, now=T0)
+    assert (found.start_now, found.coverage, found.mean_g_per_kwh) == (True, 0.0, None)
+    assert found.reason == ("no wholly forecast window (the forecast covers only 0.0 h of a run "
+                            "started now): starting now")
+
+
+def test_overlapping_points_keep_the_earlier_value_and_say_so() -> None:
+    forecast = series(T0, [300, 100, 300]) + series(T0 + H / 2, [50])  # 10:30-11:30 overlaps
+    found = best_start_window(forecast, H, T0 + 3 * H, now=T0)
+    # in start order each point keeps its time and a later-starting one only what is left:
+    # 10:00-11:00 300, then the 10:30 point's 11:00-11:30 at 50, then 11:30-12:00 at 100
+    assert (found.start, found.mean_g_per_kwh) == (T0 + H, 75.0)
+    assert found.notes[0] == ("1 forecast points overlapped the one before; the earlier "
+                              "point's value was kept for the overlap")
