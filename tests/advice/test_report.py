@@ -98,6 +98,24 @@ def test_hardware_names_the_models_the_sensors_recorded() -> None:
         ("gpu", "AMD Instinct MI300X (GPU 0)"), ("cpu", "AMD EPYC")]
 
 
+def test_a_run_still_running_is_reported_as_partial(tmp_path: Path) -> None:
+    from wattprint.store import Store
+
+    path = tmp_path / "wattprint.db"
+    store = Store(path)
+    store.export([reportkit.info(), *reportkit.records()[:2]])  # no summary yet
+    store.close()
+    report = _report(tmp_path)
+    assert report["run"]["status"] == "running"
+    assert report["energy"]["total"]["value"] == sum(r.energy_j for r in reportkit.records()[:2])
+    assert report["warnings"][0] == (
+        "the run is still running: these figures cover its records up to 2026-01-01 00:20:00 "
+        "UTC; report it again once it has finished")
+    text = render(report, "md")
+    assert "| Started | 2026-01-01 00:00:00 UTC (running: records up to 2026-01-01 00:20:00 UTC) |" in text
+    assert report["emissions"]["embodied"] is None
+
+
 def test_the_power_series_is_each_intervals_mean_power(tmp_path: Path) -> None:
     series = _report(tmp_path)["series"]
     assert [p["gpu_w"] for p in series] == [2 * w for w in reportkit.GPU_W]

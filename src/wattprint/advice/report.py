@@ -149,6 +149,18 @@ def _location(summary: RunSummary) -> dict[str, Any]:
             "detail": loc.get("detail")}
 
 
+def _status_warnings(summary: RunSummary) -> list[str]:
+    """A report of a run that has not finished says so first: its figures are partial."""
+    upto = _utc(summary.started_s + summary.duration_s)
+    if summary.status == "running":
+        return [f"the run is still running: these figures cover its records up to {upto}; "
+                "report it again once it has finished"]
+    if summary.status == "interrupted":
+        return [f"the run was interrupted (its tracker stopped without finishing): these "
+                f"figures cover its records up to {upto}"]
+    return []
+
+
 def _embodied(summary: RunSummary) -> dict[str, Any] | None:
     """Embodied emissions beside the operational figure, never added to it."""
     if summary.embodied_g is None:
@@ -258,7 +270,8 @@ def build_report(repo: Repository, run_id: str, *, store: str, version: str, fmt
         },
         "equivalents": _equivalents(summary.emissions_g, equivalents),
         "uncertainty": uncertainty,
-        "warnings": [*summary.warnings, *(f"gap: {g}" for g in summary.gaps)],
+        "warnings": [*_status_warnings(summary), *summary.warnings,
+                     *(f"gap: {g}" for g in summary.gaps)],
         "series": _series(_energy_rows(repo, full_id)),
         "reproduce": {"command": command, "wattprint_version": version, "store": store,
                       "run_id": full_id},

@@ -57,7 +57,7 @@ def key_figures(report: Mapping[str, Any]) -> list[tuple[str, str]]:
     total_j = energy["total"]["value"]
     rows = [
         ("Run", f"{run['run_id']} ({run['project']}/{run['experiment']}), {run['status']}"),
-        ("Started", f"{run['started']} (ended {run['ended']})"),
+        ("Started", f"{run['started']} ({_ended(run)})"),
         ("Duration", f"{format_duration(run['duration']['value'])} "
                      f"({run['duration']['value']:g} s, {run['records']} records)"),
         ("Scope", f"{run['scope']}: {run['scope_meaning']}"),
@@ -83,6 +83,12 @@ def key_figures(report: Mapping[str, Any]) -> list[tuple[str, str]]:
                      f"{format_mass(emissions['market_based']['value'])} CO2e "
                      f"({emissions['market_based'].get('source') or ''})"))
     return rows
+
+
+def _ended(run: Mapping[str, Any]) -> str:
+    if run["status"] in ("running", "interrupted"):
+        return f"{run['status']}: records up to {run['ended']}"
+    return f"ended {run['ended']}"
 
 
 def _location_text(report: Mapping[str, Any]) -> str:
