@@ -244,5 +244,5 @@ def test_overlapping_points_keep_the_earlier_value_and_say_so() -> None:
     # in start order each point keeps its time and a later-starting one only what is left:
     # 10:00-11:00 300, then the 10:30 point's 11:00-11:30 at 50, then 11:30-12:00 at 100
     assert (found.start, found.mean_g_per_kwh) == (T0 + H, 75.0)
-    assert found.notes[0] == ("1 forecast points overlapped the one before; the earlier "
+    assert found.notes[0] == ("2 forecast points overlapped the one before; the earlier "
                               "point's value was kept for the overlap")
