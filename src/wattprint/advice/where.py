@@ -19,6 +19,7 @@ cannot be placed and is left out of a distance filter, with a note.
 from __future__ import annotations
 
 import math
+from functools import cache
 
 from .._struct import dataclass, field
 
@@ -198,22 +199,36 @@ def resolve_place(text: str, cloud: str | None = None) -> RegionRow:
                         "as CLOUD/REGION (e.g. aws/eu-west-1); `wattprint regions` lists them")
 
 
-def _option(row: RegionRow, energy_j: float, fallback: PueFigure | None) -> RegionOption:
+@cache
+def _region_facts(cloud: str, region: str) -> tuple[GridFigure, str | None, PueFigure | None,
+                                                    float | None, int | None]:
+    """What the bundled tables say of a region, whatever the energy: its figure and fallback
+    note, its published PUE (None: its provider publishes none) and Google's CFE share. The
+    tables never change in a process, so this is worked out once a region (a page re-prices
+    every region)."""
     from ..errors import IntensityUnavailable
-    from ..intensity.continents import continent_of
     from ..intensity.figures import region_figure
     from ..intensity.tables import gcp_region_intensity
 
-    figure, note = region_figure(row.cloud, row.region)
-    pue = pue_for(row.cloud, row.region, fallback)
+    figure, note = region_figure(cloud, region)
+    pue = pue_for(cloud, region, None)
+    published = pue if pue.level in ("region", "provider") else None
     cfe_share = cfe_year = None
-    if row.cloud == "gcp":
+    if cloud == "gcp":
         try:
-            google = gcp_region_intensity(row.region)
+            google = gcp_region_intensity(region)
         except IntensityUnavailable:
             google = None
         if google is not None and google.cfe_share is not None:
             cfe_share, cfe_year = google.cfe_share, google.year
+    return figure, note, published, cfe_share, cfe_year
+
+
+def _option(row: RegionRow, energy_j: float, fallback: PueFigure | None) -> RegionOption:
+    from ..intensity.continents import continent_of
+
+    figure, note, published, cfe_share, cfe_year = _region_facts(row.cloud, row.region)
+    pue = published or pue_for(row.cloud, row.region, fallback)
     grams = energy_j * pue.pue * figure.comparable_g_per_kwh / J_PER_KWH
     return RegionOption(cloud=row.cloud, region=row.region, name=row.name, country=row.country,
                         continent=continent_of(row.country), figure=figure, note=note, pue=pue,
