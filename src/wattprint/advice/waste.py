@@ -173,8 +173,10 @@ def _cpu_busy_w(info: RunInfo, powers: Sequence[float | None]) -> tuple[float | 
                           "be told apart")
         how = f"the lowest {low:.4g} W and highest {high:.4g} W CPU power of this run"
     busy = low + CPU_BUSY_FRACTION * (high - low)
-    return busy, (f"CPU busy at >= {busy:.4g} W: {CPU_BUSY_FRACTION:.0%} of the way from idle to "
-                  f"full, from {how}")
+    # The whole CPU's power, every process's: in process scope a busy neighbour makes the CPU
+    # busy too, which the text says rather than hides.
+    return busy, (f"CPU busy at >= {busy:.4g} W of whole-CPU power (every process's): "
+                  f"{CPU_BUSY_FRACTION:.0%} of the way from idle to full, from {how}")
 
 
 def _limit_w(device: str, info_by_device: Mapping[str, Mapping[str, Any]],
