@@ -3,7 +3,7 @@ Chromium, once each, with a project name made of every character that breaks LaT
 
 pdflatex comes from Debian's texlive-latex-base (`make test` runs tools/report_test_deps.sh);
 Chromium and its driver as for the dashboard's browser tests (tests/dashboard/browser.py).
-Screenshots: tests/dashboard/artifacts/report-light.png and report-dark.png.
+Screenshots: tests/dashboard/artifacts/report-light.png, report-dark.png and report-phone.png.
 """
 
 from __future__ import annotations
@@ -99,5 +99,13 @@ def test_the_html_report_renders_offline_in_chromium(tmp_path: Path) -> None:
             assert bg == ("rgb(22, 22, 22)" if dark else "rgb(255, 255, 255)")
             assert browser.axe_violations(driver) == []
             browser.screenshot(driver, name)
+        # on a phone the page does not scroll sideways: wide tables scroll in their own region
+        browser.emulate(driver, dark=False, metrics=browser.PHONE)
+        driver.get(page.as_uri())
+        widths = driver.execute_script("const e = document.documentElement;"
+                                       "return [e.scrollWidth, e.clientWidth]")
+        assert widths == [browser.PHONE["width"]] * 2
+        assert browser.axe_violations(driver) == []
+        browser.screenshot(driver, "report-phone")
     finally:
         driver.quit()

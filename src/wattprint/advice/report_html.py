@@ -40,12 +40,14 @@ th, td { text-align: left; vertical-align: top; padding: 0.35rem 0.6rem;
 /* long sources and addresses may break anywhere; short figures never break */
 td.text { overflow-wrap: anywhere; }
 td.num, td.nowrap { white-space: nowrap; }
-th[scope="row"] { width: 14rem; font-weight: 600; }
+th[scope="row"] { width: 30%; max-width: 14rem; font-weight: 600; }
+@media (max-width: 40rem) { main { padding: 0.75rem; } th, td { padding: 0.3rem 0.4rem; } }
 td.num { text-align: right; }
 caption { text-align: left; color: var(--muted); padding-bottom: 0.25rem; }
 blockquote { margin: 0; padding: 0.75rem 1rem; background: var(--panel);
   border-left: 4px solid var(--gpu); }
-pre { background: var(--panel); padding: 0.75rem; overflow-x: auto; }
+pre { background: var(--panel); padding: 0.75rem; white-space: pre-wrap; }
+pre code, p code { overflow-wrap: anywhere; }
 .chart { width: 100%; height: auto; max-width: 640px; display: block; margin: 0.5rem 0 1rem; }
 .chart .grid { stroke: var(--rule); stroke-width: 1; }
 .chart .axis { stroke: var(--muted); stroke-width: 1; }
@@ -58,6 +60,8 @@ pre { background: var(--panel); padding: 0.75rem; overflow-x: auto; }
 .bar.series-ram, .swatch.series-ram { fill: var(--ram); }
 .bar.series-other, .swatch.series-other { fill: var(--other); }
 .note { color: var(--muted); }
+.scroll { overflow-x: auto; }
+.scroll:focus-visible { outline: 2px solid var(--gpu); }
 dt { font-weight: 600; }
 """
 CSP = "default-src 'none'; style-src 'unsafe-inline'"
@@ -84,8 +88,10 @@ def _table(caption: str, header: Sequence[str], rows: Sequence[Sequence[str]],
     body = "".join(
         "<tr>" + "".join(f'<td class="{kind(i)}">{_e(c)}</td>' for i, c in enumerate(row))
         + "</tr>" for row in rows)
-    return (f"<table><caption>{_e(caption)}</caption><thead><tr>{head}</tr></thead>"
-            f"<tbody>{body}</tbody></table>")
+    # on a narrow screen the table scrolls sideways in its own focusable region, not the page
+    return (f'<div class="scroll" role="region" tabindex="0" aria-label="{_e(caption)}">'
+            f"<table><caption>{_e(caption)}</caption><thead><tr>{head}</tr></thead>"
+            f"<tbody>{body}</tbody></table></div>")
 
 
 def render_html(report: Mapping[str, Any]) -> str:
