@@ -136,6 +136,9 @@ def _cpu_power(records: Sequence[Record]) -> list[float | None]:
     """Each interval's whole-CPU power (W); None where a share of 0 hides it or no CPU."""
     out: list[float | None] = []
     for r in records:
+        if r.duration_s <= 0:  # a last record cut at stop: no time, no power
+            out.append(None)
+            continue
         watts: float | None = 0.0
         seen = False
         for c in r.components:
@@ -146,7 +149,7 @@ def _cpu_power(records: Sequence[Record]) -> list[float | None]:
             if whole is None or watts is None:
                 watts = None
             else:
-                watts += whole / r.duration_s if r.duration_s > 0 else 0.0
+                watts += whole / r.duration_s
         out.append(watts if seen else None)
     return out
 
