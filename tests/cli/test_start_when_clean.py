@@ -293,3 +293,53 @@ def test_a_marginal_forecast_says_so(replay, fake_time, monkeypatch, tmp_path, c
     assert tags["start_when_clean.kind"] == "marginal"
     assert sum(fake_time.sleeps) == 25 * 60
     assert f"forecast marginal mean {mean:.0f} g/kWh" in capfd.readouterr().err
+
+
+@pytest.fixture
+def cache_on_fake_time(monkeypatch: pytest.MonkeyPatch, replay: Replay,
+                       fake_time: FakeTime) -> None:
+    """The providers' disk cache ages on the fake clock, so an hour's wait makes the cached
+    forecast stale and the next plan asks the provider again."""
+    wired = functools.partial(_http.HttpOptions.func, transport=replay.transport,
+                              sleep=lambda _s: None, jitter=lambda: 0.0,
+                              wall_clock=fake_time.clock)
+    monkeypatch.setattr(_http, "HttpOptions", wired)
+
+
+def test_a_fresher_forecast_moves_the_start(replay, fake_time, cache_on_fake_time, tmp_path,
+                                            capfd) -> None:
+    changed = recording(FULL)
+    for item in changed["data"][20:26]:  # 20:00-23:00 UTC on the 1st becomes the cleanest
+        item["intensity"]["forecast"] = 30
+    replay.add(NESO_FW48H, ok(FULL), Reply(200, changed))
+    code, tags = run(tmp_path, "--zone", "GB", "--start-when-clean", "--deadline", "24h",
+                     "--duration", "3h")
+    assert code == 0 and tags is not None
+    assert replay.count(NESO_FW48H) >= 2  # asked again after an hour's wait
+    assert (tags["start_when_clean.first_start"], tags["start_when_clean.start"]) == (
+        "2026-01-02T04:00:00Z", "2026-01-01T20:00:00Z")
+    assert tags["start_when_clean.started"] == "2026-01-01T20:00:00Z"
+    assert sum(fake_time.sleeps) == 9 * 3600 + 40 * 60
+    assert tags["start_when_clean.mean_g_per_kwh"] == "30.0"
+    # against the first forecast's figure for starting at once (176.7 g/kWh)
+    assert tags["start_when_clean.saving_pct"] == f"{100 * (176.7222 - 30) / 176.7222:.1f}"
+    assert tags["start_when_clean.reason"].startswith("replanned on a fresher forecast: ")
+    err = capfd.readouterr().err
+    changes = [line for line in err.splitlines() if "the forecast changed" in line]
+    assert len(changes) == 1
+    assert changes[0].startswith("wattprint: start when clean: the forecast changed: waiting "
+                                 "8h40m to start at ")
+
+
+def test_a_failed_refresh_keeps_the_plan_and_says_so_once(replay, fake_time, cache_on_fake_time,
+                                                          tmp_path, capfd) -> None:
+    replay.add(NESO_FW48H, ok(FULL), Reply(503, {"error": {"code": 503}}))
+    code, tags = run(tmp_path, "--zone", "GB", "--start-when-clean", "--deadline", "24h",
+                     "--duration", "3h")
+    assert code == 0 and tags is not None
+    assert tags["start_when_clean.start"] == tags["start_when_clean.started"] == \
+        "2026-01-02T04:00:00Z"
+    assert "start_when_clean.first_start" not in tags
+    assert sum(fake_time.sleeps) == 17 * 3600 + 40 * 60
+    err = capfd.readouterr().err
+    assert err.count("the forecast could not be refreshed; keeping the plan") == 1

@@ -41,6 +41,7 @@ SLEEP: Callable[[float], None] = time.sleep
 PAST_RUNS = 5  # the median of this many finished runs gives the expected duration
 PLAIN_EVERY_S = 600.0  # a plain progress line this often when stderr is not a terminal
 TTY_EVERY_S = 1.0
+REPLAN_EVERY_S = 3600.0  # a fresh forecast this often while waiting
 MAX_FORECAST_H = 72  # the longest forecast any provider gives (WattTime)
 EXIT_INTERRUPTED = 130
 TAG = "start_when_clean"
@@ -80,32 +81,39 @@ def plan_and_wait(args: argparse.Namespace, config: Config) -> tuple[int | None,
     now = datetime.fromtimestamp(now_s, timezone.utc)
     deadline = args.deadline if isinstance(args.deadline, datetime) else now + args.deadline
     duration, duration_from, energy_j = _expected_duration(args, config)
-    window, provider_name, why_not = _choose(config, duration, deadline, now)
     tags = {f"{TAG}.deadline": _iso(deadline), f"{TAG}.duration_s": f"{duration.total_seconds():g}",
             f"{TAG}.duration_from": duration_from}
-    if window is None:
-        say(f"start when clean: {why_not}; starting now")
-        tags.update({TAG: "now", f"{TAG}.reason": f"{why_not}; starting now"})
-        return None, tags
-    tags.update(_window_tags(window, provider_name))
-    say(f"start when clean: expected duration {_span(duration.total_seconds())} "
-        f"({duration_from}); {provider_name} forecast")
-    say(f"start when clean: {_decision(window)}")
-    if energy_j and not window.start_now:  # the past runs say how much energy to expect
-        grams = window.saving_g(energy_j)
-        if grams is not None:
-            tags[f"{TAG}.saving_g"] = f"{grams:.3g}"
-            say(f"start when clean: about {_mass(grams)} CO2e less for the "
-                f"{energy_j / 3.6e6:.3g} kWh those runs used (median, before PUE)")
-    if window.start_now:
-        return None, tags
+    planner = _Planner(config, duration, deadline)
     try:
-        _count_down(window, quiet=args.quiet)
-    except KeyboardInterrupt:
-        _end_line()
-        say("start when clean: interrupted while waiting; the command was not started")
-        return EXIT_INTERRUPTED, tags
-    tags[f"{TAG}.started"] = _iso(datetime.fromtimestamp(CLOCK(), timezone.utc))
+        window = planner.plan(now)
+        if window is None:
+            say(f"start when clean: {planner.why_not}; starting now")
+            tags.update({TAG: "now", f"{TAG}.reason": f"{planner.why_not}; starting now"})
+            return None, tags
+        tags.update(_window_tags(window, planner.name))
+        say(f"start when clean: expected duration {_span(duration.total_seconds())} "
+            f"({duration_from}); {planner.name} forecast")
+        say(f"start when clean: {_decision(window)}")
+        if energy_j and not window.start_now:  # the past runs say how much energy to expect
+            grams = window.saving_g(energy_j)
+            if grams is not None:
+                tags[f"{TAG}.saving_g"] = f"{grams:.3g}"
+                say(f"start when clean: about {_mass(grams)} CO2e less for the "
+                    f"{energy_j / 3.6e6:.3g} kWh those runs used (median, before PUE)")
+        if window.start_now:
+            return None, tags
+        try:
+            final = _count_down(window, quiet=args.quiet,
+                                replan=lambda: planner.plan(_now()))
+        except KeyboardInterrupt:
+            _end_line()
+            say("start when clean: interrupted while waiting; the command was not started")
+            return EXIT_INTERRUPTED, tags
+    finally:
+        planner.close()
+    if final is not window:
+        tags.update(_replanned_tags(window, final))
+    tags[f"{TAG}.started"] = _iso(_now())
     return None, tags
 
 
@@ -158,32 +166,56 @@ def _expected_duration(args: argparse.Namespace,
             statistics.median(energies_j) if energies_j else None)
 
 
-def _choose(config: Config, duration: timedelta, deadline: datetime,
-            now: datetime) -> tuple[StartWindow | None, str, str]:
-    """The window, the provider's name, and why there is none when there is none."""
-    from ..advice.forecast import fetch_forecast, forecast_provider
-    from ..advice.windows import best_start_window
-    from ..errors import LocationError, ProviderError, WattprintError
-    from ..host import HostPaths
-    from ..intensity.locate import locate
+class _Planner:
+    """The forecast provider for the whole wait. Forecasts are re-issued through the day (NESO
+    every half hour, the others hourly), so a wait of hours asks again every
+    :data:`REPLAN_EVERY_S` rather than follow a stale one; ``why_not`` says why the last
+    ``plan`` has no window."""
 
-    try:
-        where = locate(config, HostPaths())
-        provider, _ = forecast_provider(config, where)
-    except (WattprintError, LocationError) as exc:
-        return None, "", f"no forecast ({exc})"
-    hours = max(1, min(MAX_FORECAST_H, math.ceil((deadline - now).total_seconds() / 3600)))
-    try:
-        points = fetch_forecast(provider, where, hours)
-    except ProviderError as exc:
-        return None, provider.name, str(exc).split("; try again later")[0]
-    finally:
-        provider.close()
-    window = best_start_window(points, duration, deadline, now=now)
-    if not window.fits or window.coverage < 1:
-        return None, provider.name, window.reason.removesuffix(": starting now").removesuffix(
-            "; starting now")
-    return window, provider.name, ""
+    def __init__(self, config: Config, duration: timedelta, deadline: datetime) -> None:
+        from ..advice.forecast import forecast_provider
+        from ..errors import LocationError, WattprintError
+        from ..host import HostPaths
+        from ..intensity.locate import locate
+
+        self.duration, self.deadline = duration, deadline
+        self.provider: Any = None
+        self.name = ""
+        self.why_not = ""
+        try:
+            self.where = locate(config, HostPaths())
+            self.provider, _ = forecast_provider(config, self.where)
+        except (WattprintError, LocationError) as exc:
+            self.why_not = f"no forecast ({exc})"
+            return
+        self.name = self.provider.name
+
+    def plan(self, now: datetime) -> StartWindow | None:
+        from ..advice.forecast import fetch_forecast
+        from ..advice.windows import best_start_window
+        from ..errors import ProviderError
+
+        if self.provider is None:
+            return None
+        # hours up to the deadline on the provider's own clock, which its forecast counts from
+        asked = self.provider.now() if hasattr(self.provider, "now") else now
+        left_h = (self.deadline - asked).total_seconds() / 3600
+        hours = max(1, min(MAX_FORECAST_H, math.ceil(left_h)))
+        try:
+            points = fetch_forecast(self.provider, self.where, hours)
+        except ProviderError as exc:
+            self.why_not = str(exc).split("; try again later")[0]
+            return None
+        window = best_start_window(points, self.duration, self.deadline, now=now)
+        if not window.fits or window.coverage < 1:
+            self.why_not = window.reason.removesuffix(": starting now").removesuffix(
+                "; starting now")
+            return None
+        return window
+
+    def close(self) -> None:
+        if self.provider is not None:
+            self.provider.close()
 
 
 def _window_tags(window: StartWindow, provider: str) -> dict[str, str]:
@@ -213,20 +245,36 @@ def _decision(window: StartWindow) -> str:
             f"{saving}")
 
 
-def _count_down(window: StartWindow, *, quiet: bool) -> None:
+def _count_down(window: StartWindow, *, quiet: bool,
+                replan: Callable[[], StartWindow | None]) -> StartWindow:
+    """Wait for ``window``'s start, asking ``replan`` every REPLAN_EVERY_S; returns the window
+    finally waited for (a fresh forecast may move it)."""
     from ..advice.windows import local_text
     from ..report import format_duration
 
-    start_s = window.start.timestamp()
     tty = _stderr_is_tty() and not quiet
     period = TTY_EVERY_S if tty else PLAIN_EVERY_S
-    saving = f", -{window.saving_pct:.0f}% gCO2/kWh" if window.saving_pct is not None else ""
-    at = local_text(window.start)
+    next_plan_s = CLOCK() + REPLAN_EVERY_S
+    kept_old = False
     while True:
-        left = start_s - CLOCK()
+        now_s = CLOCK()
+        if now_s >= next_plan_s and window.start.timestamp() - now_s > 0:
+            next_plan_s = now_s + REPLAN_EVERY_S
+            fresh = replan()
+            if fresh is None and not kept_old:  # said once; the plan in hand stays
+                kept_old = True
+                _end_line()
+                say("start when clean: the forecast could not be refreshed; keeping the plan")
+            elif fresh is not None and abs((fresh.start - window.start).total_seconds()) >= 60:
+                _end_line()
+                say(f"start when clean: the forecast changed: {_decision(fresh)}")
+                window = fresh
+        left = window.start.timestamp() - now_s
         if left <= 0:
             break
-        text = f"starting in {format_duration(math.ceil(left))} at {at}{saving}; Ctrl-C to cancel"
+        saving = f", -{window.saving_pct:.0f}% gCO2/kWh" if window.saving_pct is not None else ""
+        text = (f"starting in {format_duration(math.ceil(left))} at {local_text(window.start)}"
+                f"{saving}; Ctrl-C to cancel")
         if tty:
             _draw(f"\r\x1b[2K[wattprint] {text}")
         elif not quiet:
@@ -234,6 +282,26 @@ def _count_down(window: StartWindow, *, quiet: bool) -> None:
         SLEEP(min(left, period))
     if tty:
         _end_line()
+    return window
+
+
+def _replanned_tags(first: StartWindow, final: StartWindow) -> dict[str, str]:
+    """The window finally waited for. The intensity had it started at once stays the first
+    forecast's (no later forecast knows that hour better), and the saving is against it."""
+    tags = {f"{TAG}.first_start": _iso(first.start), f"{TAG}.start": _iso(final.start),
+            f"{TAG}.reason": f"replanned on a fresher forecast: {final.reason}"}
+    if final.mean_g_per_kwh is not None:
+        tags[f"{TAG}.mean_g_per_kwh"] = f"{final.mean_g_per_kwh:.1f}"
+        if first.now_g_per_kwh:
+            pct = 100 * (first.now_g_per_kwh - final.mean_g_per_kwh) / first.now_g_per_kwh
+            tags[f"{TAG}.saving_pct"] = f"{pct:.1f}"
+    if final.start_now:
+        tags[TAG] = "now"
+    return tags
+
+
+def _now() -> datetime:
+    return datetime.fromtimestamp(CLOCK(), timezone.utc)
 
 
 def _stderr_is_tty() -> bool:
