@@ -4,8 +4,10 @@ Before the run: the expected duration (``--duration``, or the median of the last
 of the same project and experiment in the local store, naming them), the forecast from the same
 provider ``wattprint forecast`` uses, and :func:`~wattprint.advice.windows.best_start_window`
 for a window that ends by ``--deadline``. The decision is said on stderr, then a countdown: one
-redrawn line on a terminal, a plain line every ten minutes otherwise. Ctrl-C while waiting
-starts nothing and exits 130 (as a shell reports SIGINT).
+redrawn line on a terminal, a plain line every ten minutes otherwise. Every hour of the wait
+the forecast is asked for again and the start moves if a fresher forecast finds a cleaner one
+(said; a failed refresh keeps the plan). Ctrl-C while waiting starts nothing and exits 130 (as
+a shell reports SIGINT).
 
 When no forecast can be had (no provider for the place, provider down, no window wholly
 forecast, a deadline too close) the command starts now and says why: the run was asked for, and
