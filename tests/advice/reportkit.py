@@ -31,7 +31,7 @@ EMBODIED_SOURCE = ("Cloud Carbon Footprint embodied coefficients (Apache-2.0): s
 
 
 def info(*, project: str = "bert-finetune", experiment: str = "lr_3e-5",
-         run_id: str = RUN_ID) -> RunInfo:
+         run_id: str = RUN_ID, job: dict[str, Any] | None = None) -> RunInfo:
     gpu = {"component": "gpu", "method": "sampled", "coverage": "host", "warning": None,
            "max_power_w": 400.0}
     return RunInfo(
@@ -53,7 +53,7 @@ def info(*, project: str = "bert-finetune", experiment: str = "lr_3e-5",
              "detail": "256 GiB x 0.375 W per GiB", "coverage": "host",
              "attributes": {"size_bytes": str(256 * 2**30)}},
         ),
-        skipped=(), wattprint_version="0.1.0",
+        skipped=(), wattprint_version="0.1.0", job=job,
     )
 
 
@@ -81,9 +81,11 @@ def records(run_id: str = RUN_ID) -> list[Record]:
 
 
 def store_run(path: Path, *, project: str = "bert-finetune", experiment: str = "lr_3e-5",
-              run_id: str = RUN_ID, rescore: bool = True) -> str:
+              run_id: str = RUN_ID, rescore: bool = True,
+              job: dict[str, Any] | None = None) -> str:
     """The run written into the store file at ``path``; returns its id."""
-    run, recs = info(project=project, experiment=experiment, run_id=run_id), records(run_id)
+    run = info(project=project, experiment=experiment, run_id=run_id, job=job)
+    recs = records(run_id)
     summary = replace(
         summarize(run, recs, exit_code=0), pue_source=PUE_SOURCE, embodied_g=EMBODIED_G,
         embodied={"embodied_g": EMBODIED_G, "source": EMBODIED_SOURCE, "lifetime_years": 4.0})
@@ -108,3 +110,16 @@ def expected_totals() -> dict[str, Any]:
     return {"gpu_j": gpu_j, "cpu_j": cpu_j, "ram_j": ram_j, "total_j": total_j,
             "emissions_g": total_j * PUE / 3.6e6 * FR_G_PER_KWH,
             "duration_s": STEP_S * len(GPU_W)}
+
+
+JOB_ID = "slurm-4242"
+RANK_IDS = ("aaaa0000000000000000000000000001", "bbbb0000000000000000000000000002")
+
+
+def store_job(path: Path) -> str:
+    """A job of two ranks on two nodes, each the run above (its own GPUs, CPU and RAM)."""
+    for rank, (run_id, node) in enumerate(zip(RANK_IDS, ("node-a", "node-b"), strict=True)):
+        store_run(path, run_id=run_id, rescore=False,
+                  job={"job_id": JOB_ID, "node": node, "rank": rank, "local_rank": 0,
+                       "world_size": 2})
+    return JOB_ID

@@ -94,7 +94,7 @@ def test_hardware_names_the_models_the_sensors_recorded() -> None:
         {"device": "amdsmi:0", "component": "gpu", "method": "measured",
          "detail": "AMD Instinct MI300X (GPU 0), energy counter, package", "attributes": {}},
     ))
-    assert [(h["component"], h["model"]) for h in _hardware(run)] == [
+    assert [(h["component"], h["model"]) for h in _hardware(run.devices)] == [
         ("gpu", "AMD Instinct MI300X (GPU 0)"), ("cpu", "AMD EPYC")]
 
 
@@ -114,6 +114,45 @@ def test_a_run_still_running_is_reported_as_partial(tmp_path: Path) -> None:
     text = render(report, "md")
     assert "| Started | 2026-01-01 00:00:00 UTC (running: records up to 2026-01-01 00:20:00 UTC) |" in text
     assert report["emissions"]["embodied"] is None
+
+
+def test_a_job_is_reported_as_the_sum_of_its_ranks(tmp_path: Path) -> None:
+    path = tmp_path / "wattprint.db"
+    job_id = reportkit.store_job(path)
+    repo = open_repository(path)
+    try:
+        report = build_report(repo, job_id, store="S", version="0.1.0", job=True)
+    finally:
+        repo.close()
+    one = reportkit.expected_totals()
+    assert report["run"]["run_id"] == job_id
+    assert report["run"]["job"]["ranks"] == 2
+    assert report["energy"]["total"]["value"] == 2 * one["total_j"]
+    assert report["emissions"]["operational"]["value"] == pytest.approx(2 * one["emissions_g"])
+    assert report["emissions"]["embodied"]["value"] == pytest.approx(2 * reportkit.EMBODIED_G)
+    assert [(h["component"], h["count"]) for h in report["hardware"]] == [
+        ("gpu", 4), ("cpu", 2), ("ram", 2)]
+    devices = [d["device"] for d in report["energy"]["devices"] if d["component"] == "gpu"]
+    assert devices == ["node-a/nvml:0", "node-a/nvml:1", "node-b/nvml:0", "node-b/nvml:1"]
+    assert len(report["uncertainty"]["devices"]) == 8
+    # the ranks ran at the same time: the chart sums them
+    assert [p["gpu_w"] for p in report["series"]] == [4 * w for w in reportkit.GPU_W]
+    assert report["pue"]["source"] == reportkit.PUE_SOURCE
+    assert report["reproduce"]["command"] == f"wattprint report {job_id} --job --format md"
+    for fmt in ("md", "html", "latex", "json"):
+        assert job_id in render(report, fmt)
+
+
+def test_an_unknown_job_says_how_to_list_jobs(tmp_path: Path) -> None:
+    from wattprint.errors import StoreError
+
+    reportkit.store_run(tmp_path / "wattprint.db")
+    repo = open_repository(tmp_path / "wattprint.db")
+    try:
+        with pytest.raises(StoreError, match="no runs of job 'nope' in the store; see"):
+            build_report(repo, "nope", store="S", version="0.1.0", job=True)
+    finally:
+        repo.close()
 
 
 def test_the_power_series_is_each_intervals_mean_power(tmp_path: Path) -> None:

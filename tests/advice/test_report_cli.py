@@ -82,6 +82,16 @@ def test_all_equivalents_and_a_chosen_few(capsys: Any) -> None:
         "--format json --equivalents smartphone_charge,tree_month")
 
 
+def test_a_job_with_job(capsys: Any) -> None:
+    reportkit.store_job(Path(os.environ["WATTPRINT_HOME"]) / "wattprint.db")
+    code, out, _ = _run(capsys, reportkit.JOB_ID, "--job", "--json")
+    data = json.loads(out)
+    assert code == 0 and data["run"]["job"]["ranks"] == 2
+    assert data["energy"]["total"]["value"] == 2 * reportkit.expected_totals()["total_j"]
+    code, out, err = _run(capsys, "slurm-0", "--job")
+    assert code == 1 and out == "" and "no runs of job 'slurm-0'" in err
+
+
 def test_unknown_run_is_exit_1_naming_the_store(capsys: Any) -> None:
     _store()
     code, out, err = _run(capsys, "ffff")

@@ -26,7 +26,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Mapping, Sequence
 
-    from ..records import RunInfo, RunSummary
+    from ..records import RunSummary
     from ..store.repository import Repository
 
 __all__ = ["FORMATS", "REPORT_VERSION", "build_report", "render"]
@@ -70,10 +70,10 @@ def _utc(seconds: float | None) -> str | None:
     return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def _hardware(info: RunInfo) -> list[dict[str, Any]]:
+def _hardware(devices: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """One row per component and model: "2 x NVIDIA A100", the CPU model, the RAM size."""
     groups: dict[tuple[str, str], dict[str, Any]] = {}
-    for device in info.devices:
+    for device in devices:
         attributes = dict(device.get("attributes") or {})
         component = str(device.get("component", "other"))
         # the model name where the sensor recorded one (NVML "name", the CPU model's
@@ -219,18 +219,31 @@ def _equivalents(emissions_g: float, keys: Sequence[str] | None) -> list[dict[st
 
 
 def build_report(repo: Repository, run_id: str, *, store: str, version: str, fmt: str = "md",
-                 equivalents: Sequence[str] | None = None) -> dict[str, Any]:
+                 equivalents: Sequence[str] | None = None, job: bool = False) -> dict[str, Any]:
     """The report of one run (``run_id`` or a unique prefix), as a JSON-ready dict.
 
     ``store`` and ``version`` go into the reproduction line (tests pin them); ``fmt`` is the
     format the command reproduces; ``equivalents`` picks the table's rows (default: the two a
-    summary shows). Raises :class:`~wattprint.errors.StoreError` for an unknown run.
+    summary shows); ``job``: ``run_id`` is a distributed job's id, reported as the sum of its
+    ranks (:mod:`.report_job`). Raises :class:`~wattprint.errors.StoreError` for an unknown
+    run or job.
     """
     from . import report_uncertainty
 
-    full_id = repo.resolve_id(run_id)
-    info, summary = repo.info(full_id), repo.summary(full_id)
-    rescores = repo.rescores(full_id)
+    devices: Sequence[Mapping[str, Any]]
+    if job:
+        from .report_job import job_parts, series_by_time
+
+        full_id = run_id
+        info, summary, devices, rows = job_parts(repo, run_id, energy_rows=_energy_rows)
+        series = series_by_time(rows, MAX_SERIES_POINTS)
+        rescores: list[dict[str, Any]] = []
+    else:
+        full_id = repo.resolve_id(run_id)
+        info, summary = repo.info(full_id), repo.summary(full_id)
+        devices = info.devices
+        series = _series(_energy_rows(repo, full_id))
+        rescores = repo.rescores(full_id)
     energy = _energy(summary)
     intensity = _intensity(summary, rescores)
     pue_default = summary.pue_source.startswith("default")
@@ -238,7 +251,7 @@ def build_report(repo: Repository, run_id: str, *, store: str, version: str, fmt
         components=summary.components, total_energy_j=energy["total"]["value"],
         intensity=summary.intensity or {}, pue_default=pue_default,
         emissions_g=summary.emissions_g, embodied_g=summary.embodied_g)
-    command = f"wattprint report {full_id} --format {fmt}"
+    command = f"wattprint report {full_id}{' --job' if job else ''} --format {fmt}"
     if equivalents is not None:
         command += f" --equivalents {','.join(equivalents)}"
     report: dict[str, Any] = {
@@ -252,8 +265,9 @@ def build_report(repo: Repository, run_id: str, *, store: str, version: str, fmt
             "scope": summary.scope, "scope_meaning": SCOPE_MEANING.get(summary.scope, ""),
             "interval": _q(info.interval_s, "s"), "tags": dict(info.tags or {}),
             "measured_with": info.wattprint_version or None,
+            "job": dict(summary.job) if summary.job else None,
         },
-        "hardware": _hardware(info),
+        "hardware": _hardware(devices),
         "energy": energy,
         "location": _location(summary),
         "intensity": intensity,
@@ -272,7 +286,7 @@ def build_report(repo: Repository, run_id: str, *, store: str, version: str, fmt
         "uncertainty": uncertainty,
         "warnings": [*_status_warnings(summary), *summary.warnings,
                      *(f"gap: {g}" for g in summary.gaps)],
-        "series": _series(_energy_rows(repo, full_id)),
+        "series": series,
         "reproduce": {"command": command, "wattprint_version": version, "store": store,
                       "run_id": full_id},
     }

@@ -25,7 +25,10 @@ def add_report(sub: Any) -> None:
                     "with basis and year, PUE, operational and embodied emissions (beside, "
                     "never added), equivalents with their sources, methodology and uncertainty, "
                     "a citation sentence and the command that reproduces it.")
-    report.add_argument("run_id", type=run_id_text, help="run id or a unique prefix of it")
+    report.add_argument("run_id", type=run_id_text,
+                        help="run id or a unique prefix of it (a job id with --job)")
+    report.add_argument("--job", action="store_true",
+                        help="RUN_ID is a distributed job id: report the sum of all its ranks")
     report.add_argument("--format", dest="fmt", choices=FORMATS, default=None,
                         help="md (GitHub Markdown, the default), html (one self-contained file "
                              "with charts), latex (a standalone document for pdflatex) or json "
@@ -82,7 +85,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         say(notice)
     try:
         report = build_report(repo, args.run_id, store=str(config.store_path),
-                              version=__version__, fmt=fmt, equivalents=keys)
+                              version=__version__, fmt=fmt, equivalents=keys, job=args.job)
     finally:
         repo.close()
     if args.fragment:
