@@ -188,6 +188,14 @@ KEYS: dict[str, Key] = {
             "share of energy covered by renewable contracts, for the market-based figure"),
         Key("residual_g_per_kwh", _number(0, 2000, optional=True), "g/kWh from 0 to 2000",
             "residual-mix intensity for the energy not covered by contracts"),
+        Key("budget_g", _number(1e-6, 1e12, optional=True),
+            "grams CO2e above 0, e.g. 500 (a number, no unit)",
+            "emissions budget of a run: warn once when the prediction or the measured total "
+            "crosses it"),
+        Key("budget_kwh", _number(1e-9, 1e9, optional=True),
+            "kWh above 0, e.g. 2.5 (a number, no unit)",
+            "energy budget of a run (IT energy, before PUE): warn once when the prediction or "
+            "the measured total crosses it"),
         Key("embodied", _bool, "true or false",
             "report the hardware's embodied emissions for the run, separately"),
         Key("interval_s", _number(0.1, 3600), "a number of seconds from 0.1 to 3600",
@@ -255,6 +263,8 @@ class Config:
     intensity_figure: str = "lifecycle"
     renewable_share: float | None = None
     residual_g_per_kwh: float | None = None
+    budget_g: float | None = None
+    budget_kwh: float | None = None
     embodied: bool = True
     interval_s: float = 5.0
     sample_s: float = 0.1

@@ -11,7 +11,7 @@ Why each sink has a backlog: a sink that raises ("disk full", "database is locke
 items and is retried with exponential backoff (``backoff_s``: first delay, cap) while the others
 carry on, so nothing is dropped and order is kept once it recovers. A batch starts with the
 run's RunInfo until the sink has accepted one, and a later SpanRecord with the same span_id
-(or a later heartbeat) replaces the earlier one within a batch.
+(or a later heartbeat, or prediction of the run) replaces the earlier one within a batch.
 
 Where data goes when it cannot be delivered (:mod:`wattprint.spool`):
 
@@ -41,7 +41,7 @@ from pathlib import Path
 from ._log import get_logger
 from ._struct import dataclass, field
 from .errors import ExportRejected
-from .records import Heartbeat, RunInfo, RunSummary, SpanRecord
+from .records import Heartbeat, Prediction, RunInfo, RunSummary, SpanRecord
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -93,14 +93,17 @@ class _Where:
 
 
 def _coalesce(items: Sequence[Item]) -> list[Item]:
-    """The batch to send for ``items``: a later span aggregate or heartbeat replaces the earlier
-    one, keeping the later position; stray RunInfos are dropped (the lane sends its own)."""
+    """The batch to send for ``items``: a later span aggregate, heartbeat or prediction replaces
+    the earlier one, keeping the later position; stray RunInfos are dropped (the lane sends its
+    own)."""
     last: dict[object, int] = {}
     for index, item in enumerate(items):
         if isinstance(item, SpanRecord):
             last[("span", item.run_id, item.span_id)] = index
         elif isinstance(item, Heartbeat):
             last["heartbeat"] = index
+        elif isinstance(item, Prediction):
+            last[("prediction", item.run_id)] = index
     out: list[Item] = []
     for index, item in enumerate(items):
         if isinstance(item, RunInfo):
@@ -108,6 +111,8 @@ def _coalesce(items: Sequence[Item]) -> list[Item]:
         if isinstance(item, SpanRecord) and last[("span", item.run_id, item.span_id)] != index:
             continue
         if isinstance(item, Heartbeat) and last["heartbeat"] != index:
+            continue
+        if isinstance(item, Prediction) and last[("prediction", item.run_id)] != index:
             continue
         out.append(item)
     return out

@@ -24,6 +24,7 @@ __all__ = [
     "RECORD_COLUMNS",
     "SCHEMA_VERSION",
     "ComponentEnergy",
+    "Prediction",
     "Record",
     "RunInfo",
     "RunSummary",
@@ -278,6 +279,56 @@ class Heartbeat:
         return asdict(self)
 
 
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    """Where a run is heading: its totals once the work it expects is done (see
+    :mod:`wattprint.advice.predict`), with a band holding the truth at rate ``level``.
+
+    Made after record ``seq``, at ``at_s`` (wall clock, Unix s), when ``done`` of ``total``
+    units were done. It rests on the current regime: ``regime_intervals`` intervals since
+    ``regime_start_s``, at ``seconds_per_unit`` and ``energy_j_per_unit``; ``rebased`` counts
+    the changes of cost (a warm-up, a slowdown) that started a new regime. ``end_s`` is the
+    predicted end (wall clock). Readers keep the latest per run (the highest ``seq``).
+    """
+
+    run_id: str
+    seq: int
+    at_s: float
+    unit: str
+    done: float
+    total: float
+    level: float
+    duration_s: float
+    duration_low_s: float
+    duration_high_s: float
+    energy_j: float
+    energy_low_j: float
+    energy_high_j: float
+    emissions_g: float
+    emissions_low_g: float
+    emissions_high_g: float
+    end_s: float
+    seconds_per_unit: float
+    energy_j_per_unit: float
+    regime_start_s: float
+    regime_intervals: int
+    rebased: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Prediction:
+        known = {k: data[k] for k in field_names(cls)}
+        known["run_id"], known["unit"] = str(known["run_id"]), str(known["unit"])
+        known["seq"], known["regime_intervals"] = int(known["seq"]), int(known["regime_intervals"])
+        known["rebased"] = int(known["rebased"])
+        for name, value in known.items():
+            if name not in ("run_id", "unit", "seq", "regime_intervals", "rebased"):
+                known[name] = float(value)
+        return cls(**known)
+
+
 @dataclass(slots=True)
 class Totals:
     """Running sums over records (used by the tracker, spans and summaries)."""
@@ -336,6 +387,10 @@ class RunSummary:
     market_based: Mapping[str, Any] | None = None
     # [{unit, count, energy_j_per_unit, emissions_g_per_unit}] from ``Tracker.step``
     work: tuple[Mapping[str, Any], ...] = ()
+    # The last prediction (Prediction.to_dict()) when ``Tracker.expect`` was told the total
+    # work, and the budgets ({budget_g, budget_kwh, alerts}) when set; None otherwise.
+    prediction: Mapping[str, Any] | None = None
+    budget: Mapping[str, Any] | None = None
     # Where each sink's data went: "delivered", or the spool file holding what was not
     # (see wattprint.exporter). Known only after the final flush, so absent from the copy
     # the sinks receive.

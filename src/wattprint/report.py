@@ -173,6 +173,15 @@ def _singular(unit: str) -> str:
     return unit[:-1] if unit.endswith("s") and len(unit) > 1 else unit
 
 
+def _prediction_line(p: Mapping[str, Any]) -> str:
+    """The run's last prediction: what the whole expected work costs, with its band."""
+    level = f"{float(p['level']):.0%}"
+    return (f"~{format_energy(p['energy_j'])}, {format_mass(p['emissions_g'])} CO2e, "
+            f"{format_duration(p['duration_s'])} for {p['total']:,.6g} {p['unit']} ({level}: "
+            f"{format_energy(p['energy_low_j'])} to {format_energy(p['energy_high_j'])}); "
+            f"{p['done']:,.6g} done")
+
+
 def format_summary(summary: RunSummary, *, store_path: str | None = None) -> str:
     lines = []
     started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(summary.started_s))
@@ -218,6 +227,8 @@ def format_summary(summary: RunSummary, *, store_path: str | None = None) -> str
             continue
         lines.append(f"  per unit   {format_energy(per_j)}, {format_mass(per_g)} CO2e per "
                      f"{_singular(str(work['unit']))} ({work['count']:.6g} {work['unit']})")
+    if summary.prediction:
+        lines.append(f"  predicted  {_prediction_line(summary.prediction)}")
     if summary.exit_code is not None:
         lines.append(f"  exit code  {summary.exit_code}")
     for warning in summary.warnings:

@@ -38,9 +38,12 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Callable, Mapping, Sequence, TypeVar
 
+    from .advice.budget import Budget, BudgetAlert
+    from .advice.predict import Predictor
     from .cluster import Job
     from .exporter import Exporter
     from .intensity import Intensity, IntensitySource, Location
+    from .records import Prediction, Record
     from .sampler import Sampler
     from .scope import Scope, Shares
     from .sensors import DeviceInfo, Sensor, Skipped
@@ -100,6 +103,8 @@ class Snapshot:
     power_w: float
     energy_j: float
     emissions_g: float
+    prediction: Prediction | None = None  # once ``expect()`` was told the total work
+    budget: str | None = None  # the latest budget alert, in words
 
 
 class Tracker:
@@ -108,7 +113,10 @@ class Tracker:
     Settings are keyword arguments (``project=``, ``country=``, ``interval_s=``, ``scope=`` ...,
     see :mod:`wattprint.config`) layered over environment and config files. The other keyword
     arguments inject parts (sensors, intensity source, sinks, clocks, host paths) for tests and
-    embedding.
+    embedding. ``on_budget`` is called (on the tracker's thread) with a
+    :class:`~wattprint.advice.budget.BudgetAlert` when a budget (``budget_g``, ``budget_kwh``)
+    is crossed by the prediction or the measured total: once per budget, never raising into the
+    program; to stop cleanly, set a flag your loop reads.
     """
 
     def __init__(
@@ -126,6 +134,7 @@ class Tracker:
         run_id: str | None = None,
         command: str | None = None,
         tags: Mapping[str, str] | None = None,
+        on_budget: Callable[[BudgetAlert], None] | None = None,
         **settings: Any,
     ) -> None:
         from .intensity.locate import locate
@@ -187,6 +196,17 @@ class Tracker:
         self._stopping = False
         self.info: RunInfo | None = None
         self.summary: RunSummary | None = None
+        # How much (see wattprint.advice): a predictor once expect() is told the total work,
+        # budgets when set; both run on the tracker's thread at each record.
+        self._on_budget = on_budget
+        self._predictor: Predictor | None = None
+        self._budget: Budget | None = None
+        self._budget_note: str | None = None
+        if self.config.budget_g is not None or self.config.budget_kwh is not None:
+            from .advice.budget import Budget
+
+            self._budget = Budget(budget_g=self.config.budget_g,
+                                  budget_kwh=self.config.budget_kwh)
 
     # -- lifecycle ------------------------------------------------------------------------
     def prepare(self) -> Tracker:
@@ -412,6 +432,11 @@ class Tracker:
             except Exception as exc:  # extras must never cost the run its summary
                 self._note_failure("beyond", "embodied/water/market figures failed (%r)", exc)
                 beyond = {"pue_source": self.pue_source}
+            prediction = self.prediction
+            if prediction is not None:
+                beyond["prediction"] = prediction.to_dict()
+            if self._budget is not None:
+                beyond["budget"] = self._budget.to_dict()
             summary = replace(summary, warnings=tuple(self._warnings), **beyond)
             delivery: dict[str, str] = {}
             if self._exporter is not None:
@@ -516,6 +541,28 @@ class Tracker:
         records and every span open on this thread report energy and emissions per unit."""
         self._recorder.step(n, unit)
 
+    def expect(self, total: float, unit: str = "samples", *, level: float = 0.9) -> None:
+        """Say how much work the run will do (``total`` units of ``unit``, counted with
+        :meth:`step` in the same unit): from then on each record updates a prediction of the
+        run's total duration, energy and emissions with a ``level`` band (see
+        :mod:`wattprint.advice.predict`), shown live, in the summary, stored and sent. Call it
+        again when the total changes. Raises ``ValueError`` for a total that is not a positive
+        number (a framework's "not set", such as -1, is not a total)."""
+        from .advice.predict import Predictor
+
+        with self._lock:
+            totals = self._acc.totals
+            self._predictor = Predictor(
+                total=total, unit=str(unit), level=level, done=self._acc.work.get(unit, 0.0),
+                elapsed_s=totals.duration_s, energy_j=totals.energy_j,
+                emissions_g=totals.emissions_g)
+
+    @property
+    def prediction(self) -> Prediction | None:
+        """The latest prediction (None before :meth:`expect` and the first records)."""
+        predictor = self._predictor
+        return predictor.last if predictor is not None else None
+
     # -- the cut ------------------------------------------------------------------------------
     def _cut(self) -> None:
         with self._lock:
@@ -549,6 +596,41 @@ class Tracker:
                 self._exporter.submit(record)
                 for span in spans:
                     self._exporter.submit(span)
+            if self._predictor is not None or self._budget is not None:
+                self._how_much(record)
+
+    def _how_much(self, record: Record) -> None:
+        """The prediction after ``record`` and the budgets (tracker's thread; never raises)."""
+        prediction = None
+        if self._predictor is not None:
+            try:
+                prediction = self._predictor.add(record)
+            except Exception as exc:
+                self._note_failure("predict", "the run's prediction failed (%r) and stopped", exc)
+                self._predictor = None
+            else:
+                if prediction is not None and prediction.seq == record.seq \
+                        and self._exporter is not None:
+                    self._exporter.submit(prediction)
+        budget = self._budget
+        if budget is None:
+            return
+        totals = self._acc.totals
+        try:
+            alerts = budget.check(energy_j=totals.energy_j, emissions_g=totals.emissions_g,
+                                  prediction=prediction, at_s=record.start_s + record.duration_s)
+        except Exception as exc:
+            self._note_failure("budget", "checking the budget failed (%r)", exc)
+            return
+        for alert in alerts:
+            log.warning("wattprint: %s", alert.message)
+            self._warn(alert.message)
+            self._budget_note = alert.message
+            if self._on_budget is not None:
+                try:
+                    self._on_budget(alert)
+                except Exception as exc:  # the user's callback must not end the measurement
+                    self._note_failure("on_budget", "the on_budget callback raised %r", exc)
 
     def _shares(self) -> Shares:
         if self._scope is None or self._scope.name == "machine":
@@ -594,7 +676,8 @@ class Tracker:
         with self._lock:
             elapsed = self._clock() - self._started_mono if self._started_mono else 0.0
             totals = self._acc.totals
-            return Snapshot(elapsed, self._last_power_w, totals.energy_j, totals.emissions_g)
+            return Snapshot(elapsed, self._last_power_w, totals.energy_j, totals.emissions_g,
+                            self.prediction, self._budget_note)
 
     @property
     def devices(self) -> list[DeviceInfo]:

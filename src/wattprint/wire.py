@@ -1,15 +1,15 @@
 """The published wire format: every object a run emits, as JSON, with a ``schema_version``.
 
-One tagged object per item: ``{"type": "run" | "record" | "span" | "heartbeat" | "summary",
-"schema_version": 3, ...}``. The JSON Lines sink, the spool, the store's exports and the HTTP
+One tagged object per item: ``{"type": "run" | "record" | "span" | "heartbeat" | "prediction" |
+"summary", "schema_version": 4, ...}``. The JSON Lines sink, the spool, the store's exports and the HTTP
 exporter write exactly these; :func:`schema` is the JSON Schema (draft 2020-12) they validate
 against (``wire_schema.json`` beside this module), printed by ``wattprint schema``.
-``docs/wire-format.md`` describes the objects and the migrations from versions 1 and 2.
+``docs/wire-format.md`` describes the objects and the migrations from versions 1 to 3.
 
 :func:`to_wire` builds the object field by field (not from ``asdict``) so that what goes out is
 the schema's shape, with JSON-native types only (lists, not tuples). :func:`from_wire` is its
-inverse and also reads version 1 (wattprint 0.1.0) and version 2 objects, upgrading them on
-the way in.
+inverse and also reads version 1 (wattprint 0.1.0), 2 and 3 objects, upgrading them on the way
+in (:func:`upgrade`).
 Neither validates against the schema: the JSON Schema library is a test dependency, and the
 tests check that every object the sinks write validates.
 """
@@ -17,30 +17,30 @@ tests check that every object the sinks write validates.
 from __future__ import annotations
 
 from ._struct import field_names
-from .records import Heartbeat, Record, RunInfo, RunSummary, SpanRecord
+from .records import Heartbeat, Prediction, Record, RunInfo, RunSummary, SpanRecord
 
-__all__ = ["WIRE_VERSION", "Item", "from_wire", "schema", "to_wire"]
+__all__ = ["WIRE_VERSION", "Item", "from_wire", "schema", "to_wire", "upgrade"]
 
 #: Version of the wire format. Changing the format means a new version and a migration note
 #: in ``docs/wire-format.md`` (and a new ``$id`` in ``wire_schema.json``).
-WIRE_VERSION = 3
+WIRE_VERSION = 4
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Mapping, Union
 
-    Item = Union[RunInfo, Record, SpanRecord, Heartbeat, RunSummary]
+    Item = Union[RunInfo, Record, SpanRecord, Heartbeat, Prediction, RunSummary]
 
 
 def __getattr__(name: str) -> object:
     if name == "Item":  # built on demand: typing costs milliseconds to import
         from typing import Union
 
-        return Union[RunInfo, Record, SpanRecord, Heartbeat, RunSummary]
+        return Union[RunInfo, Record, SpanRecord, Heartbeat, Prediction, RunSummary]
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 _SCHEMA_FILE = "wire_schema.json"
-_TYPES = ("run", "record", "span", "heartbeat", "summary")
+_TYPES = ("run", "record", "span", "heartbeat", "prediction", "summary")
 
 
 def schema() -> dict[str, Any]:
@@ -90,6 +90,9 @@ def to_wire(item: Item) -> dict[str, Any]:
     elif isinstance(item, Heartbeat):
         data = _fields(item)
         kind = "heartbeat"
+    elif isinstance(item, Prediction):
+        data = _fields(item)
+        kind = "prediction"
     elif isinstance(item, RunSummary):
         # energy_kwh (in RunSummary.to_json) is presentation; the wire carries SI units only.
         data = _fields(item)
@@ -104,19 +107,12 @@ def to_wire(item: Item) -> dict[str, Any]:
 def from_wire(data: Mapping[str, Any]) -> Item:
     """The item a wire object describes: the inverse of :func:`to_wire`.
 
-    Version 1 objects (no ``schema_version``, or 1) and version 2 objects are upgraded first.
+    Objects of versions 1 (no ``schema_version``, or 1) to 3 are upgraded first.
     Raises ``ValueError`` for an unknown type, a version newer than this wattprint knows, or a
     malformed object.
     """
     kind = data.get("type")
-    version = data.get("schema_version", 1)
-    if version == 1:
-        data, version = _upgrade_v1(data), 2
-    if version == 2:
-        data = _upgrade_v2(data)
-    elif version != WIRE_VERSION:
-        raise ValueError(f"wire object of schema_version {version!r}: this wattprint reads "
-                         f"versions 1 to {WIRE_VERSION}; upgrade wattprint to read it")
+    data = upgrade(data)
     if kind not in _TYPES:
         raise ValueError(f"unknown wire object type {kind!r}")
     body = {k: v for k, v in data.items() if k not in ("type", "schema_version")}
@@ -124,6 +120,22 @@ def from_wire(data: Mapping[str, Any]) -> Item:
         return _build(kind, body)
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"malformed {kind} wire object: {exc!r}") from exc
+
+
+def upgrade(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``data`` in the current version's shape: an object of this version as is, one of
+    versions 1 to 3 upgraded (a new dict). Raises ``ValueError`` for any other version."""
+    version = data.get("schema_version", 1)
+    if version == WIRE_VERSION:
+        return data
+    if version == 1:
+        data, version = _upgrade_v1(data), 2
+    if version == 2:
+        data, version = _upgrade_v2(data), 3
+    if version == 3:
+        return _upgrade_v3(data)
+    raise ValueError(f"wire object of schema_version {version!r}: this wattprint reads "
+                     f"versions 1 to {WIRE_VERSION}; upgrade wattprint to read it")
 
 
 def _build(kind: str, body: dict[str, Any]) -> Item:
@@ -136,6 +148,8 @@ def _build(kind: str, body: dict[str, Any]) -> Item:
     if kind == "heartbeat":
         return Heartbeat(run_id=str(body["run_id"]), at_s=float(body["at_s"]),
                          every_s=float(body["every_s"]))
+    if kind == "prediction":
+        return Prediction.from_dict(body)
     if kind == "summary":
         return RunSummary.from_json(body)
     raise AssertionError(kind)
@@ -194,6 +208,18 @@ def _upgrade_v2(data: Mapping[str, Any]) -> dict[str, Any]:
         if "g_per_kwh" in intensity:
             out["intensity"] = {"basis": None, "scope": None, "gases": None, "by_kind": None,
                                 **intensity}
+    out["schema_version"] = 3
+    return out
+
+
+def _upgrade_v3(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A version 3 object in version 4's shape: version 4 added the ``prediction`` object and
+    the summary's ``prediction`` and ``budget``, which a version 3 summary lacks (null: no
+    prediction was made, no budget was set; version 3 trackers had neither)."""
+    out = dict(data)
+    if out.get("type") == "summary":
+        out.setdefault("prediction", None)
+        out.setdefault("budget", None)
     out["schema_version"] = WIRE_VERSION
     return out
 

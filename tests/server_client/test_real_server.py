@@ -171,3 +171,33 @@ def test_login_and_push_against_the_real_server(real, monkeypatch, capsys):
         _assert_database_holds(engine, summary)
     assert main(["push", first.run_id]) == 0  # again: idempotent, nothing counted twice
     _assert_database_holds(engine, first)
+
+
+def test_a_prediction_reaches_the_real_server_and_its_query_api_exactly(clock, real):
+    # the one schema end to end: tracker -> http sink -> uvicorn -> database -> query API
+    from fastapi.testclient import TestClient
+
+    from wattprint.wire import to_wire
+
+    server, engine, key = real
+    tracker = _tracker(clock, HttpSink(server.url, key))
+    tracker.start()
+    tracker.expect(total=60, unit="steps")
+    for _ in range(4):
+        for _ in range(10):
+            clock.advance(1.0)
+            tracker.step(1, unit="steps")
+        tracker.flush()
+    summary = tracker.stop()
+    assert summary.delivery == {"http": "delivered"}
+    last = tracker.prediction
+    assert last is not None and last.done == 40
+    assert last.energy_j == pytest.approx(250.0 * 60)  # 50 + 200 W, 1 s a step
+    with engine.begin() as connection:
+        read = create_api_key(connection, project_id=server.project_id, pepper=PEPPER.encode(),
+                              now_s=time.time(), scopes=("read",))
+    with TestClient(create_app(server.settings)) as client:
+        got = client.get(f"/api/v1/runs/{summary.run_id}/prediction",
+                         headers={"Authorization": f"Bearer {read}"})
+    assert got.status_code == 200, got.text
+    assert got.json()["prediction"] == to_wire(last)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import replace
 
 import pytest
 import storekit
@@ -184,3 +185,38 @@ def test_v4_records_keep_their_labels_and_a_missing_kind(tmp_path):
         assert got[labelled.seq] == labelled and got[unscored.seq] == unscored
     finally:
         store.close()
+
+
+def test_a_v4_file_gets_the_predictions_table_and_keeps_its_runs(tmp_path):
+    # a real v4 file (before predictions): v1 + migrations 2 to 4
+    from wattprint.records import Prediction
+
+    path = tmp_path / "wattprint.db"
+    make_v3_store(path)
+    with sqlite3.connect(path) as db:
+        db.executescript(MIGRATIONS[3])
+        db.execute("PRAGMA user_version=4")
+    store = Store(path, host_id="x", hostname="x")
+    try:
+        assert store.schema_version == SCHEMA_VERSION == 5
+        assert [r.seq for r in store.records("old-run")] == [0, 1, 2]
+        assert store.prediction("old-run") is None  # it never made one
+        later = Prediction(
+            run_id="old-run", seq=1, at_s=storekit.T0, unit="steps", done=30.0, total=100.0,
+            level=0.9, duration_s=100.0, duration_low_s=95.0, duration_high_s=105.25,
+            energy_j=30_000.0, energy_low_j=28_500.0, energy_high_j=31_575.0,
+            emissions_g=3.3333333333333335, emissions_low_g=3.1666666666666665,
+            emissions_high_g=3.5083333333333333, end_s=storekit.T0 + 70.0,
+            seconds_per_unit=1.0, energy_j_per_unit=300.0, regime_start_s=storekit.T0 - 30.0,
+            regime_intervals=3, rebased=1)
+        earlier = replace(later, seq=0, done=20.0, energy_j=29_000.0)
+        store.export([later, earlier])  # a replayed older batch never wins
+        assert store.prediction("old-run") == later
+        store.export([replace(later, seq=2, done=40.0)])
+        assert store.prediction("old-run") == replace(later, seq=2, done=40.0)
+    finally:
+        store.close()
+    with sqlite3.connect(path) as db:
+        assert columns(db, "predictions") == [
+            "run_id", "seq", "at_s", "unit", "done", "total", "duration_s", "energy_j",
+            "emissions_g", "end_s", "prediction_json"]

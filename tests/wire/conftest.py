@@ -16,6 +16,7 @@ from wattprint.intensity import Location
 from wattprint.records import (
     ComponentEnergy,
     Heartbeat,
+    Prediction,
     Record,
     RunAccumulator,
     RunInfo,
@@ -131,6 +132,17 @@ def make_heartbeat() -> Heartbeat:
     return Heartbeat(run_id=RUN_ID, at_s=STARTED_S + 30.0, every_s=15.0)
 
 
+def make_prediction(seq: int = 2) -> Prediction:
+    """After 3 of 10 records' worth of work: 64 samples each, 5 s and 1920 J per record."""
+    return Prediction(
+        run_id=RUN_ID, seq=seq, at_s=STARTED_S + 15.0, unit="samples", done=192.0, total=640.0,
+        level=0.9, duration_s=50.0, duration_low_s=46.5, duration_high_s=53.5,
+        energy_j=19_200.0, energy_low_j=17_900.0, energy_high_j=20_500.0,
+        emissions_g=0.3584, emissions_low_g=0.334133, emissions_high_g=0.382667,
+        end_s=STARTED_S + 50.0, seconds_per_unit=0.078125, energy_j_per_unit=30.0,
+        regime_start_s=STARTED_S, regime_intervals=3, rebased=0)
+
+
 def make_summary(info: RunInfo | None = None) -> RunSummary:
     """As the tracker's stop() builds it: the accumulator's summary plus the beyond-operational
     figures and the exporter's delivery report."""
@@ -153,7 +165,14 @@ def make_summary(info: RunInfo | None = None) -> RunSummary:
     market = footprint.market_based(energy_j=total_j, pue=1.2,
                                     location_emissions_g=summary.emissions_g,
                                     renewable_share=0.3, residual_g_per_kwh=None)
-    return replace(summary, warnings=info.warnings, pue_source="setting",
+    budget_message = ("energy budget 5.00 Wh will be crossed: 5.33 Wh predicted (90%: 4.97 Wh "
+                      "to 5.69 Wh) when the 640 samples are done; 1.60 Wh used so far")
+    return replace(summary, warnings=(*info.warnings, budget_message), pue_source="setting",
+                   prediction=make_prediction().to_dict(),
+                   budget={"budget_g": None, "budget_kwh": 0.005, "alerts": [
+                       {"kind": "energy", "limit": 18_000.0, "value": 19_200.0,
+                        "predicted": True, "at_s": STARTED_S + 15.0,
+                        "message": budget_message}]},
                    embodied_g=embodied["embodied_g"], embodied=embodied,
                    water_l=water["water_l"], water=water, market_based=market,
                    delivery={"jsonl": "delivered",
@@ -170,10 +189,12 @@ def all_samples() -> list[Any]:
     """One of every wire type, plus the shapes with optional parts left out."""
     bare_info = make_run_info(job=False)
     bare_summary = replace(make_summary(bare_info), embodied_g=None, embodied=None, water_l=None,
-                           water=None, market_based=None, delivery=None, exit_code=None)
+                           water=None, market_based=None, delivery=None, exit_code=None,
+                           prediction=None, budget=None)
     return [make_run_info(), bare_info, make_record(0), make_record(1, work=()),
             make_marginal_record(2), make_unscored_record(3), make_span(),
-            make_span("train", None), make_heartbeat(), make_summary(), bare_summary,
+            make_span("train", None), make_heartbeat(), make_prediction(), make_summary(),
+            bare_summary,
             make_mixed_summary()]
 
 
@@ -181,7 +202,8 @@ def all_samples() -> list[Any]:
 def build() -> SimpleNamespace:
     """The builders above, for test modules (conftest is not importable by name)."""
     return SimpleNamespace(run_info=make_run_info, record=make_record, span=make_span,
-                           heartbeat=make_heartbeat, summary=make_summary, all=all_samples,
+                           heartbeat=make_heartbeat, prediction=make_prediction,
+                           summary=make_summary, all=all_samples,
                            marginal_record=make_marginal_record,
                            unscored_record=make_unscored_record, mixed_summary=make_mixed_summary,
                            run_id=RUN_ID)

@@ -103,3 +103,38 @@ def test_every_object_written_by_the_sinks_validates(clock: Any, tmp_path: Path,
     assert spans["train/step"]["work"] == [{"unit": "samples", "count": 96.0}]
     assert spans["train/step"]["duration_s"] == pytest.approx(6.0)
     assert spans["train"]["parent_id"] is None and spans["train/eval"]["parent_id"] == "train"
+
+
+def test_predictions_and_budgets_written_by_the_sinks_validate(clock: Any, tmp_path: Path,
+                                                               validator: Any) -> None:
+    memory = MemorySink()
+    path = tmp_path / "run.jsonl"
+    sensor = FakeSensor([FakeDevice("fake:gpu", "gpu", 250.0)], clock=clock)
+    tracker = wattprint.Tracker(
+        sensors=[sensor], sinks=[memory, JsonlSink(path)], clock=clock,
+        wall_clock=clock.wall_clock, country="FR", interval_s=3600, budget_g=0.5,
+        budget_kwh=0.01)
+    tracker.start()
+    tracker.expect(total=200, unit="steps")
+    for _ in range(5):
+        for _ in range(8):
+            clock.advance(1.0)
+            tracker.step(1, unit="steps")
+        tracker.flush()
+    summary = tracker.stop()
+    objects = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    predictions = [obj for obj in objects if obj["type"] == "prediction"]
+    assert [p["seq"] for p in predictions] == [2, 3, 4]  # none for the empty last cut
+    for obj in objects:
+        problems = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+                    for e in validator.iter_errors(obj)]
+        assert problems == [], obj["type"]
+    for item in memory_items(memory) + memory.predictions:
+        assert from_wire(json.loads(json.dumps(to_wire(item)))) == item
+    last = objects[-1]
+    assert last["prediction"] == {k: v for k, v in predictions[-1].items()
+                                  if k not in ("type", "schema_version")}
+    # 250 W, 8 s a record, 25 records for the 200 steps: 50,000 J
+    assert predictions[0]["energy_j"] == pytest.approx(50_000.0)
+    assert [a["kind"] for a in last["budget"]["alerts"]] == ["energy", "emissions"]
+    assert summary.budget == last["budget"]

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from wattprint.records import Heartbeat, Record, RunInfo, RunSummary, SpanRecord
-from wattprint.wire import WIRE_VERSION, from_wire, to_wire
+from wattprint.wire import WIRE_VERSION, from_wire, to_wire, upgrade
 
 
 def _json_native(value: Any) -> bool:
@@ -29,7 +29,7 @@ def test_every_type_round_trips(build: Any) -> None:
         assert _json_native(wire), type(item).__name__
         assert from_wire(wire) == item
         assert from_wire(json.loads(json.dumps(wire))) == item
-    assert kinds == {"run", "record", "span", "heartbeat", "summary"}
+    assert kinds == {"run", "record", "span", "heartbeat", "prediction", "summary"}
 
 
 def test_wire_objects_carry_the_documented_values(build: Any) -> None:
@@ -227,3 +227,48 @@ def test_the_schema_refuses_a_kind_that_is_not_one(build: Any, validator: Any) -
     summary = to_wire(build.mixed_summary())
     del summary["components"][0]["share_basis"]
     assert list(validator.iter_errors(summary))
+
+
+def test_prediction_round_trip_exact(build: Any, validator: Any) -> None:
+    prediction = build.prediction()
+    wire = to_wire(prediction)
+    assert wire == {
+        "type": "prediction", "schema_version": WIRE_VERSION, "run_id": build.run_id, "seq": 2,
+        "at_s": 1_767_225_615.0, "unit": "samples", "done": 192.0, "total": 640.0,
+        "level": 0.9, "duration_s": 50.0, "duration_low_s": 46.5, "duration_high_s": 53.5,
+        "energy_j": 19_200.0, "energy_low_j": 17_900.0, "energy_high_j": 20_500.0,
+        "emissions_g": 0.3584, "emissions_low_g": 0.334133, "emissions_high_g": 0.382667,
+        "end_s": 1_767_225_650.0, "seconds_per_unit": 0.078125, "energy_j_per_unit": 30.0,
+        "regime_start_s": 1_767_225_600.0, "regime_intervals": 3, "rebased": 0}
+    assert list(validator.iter_errors(wire)) == []
+    assert from_wire(json.loads(json.dumps(wire))) == prediction
+
+
+def test_the_schema_refuses_a_prediction_that_is_not_one(build: Any, validator: Any) -> None:
+    wire = to_wire(build.prediction())
+    assert list(validator.iter_errors({**wire, "level": 90}))  # a share, not a percentage
+    assert list(validator.iter_errors({**wire, "total": 0}))
+    assert list(validator.iter_errors({**wire, "energy_j": -1.0}))
+    assert list(validator.iter_errors({**wire, "kwh": 2.0}))  # closed object
+    assert list(validator.iter_errors({k: v for k, v in wire.items() if k != "energy_high_j"}))
+    summary = to_wire(build.summary())
+    assert list(validator.iter_errors({**summary, "prediction": wire}))  # no type in a summary
+    budget = {**summary["budget"], "alerts": [{**summary["budget"]["alerts"][0], "kind": "cost"}]}
+    assert list(validator.iter_errors({**summary, "budget": budget}))
+
+
+def test_version_3_objects_are_upgraded(build: Any, validator: Any) -> None:
+    # version 3 had no prediction object and no summary prediction or budget
+    v4 = to_wire(build.summary())
+    v3 = {k: v for k, v in v4.items() if k not in ("prediction", "budget")}
+    v3["schema_version"] = 3
+    summary = from_wire(v3)
+    assert isinstance(summary, RunSummary)
+    assert summary.prediction is None and summary.budget is None
+    assert summary == replace(build.summary(), prediction=None, budget=None)
+    assert list(validator.iter_errors(to_wire(summary))) == []
+    record = to_wire(build.record(0))
+    assert from_wire({**record, "schema_version": 3}) == build.record(0)
+    assert upgrade({**record, "schema_version": 3}) == record
+    with pytest.raises(ValueError, match="schema_version 5: this wattprint reads versions 1 to 4"):
+        from_wire({**to_wire(build.prediction()), "schema_version": 5})

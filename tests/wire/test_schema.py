@@ -17,6 +17,7 @@ from wattprint.intensity import Intensity, Location
 from wattprint.records import (
     ComponentEnergy,
     Heartbeat,
+    Prediction,
     Record,
     RunAccumulator,
     RunInfo,
@@ -29,7 +30,7 @@ from wattprint.wire import WIRE_VERSION, schema, to_wire
 jsonschema = pytest.importorskip("jsonschema")
 
 TOP_LEVEL = {"run": RunInfo, "record": Record, "span": SpanRecord, "heartbeat": Heartbeat,
-             "summary": RunSummary}
+             "prediction": Prediction, "summary": RunSummary}
 
 
 def props(name: str) -> set[str]:

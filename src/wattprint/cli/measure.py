@@ -169,15 +169,27 @@ class _StatusLine:
         return True
 
     def _loop(self) -> None:
-        from ..report import format_duration, format_energy, format_mass
-
         while not self._stop.wait(self._period_s):
-            snap = self._tracker.snapshot()
-            if not self._draw(
-                f"\r\x1b[2K[wattprint] {format_duration(snap.elapsed_s)}  {snap.power_w:.1f} W  "
-                f"{format_energy(snap.energy_j)}  {format_mass(snap.emissions_g)} CO2e"
-            ):
+            if not self._draw(f"\r\x1b[2K{status_text(self._tracker.snapshot())}"):
                 return
+
+
+def status_text(snap: Any, *, now_s: float | None = None,
+                tz_offset_s: float | None = None) -> str:
+    """The live status line: elapsed, power, energy, emissions; then, once the run knows its
+    total work, the prediction (``~2.100 kWh, 630.00 g by 14:32 (90%: 1.900-2.400 kWh)``);
+    then a crossed budget, said as the tracker logged it."""
+    from ..report import format_duration, format_energy, format_mass
+
+    text = (f"[wattprint] {format_duration(snap.elapsed_s)}  {snap.power_w:.1f} W  "
+            f"{format_energy(snap.energy_j)}  {format_mass(snap.emissions_g)} CO2e")
+    if snap.prediction is not None:
+        from ..advice.predict import status_text as predicted
+
+        text += f"  {predicted(snap.prediction, now_s=now_s, tz_offset_s=tz_offset_s)}"
+    if snap.budget is not None:
+        text += f"  ! {snap.budget}"
+    return text
 
 
 # -- run ---------------------------------------------------------------------------------

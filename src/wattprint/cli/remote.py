@@ -144,9 +144,11 @@ def push_run(repo: Any, run_id: str, sink: HttpSink) -> int:
             break
         since = records[-1].seq
     spans = repo.spans(run_id)
+    prediction = repo.prediction(run_id)
+    predictions = [prediction] if prediction is not None else []
     summary = repo.summary(run_id)
-    sink.export([info, *spans, summary])  # the summary last, as a live run sends it
-    return sent + len(spans) + 2
+    sink.export([info, *spans, *predictions, summary])  # the summary last, as a live run does
+    return sent + len(spans) + len(predictions) + 2
 
 
 def push_rescores(repo: Any, run_id: str, sink: HttpSink) -> int:

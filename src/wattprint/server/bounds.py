@@ -21,7 +21,7 @@ MAGNITUDE_LIMIT = 1e18
 INT32_MAX = 2**31 - 1  # PostgreSQL's integer; the server's integer columns
 # the 32-bit integer columns filled from each object type (dotted paths into the wire object)
 _INT_COLUMNS = {"span": ("count",), "summary": ("exit_code", "records"),
-                "run": ("job.node_rank", "job.rank")}
+                "run": ("job.node_rank", "job.rank"), "prediction": ("seq",)}
 
 
 def out_of_bounds(kind: str, obj: dict[str, Any]) -> tuple[str, str] | None:

@@ -6,7 +6,8 @@ Rules (the contract every sender relies on):
   one transaction: a refused batch leaves the database as it was.
 - **Idempotent.** A record is identified by (run_id, seq) and a heartbeat by (run_id, at_s): the
   first one stored stays, a repeat counts as a duplicate. A span (run_id, span_id), a run's
-  info and its summary (run_id) are replaced by the newer object (spans are running aggregates).
+  info and its summary (run_id) are replaced by the newer object (spans are running aggregates);
+  a run's prediction (run_id) by one made after the same or a later record (its ``seq``).
   Within one batch the same rules apply in item order.
 - **Out of order.** A record, span, heartbeat or summary may arrive before its run's info (an
   exporter retrying an older batch, two senders): it is accepted, and its run is created as a
@@ -139,6 +140,15 @@ def _summary_row(item: Any) -> dict[str, Any]:
             "emissions_g": item.emissions_g, "records": item.records, "wire": to_wire(item)}
 
 
+def _prediction_row(item: Any) -> dict[str, Any]:
+    from ..wire import to_wire
+
+    return {"run_id": item.run_id, "seq": item.seq, "at_s": item.at_s, "unit": item.unit,
+            "done": item.done, "total": item.total, "duration_s": item.duration_s,
+            "energy_j": item.energy_j, "emissions_g": item.emissions_g, "end_s": item.end_s,
+            "wire": to_wire(item)}
+
+
 def _experiment_ids(connection: Connection, project_id: int, names: set[str]) -> dict[str, int]:
     from sqlalchemy import select
 
@@ -187,7 +197,7 @@ def store_batch(connection: Connection, items: Sequence[Validated], *, project_i
                 now_s: float) -> IngestResult:
     """Store validated items for the key's project (inside the caller's transaction)."""
     from .. import records as wire_items
-    from .models import Heartbeat, Run, Span, Summary
+    from .models import Heartbeat, Prediction, Run, Span, Summary
     from .record_insert import insert_records
 
     if not items:  # a sender checking its key
@@ -197,6 +207,7 @@ def store_batch(connection: Connection, items: Sequence[Validated], *, project_i
     runs: dict[str, Any] = {}  # newer replaces: the last in the batch wins
     spans: dict[tuple[str, str], dict[str, Any]] = {}
     summaries: dict[str, dict[str, Any]] = {}
+    predictions: dict[str, dict[str, Any]] = {}  # the latest (highest seq) in the batch wins
     records: dict[tuple[str, int], dict[str, Any]] = {}  # first stored stays
     beats: dict[tuple[str, float], dict[str, Any]] = {}
     for v in items:
@@ -221,6 +232,10 @@ def store_batch(connection: Connection, items: Sequence[Validated], *, project_i
                                    "every_s": item.every_s}
         elif isinstance(item, wire_items.RunSummary):
             summaries[item.run_id] = _summary_row(item)
+        elif isinstance(item, wire_items.Prediction):
+            held = predictions.get(item.run_id)
+            if held is None or item.seq >= held["seq"]:
+                predictions[item.run_id] = _prediction_row(item)
         else:  # validate.py gives every record a row and every other type its item
             raise AssertionError(f"item {v.index}: no row and no item")
     if runs:
@@ -250,4 +265,8 @@ def store_batch(connection: Connection, items: Sequence[Validated], *, project_i
     if summaries:
         _replace(connection, Summary.__table__, list(summaries.values()),  # type: ignore[arg-type]
                  ("run_id",))
+    if predictions:
+        table = Prediction.__table__
+        _replace(connection, table, list(predictions.values()),  # type: ignore[arg-type]
+                 ("run_id",), where=lambda stmt: stmt.excluded.seq >= table.c.seq)
     return IngestResult(accepted=len(items) - duplicates, duplicates=duplicates)

@@ -36,6 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = ["ROLES", "SCOPES", "ApiKey", "Base", "Experiment", "Heartbeat", "IntervalRecord",
+           "Prediction",
            "LoginFailure", "LoginSession", "OidcPendingLogin", "UserIdentity",
            "Membership", "Organisation", "Project", "Rescore", "RollupRun", "RollupRunHour", "Run",
            "Span", "Summary", "User"]
@@ -176,6 +177,25 @@ class Heartbeat(Base):
                                         primary_key=True)
     at_s: Mapped[float] = mapped_column(Float, primary_key=True)
     every_s: Mapped[float] = mapped_column(Float)
+
+
+class Prediction(Base):
+    """A run's latest prediction of its totals (``prediction`` wire objects, migration 0006):
+    one row per run, replaced only by a prediction made after the same or a later record."""
+
+    __tablename__ = "predictions"
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.run_id", ondelete="CASCADE"),
+                                        primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)  # the record it was made after
+    at_s: Mapped[float] = mapped_column(Float)
+    unit: Mapped[str] = mapped_column(String())
+    done: Mapped[float] = mapped_column(Float)
+    total: Mapped[float] = mapped_column(Float)
+    duration_s: Mapped[float] = mapped_column(Float)
+    energy_j: Mapped[float] = mapped_column(Float)
+    emissions_g: Mapped[float] = mapped_column(Float)
+    end_s: Mapped[float] = mapped_column(Float)
+    wire: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
 class Summary(Base):

@@ -18,6 +18,7 @@ from .models import (
     Heartbeat,
     IntervalRecord,
     Organisation,
+    Prediction,
     Project,
     RollupRun,
     RollupRunHour,
@@ -248,6 +249,17 @@ def run_spans(connection: Connection, organisation_id: int, run_id: str) -> list
     return list(connection.execute(
         select(Span.wire).where(Span.run_id == run_id)
         .order_by(Span.first_start_s, Span.span_id)).scalars())
+
+
+def run_prediction(connection: Connection, organisation_id: int,
+                   run_id: str) -> dict[str, Any] | None | bool:
+    """The run's latest prediction as its wire object; None when it made none, False when
+    the run is not the organisation's."""
+    if not _owned(connection, organisation_id, run_id):
+        return False
+    wire: dict[str, Any] | None = connection.execute(
+        select(Prediction.wire).where(Prediction.run_id == run_id)).scalar_one_or_none()
+    return wire
 
 
 def _region(run: Any) -> str:

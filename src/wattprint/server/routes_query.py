@@ -5,10 +5,11 @@ organisation) and at ``/api/v1/orgs/{org_id}/<route>`` for a key of that organis
 signed-in member of it (any role), through the one authorisation dependency.
 
 GET /runs (filters, cursor pages), /runs/{id} (info, summary, status), /runs/{id}/records
-(since a sequence number), /runs/{id}/spans, /totals (grouped, grams kept apart by kind of
-intensity; ``dedup=true`` adds the de-duplicated figures beside the per-run sums) and /series
-(energy and emissions summed into at most N buckets). The work is in :mod:`.query`; these
-functions only read parameters and map errors to the ingest's JSON shape.
+(since a sequence number), /runs/{id}/spans, /runs/{id}/prediction (the latest), /totals
+(grouped, grams kept apart by kind of intensity; ``dedup=true`` adds the de-duplicated figures
+beside the per-run sums) and /series (energy and emissions summed into at most N buckets). The
+work is in :mod:`.query`; these functions only read parameters and map errors to the ingest's
+JSON shape.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from starlette.requests import Request
 from .authz import Principal, authorize
 from .query import QueryError, RunQuery
 from .schemas import (
+    PredictionAnswer,
     RecordsPage,
     RunDetail,
     RunsPage,
@@ -143,6 +145,19 @@ def spans(request: Request, run_id: str, caller: Principal = _READ) -> dict[str,
     if found is None:
         raise _missing(run_id)
     return {"run_id": run_id, "spans": found}
+
+
+@_get("/runs/{run_id}/prediction", response_model=PredictionAnswer,
+      responses=errors(*_READ_ERRORS))
+def prediction(request: Request, run_id: str, caller: Principal = _READ) -> dict[str, Any]:
+    """The run's latest prediction of its totals (null when the run was not told its total
+    work, or has not done enough of it yet)."""
+    from .query import run_prediction
+
+    found = _read(request, lambda c: run_prediction(c, _org(caller), run_id))
+    if found is False:
+        raise _missing(run_id)
+    return {"run_id": run_id, "prediction": found}
 
 
 @_get("/totals", response_model=TotalsAnswer, response_model_exclude_unset=True,

@@ -160,6 +160,11 @@ class SpansAnswer(_View):
     spans: list[dict[str, Any]]  # span aggregates as wire objects
 
 
+class PredictionAnswer(_View):
+    run_id: str
+    prediction: dict[str, Any] | None  # the latest prediction wire object; null: none made
+
+
 class Deduplicated(_View):
     energy_j: float
     emissions_g: float

@@ -8,7 +8,7 @@ no branch matched, while the type's definition names the field that is wrong. Th
 
 from __future__ import annotations
 
-from ..wire import WIRE_VERSION, from_wire
+from ..wire import WIRE_VERSION, from_wire, upgrade
 from .bounds import out_of_bounds
 from .record_rows import RowError, record_row
 
@@ -23,7 +23,10 @@ if TYPE_CHECKING:
 
 __all__ = ["IngestError", "Validated", "WireValidator", "json_path"]
 
-WIRE_TYPES = ("run", "record", "span", "heartbeat", "summary")
+WIRE_TYPES = ("run", "record", "span", "heartbeat", "prediction", "summary")
+#: Older wire versions still accepted, upgraded on the way in (a tracker not yet upgraded): the
+#: previous version differs only by what it lacks (see wattprint.wire.upgrade).
+ACCEPTED_VERSIONS = (WIRE_VERSION - 1, WIRE_VERSION)
 
 
 class IngestError(Exception):
@@ -114,12 +117,16 @@ class WireValidator:
         if kind not in WIRE_TYPES:
             raise IngestError(400, f"unknown wire object type {kind!r}: expected one of "
                                    f"{', '.join(WIRE_TYPES)}", index=index, field="type")
-        if obj.get("schema_version") != WIRE_VERSION:
-            raise IngestError(
-                400, f"schema_version {obj.get('schema_version')!r}: this server accepts "
-                     f"version {WIRE_VERSION}; send the objects wattprint.wire.to_wire emits "
-                     f"(upgrade the tracker, or re-export the run with this wattprint)",
-                index=index, field="schema_version")
+        version = obj.get("schema_version")
+        if version != WIRE_VERSION:
+            if type(version) is not int or version not in ACCEPTED_VERSIONS \
+                    or kind == "prediction":
+                raise IngestError(
+                    400, f"schema_version {version!r}: this server accepts versions "
+                         f"{ACCEPTED_VERSIONS[0]} to {WIRE_VERSION}; send the objects "
+                         f"wattprint.wire.to_wire emits (upgrade the tracker, or re-export the "
+                         f"run with this wattprint)", index=index, field="schema_version")
+            obj = dict(upgrade(obj))
         fast = self._fast[kind]
         if fast is None or not fast(obj):
             self._explain(kind, index, obj)

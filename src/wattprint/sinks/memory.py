@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Sequence
 
-from ..records import Heartbeat, Record, RunInfo, RunSummary, SpanRecord
+from ..records import Heartbeat, Prediction, Record, RunInfo, RunSummary, SpanRecord
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -26,6 +26,7 @@ class MemorySink:
         self.records: list[Record] = []
         self.spans: list[SpanRecord] = []
         self.heartbeats: list[Heartbeat] = []
+        self.predictions: list[Prediction] = []
         self.summary: RunSummary | None = None
         self.batches = 0
         self.closed = False
@@ -52,6 +53,8 @@ class MemorySink:
                 self.run = item
             elif isinstance(item, Heartbeat):
                 self.heartbeats.append(item)
+            elif isinstance(item, Prediction):
+                self.predictions.append(item)
             elif isinstance(item, RunSummary):
                 self.summary = item
 

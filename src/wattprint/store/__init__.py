@@ -20,7 +20,7 @@ from pathlib import Path
 
 from .._log import get_logger
 from ..errors import StoreError
-from ..records import Record, RunInfo, RunSummary, SpanRecord
+from ..records import Prediction, Record, RunInfo, RunSummary, SpanRecord
 from .corruption import advice, looks_corrupt, move_aside, moved_aside
 from .liveness import pid_alive
 from .location import Placement, placement, store_files
@@ -285,6 +285,9 @@ class Store:
 
     def rescores(self, run_id: str) -> list[dict[str, Any]]:
         return self.repository.rescores(run_id)
+
+    def prediction(self, run_id: str) -> Prediction | None:
+        return self.repository.prediction(run_id)
 
     def aggregate(self, by: str, filter: RunFilter | None = None) -> list[Aggregate]:
         return self.repository.aggregate(by, filter)

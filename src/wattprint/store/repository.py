@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterator, Protocol, Sequence, runtime_checkabl
 
 from .._struct import asdict, dataclass, field
 from ..errors import StoreError
-from ..records import Record, RunAccumulator, RunInfo, RunSummary, SpanRecord
+from ..records import Prediction, Record, RunAccumulator, RunInfo, RunSummary, SpanRecord
 from .buckets import BOUNDS_SQL, bucket_rows, bucket_sql
 from .liveness import Liveness, effective_status, pid_alive
 from .source import Source
@@ -136,6 +136,8 @@ class Repository(Protocol):
     def spans(self, run_id: str) -> list[SpanRecord]: ...
 
     def rescores(self, run_id: str) -> list[dict[str, Any]]: ...
+
+    def prediction(self, run_id: str) -> Prediction | None: ...
 
     def aggregate(self, by: str, filter: RunFilter | None = None) -> list[Aggregate]: ...
 
@@ -429,6 +431,17 @@ class SqliteRepository:
                 if span.span_id not in found or span.count > found[span.span_id].count:
                     found[span.span_id] = span
         return sorted(found.values(), key=lambda s: (s.first_start_s, s.span_id))
+
+    def prediction(self, run_id: str) -> Prediction | None:
+        """The run's latest prediction of its totals (None when it made none)."""
+        found: Prediction | None = None
+        for source in self.sources:
+            for row in source.query("SELECT prediction_json FROM predictions WHERE run_id=?",
+                                    (run_id,)):
+                prediction = Prediction.from_dict(json.loads(row[0]))
+                if found is None or prediction.seq > found.seq:
+                    found = prediction
+        return found
 
     def rescores(self, run_id: str) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []

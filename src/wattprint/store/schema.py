@@ -194,6 +194,23 @@ MIGRATIONS: tuple[str, ...] = (
       AND EXISTS (SELECT 1 FROM records r WHERE r.run_id = rescores.run_id
                   AND r.intensity_kind IS NOT NULL AND r.intensity_kind != rescores.kind);
     """,
+    # 5: predictions (wire format 4): each run's latest prediction of its totals once the work
+    #    it expects is done (see advice/predict.py); the one made after the highest record stays.
+    """
+    CREATE TABLE predictions (
+        run_id          TEXT PRIMARY KEY REFERENCES runs (run_id) ON DELETE CASCADE,
+        seq             INTEGER NOT NULL,   -- the record it was made after
+        at_s            REAL NOT NULL,
+        unit            TEXT NOT NULL,
+        done            REAL NOT NULL,
+        total           REAL NOT NULL,
+        duration_s      REAL NOT NULL,
+        energy_j        REAL NOT NULL,
+        emissions_g     REAL NOT NULL,
+        end_s           REAL NOT NULL,
+        prediction_json TEXT NOT NULL       -- Prediction.to_dict(): bands, level, regime
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -8,6 +8,7 @@ arrive twice, or an old spooled batch after a newer one):
 - spans: upserted by ``(run_id, span_id)``, but only by an aggregate with at least as many
   instances: aggregates only grow, so an older replay never replaces a newer row;
 - heartbeats (and each record's end): ``heartbeat_s`` only moves forward;
+- predictions: one per run, replaced only by one made after the same or a later record;
 - the summary: final status and totals.
 """
 
@@ -18,7 +19,15 @@ import sqlite3
 
 from .._struct import field_names
 from ..errors import StoreError
-from ..records import RECORD_COLUMNS, Heartbeat, Record, RunInfo, RunSummary, SpanRecord
+from ..records import (
+    RECORD_COLUMNS,
+    Heartbeat,
+    Prediction,
+    Record,
+    RunInfo,
+    RunSummary,
+    SpanRecord,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -47,6 +56,15 @@ _INSERT_RUN = (
     "INSERT INTO runs (run_id, project, experiment, started_s, status, hostname, pid,"
     " info_json, job_id, host_id, tracker_pid, heartbeat_s)"
     " VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id) DO NOTHING"
+)
+_UPSERT_PREDICTION = (
+    "INSERT INTO predictions (run_id, seq, at_s, unit, done, total, duration_s, energy_j,"
+    " emissions_g, end_s, prediction_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (run_id) DO UPDATE SET seq=excluded.seq, at_s=excluded.at_s,"
+    " unit=excluded.unit, done=excluded.done, total=excluded.total,"
+    " duration_s=excluded.duration_s, energy_j=excluded.energy_j,"
+    " emissions_g=excluded.emissions_g, end_s=excluded.end_s,"
+    " prediction_json=excluded.prediction_json WHERE excluded.seq >= predictions.seq"
 )
 _SEEN = ("UPDATE runs SET heartbeat_s = max(coalesce(heartbeat_s, ?), ?) WHERE run_id = ?")
 
@@ -112,6 +130,12 @@ def apply_batch(db: sqlite3.Connection, batch: Iterable[Item]) -> None:
             seen[item.run_id] = max(seen.get(item.run_id, item.at_s), item.at_s)
             db.execute("UPDATE runs SET heartbeat_every_s=? WHERE run_id=?",
                        (item.every_s, item.run_id))
+        elif isinstance(item, Prediction):
+            _require_run(db, item.run_id, known)
+            db.execute(_UPSERT_PREDICTION, (
+                item.run_id, item.seq, item.at_s, item.unit, item.done, item.total,
+                item.duration_s, item.energy_j, item.emissions_g, item.end_s,
+                json.dumps(item.to_dict())))
         elif isinstance(item, RunSummary):
             _require_run(db, item.run_id, known)
             db.execute(
@@ -122,7 +146,7 @@ def apply_batch(db: sqlite3.Connection, batch: Iterable[Item]) -> None:
                  item.run_id))
         else:
             raise StoreError(f"the store cannot write a {type(item).__name__}; expected one of "
-                             "RunInfo, Record, SpanRecord, Heartbeat, RunSummary")
+                             "RunInfo, Record, SpanRecord, Heartbeat, Prediction, RunSummary")
     if records:
         db.executemany(_INSERT_RECORD, records)
     for run_id, at_s in seen.items():
