@@ -146,3 +146,39 @@ def test_a_run_without_cloud_is_re_priced_in_every_region_and_no_gpu_is_said(ser
     assert "every bundled cloud region (the run's cloud is not known)" in section
     assert "Savings against zone FR (where it ran)" in section
     assert "no GPU in the records" in section
+
+
+def test_both_sections_download_as_csv_and_json_with_the_librarys_figures(served):
+    import csv
+    import io
+
+    client, repo = served
+    page = client.get("/runs/gpu00001", params={"regions": "gcp/europe-west9"})
+    assert 'href="/export/runs/gpu00001/where.csv?regions=gcp%2Feurope-west9"' in page.text
+    assert 'href="/export/runs/gpu00001/waste.json"' in page.text
+    where = client.get("/export/runs/gpu00001/where.json", params={"regions": "gcp/europe-west9"})
+    assert where.status_code == 200
+    advice = where_advice(run=repo.summary("gpu00001"), cloud="aws", extra=["gcp/europe-west9"])
+    rows = where.json()
+    assert [(r["cloud"], r["region"]) for r in rows] == [(o.cloud, o.region)
+                                                          for o in advice.options]
+    assert [r["emissions_g"] for r in rows] == [o.emissions_g for o in advice.options]
+    assert [r["saving_g"] for r in rows] == [o.saving_g for o in advice.options]
+    paris = next(r for r in rows if r["region"] == "europe-west9")
+    assert paris["cfe_share_pct"] == pytest.approx(96.0) and paris["pue"] == 1.12
+    report = waste_report(repo.info("gpu00001"), repo.records("gpu00001"))
+    waste = list(csv.DictReader(io.StringIO(client.get(
+        "/export/runs/gpu00001/waste.csv").text)))
+    assert [(r["kind"], r["device"]) for r in waste] == [(f.kind, f.device)
+                                                         for f in report.findings]
+    assert [float(r["saving_g"]) for r in waste] == [f.saving_g for f in report.findings]
+    assert float(waste[0]["threshold_w"]) == 80.0
+
+
+def test_a_waste_download_of_a_run_too_long_is_refused_saying_why(served, monkeypatch):
+    client, _ = served
+    monkeypatch.setattr(advice_view, "MAX_WASTE_RECORDS", 10)
+    answer = client.get("/export/runs/gpu00001/waste.csv")
+    assert answer.status_code == 404
+    assert "more than 10 records" in answer.json()["detail"]
+    assert client.get("/export/runs/nope/where.csv").status_code == 404

@@ -84,3 +84,17 @@ def test_the_team_run_page_shows_both_sections_with_the_librarys_figures(sent, o
     assert "Accelerator allocated but idle: nvml:0" in section
     # the form posts back to this organisation's run page
     assert f'action="/dashboard/orgs/{org.organisation_id}/runs/{run.run_id}"' in page.text
+
+
+def test_the_team_servers_advice_downloads(sent, org):
+    app, run, records, summary = sent
+    client = TestClient(app, base_url=HTTPS)
+    assert client.post("/api/v1/login", json={"email": OWNER["email"],
+                                              "password": OWNER["password"]}).status_code == 200
+    base = f"/dashboard/orgs/{org.organisation_id}/export/runs/{run.run_id}"
+    where = client.get(f"{base}/where.json")
+    assert where.status_code == 200, where.text
+    advice = where_advice(run=summary, cloud="aws")
+    assert [r["emissions_g"] for r in where.json()] == [o.emissions_g for o in advice.options]
+    waste = client.get(f"{base}/waste.json").json()
+    assert [r["saving_j"] for r in waste] == [f.saving_j for f in waste_report(run, records).findings]

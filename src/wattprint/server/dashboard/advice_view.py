@@ -19,14 +19,17 @@ if TYPE_CHECKING:
     from starlette.datastructures import QueryParams
 
     from .data import DashboardData, RunDetail
+    from .tables import Table
 
-__all__ = ["AUTO_WASTE_RECORDS", "MAX_WASTE_RECORDS", "advice_context", "requested_regions"]
+__all__ = ["ADVICE_TABLES", "AUTO_WASTE_RECORDS", "MAX_WASTE_RECORDS", "advice_context",
+           "advice_tables", "requested_regions"]
 
 # The waste scan reads every record, decoded with its devices: 2,000 records took 300 ms at
 # load 10, three times the rest of the page. A page scans a run of up to AUTO_WASTE_RECORDS by
 # itself; a longer one on request (a button), up to MAX_WASTE_RECORDS; beyond, the page says so
 # instead of waiting.
 AUTO_WASTE_RECORDS = 1_000
+ADVICE_TABLES = ("where", "waste")  # their downloads: /export/runs/RUN_ID/{where,waste}.csv
 MAX_WASTE_RECORDS = 100_000
 _MAX_REQUESTED = 20
 
@@ -90,3 +93,56 @@ def advice_context(data: DashboardData, detail: RunDetail,
                    "machine that recorded it")
     return {"where": where_context(detail, params.getlist("regions")), "waste": waste,
             "waste_skipped": skipped, "waste_scan": offer, "waste_titles": KIND_TITLES}
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0f}%"
+
+
+def advice_tables(data: DashboardData, run_id: str, name: str,
+                  params: QueryParams) -> dict[str, Table]:
+    """The section's table ``name`` (one of ADVICE_TABLES) for its CSV and JSON download:
+    ``where`` with the page's ``regions=``; ``waste`` scanned as on request, up to
+    MAX_WASTE_RECORDS. Only the asked table is built (the waste scan reads every record)."""
+    from . import fmt
+    from .data import DataError
+    from .tables import Column, Table
+
+    detail = data.run(run_id)
+    if name == "where":
+        options = where_context(detail, params.getlist("regions"))["advice"].options
+        return {name: Table("where", "Where could it have run?", (
+            Column("rank", "Rank", lambda r: r[0], str, True),
+            Column("cloud", "Cloud", lambda r: r[1].cloud),
+            Column("region", "Region", lambda r: r[1].region),
+            Column("name", "Name", lambda r: r[1].name),
+            Column("comparable_g_per_kwh", "Intensity",
+                   lambda r: r[1].figure.comparable_g_per_kwh, fmt.intensity, True),
+            Column("pue", "PUE", lambda r: r[1].pue.pue, fmt.number, True),
+            Column("pue_level", "PUE from", lambda r: r[1].pue.level),
+            Column("emissions_g", "Emissions", lambda r: r[1].emissions_g, fmt.emissions, True),
+            Column("saving_g", "Saving", lambda r: r[1].saving_g, fmt.emissions, True),
+            Column("saving_pct", "Saving %", lambda r: r[1].saving_pct, _pct, True),
+            Column("cfe_share_pct", "Carbon-free", lambda r: None if r[1].cfe_share is None
+                   else 100.0 * r[1].cfe_share, _pct, True),
+            Column("year", "Year", lambda r: r[1].figure.year, str, True),
+            Column("source", "Source", lambda r: r[1].figure.source),
+        ), list(enumerate(options, 1)))}
+    report = data.waste(run_id, max_records=MAX_WASTE_RECORDS)
+    if report is None:
+        raise DataError(f"run {run_id!r} holds more than {MAX_WASTE_RECORDS:,} records, too many "
+                        f"to scan here; `wattprint advise {run_id[:8]}` reports it")
+    return {name: Table("waste", "What was wasted", (
+        Column("kind", "Kind", lambda f: f.kind),
+        Column("device", "Device", lambda f: f.device),
+        Column("seconds", "Time", lambda f: f.seconds, fmt.duration, True),
+        Column("share_of_time_pct", "Share of the run", lambda f: 100.0 * f.share_of_time,
+               _pct, True),
+        Column("energy_j", "Energy", lambda f: f.energy_j, fmt.energy, True),
+        Column("saving_j", "Saving", lambda f: f.saving_j, fmt.energy, True),
+        Column("saving_g", "Saving CO2e", lambda f: f.saving_g, fmt.emissions, True),
+        Column("threshold_w", "Idle at most", lambda f: f.threshold_w, fmt.power, True),
+        Column("inferred_from", "Inferred from", lambda f: f.inferred_from),
+        Column("change", "Change", lambda f: f.change),
+        Column("based_on", "Based on", lambda f: f.based_on),
+    ), list(report.findings))}

@@ -147,7 +147,12 @@ class Pages:
         return self.download(request, lambda: views.overview_tables(self.data, name))
 
     def run_export(self, request: Request) -> Response:
-        run_id = request.path_params["run_id"]
+        from .advice_view import ADVICE_TABLES, advice_tables
+
+        run_id, table = request.path_params["run_id"], request.path_params["table"]
+        if table in ADVICE_TABLES:
+            return self.download(request, lambda: advice_tables(
+                self.data, run_id, table, request.query_params))
         return self.download(request, lambda: views.run_tables(self.data, run_id))
 
     def compare(self, request: Request) -> Response:
