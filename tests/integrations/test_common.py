@@ -230,3 +230,15 @@ def test_the_expected_total_feeds_the_tracker_prediction(tracked):
     assert prediction is not None
     assert prediction.energy_j == pytest.approx(10 * tracked.cpu_w)  # 100 J a step, 10 steps
     run.end()
+
+
+def test_the_job_is_read_when_training_begins_not_when_the_callback_is_made(tracked,
+                                                                            monkeypatch):
+    """Lightning's rank 0 sets the job's variables in its own environment inside fit()."""
+    run = TrainingRun("test", **tracked.settings)
+    for name, value in {"NODE_RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "2",
+                        "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29500"}.items():
+        monkeypatch.setenv(name, value)
+    run.begin()
+    assert run.tracker.job is not None and run.tracker.job.source == "lightning"
+    assert run.end().job["world_size"] == 2

@@ -130,3 +130,20 @@ def test_a_fit_that_raised_is_ended_failed_by_the_next_fit(tracked, keras, callb
     assert callback.summary.status == "finished"
     assert {w["unit"]: w["count"] for w in callback.summary.work}["samples"] == SAMPLES
 
+
+
+def test_a_compiled_train_step_is_not_wrapped_and_the_log_says_what_is_not_counted(
+        tracked, keras, callback_class, caplog):
+    """torch.compile (jit_compile=True) would run the counting Python once, at tracing."""
+    callback = callback_class(**tracked.settings)
+    model = tiny_model(keras)
+    model.jit_compile = True
+    callback.set_model(model)
+    with caplog.at_level("WARNING", logger="wattprint"):
+        callback.on_train_begin()
+        callback.on_train_batch_end(0)
+        callback.on_train_end()
+    assert "train_step" not in vars(model)
+    assert "samples and tokens are not counted under Keras' torch backend with a compiled " \
+           "train_step (only steps are)" in caplog.text
+    assert {w["unit"]: w["count"] for w in callback.summary.work} == {"steps": 1}

@@ -7,6 +7,9 @@ CPU; what reaches the CSV logger must equal the tracker's summary.
 from __future__ import annotations
 
 import csv
+import json
+import subprocess
+import sys
 
 import pytest
 
@@ -16,6 +19,7 @@ L = pytest.importorskip("lightning.pytorch")
 from lightning.pytorch.loggers import CSVLogger  # noqa: E402
 
 import wattprint  # noqa: E402
+from fakes.powercap import FakePowercap  # noqa: E402
 from wattprint.integrations.lightning import WattprintCallback  # noqa: E402
 
 SAMPLES, BATCH, EPOCHS, SEQ, VAL = 8, 2, 2, 6, 4
@@ -133,3 +137,60 @@ def test_an_exception_in_training_ends_the_run_failed(tmp_path, tracked):
     assert callback.summary.status == "failed"
     assert callback.summary.energy_j["total"] == pytest.approx(tracked.cpu_w * 2.0)
     assert not callback.run.active
+
+
+DDP_SCRIPT = """
+import json, sys
+from pathlib import Path
+import lightning.pytorch as L
+import torch
+from wattprint.host import HostPaths
+from wattprint.integrations.lightning import WattprintCallback
+
+
+class Regressor(L.LightningModule):
+    def __init__(self):
+        super().__init__()
+        self.net = torch.nn.Linear(4, 1)
+
+    def training_step(self, batch, batch_idx):
+        return torch.nn.functional.mse_loss(self.net(batch[0]), batch[1])
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.01)
+
+
+if __name__ == "__main__":
+    sys_root, out = sys.argv[1], Path(sys.argv[2])
+    data = torch.utils.data.TensorDataset(torch.randn(32, 4), torch.randn(32, 1))
+    callback = WattprintCallback(paths=HostPaths(sys=Path(sys_root)), sinks=[], country="FR")
+    trainer = L.Trainer(max_epochs=1, accelerator="cpu", devices=2, strategy="ddp",
+                        callbacks=[callback], logger=False, enable_progress_bar=False,
+                        enable_checkpointing=False, enable_model_summary=False)
+    trainer.fit(Regressor(), torch.utils.data.DataLoader(data, batch_size=4))
+    summary = callback.summary
+    (out / f"rank{trainer.global_rank}.json").write_text(json.dumps({
+        "job": summary.job, "devices": [c["device"] for c in summary.components],
+        "work": {w["unit"]: w["count"] for w in summary.work}}))
+"""
+
+
+@pytest.mark.slow
+def test_under_lightning_ddp_each_rank_tracks_its_share_and_the_node_is_measured_once(tmp_path):
+    """Lightning's own launcher, for real: the user's process is rank 0 and sets the job's
+    variables inside fit(), after the callback was made; it starts rank 1 itself. Rank 0 alone
+    measures the node (here a fake RAPL package); both runs carry one job id."""
+    powercap = FakePowercap(tmp_path / "sys")
+    powercap.package(0, energy_uj=1_000_000)
+    script = tmp_path / "train.py"
+    script.write_text(DDP_SCRIPT)
+    subprocess.run([sys.executable, str(script), str(powercap.sys), str(tmp_path)], check=True,
+                   capture_output=True, timeout=300, cwd=tmp_path)
+    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(2)]
+    assert [r["job"]["source"] for r in ranks] == ["lightning", "lightning"]
+    assert ranks[0]["job"]["job_id"] == ranks[1]["job"]["job_id"]
+    assert [r["job"]["local_rank"] for r in ranks] == [0, 1]
+    assert "rapl:package-0" in ranks[0]["devices"]
+    assert ranks[1]["devices"] == []  # nothing machine-wide, and no GPU here
+    # the sampler splits the 32 samples: 16 a rank, 4 batches of 4
+    assert [r["work"] for r in ranks] == [{"samples": 16, "steps": 4}] * 2

@@ -38,6 +38,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Callable, TypeVar
 
+    from ..config import Config
     from ..records import RunSummary
     from ..tracker import Span, Tracker
 
@@ -87,15 +88,9 @@ class TrainingRun:
     def __init__(self, framework: str, *, tracker: Tracker | None = None, **settings: Any) -> None:
         self.framework = framework
         self._given = tracker
-        injected = {k: v for k, v in settings.items() if k in _INJECTED}
-        plain = {k: v for k, v in settings.items() if k not in _INJECTED}
-        if plain and "config" not in injected:
-            from ..config import load_config
-
-            injected["config"] = load_config(plain)  # ConfigError now, naming the key
-        elif plain:
-            injected["config"] = injected["config"].with_overrides(plain)
-        self._settings = injected
+        self._settings = {k: v for k, v in settings.items() if k in _INJECTED}
+        self._plain = {k: v for k, v in settings.items() if k not in _INJECTED}
+        self._config()  # a bad setting: ConfigError now, naming the key
         self.tracker: Tracker | None = None
         #: The last finished run's summary (None until a run has ended).
         self.summary: RunSummary | None = None
@@ -106,6 +101,17 @@ class TrainingRun:
         self._eval: Span | None = None
         self._pending_tokens: Any = 0  # an int, or a device-side sum not yet read
         self._said: set[str] = set()
+
+    def _config(self) -> Config:
+        """The settings over the environment as it is now: read again when each run begins,
+        since a launcher may set the job's variables after the callback was made (Lightning's
+        rank 0 sets LOCAL_RANK, WORLD_SIZE ... in its own environment inside ``fit``)."""
+        given: Config | None = self._settings.get("config")
+        if given is not None:
+            return given.with_overrides(self._plain) if self._plain else given
+        from ..config import load_config
+
+        return load_config(self._plain)
 
     # -- lifecycle ----------------------------------------------------------------------
     @property
@@ -124,7 +130,7 @@ class TrainingRun:
         if self._given is not None:
             tracker, self._owned = self._given, self._given.info is None
         else:
-            tracker, self._owned = Tracker(**self._settings), True
+            tracker, self._owned = Tracker(**{**self._settings, "config": self._config()}), True
         if self._owned:
             tracker.start()
         self.tracker = tracker
@@ -153,7 +159,11 @@ class TrainingRun:
                     span.__exit__(None, None, None)
             self._eval = self._epoch = self._root = None
         if self._owned:
-            self.summary = tracker.stop(status=status)
+            self.summary = summary = tracker.stop(status=status)
+            if summary.warnings:  # estimates and fallbacks are said, not only stored
+                log.warning("wattprint: the %s run %s (%s) has figures to read with care: %s",
+                            self.framework, summary.run_id[:8], status,
+                            "; ".join(summary.warnings))
         return self.summary
 
     @_guarded()
@@ -264,6 +274,12 @@ class TrainingRun:
         return _figures(summary.energy_j.get("total", 0.0), summary.emissions_g, self.tracker.pue)
 
     # -- failures -------------------------------------------------------------------------
+    def say_once(self, key: str, message: str) -> None:
+        """Log ``message`` the first time ``key`` comes up (what is not counted, and why)."""
+        if key not in self._said:
+            self._said.add(key)
+            log.warning("wattprint: %s", message)
+
     def _failed(self, what: str, exc: Exception) -> None:
         if what not in self._said:
             self._said.add(what)

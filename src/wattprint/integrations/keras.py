@@ -10,8 +10,10 @@ What :mod:`wattprint.integrations._common` describes, from these hooks: the run 
 (``fit`` validates before ``on_epoch_end``, so the epoch's ``eval`` is inside it); ``eval`` from
 ``on_test_begin`` to ``on_test_end`` while fitting; a step per training batch. Keras hands
 callbacks a batch's index, not its data, so samples and tokens are counted by a wrapper around
-the model's ``train_step`` for the length of the fit (removed at its end; only while
-``train_step`` is not compiled into a graph that skips Python). The figures go into each epoch's
+the model's ``train_step`` for the length of the fit (removed at its end). That needs a
+``train_step`` that runs as Python each batch: the torch backend without ``jit_compile``. Under
+JAX or TensorFlow, or compiled, it would run once at tracing, so only steps are counted there,
+and the log says so once. The figures go into each epoch's
 ``logs``; callbacks listed after this one (CSVLogger, TensorBoard) and the History see them.
 
 ``fit`` has no hook for an exception: a fit that raised leaves its run open until the next fit
@@ -91,6 +93,14 @@ class WattprintCallback(_Base):
         if model is None or original is None:
             return
         run = self.run
+        backend = _keras.backend.backend()
+        if backend != "torch" or getattr(model, "jit_compile", False) is True:
+            # a traced train_step runs this Python once, not once per batch: counting there
+            # would be wrong, so samples and tokens are left out (steps are still counted)
+            run.say_once("keras-work", f"samples and tokens are not counted under Keras' "
+                         f"{backend} backend with a compiled train_step (only steps are); "
+                         "count them with tracker.step() in your data pipeline if needed")
+            return
 
         def train_step(data: Any) -> Any:
             run.batch(data[0] if isinstance(data, tuple) and data else data)
