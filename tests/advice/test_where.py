@@ -159,3 +159,11 @@ def test_extra_regions_join_the_ranking_whatever_the_filter():
     assert "aws eu-north-1" in labels and labels.count("gcp us-east1") == 1
     grams = [o.emissions_g for o in advice.options]
     assert grams == sorted(grams)
+
+
+def test_a_run_whose_location_was_not_known_says_its_savings_are_against_the_world_average():
+    run, records = cpu_run(location={"country": None, "zone": "WORLD", "resolved_by": "default"},
+                           pue=1.0)
+    advice = where_advice(run=summarize(run, records, exit_code=0), cloud="aws")
+    assert advice.reference is not None and advice.reference.label == "zone WORLD"
+    assert any("world average" in note and "--near" in note for note in advice.notes)

@@ -386,6 +386,10 @@ def where_advice(energy_j: float | None = None, *, run: RunSummary | None = None
         reference, why = reference_for_location(run.location or {}, energy_j, fallback)
         if why:
             notes.append(why)
+        if (run.location or {}).get("resolved_by") == "default" and reference is not None:
+            notes.append("the run's location was not known, so it was priced at the world "
+                         "average: the savings are against that, not against where it ran; "
+                         "give --near REGION to compare with a place")
     else:
         notes.append("no reference place: give a run or --near REGION for savings")
     if run is not None and reference is not None and reference.kind == "run":
