@@ -175,6 +175,34 @@ def test_a_long_run_is_charted_from_bucket_means_that_keep_its_energy() -> None:
     assert sum(p["duration_s"] for p in series) == 50_000.0
 
 
+def test_a_long_stored_run_is_charted_from_buckets_summed_by_the_database(
+        tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from wattprint.advice.report import MAX_SERIES_POINTS
+    from wattprint.records import summarize
+    from wattprint.store import Store
+
+    base = reportkit.records()
+    recs = [replace(base[i % 6], seq=i, start_s=reportkit.T0 + 10.0 * i, duration_s=10.0)
+            for i in range(2000)]
+    store = Store(tmp_path / "wattprint.db")
+    store.export([reportkit.info(), *recs, summarize(reportkit.info(), recs, exit_code=0)])
+    store.close()
+    repo = open_repository(tmp_path / "wattprint.db")
+    try:
+        by_sql = build_report(repo, reportkit.RUN_ID, store="S", version="0")["series"]
+        by_records = build_report(_ProtocolOnly(repo), reportkit.RUN_ID, store="S",
+                                  version="0")["series"]
+    finally:
+        repo.close()
+    for series in (by_sql, by_records):
+        assert 0 < len(series) <= MAX_SERIES_POINTS + 1
+        for comp in ("cpu", "gpu", "ram"):
+            assert sum(p[f"{comp}_w"] * p["duration_s"] for p in series) == pytest.approx(
+                sum(getattr(r, f"{comp}_energy_j") for r in recs))
+
+
 class _ProtocolOnly:
     """The read API's methods only (a server's repository has no record_figures)."""
 
@@ -182,7 +210,7 @@ class _ProtocolOnly:
         self._repo = repo
 
     def __getattr__(self, name: str) -> Any:
-        if name == "record_figures":
+        if name in ("record_figures", "record_bounds", "record_buckets"):
             raise AttributeError(name)
         return getattr(self._repo, name)
 
