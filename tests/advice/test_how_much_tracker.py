@@ -99,8 +99,8 @@ def test_a_predicted_crossing_warns_once_and_calls_on_budget(clock: Any) -> None
     assert (alert.kind, alert.limit, alert.predicted) == ("energy", 18_000.0, True)
     assert alert.value == pytest.approx(30_000.0)
     assert alert.prediction is not None and alert.prediction.seq == 2
-    assert alert.message == ("energy budget 5.00 Wh will be crossed: 8.33 Wh predicted (90%: "
-                             "8.33 Wh to 8.33 Wh) when the 100 steps are done; 2.50 Wh used so "
+    assert alert.message == ("energy budget 5 Wh will be crossed: 8.33 Wh predicted (90%: "
+                             "8.33 Wh to 8.33 Wh) when the 100 steps are done; 2.5 Wh used so "
                              "far")
     assert tracker.snapshot().budget == alert.message
     work(tracker, clock, 4)
@@ -120,7 +120,7 @@ def test_a_measured_crossing_without_a_prediction(clock: Any) -> None:
     assert alerts == []
     work(tracker, clock, 1)
     assert [(a.kind, a.predicted, a.prediction) for a in alerts] == [("emissions", False, None)]
-    assert alerts[0].message == "emissions budget 500.0 mg crossed: 666.7 mg used so far"
+    assert alerts[0].message == "emissions budget 500 mg crossed: 667 mg used so far"
     tracker.stop()
 
 
@@ -181,8 +181,8 @@ def test_the_live_status_line_shows_the_prediction_and_the_budget(clock: Any) ->
     # the fake wall clock started at 2026-01-01 00:00 UTC: 100 s of work ends at 00:01
     assert status_text(tracker.snapshot(), now_s=clock.wall, tz_offset_s=0) == (
         "[wattprint] 30.0 s  300.0 W  2.50 Wh  1.00 g CO2e  ~8.33 Wh, 3.33 g by 00:01 "
-        "(90%: 8.33-8.33 Wh)  ! energy budget 5.00 Wh will be crossed: 8.33 Wh predicted "
-        "(90%: 8.33 Wh to 8.33 Wh) when the 100 steps are done; 2.50 Wh used so far")
+        "(90%: 8.33-8.33 Wh)  ! energy budget 5 Wh will be crossed: 8.33 Wh predicted "
+        "(90%: 8.33 Wh to 8.33 Wh) when the 100 steps are done; 2.5 Wh used so far")
     tracker.stop()
 
 
@@ -196,5 +196,5 @@ def test_the_summary_text_shows_the_prediction_and_the_alert(clock: Any) -> None
     text = format_summary(tracker.stop())
     assert ("  predicted  ~8.33 Wh, 3.33 g CO2e, 1m40s for 100 steps (90%: 8.33 Wh to 8.33 Wh); "
             "40 done") in text.splitlines()
-    assert ("  ! energy budget 5.00 Wh will be crossed: 8.33 Wh predicted (90%: 8.33 Wh to "
-            "8.33 Wh) when the 100 steps are done; 2.50 Wh used so far") in text.splitlines()
+    assert ("  ! energy budget 5 Wh will be crossed: 8.33 Wh predicted (90%: 8.33 Wh to "
+            "8.33 Wh) when the 100 steps are done; 2.5 Wh used so far") in text.splitlines()

@@ -165,8 +165,8 @@ def make_summary(info: RunInfo | None = None) -> RunSummary:
     market = footprint.market_based(energy_j=total_j, pue=1.2,
                                     location_emissions_g=summary.emissions_g,
                                     renewable_share=0.3, residual_g_per_kwh=None)
-    budget_message = ("energy budget 5.00 Wh will be crossed: 5.33 Wh predicted (90%: 4.97 Wh "
-                      "to 5.69 Wh) when the 640 samples are done; 1.60 Wh used so far")
+    budget_message = ("energy budget 5 Wh will be crossed: 5.33 Wh predicted (90%: 4.97 Wh "
+                      "to 5.69 Wh) when the 640 samples are done; 1.6 Wh used so far")
     return replace(summary, warnings=(*info.warnings, budget_message), pue_source="setting",
                    prediction=make_prediction().to_dict(),
                    budget={"budget_g": None, "budget_kwh": 0.005, "alerts": [

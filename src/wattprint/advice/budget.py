@@ -83,11 +83,21 @@ class Budget:
                 "alerts": [a.to_dict() for a in self.alerts]}
 
 
+def _energy(energy_j: float) -> str:
+    """Three significant digits in kWh, Wh or mWh: a budget of 0.05 Wh reads as itself."""
+    wh = energy_j / 3600.0
+    return (f"{wh / 1000:.3g} kWh" if wh >= 1000 else f"{wh:.3g} Wh" if wh >= 1
+            else f"{wh * 1000:.3g} mWh")
+
+
+def _mass(grams: float) -> str:
+    return (f"{grams / 1000:.3g} kg" if grams >= 1000 else f"{grams:.3g} g" if grams >= 1
+            else f"{grams * 1000:.3g} mg")
+
+
 def _crossed(kind: str, limit: float, measured: float, predicted: float | None,
              prediction: Prediction | None, at_s: float) -> BudgetAlert | None:
-    from ..report import format_energy, format_mass
-
-    show = format_energy if kind == "energy" else format_mass
+    show = _energy if kind == "energy" else _mass
     name = f"{kind} budget {show(limit)}"
     if measured >= limit:
         return BudgetAlert(kind, limit, measured, False, at_s,

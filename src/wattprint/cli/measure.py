@@ -35,7 +35,16 @@ from .common import (
     say,
     strict_settings,
 )
-from .options import INTENSITY, LOCATION, MEASUREMENT, NAMING, add_settings, positive, setting_overrides
+from .options import (
+    BUDGET,
+    INTENSITY,
+    LOCATION,
+    MEASUREMENT,
+    NAMING,
+    add_settings,
+    positive,
+    setting_overrides,
+)
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -56,7 +65,7 @@ def add_run(sub: Any) -> None:
         description="Run CMD, measure its energy and emissions, store the run. Exits with CMD's "
                     "exit status (or dies of the same signal). stdout is CMD's alone; wattprint "
                     "writes to stderr.")
-    add_settings(run, NAMING, LOCATION, INTENSITY, MEASUREMENT)
+    add_settings(run, NAMING, LOCATION, INTENSITY, MEASUREMENT, BUDGET)
     _add_output_flags(run)
     run.add_argument("--no-status", action="store_true",
                      help="no live status line (it is drawn only when stderr is a terminal)")
@@ -76,7 +85,7 @@ def add_monitor(sub: Any) -> None:
                     "process. With --json, stdout carries the run as JSON Lines: the wire "
                     "objects of `wattprint export` (run info, one record per interval as it is "
                     "cut, the summary last; `type` tells them apart).")
-    add_settings(monitor, NAMING, LOCATION, INTENSITY, MEASUREMENT)
+    add_settings(monitor, NAMING, LOCATION, INTENSITY, MEASUREMENT, BUDGET)
     _add_output_flags(monitor)
     monitor.add_argument("--duration", type=positive(float, "seconds"), default=None,
                          metavar="S", help="stop after S seconds (default: until stopped)")
@@ -85,6 +94,9 @@ def add_monitor(sub: Any) -> None:
                          help="measure the share of the process tree rooted at PID (implies "
                               "--scope process) and stop when it exits (default: the whole "
                               "machine)")
+    monitor.add_argument("--prometheus", default=None, metavar="HOST:PORT",
+                         help="serve the run's metrics at http://HOST:PORT/metrics while it "
+                              "runs (the prometheus sink; extra prometheus; port 0: any free)")
     monitor.add_argument("--json", action="store_true",
                          help="stream the run as JSON Lines on stdout (see above)")
     monitor.set_defaults(handler=cmd_monitor)
@@ -330,6 +342,23 @@ def _configured_sinks(config: Config) -> list[Any]:
     return sinks
 
 
+def _with_prometheus(config: Config, address: str) -> Config:
+    """``config`` with the prometheus sink added, serving at ``address``."""
+    from ..errors import ConfigError
+
+    try:
+        return config.with_overrides({"prometheus_address": address,
+                                      "sinks": [*config.sinks, "prometheus"]})
+    except ConfigError as exc:
+        raise UsageError(f"--prometheus: {exc}") from None
+
+
+def _say_metrics_url(sinks: list[Any], quiet: bool) -> None:
+    for sink in sinks:
+        if getattr(sink, "name", None) == "prometheus" and not quiet:
+            say(f"serving metrics at {sink.url}")
+
+
 def _watched_process(pid: int | None, args: argparse.Namespace, config: Config) -> Any:
     """The process ``--pid`` names (None for machine scope); rejects scopes that contradict."""
     if pid is None:
@@ -389,11 +418,16 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     stop = threading.Event()
     stream: JsonLinesOut | None = None
     sinks = None
+    if args.prometheus is not None:
+        config = _with_prometheus(config, args.prometheus)
     if args.json:
         # every record out as it is cut, not in flush_s batches
         config = config.with_overrides({"store_flush_s": 0})
         stream = JsonLinesOut(sys.stdout, stop.set)
         sinks = [*_configured_sinks(config), stream]
+    elif args.prometheus is not None:
+        sinks = _configured_sinks(config)  # a port in use is the user's error, said at once
+        _say_metrics_url(sinks, args.quiet)
     what = f"process {args.pid} and its children" if process is not None else "this machine"
     tracker = Tracker(config=config, sinks=sinks,
                       command=f"wattprint monitor{f' --pid {args.pid}' if args.pid else ''}")

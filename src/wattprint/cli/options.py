@@ -34,6 +34,10 @@ MEASUREMENT: tuple[Flag, ...] = (
     ("--cpu-tdp", "cpu_tdp_w", float, "W"),
     ("--cloud-instance-type", "cloud_instance_type", str, "TYPE"),
 )
+BUDGET: tuple[Flag, ...] = (
+    ("--budget-g", "budget_g", float, "G"),
+    ("--budget-kwh", "budget_kwh", float, "KWH"),
+)
 NAMING: tuple[Flag, ...] = (
     ("--project", "project", str, "NAME"),
     ("--experiment", "experiment", str, "NAME"),
@@ -43,6 +47,7 @@ _GROUP_TITLES = {
     INTENSITY: "carbon intensity",
     MEASUREMENT: "measurement",
     NAMING: "naming",
+    BUDGET: "budget (warned once, never stopped: see the summary and the status line)",
 }
 # Said once per command, under the groups' flags.
 SETTINGS_EPILOG = ("Setting flags override their WATTPRINT_* variable and the config files; "
@@ -58,6 +63,8 @@ _UNSET_MEANS = {
     "cloud": "detected from instance metadata on a cloud VM",
     "cloud_region": "detected from instance metadata on a cloud VM",
     "cpu_tdp_w": "from the bundled CPU table, else a model of a typical CPU",
+    "budget_g": "none",
+    "budget_kwh": "none",
 }
 _SETTINGS_ATTR = "_setting_keys"
 
