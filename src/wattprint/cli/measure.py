@@ -94,9 +94,6 @@ def add_monitor(sub: Any) -> None:
                          help="measure the share of the process tree rooted at PID (implies "
                               "--scope process) and stop when it exits (default: the whole "
                               "machine)")
-    monitor.add_argument("--prometheus", default=None, metavar="HOST:PORT",
-                         help="serve the run's metrics at http://HOST:PORT/metrics while it "
-                              "runs (the prometheus sink; extra prometheus; port 0: any free)")
     monitor.add_argument("--json", action="store_true",
                          help="stream the run as JSON Lines on stdout (see above)")
     monitor.set_defaults(handler=cmd_monitor)
@@ -342,23 +339,6 @@ def _configured_sinks(config: Config) -> list[Any]:
     return sinks
 
 
-def _with_prometheus(config: Config, address: str) -> Config:
-    """``config`` with the prometheus sink added, serving at ``address``."""
-    from ..errors import ConfigError
-
-    try:
-        return config.with_overrides({"prometheus_address": address,
-                                      "sinks": [*config.sinks, "prometheus"]})
-    except ConfigError as exc:
-        raise UsageError(f"--prometheus: {exc}") from None
-
-
-def _say_metrics_url(sinks: list[Any], quiet: bool) -> None:
-    for sink in sinks:
-        if getattr(sink, "name", None) == "prometheus" and not quiet:
-            say(f"serving metrics at {sink.url}")
-
-
 def _watched_process(pid: int | None, args: argparse.Namespace, config: Config) -> Any:
     """The process ``--pid`` names (None for machine scope); rejects scopes that contradict."""
     if pid is None:
@@ -418,16 +398,11 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     stop = threading.Event()
     stream: JsonLinesOut | None = None
     sinks = None
-    if args.prometheus is not None:
-        config = _with_prometheus(config, args.prometheus)
     if args.json:
         # every record out as it is cut, not in flush_s batches
         config = config.with_overrides({"store_flush_s": 0})
         stream = JsonLinesOut(sys.stdout, stop.set)
         sinks = [*_configured_sinks(config), stream]
-    elif args.prometheus is not None:
-        sinks = _configured_sinks(config)  # a port in use is the user's error, said at once
-        _say_metrics_url(sinks, args.quiet)
     what = f"process {args.pid} and its children" if process is not None else "this machine"
     tracker = Tracker(config=config, sinks=sinks,
                       command=f"wattprint monitor{f' --pid {args.pid}' if args.pid else ''}")
