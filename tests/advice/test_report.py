@@ -141,6 +141,9 @@ def test_a_job_is_reported_as_the_sum_of_its_ranks(tmp_path: Path) -> None:
     assert report["reproduce"]["command"] == f"wattprint report {job_id} --job --format md"
     for fmt in ("md", "html", "latex", "json"):
         assert job_id in render(report, fmt)
+    assert render(report, "md").startswith("# Energy and emissions of job slurm-4242 (")
+    assert report["citation"].endswith("Measured with wattprint 0.1.0 (job slurm-4242).")
+    assert "\\label{tab:wattprint-slurm-4242}" in render(report, "latex", fragment=True)
 
 
 def test_an_unknown_job_says_how_to_list_jobs(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ breaking the build.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from . import report_text as text
@@ -79,9 +80,11 @@ def _fragment(report: Mapping[str, Any]) -> str:
         _rows(rows),
         r"\end{tabular}",
         r"\caption{" + escape_latex(
-            f"Energy and emissions of run {run['run_id'][:8]} "
+            f"Energy and emissions of {text.which(report)} "
             f"({run['project']}/{run['experiment']}), measured with wattprint.") + "}",
-        r"\label{tab:wattprint-" + run["run_id"][:8] + "}",
+        # a label takes letters, digits and - only: a job id may hold anything
+        r"\label{tab:wattprint-" + re.sub(r"[^A-Za-z0-9-]", "-", text.which(report).split()[1])
+        + "}",
         r"\end{table}",
     ]) + "\n"
 
@@ -138,7 +141,9 @@ def render_latex(report: Mapping[str, Any], *, fragment: bool = False) -> str:
         r"\section*{Suggested citation}",
         r"\begin{quote}" + escape_latex(report["citation"]) + r"\end{quote}",
         r"\section*{Reproduce}",
-        r"\texttt{" + escape_latex(repro["command"]) + "}\n",
+        # a long --equivalents list may break after each comma
+        r"\begin{flushleft}\texttt{" + escape_latex(repro["command"]).replace(
+            ",", r",\allowbreak{}") + r"}\end{flushleft}",
         escape_latex(f"wattprint {repro['wattprint_version']}, store {repro['store']}, "
                      f"run {repro['run_id']}."),
         r"\end{document}",

@@ -14,16 +14,23 @@ if TYPE_CHECKING:
     from typing import Any, Mapping
 
 __all__ = ["band_rows", "citation", "device_rows", "equivalent_rows", "hardware_text",
-           "intensity_rows", "key_figures", "methodology", "rescore_rows", "title"]
+           "intensity_rows", "key_figures", "methodology", "rescore_rows", "title", "which"]
 
 
 def _pct(value: float) -> str:
     return f"{value:.1f}%"
 
 
+def which(report: Mapping[str, Any]) -> str:
+    """"run 3f9c2a1b" (a run id's first 8 characters), or "job slurm-4242" (a job's whole id)."""
+    run = report["run"]
+    return f"job {run['run_id']}" if run.get("job") and run["job"].get("ranks") else (
+        f"run {run['run_id'][:8]}")
+
+
 def title(report: Mapping[str, Any]) -> str:
     run = report["run"]
-    return f"Energy and emissions of run {run['run_id'][:8]} ({run['project']}/{run['experiment']})"
+    return f"Energy and emissions of {which(report)} ({run['project']}/{run['experiment']})"
 
 
 def hardware_text(report: Mapping[str, Any]) -> str:
@@ -219,4 +226,4 @@ def citation(report: Mapping[str, Any]) -> str:
         sentence += (f"; the hardware's embodied emissions for this time, reported separately, "
                      f"were about {format_mass(embodied['value'])} CO2e")
     version = run["measured_with"] or report["reproduce"]["wattprint_version"]
-    return sentence + f". Measured with wattprint {version} (run {run['run_id'][:8]})."
+    return sentence + f". Measured with wattprint {version} ({which(report)})."

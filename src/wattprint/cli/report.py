@@ -100,7 +100,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(f"wattprint report: cannot write {args.output} ({exc.strerror or exc}): choose a "
               "writable path, or leave out --output to print the report", file=sys.stderr)
         return EXIT_FAILURE
-    say(f"wrote the {fmt} report of run {report['run']['run_id'][:8]} to {args.output}")
+    what = f"job {args.run_id}" if args.job else f"run {report['run']['run_id'][:8]}"
+    say(f"wrote the {fmt} report of {what} to {args.output}")
     return 0
 
 
