@@ -328,7 +328,8 @@ class SqliteRepository:
         return RunInfo.from_dict(json.loads(row["info_json"]))
 
     def summary(self, run_id: str) -> RunSummary:
-        """The stored summary of a finished run, or one rebuilt from its records."""
+        """The stored summary of a finished run, or one rebuilt from its records (with its
+        latest prediction)."""
         source, row = self._find(run_id)
         if row["summary_json"]:
             return RunSummary.from_json(json.loads(row["summary_json"]))
@@ -342,7 +343,14 @@ class SqliteRepository:
             if len(batch) < 5000:
                 break
             since = batch[-1].seq
-        return acc.summary(info, spans=self.spans(run_id), status=self._status(row, self._clock()))
+        summary = acc.summary(info, spans=self.spans(run_id),
+                              status=self._status(row, self._clock()))
+        prediction = self.prediction(run_id)
+        if prediction is None:
+            return summary
+        from .._struct import replace
+
+        return replace(summary, prediction=prediction.to_dict())
 
     @staticmethod
     def _records_from(source: Source, run_id: str, since_seq: int | None,
