@@ -451,6 +451,22 @@ class SqliteRepository:
                     found = prediction
         return found
 
+    def process_prediction(self, *, tracker_pid: int, host_id: str,
+                           since_s: float) -> Prediction | None:
+        """The latest prediction of a run tracked by process ``tracker_pid`` on ``host_id``
+        that started at ``since_s`` or later (``wattprint run`` shows the prediction of the
+        program it runs when that program tracks its own work)."""
+        found: Prediction | None = None
+        for source in self.sources:
+            for row in source.query(
+                    "SELECT p.prediction_json FROM predictions p JOIN runs r USING (run_id)"
+                    " WHERE r.tracker_pid=? AND r.host_id=? AND r.started_s>=?"
+                    " ORDER BY p.at_s DESC LIMIT 1", (tracker_pid, host_id, since_s)):
+                prediction = Prediction.from_dict(json.loads(row[0]))
+                if found is None or prediction.at_s > found.at_s:
+                    found = prediction
+        return found
+
     def rescores(self, run_id: str) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         for source in self.sources:
