@@ -3,20 +3,25 @@
 A store is filled with ``--runs`` finished runs of ``--records`` records each (two projects,
 five experiments, two hosts, a CPU and a GPU per run) plus one long run of ``--long`` records;
 then ``wattprint dashboard --port 0 --store FILE`` serves it in its own process and each page
-is fetched ``--repeat`` times over one keep-alive connection. Reported per page: median and
-p95 of the full response time (server render + transfer), and the HTML size. The browser's
-own render is not included (the pages carry no framework; the run page's uPlot draws 20,000
-points in well under 100 ms in Chromium).
+is fetched once (``first_ms``: the overview sums every run's records, the long run's page sums
+its records per time bucket; both are then kept) and ``--repeat`` more times over one
+keep-alive connection. Reported per page: median and p95 of the full response time (server
+render + transfer), and the HTML size. Then in headless Chromium (Debian's, through
+tests/dashboard/browser.py; ``--browser-loads`` loads after a warm one, 0 to skip): the
+overview's and the long run's page's response start, load end, first contentful paint, and
+the ``charts-drawn`` mark run.js sets once its charts are drawn.
 
     python benchmarks/bench_dashboard_local.py              # 1,000 runs x 100 records
     python benchmarks/bench_dashboard_local.py --runs 200 --records 50 --long 20000
 
-Needs the ``server`` extra (``make test`` installs it). Note `uptime` beside the figures.
+Needs the ``server`` extra (``make test`` installs it). Writes the JSON line to stdout and
+benchmarks/results/dashboard_local.json, with the load average before and after.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -74,6 +79,7 @@ def main() -> int:
     parser.add_argument("--records", type=int, default=100)
     parser.add_argument("--long", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--browser-loads", type=int, default=5)
     args = parser.parse_args()
     import httpx
 
@@ -98,8 +104,12 @@ def main() -> int:
             result: dict[str, object] = {"stored_runs": args.runs + 1,
                                          "stored_records": args.runs * args.records + args.long,
                                          "fill_s": round(fill_s, 1)}
+            load_before = os.getloadavg()
             with httpx.Client(base_url=url, timeout=120) as client:
                 for name, page in pages.items():
+                    t = time.perf_counter()
+                    client.get(page).raise_for_status()
+                    first_ms = round(1000 * (time.perf_counter() - t), 1)
                     times, size = [], 0
                     for _ in range(args.repeat):
                         t = time.perf_counter()
@@ -109,14 +119,67 @@ def main() -> int:
                         size = len(answer.content)
                     times.sort()
                     p95 = times[min(len(times) - 1, int(round(0.95 * (len(times) - 1))))]
-                    result[name] = {"median_ms": round(1000 * statistics.median(times), 1),
+                    result[name] = {"first_ms": first_ms,
+                                    "median_ms": round(1000 * statistics.median(times), 1),
                                     "p95_ms": round(1000 * p95, 1), "kb": round(size / 1024)}
+            if args.browser_loads:
+                result["browser"] = browser_times(url.rstrip("/"), long_id, args.browser_loads)
         finally:
             proc.terminate()
             proc.wait(timeout=20)
-    result["loadavg_1min"] = round(os.getloadavg()[0], 2)
+    result["uptime_before"] = [round(x, 2) for x in load_before]
+    result["uptime_after"] = [round(x, 2) for x in os.getloadavg()]
     emit("dashboard_local", result)
+    out = Path(__file__).resolve().parent / "results"
+    out.mkdir(exist_ok=True)
+    (out / "dashboard_local.json").write_text(
+        json.dumps({"benchmark": "dashboard_local", **result}, indent=2) + "\n")
     return 0
+
+
+_TIMING = """
+    const nav = performance.getEntriesByType('navigation')[0];
+    const fcp = performance.getEntriesByName('first-contentful-paint')[0];
+    const drawn = performance.getEntriesByName('charts-drawn')[0];
+    return {response_start_ms: nav.responseStart, response_end_ms: nav.responseEnd,
+            dom_content_loaded_ms: nav.domContentLoadedEventEnd, load_end_ms: nav.loadEventEnd,
+            first_contentful_paint_ms: fcp ? fcp.startTime : null,
+            charts_drawn_ms: drawn ? drawn.startTime : null};"""
+
+
+def page_timings(driver: object, url: str, loads: int, charts: bool) -> dict[str, object]:
+    """Navigation and paint timings of ``loads`` loads of ``url`` after a warm one: median and
+    worst per mark, ms from the navigation's start."""
+    rows = []
+    for attempt in range(loads + 1):
+        driver.get(url)  # type: ignore[attr-defined]  # returns after the load event
+        deadline = time.monotonic() + 60
+        while True:
+            timing = driver.execute_script(_TIMING)  # type: ignore[attr-defined]
+            if timing["first_contentful_paint_ms"] is not None and timing["load_end_ms"] and \
+                    (not charts or timing["charts_drawn_ms"] is not None):
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{url}: no paint within 60 s: {timing}")
+            time.sleep(0.05)
+        if attempt:
+            rows.append(timing)
+    return {key: {"p50_ms": round(statistics.median(r[key] for r in rows), 1),
+                  "max_ms": round(max(r[key] for r in rows), 1)}
+            for key in rows[0] if rows[0][key] is not None}
+
+
+def browser_times(url: str, long_id: str, loads: int) -> dict[str, object]:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "dashboard"))
+    import browser  # the tests' Selenium harness: Debian's chromium, headless
+
+    with tempfile.TemporaryDirectory() as folder:
+        driver = browser.start_driver(Path(folder))
+        try:
+            return {"overview_all": page_timings(driver, f"{url}/?period=all", loads, False),
+                    "run_long": page_timings(driver, f"{url}/runs/{long_id}", loads, True)}
+        finally:
+            driver.quit()
 
 
 if __name__ == "__main__":

@@ -211,3 +211,49 @@ def test_a_long_runs_points_are_kept_until_its_records_change(tmp_path: Path, ru
     finally:
         repo.close()
         store.close()
+
+
+def test_the_overview_says_when_it_did_not_count_overlaps_once(engine, org, run_objects,
+                                                               monkeypatch):
+    """Over more than DEDUP_MAX_RECORDS records the overview shows the runs' own sums and says
+    that the de-duplicated figure was not computed (it reads every record), never a guess."""
+    from sqlalchemy import insert
+
+    from wattprint.server import rollups
+    from wattprint.server.dashboard import server_data
+    from wattprint.server.dashboard.data import Period
+    from wattprint.server.models import IntervalRecord, Run
+
+    info, records = long_run(run_objects, n=50)
+    columns = {c.name for c in IntervalRecord.__table__.columns}
+    with engine.begin() as connection:
+        connection.execute(insert(Run).values(
+            run_id=info.run_id, project_id=org.project_id, info_received=True,
+            started_s=info.started_s, scope="machine", interval_s=RECORD_S, pue=1.0,
+            host_id="h0", hostname="node-0", country="FR", first_seen_s=T0))
+        connection.execute(insert(IntervalRecord), [
+            {**{k: v for k, v in r.to_row().items() if k in columns}, "run_id": info.run_id,
+             "gaps": list(r.gaps), "components": [], "work": []} for r in records])
+        rollups.rebuild(connection)
+    data = ServerData(engine, org.organisation_id, clock=lambda: T0 + 86400)
+    for period in (Period(since_s=None, until_s=T0 + 86400),
+                   Period(since_s=T0 - 3600, until_s=T0 + 86400)):
+        counted = data.overview(period)
+        assert counted.dedup is not None and "rule" in counted.dedup
+        monkeypatch.setattr(server_data, "DEDUP_MAX_RECORDS", 49)
+        skipped = data.overview(period)
+        monkeypatch.setattr(server_data, "DEDUP_MAX_RECORDS", 100_000)
+        assert skipped.dedup == {"skipped_records": 50, "limit_records": 49}
+        assert skipped.totals == counted.totals
+        assert skipped.totals.energy_j == pytest.approx(sum(r.energy_j for r in records))
+    html = views_page(data, "all")
+    assert "Not computed for this period: it holds 50 records" not in html
+    monkeypatch.setattr(server_data, "DEDUP_MAX_RECORDS", 49)
+    assert "Not computed for this period: it holds 50 records" in views_page(data, "all")
+
+
+def views_page(data, period: str) -> str:
+    from wattprint.server.dashboard.app import templates
+
+    return templates().get_template("overview.html").render(
+        **views.overview_context(data, period))

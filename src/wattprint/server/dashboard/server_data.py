@@ -37,6 +37,10 @@ if TYPE_CHECKING:
 __all__ = ["ServerData"]
 
 _SORTED_MAX_ROWS = 100_000  # runs read to sort by something else than the start time
+# Counting overlapping energy once (dedup.py) reads each record of the period into Python:
+# ~1 s for 10^5 records on the development VM, minutes at 10^7. The overview computes it up to
+# this many records and otherwise says it did not, and where to ask for it.
+DEDUP_MAX_RECORDS = 100_000
 _RECORD_PAGE = 5000  # records read per query while walking a run
 
 
@@ -66,10 +70,18 @@ class ServerData:
         from ..query import RunQuery, list_runs
 
         with self.engine.connect() as connection:
-            whole = self._totals(connection, "organisation", period, dedup=True)
-            breakdowns = {by: sorted((_aggregate(g) for g in self._totals(
-                connection, by, period)["groups"]), key=lambda a: (-a.energy_j, a.key))
-                for by in BREAKDOWNS}
+            _no_jit(connection)
+            records = self._records_in(connection, period)
+            whole = None
+            if records <= DEDUP_MAX_RECORDS:
+                whole = self._totals(connection, "organisation", period, dedup=True)
+                dedup = whole.get("dedup")
+            else:
+                dedup = {"skipped_records": records, "limit_records": DEDUP_MAX_RECORDS}
+            by_key = {by: self._totals(connection, by, period)["groups"] for by in BREAKDOWNS}
+            breakdowns = {by: sorted((_aggregate(g) for g in groups),
+                                     key=lambda a: (-a.energy_j, a.key))
+                          for by, groups in by_key.items()}
             previous = None
             if period.previous is not None:
                 previous = _period_totals(self._totals(connection, "organisation",
@@ -78,9 +90,30 @@ class ServerData:
             recent = list_runs(connection, self.organisation_id,
                                RunQuery(since_s=period.since_s, until_s=period.until_s),
                                now_s=self.now_s(), limit=top)["runs"]
-        return Overview(period=period, totals=_period_totals(whole), previous=previous,
+        # without de-duplication the organisation's totals are its projects' (a run is in one)
+        totals = _period_totals(whole if whole is not None else {"groups": by_key["project"]})
+        return Overview(period=period, totals=totals, previous=previous,
                         breakdowns=breakdowns, recent=[_run_row(v) for v in recent],
-                        dedup=whole.get("dedup"))
+                        dedup=dedup)
+
+    def _records_in(self, connection: Any, period: Period) -> int:
+        """How many records the period holds, from the rollups (whole hours at its edges)."""
+        import math
+
+        from sqlalchemy import func, select
+
+        from ..models import Project, RollupRun, RollupRunHour, Run
+
+        runs = (select(Run.run_id).join(Project, Project.id == Run.project_id)
+                .where(Project.organisation_id == self.organisation_id))
+        if period.since_s is None:
+            counted = select(func.sum(RollupRun.records)).where(RollupRun.run_id.in_(runs))
+        else:
+            counted = select(func.sum(RollupRunHour.records)).where(
+                RollupRunHour.run_id.in_(runs),
+                RollupRunHour.hour_start_s >= math.floor(period.since_s / 3600) * 3600,
+                RollupRunHour.hour_start_s < period.until_s)
+        return int(connection.execute(counted).scalar() or 0)
 
     # -- runs -------------------------------------------------------------------------------
     def runs(self, query: RunsQuery) -> RunsPage:
@@ -215,10 +248,8 @@ class ServerData:
             sql = text(bucket_sql(connection.dialect.name))
 
             def buckets(origin_s: float, width_s: float) -> list[tuple[Any, ...]]:
-                if connection.dialect.name == "postgresql":
-                    # for this statement only: JIT compiling its 20 aggregates cost more than
-                    # it saved (seconds at 10^6 records), and a sort in memory, not on disk
-                    connection.execute(text("SET LOCAL jit = off"))
+                _no_jit(connection)
+                if connection.dialect.name == "postgresql":  # a sort in memory, not on disk
                     connection.execute(text("SET LOCAL work_mem = '64MB'"))
                 return [tuple(row) for row in connection.execute(sql, {
                     "run_id": run_id, "origin_s": origin_s, "width_s": width_s})]
@@ -247,6 +278,16 @@ class ServerData:
             return None
         info: Any = from_wire(view["info"])
         return waste_report(info, records)
+
+
+def _no_jit(connection: Any) -> None:
+    """PostgreSQL's JIT off for this transaction: compiling the overview's grouped totals and a
+    long run's 20 bucket aggregates cost more than it saved (~1 s a statement at 10^7 records,
+    where each runs in 0.1-0.4 s without it)."""
+    if connection.dialect.name == "postgresql":
+        from sqlalchemy import text
+
+        connection.execute(text("SET LOCAL jit = off"))
 
 
 def select_bounds(rollup: Any, run_id: str) -> Any:

@@ -99,6 +99,8 @@
     plots.forEach(function (p) { p.setSize({ width: width(p.root.parentNode), height: p.height }); });
   });
   document.documentElement.dataset.chartsDrawn = String(plots.length);
+  // when the charts were drawn, for benchmarks/bench_dashboard_*.py (Performance API)
+  if (window.performance && performance.mark) { performance.mark("charts-drawn"); }
 
   // -- live: poll for records after the last seq while the run is running -----------------
   if (data.status !== "running") { return; }
