@@ -218,6 +218,8 @@ KEYS: dict[str, Key] = {
             "record)"),
         Key("csv_path", _path, "a file path", "file for the csv sink"),
         Key("jsonl_path", _path, "a file path", "file for the jsonl sink"),
+        Key("codecarbon_csv_path", _path, "a file path",
+            "file for the codecarbon-csv sink (CodeCarbon's emissions.csv columns)"),
         Key("server_url", _server_url, "an http:// or https:// URL, e.g. https://wattprint.example.org",
             "team server the http sink sends to (default: the one `wattprint login` saved)"),
         Key("server_api_key", _optional_text, "an API key such as wp_abcd1234_...",
@@ -276,6 +278,7 @@ class Config:
     store_flush_s: float = 10.0
     csv_path: Path | None = field(default_factory=lambda: _path("wattprint.csv"))
     jsonl_path: Path | None = field(default_factory=lambda: _path("wattprint.jsonl"))
+    codecarbon_csv_path: Path | None = field(default_factory=lambda: _path("emissions.csv"))
     server_url: str | None = None
     server_api_key: str | None = field(default=None, repr=False)
     cpu_tdp_w: float | None = None

@@ -198,3 +198,34 @@ def test_the_summary_text_shows_the_prediction_and_the_alert(clock: Any) -> None
             "40 done") in text.splitlines()
     assert ("  ! energy budget 5 Wh will be crossed: 8.33 Wh predicted (90%: 8.33 Wh to "
             "8.33 Wh) when the 100 steps are done; 2.5 Wh used so far") in text.splitlines()
+
+
+def test_wattprint_run_shows_the_prediction_of_a_tracker_inside_its_command(clock: Any,
+                                                                            tmp_path: Any) -> None:
+    # the measured program tracks its own work into the local store; `wattprint run`'s status
+    # line reads the latest prediction of the runs that process tracks
+    import os
+
+    from wattprint.cli.measure import ChildPrediction
+    from wattprint.config import load_config
+
+    config = load_config({"home": str(tmp_path), "sinks": "sqlite", "store_flush_s": 0})
+    sensor = FakeSensor([FakeDevice("fake:gpu", "gpu", 300.0)], clock=clock)
+    inner = wattprint.Tracker(config=config, sensors=[sensor], intensity=FixedIntensity(),
+                              clock=clock, wall_clock=clock.wall_clock, country="FR",
+                              interval_s=3600)
+    inner.start()
+    inner.expect(total=100, unit="steps")
+    ticks = [0.0]
+    child = ChildPrediction(config, os.getpid(), clock.wall - 1, clock=lambda: ticks[0])
+    assert child() is None  # nothing predicted yet
+    work(inner, clock, 3)
+    assert child() is None  # read at most every 2 s
+    ticks[0] = 2.0
+    found = child()
+    assert found is not None and found == inner.prediction and found.seq == 2
+    assert ChildPrediction(config, os.getpid() + 1, clock.wall - 100)() is None  # not its pid
+    assert ChildPrediction(config, os.getpid(), clock.wall + 1)() is None  # an older run
+    inner.stop()
+    assert ChildPrediction(load_config({"home": str(tmp_path / "none")}), os.getpid(), 0)() \
+        is None  # no store yet: no prediction, no error

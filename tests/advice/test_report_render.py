@@ -9,6 +9,7 @@ Screenshots: tests/dashboard/artifacts/report-light.png, report-dark.png and rep
 from __future__ import annotations
 
 import shutil
+import string
 import subprocess
 import sys
 from pathlib import Path
@@ -24,6 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dashboard"))
 import browser  # noqa: E402
 
 HOSTILE = "paper_x %&#${}~^\\ <b>&amp;</b> \"q\" 'é' 中"
+# every printable ASCII punctuation mark, accents, a ligature, a dash, an emoji, a tab
+EVERY = string.punctuation + " àçéßøÆœ ﬁ – 😀\tend"
 NO_PDFLATEX = ("the report's LaTeX test needs pdflatex: run `make test` (it runs "
                "tools/report_test_deps.sh), or `sudo apt-get install -y --no-install-recommends "
                "texlive-latex-base`")
@@ -69,6 +72,22 @@ def test_the_latex_report_and_fragment_compile_with_pdflatex(tmp_path: Path) -> 
     # the hostile name was set as text: its pieces are in the document's words
     text = doc.read_text(encoding="utf-8")
     assert r"paper\_x \%\&\#\$\{\}\textasciitilde{}" in text
+
+
+def test_every_punctuation_mark_in_a_name_compiles(tmp_path: Path) -> None:
+    path = tmp_path / "wattprint.db"
+    reportkit.store_run(path, project=EVERY, experiment=EVERY[::-1])
+    repo = open_repository(path)
+    try:
+        report = build_report(repo, reportkit.RUN_ID, store=str(path), version="0.1.0")
+    finally:
+        repo.close()
+    doc = tmp_path / "every.tex"
+    doc.write_text(render(report, "latex"), encoding="utf-8")
+    done = _pdflatex(doc)
+    log = doc.with_suffix(".log").read_text(encoding="utf-8", errors="replace")
+    assert done.returncode == 0, log[-3000:]
+    assert "Missing character" not in log
 
 
 def test_the_html_report_renders_offline_in_chromium(tmp_path: Path) -> None:

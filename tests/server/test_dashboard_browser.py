@@ -73,10 +73,13 @@ def test_sign_in_see_the_overview_drill_down_to_a_run_and_sign_out(driver, db_ur
         driver.find_element(By.ID, "email").send_keys(OWNER["email"])
         driver.find_element(By.ID, "password").send_keys("wrong password")
         driver.find_element(By.CSS_SELECTOR, "form[data-login] button").click()
-        status = driver.find_element(By.ID, "login-status")
-        wait_for(lambda: "wrong e-mail or password" in status.text, what="the refusal")
+        # the form posts (no script): the answer is the form again, with the message
+        wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "[data-testid=login-error]"),
+                 what="the refusal")
+        error = driver.find_element(By.CSS_SELECTOR, "[data-testid=login-error]")
+        assert error.text == "wrong e-mail or password"
         # the browser logs the refused request itself, and nothing else
-        assert [e for e in browser.console_errors(driver) if "/api/v1/login" not in e
+        assert [e for e in browser.console_errors(driver) if "/dashboard/login" not in e
                 or "401" not in e] == []
         driver.find_element(By.ID, "password").clear()
         driver.find_element(By.ID, "password").send_keys(OWNER["password"])

@@ -154,3 +154,34 @@ def test_a_bad_prediction_is_refused_naming_the_field(client, org, clock, change
     assert answer.status_code == 400, answer.text
     assert answer.json()["detail"]["index"] == 1
     assert answer.json()["detail"]["field"] == field
+
+
+def test_the_fast_check_agrees_with_jsonschema_on_predictions_and_their_mutations(clock):
+    # the prediction (compiled: it is sent at every record) changed every way test_fastcheck's
+    # mutations change objects; summaries stay with jsonschema alone (their spans use
+    # unevaluatedProperties)
+    from jsonschema import Draft202012Validator
+    from test_fastcheck import mutations
+
+    from wattprint.server.fastcheck import compile_check
+    from wattprint.server.validate import _inline
+    from wattprint.wire import schema
+
+    defs = schema()["$defs"]
+    items, _ = predicted_run(clock)
+    compared = invalid = 0
+    for item in items:
+        if item["type"] not in ("prediction", "summary"):
+            continue
+        inlined = _inline(defs[item["type"]], defs)
+        fast, full = compile_check(inlined), Draft202012Validator(inlined)
+        if fast is None:
+            assert item["type"] == "summary"
+            continue
+        assert fast(item) and full.is_valid(item)
+        for changed in mutations(item):
+            expected = full.is_valid(changed)
+            compared += 1
+            invalid += not expected
+            assert fast(changed) == expected, changed
+    assert compared > 1000 and invalid > 500

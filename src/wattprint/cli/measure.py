@@ -151,12 +151,15 @@ def _show_summary(summary: RunSummary, config: Config, *, quiet: bool, as_json: 
 
 
 class _StatusLine:
-    """A one-line live view on a TTY: elapsed, power, energy, emissions."""
+    """A one-line live view on a TTY: elapsed, power, energy, emissions; the prediction of the
+    tracker's own work or, with ``child``, of a tracker inside the measured command."""
 
-    def __init__(self, tracker: Any, stream: Any = sys.stderr, period_s: float = 1.0) -> None:
+    def __init__(self, tracker: Any, stream: Any = sys.stderr, period_s: float = 1.0,
+                 child: Callable[[], Any] | None = None) -> None:
         self._tracker = tracker
         self._stream = stream
         self._period_s = period_s
+        self._child = child
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="wattprint-status", daemon=True)
 
@@ -179,8 +182,49 @@ class _StatusLine:
 
     def _loop(self) -> None:
         while not self._stop.wait(self._period_s):
-            if not self._draw(f"\r\x1b[2K{status_text(self._tracker.snapshot())}"):
+            snap = self._tracker.snapshot()
+            if snap.prediction is None and self._child is not None:
+                from .._struct import replace
+
+                snap = replace(snap, prediction=self._child())
+            if not self._draw(f"\r\x1b[2K{status_text(snap)}"):
                 return
+
+
+class ChildPrediction:
+    """The latest prediction of a tracker inside the command ``wattprint run`` measures (a
+    training script that calls ``tracker.expect()``), read from the local store at most every
+    ``period_s``: that tracker writes it there with its records. Never raises: a store that
+    cannot be read shows no prediction."""
+
+    def __init__(self, config: Config, pid: int, since_s: float, *, period_s: float = 2.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._config = config
+        self._pid = pid
+        self._since_s = since_s
+        self._period_s = period_s
+        self._clock = clock
+        self._next_s = float("-inf")
+        self._found: Any = None
+
+    def __call__(self) -> Any:
+        now = self._clock()
+        if now < self._next_s:
+            return self._found
+        self._next_s = now + self._period_s
+        try:
+            from ..host import host_id
+            from ..store import open_repository
+
+            repo = open_repository(self._config.store_path)
+            try:
+                self._found = repo.process_prediction(
+                    tracker_pid=self._pid, host_id=host_id(), since_s=self._since_s)
+            finally:
+                repo.close()
+        except Exception:  # noqa: BLE001 - the status line must never end the run
+            pass
+        return self._found
 
 
 def status_text(snap: Any, *, now_s: float | None = None,
@@ -268,7 +312,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             return 127 if isinstance(exc, FileNotFoundError) else 126
         tracker.start(pid=proc.pid)
         if not (args.quiet or args.no_status) and sys.stderr.isatty():
-            with _StatusLine(tracker):
+            started_s = tracker.info.started_s if tracker.info is not None else time.time()
+            with _StatusLine(tracker, child=ChildPrediction(config, proc.pid, started_s - 1)):
                 code = _wait_unreaped(proc)
         else:
             code = _wait_unreaped(proc)

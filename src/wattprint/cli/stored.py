@@ -304,6 +304,9 @@ def cmd_export(args: argparse.Namespace) -> int:
             since = records[-1].seq
         for span in repo.spans(run_id):
             emit(span)
+        prediction = repo.prediction(run_id)
+        if prediction is not None:
+            emit(prediction)
         # A run still going (or interrupted) gets the summary rebuilt from its records, with
         # that status.
         emit(repo.summary(run_id))

@@ -16,8 +16,10 @@ The caller is either an API key (``Authorization: Bearer wp_...``, resolved by
 :mod:`.sessions`). When the path has ``{org_id}``, the caller must belong to that organisation
 (a key: its project's organisation; a user: a membership), else 404, so a member of A cannot
 even learn which ids B has. Cookie-authenticated unsafe methods (POST, PUT, PATCH, DELETE) must
-also carry the session's CSRF token in ``X-CSRF-Token`` (a synchroniser token stored with the
-session; a bearer key needs none, since browsers never attach it by themselves).
+also carry the session's CSRF token in ``X-CSRF-Token``, or in the ``csrf_token`` field of a
+URL-encoded form (the dashboard's forms, which work without JavaScript: :mod:`.forms`): a
+synchroniser token stored with the session; a bearer key needs none, since browsers never
+attach it by themselves.
 
 Permission table (a key's scopes grant the permission of the same name only):
 
@@ -29,6 +31,7 @@ ingest            yes    yes    yes     no      ingest
 members.read      yes    yes    yes     yes     -
 members.manage    yes    yes    no      no      -
 keys.manage       yes    yes    no      no      -
+projects.manage   yes    yes    no      no      -
 session           any signed-in user (no organisation needed), never a key
 key               any valid API key, whatever its scopes (it describes itself), never a user
 ================  =====  =====  ======  ======  =========
@@ -39,10 +42,12 @@ owner role (see routes_accounts.py), and the last owner cannot be removed or dem
 
 from __future__ import annotations
 
-# Runtime import: FastAPI reads the dependency's annotation to inject the request.
+# Runtime imports: FastAPI reads the dependency's annotations to inject the request and form.
+from fastapi import Depends
 from starlette.requests import Request
 
 from .._struct import dataclass
+from .forms import CSRF_FIELD, form_fields
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -57,6 +62,7 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "members.read": _ALL,
     "members.manage": ("owner", "admin"),
     "keys.manage": ("owner", "admin"),
+    "projects.manage": ("owner", "admin"),
     "session": (),
     "key": (),
 }
@@ -64,6 +70,7 @@ MAX_ID = 2**31 - 1  # ids are INTEGER columns (32-bit on PostgreSQL)
 _KEY_PERMISSIONS = {"read", "ingest"}  # a key's scope grants the permission of that name
 _UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 _MARK = "_wattprint_permission"  # set on every dependency authorize() builds
+_FORM = Depends(form_fields)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +128,8 @@ def _by_key(request: Request, permission: str, org_id: int | None) -> Principal:
                      scopes=tuple(sorted(identity.scopes)))
 
 
-def _by_session(request: Request, permission: str, org_id: int | None) -> Principal:
+def _by_session(request: Request, permission: str, org_id: int | None,
+                form: dict[str, str]) -> Principal:
     import hmac
 
     from sqlalchemy import select
@@ -139,10 +147,12 @@ def _by_session(request: Request, permission: str, org_id: int | None) -> Princi
         raise _error(401, "not signed in: POST /api/v1/login, or send an API key "
                           "(Authorization: Bearer wp_...)", {"WWW-Authenticate": "Bearer"})
     if request.method in _UNSAFE_METHODS:
-        sent = request.headers.get("x-csrf-token", "")
+        sent = request.headers.get("x-csrf-token") or form.get(CSRF_FIELD, "")
         if not hmac.compare_digest(sent.encode(), session.csrf_token.encode()):
             raise _error(403, "missing or wrong X-CSRF-Token header: send the csrf_token "
-                              "the login answered (also in the wp_csrf cookie)")
+                              "the login answered (also in the wp_csrf cookie); on a "
+                              "dashboard form, reload the page and send it again")
+    request.state.csrf_token = session.csrf_token  # for the forms of the page it renders
     if org_id is None:
         if permission != "session":  # a route of no organisation: its key says which
             raise _error(403, f"{permission!r} here takes an API key: send "
@@ -167,12 +177,12 @@ def authorize(permission: str) -> Callable[[Request], Principal]:
         raise ValueError(f"unknown permission {permission!r}: choose from "
                          f"{', '.join(PERMISSIONS)}")
 
-    def dependency(request: Request) -> Principal:
+    def dependency(request: Request, form: dict[str, str] = _FORM) -> Principal:
         org_id = _path_org(request)
         if request.headers.get("authorization"):
             principal = _by_key(request, permission, org_id)
         else:
-            principal = _by_session(request, permission, org_id)
+            principal = _by_session(request, permission, org_id, form)
         request.state.principal = principal  # the access log names the caller (accesslog.py)
         return principal
 

@@ -16,9 +16,11 @@ from .._struct import dataclass
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
+    from starlette.responses import Response
 
 __all__ = ["CSRF_COOKIE", "SESSION_COOKIE", "SESSION_TTL_S", "NewSession", "SessionRow",
-           "end_session", "find_session", "start_session"]
+           "clear_session_cookies", "end_session", "find_session", "set_session_cookies",
+           "start_session"]
 
 SESSION_COOKIE = "wp_session"
 CSRF_COOKIE = "wp_csrf"
@@ -81,3 +83,17 @@ def end_session(connection: Connection, token: str) -> None:
     from .models import LoginSession
 
     connection.execute(delete(LoginSession).where(LoginSession.token_sha256 == _digest(token)))
+
+
+def set_session_cookies(response: Response, session: NewSession) -> None:
+    """The session's two cookies on ``response`` (the JSON login and the sign-in form)."""
+    max_age = int(SESSION_TTL_S)
+    response.set_cookie(SESSION_COOKIE, session.token, max_age=max_age, path="/", secure=True,
+                        httponly=True, samesite="lax")
+    response.set_cookie(CSRF_COOKIE, session.csrf_token, max_age=max_age, path="/",
+                        secure=True, httponly=False, samesite="lax")
+
+
+def clear_session_cookies(response: Response) -> None:
+    for name in (SESSION_COOKIE, CSRF_COOKIE):
+        response.delete_cookie(name, path="/", secure=True, samesite="lax")

@@ -32,6 +32,7 @@ BUILTIN_SINKS: dict[str, str] = {
     "jsonl": "wattprint.sinks.jsonl:from_config",
     "memory": "wattprint.sinks.memory:from_config",
     "http": "wattprint.sinks.http:from_config",
+    "codecarbon-csv": "wattprint.sinks.codecarbon_csv:from_config",
 }
 
 

@@ -328,7 +328,8 @@ class SqliteRepository:
         return RunInfo.from_dict(json.loads(row["info_json"]))
 
     def summary(self, run_id: str) -> RunSummary:
-        """The stored summary of a finished run, or one rebuilt from its records."""
+        """The stored summary of a finished run, or one rebuilt from its records (with its
+        latest prediction)."""
         source, row = self._find(run_id)
         if row["summary_json"]:
             return RunSummary.from_json(json.loads(row["summary_json"]))
@@ -342,7 +343,14 @@ class SqliteRepository:
             if len(batch) < 5000:
                 break
             since = batch[-1].seq
-        return acc.summary(info, spans=self.spans(run_id), status=self._status(row, self._clock()))
+        summary = acc.summary(info, spans=self.spans(run_id),
+                              status=self._status(row, self._clock()))
+        prediction = self.prediction(run_id)
+        if prediction is None:
+            return summary
+        from .._struct import replace
+
+        return replace(summary, prediction=prediction.to_dict())
 
     @staticmethod
     def _records_from(source: Source, run_id: str, since_seq: int | None,
@@ -440,6 +448,22 @@ class SqliteRepository:
                                     (run_id,)):
                 prediction = Prediction.from_dict(json.loads(row[0]))
                 if found is None or prediction.seq > found.seq:
+                    found = prediction
+        return found
+
+    def process_prediction(self, *, tracker_pid: int, host_id: str,
+                           since_s: float) -> Prediction | None:
+        """The latest prediction of a run tracked by process ``tracker_pid`` on ``host_id``
+        that started at ``since_s`` or later (``wattprint run`` shows the prediction of the
+        program it runs when that program tracks its own work)."""
+        found: Prediction | None = None
+        for source in self.sources:
+            for row in source.query(
+                    "SELECT p.prediction_json FROM predictions p JOIN runs r USING (run_id)"
+                    " WHERE r.tracker_pid=? AND r.host_id=? AND r.started_s>=?"
+                    " ORDER BY p.at_s DESC LIMIT 1", (tracker_pid, host_id, since_s)):
+                prediction = Prediction.from_dict(json.loads(row[0]))
+                if found is None or prediction.at_s > found.at_s:
                     found = prediction
         return found
 
