@@ -73,9 +73,10 @@ class Table:
     def csv_chunks(self) -> Iterator[str]:
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\r\n")  # RFC 4180: CRLF
-        writer.writerow([col.key for col in self.columns])
-        for n, row in enumerate(self.records(), 1):
-            writer.writerow([csv_cell(value) for value in row.values()])
+        columns = self.columns
+        writer.writerow([col.key for col in columns])
+        for n, row in enumerate(self.rows, 1):
+            writer.writerow([csv_cell(col.get(row)) for col in columns])
             if n % _CHUNK_ROWS == 0:
                 yield out.getvalue()
                 out.seek(0)
