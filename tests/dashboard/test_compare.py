@@ -305,5 +305,15 @@ def test_runs_are_picked_by_checkbox_without_javascript_and_from_a_run_page(serv
     # a ticked run outside this page's filter stays in the form
     other = client.get(f"/runs?project=vision&run={runs['mid']}").text
     assert re.search(rf'<input type="checkbox" name="run" value="{runs["mid"]}" checked>', other)
-    # what the form sends is a comparison
-    assert client.get(compare_url(runs["mid"], runs["gpu"])).status_code == 200
+    # what the form sends is a comparison; from there "Add runs…" keeps both ticked, and
+    # "remove" drops one of three
+    page = client.get(compare_url(runs["mid"], runs["gpu"])).text
+    add = unescape(re.search(r'<a href="([^"]+)" data-testid="add-runs">', page).group(1))
+    assert add == f"/runs?run={runs['mid']}&run={runs['gpu']}"
+    ticked = re.findall(r'value="([0-9a-f]+)" form="compare-form" aria-label="[^"]*" checked',
+                        client.get(add).text)
+    assert sorted(ticked) == sorted([runs["mid"], runs["gpu"]])
+    three = client.get(compare_url(runs["mid"], runs["gpu"], runs["cpu"])).text
+    removes = [unescape(h) for h in re.findall(r'<a class="remove" href="([^"]+)"', three)]
+    assert removes[1] == f"/compare?run={runs['mid']}&run={runs['cpu']}"
+    assert "remove" not in page.split('data-testid="compared-runs"')[1].split("</ol>")[0]

@@ -123,6 +123,8 @@ def test_signed_in_pages_compare_and_download_every_table(stored, org, reader):
     page = client.get(f"{base}/compare?run={a}&run={b}")
     assert page.status_code == 200 and "Comparing 2 runs" in page.text
     assert "script-src 'self'" in page.headers["content-security-policy"]
+    assert '<script src="/dashboard/static/compare.js">' in page.text
+    assert client.get("/dashboard/static/compare.js").status_code == 200
     assert f'href="{base}/export/compare/comparison.csv?run={a}&amp;run={b}"' in page.text
     answer = client.get(f"{base}/export/compare/comparison.csv?run={a}&run={b}")
     assert answer.status_code == 200 and answer.headers["cache-control"] == "no-store"
