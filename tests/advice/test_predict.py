@@ -166,3 +166,22 @@ def test_the_band_holds_the_truth_at_its_stated_rate(share: float) -> None:
     low, high = _binomial_band(runs, LEVEL)
     assert low <= held_s <= high, held_s
     assert low <= held_j <= high, held_j
+
+
+def test_a_total_beyond_any_run_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"at most 1e\+18"):
+        Predictor(total=1e20, unit="tokens")
+
+
+def test_figures_that_are_not_finite_give_no_prediction() -> None:
+    # a sensor gone wrong: NaN joules; a batch with a NaN would be refused by the team server
+    # with the records beside it, so no prediction is made
+    tr = trace(steps(100))
+    predictor = Predictor(total=100, unit="steps")
+    for record in tr.records[:3]:
+        predictor.add(record)
+    assert predictor.last is not None
+    from dataclasses import replace
+
+    assert predictor.add(replace(tr.records[3], energy_j=math.nan)) is None
+    assert predictor.last is None

@@ -57,6 +57,9 @@ MIN_NEW_INTERVALS = 3
 CHANGE_F = 40.0
 #: ... and the relative change of the per-unit cost below which it is not worth a re-base.
 MIN_CHANGE = 0.1
+#: The largest figure a prediction carries: the team server refuses numbers beyond 1e18 (and
+#: with them the whole batch, records included), so a prediction past it is not made.
+MAX_FIGURE = 1e18
 
 
 class _Sums:
@@ -113,8 +116,9 @@ class Predictor:
     def __init__(self, *, total: float, unit: str, level: float = LEVEL, done: float = 0.0,
                  elapsed_s: float = 0.0, energy_j: float = 0.0, emissions_g: float = 0.0,
                  max_blocks: int = MAX_BLOCKS) -> None:
-        if not (total > 0 and math.isfinite(total)):
-            raise ValueError(f"total must be a positive number of {unit}, not {total!r}")
+        if not 0 < total <= MAX_FIGURE:  # NaN fails too
+            raise ValueError(f"total must be a positive number of {unit} (at most "
+                             f"{MAX_FIGURE:g}), not {total!r}")
         if not 0 < level < 1:
             raise ValueError(f"level must be between 0 and 1 (0.9 for 90%), not {level!r}")
         self.total = float(total)
@@ -258,12 +262,16 @@ class Predictor:
         low_j = max(0.0, rest_j - q * sd_e)
         high_j = rest_j + q * sd_e
         at_s = record.start_s + record.duration_s
+        high_s = self.elapsed_s + rest_s + q * sd_t
+        if not (high_s <= MAX_FIGURE and self.energy_j + high_j <= MAX_FIGURE
+                and (self.emissions_g + high_j * g_per_j) <= MAX_FIGURE):
+            return None  # NaN or beyond what any run does: no prediction rather than a wrong one
         return Prediction(
             run_id=record.run_id, seq=record.seq, at_s=at_s, unit=self.unit, done=self.done,
             total=self.total, level=self.level,
             duration_s=self.elapsed_s + rest_s,
             duration_low_s=self.elapsed_s + max(0.0, rest_s - q * sd_t),
-            duration_high_s=self.elapsed_s + rest_s + q * sd_t,
+            duration_high_s=high_s,
             energy_j=self.energy_j + rest_j, energy_low_j=self.energy_j + low_j,
             energy_high_j=self.energy_j + high_j,
             emissions_g=self.emissions_g + rest_j * g_per_j,
@@ -290,6 +298,9 @@ def _f_stat(rss_one: float, rss_two: float, dof: int) -> float:
     return gain / (rss_two / dof)
 
 
+_Z: dict[float, float] = {}  # normal quantiles by p: one level per run, asked at every record
+
+
 def t_quantile(p: float, dof: int) -> float:
     """The ``p`` quantile of Student's t with ``dof`` degrees of freedom (exact for 1 and 2;
     the Cornish-Fisher expansion beyond: within 0.2% from 3 on for ``p`` up to 0.975, 1% at
@@ -300,9 +311,11 @@ def t_quantile(p: float, dof: int) -> float:
         return math.tan(math.pi * (p - 0.5))
     if dof == 2:
         return (2 * p - 1) / math.sqrt(2 * p * (1 - p))
-    from statistics import NormalDist
+    z = _Z.get(p)
+    if z is None:
+        from statistics import NormalDist
 
-    z = NormalDist().inv_cdf(p)
+        z = _Z[p] = NormalDist().inv_cdf(p)
     z2 = z * z
     v = float(dof)
     # Abramowitz & Stegun 26.7.5
