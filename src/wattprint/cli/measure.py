@@ -384,6 +384,14 @@ def _configured_sinks(config: Config) -> list[Any]:
     return sinks
 
 
+def _started_s(process: Any) -> float:
+    """When ``process`` started (Unix s); 0 when that cannot be read (every run qualifies)."""
+    try:
+        return float(process.create_time())
+    except Exception:  # noqa: BLE001 - psutil's errors vary by platform
+        return 0.0
+
+
 def _watched_process(pid: int | None, args: argparse.Namespace, config: Config) -> Any:
     """The process ``--pid`` names (None for machine scope); rejects scopes that contradict."""
     if pid is None:
@@ -461,7 +469,10 @@ def cmd_monitor(args: argparse.Namespace) -> int:
         if not args.quiet:
             say(f"monitoring {what}; Ctrl-C to stop")
         if not args.quiet and sys.stderr.isatty():
-            with _StatusLine(tracker):
+            # a watched program that tracks its own work: its prediction in the status line
+            child = (ChildPrediction(config, args.pid, _started_s(process) - 1)
+                     if process is not None else None)
+            with _StatusLine(tracker, child=child):
                 _wait(stop, args.duration, process)
         else:
             _wait(stop, args.duration, process)
