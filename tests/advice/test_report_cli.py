@@ -29,6 +29,13 @@ def _run(capsys: Any, *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
+def test_the_command_offers_every_format_the_report_has() -> None:
+    from wattprint.advice import report
+    from wattprint.cli import report as command
+
+    assert command.FORMATS == report.FORMATS
+
+
 def test_markdown_on_stdout_by_default(capsys: Any) -> None:
     store = _store()
     code, out, err = _run(capsys, reportkit.RUN_ID[:6])

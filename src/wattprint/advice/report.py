@@ -23,6 +23,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from operator import itemgetter
 
+from ..records import J_PER_KWH
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Mapping, Sequence
@@ -34,7 +36,6 @@ __all__ = ["FORMATS", "REPORT_VERSION", "build_report", "render"]
 
 FORMATS = ("md", "html", "latex", "json")
 REPORT_VERSION = 1
-J_PER_KWH = 3.6e6
 # The chart series keeps at most this many points (bucket averages): a week of 5 s records
 # would otherwise make a report of megabytes.
 MAX_SERIES_POINTS = 480

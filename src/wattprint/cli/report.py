@@ -14,6 +14,7 @@ from typing import Any
 from .common import EXIT_FAILURE, UsageError, reading_settings, say
 from .options import run_id_text
 
+# advice.report.FORMATS (a test keeps them equal): not imported, so --help loads no records
 FORMATS = ("md", "html", "latex", "json")
 
 
