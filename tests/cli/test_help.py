@@ -37,7 +37,7 @@ def test_every_option_and_argument_of_every_command_has_help():
     assert set(found) == {"wattprint", "run", "monitor", "doctor", "runs", "show", "export",
                           "stats", "intensity", "regions", "rescore", "schema", "spool",
                           "setup-rapl", "login", "push", "server", "dashboard", "advise",
-                          "forecast", "report"}
+                          "forecast", "report", "import"}
     missing = [f"{name} {flag}" for name, command in found.items()
                for flag, action in options(command).items()
                if not isinstance(action, argparse._SubParsersAction)

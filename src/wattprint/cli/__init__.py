@@ -44,7 +44,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
-    from . import admin, advise, dashboard, forecast, grid, measure, remote, report, server, stored
+    from . import admin, advise, dashboard, forecast, grid, importer, measure, remote, report, server, stored
 
     parser = _Parser(
         prog="wattprint",
@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     for add in (measure.add_run, measure.add_monitor, admin.add_doctor, stored.add_runs,
                 stored.add_show, stored.add_export, stored.add_stats, grid.add_intensity,
                 grid.add_regions, stored.add_rescore, admin.add_schema, admin.add_spool,
-                admin.add_setup_rapl, remote.add_login, remote.add_push,
+                admin.add_setup_rapl, remote.add_login, remote.add_push, importer.add_import,
                 server.add_server, dashboard.add_dashboard, advise.add_advise,
                 forecast.add_forecast, report.add_report):
         add(sub)
