@@ -115,6 +115,14 @@ def _server_url(value: Any) -> str | None:
     return text.rstrip("/")
 
 
+def _host_port(value: Any) -> str:
+    text = _text(value)
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or int(port) > 65535:
+        raise ValueError
+    return text
+
+
 class _Explained(ValueError):
     """A bad value whose message says more than the key's ``allowed`` text can."""
 
@@ -224,6 +232,21 @@ KEYS: dict[str, Key] = {
             "team server the http sink sends to (default: the one `wattprint login` saved)"),
         Key("server_api_key", _optional_text, "an API key such as wp_abcd1234_...",
             "API key for server_url (default: the one `wattprint login` saved); never printed"),
+        Key("log_records_level", _choice("debug", "info", "warning"), "debug, info or warning",
+            "level of the log sink's lines (logger 'wattprint.records')"),
+        Key("prometheus_address", _host_port, "HOST:PORT, e.g. 127.0.0.1:9464 (port 0: any free)",
+            "where the prometheus sink serves /metrics"),
+        Key("prometheus_run_id_label", _bool, "true or false",
+            "add run_id to every Prometheus series (one new series per run)"),
+        Key("pushgateway_url", _server_url, "an http:// or https:// URL, e.g. http://localhost:9091",
+            "Prometheus Pushgateway the pushgateway sink pushes to"),
+        Key("pushgateway_job", _text, "a non-empty name", "job label of the pushed metrics"),
+        Key("pushgateway_every_s", _number(1, 86400), "seconds from 1 to 86400",
+            "how often the pushgateway sink pushes during a run (and once at its end)"),
+        Key("otlp_endpoint", _server_url, "an OTLP/HTTP metrics URL, e.g. "
+            "http://localhost:4318/v1/metrics",
+            "where the otel sink sends metrics (default: OpenTelemetry's own default or its "
+            "OTEL_EXPORTER_OTLP_* variables)"),
         Key("cpu_tdp_w", _number(1, 2000, optional=True), "watts from 1 to 2000",
             "CPU thermal design power per socket, for the CPU model"),
         Key("ram_w_per_gib", _number(0.01, 10, optional=True), "watts per GiB from 0.01 to 10",
@@ -281,6 +304,13 @@ class Config:
     codecarbon_csv_path: Path | None = field(default_factory=lambda: _path("emissions.csv"))
     server_url: str | None = None
     server_api_key: str | None = field(default=None, repr=False)
+    log_records_level: str = "info"
+    prometheus_address: str = "127.0.0.1:9464"
+    prometheus_run_id_label: bool = False
+    pushgateway_url: str | None = None
+    pushgateway_job: str = "wattprint"
+    pushgateway_every_s: float = 30.0
+    otlp_endpoint: str | None = None
     cpu_tdp_w: float | None = None
     ram_w_per_gib: float | None = None
     gpu_ids: tuple[str, ...] | None = None

@@ -94,6 +94,9 @@ def add_monitor(sub: Any) -> None:
                          help="measure the share of the process tree rooted at PID (implies "
                               "--scope process) and stop when it exits (default: the whole "
                               "machine)")
+    monitor.add_argument("--prometheus", default=None, metavar="HOST:PORT",
+                         help="serve the run's metrics at http://HOST:PORT/metrics while it "
+                              "runs (the prometheus sink; extra prometheus; port 0: any free)")
     monitor.add_argument("--json", action="store_true",
                          help="stream the run as JSON Lines on stdout (see above)")
     monitor.set_defaults(handler=cmd_monitor)
@@ -384,6 +387,28 @@ def _configured_sinks(config: Config) -> list[Any]:
     return sinks
 
 
+def _with_prometheus(config: Config, address: str) -> Config:
+    """``config`` with the prometheus sink added, serving at ``address``, and records sent to
+    the sinks as they are cut (unless store_flush_s was set)."""
+    from ..errors import ConfigError
+
+    overrides: dict[str, Any] = {"prometheus_address": address,
+                                 "sinks": [*config.sinks, "prometheus"]}
+    if config.source_of("store_flush_s") == "default":
+        # a scrape should see each record, not batches of 10 s
+        overrides["store_flush_s"] = min(config.store_flush_s, config.interval_s)
+    try:
+        return config.with_overrides(overrides)
+    except ConfigError as exc:
+        raise UsageError(f"--prometheus: {exc}") from None
+
+
+def _say_metrics_url(sinks: list[Any], quiet: bool) -> None:
+    for sink in sinks:
+        if getattr(sink, "name", None) == "prometheus" and not quiet:
+            say(f"serving metrics at {sink.url}")
+
+
 def _started_s(process: Any) -> float:
     """When ``process`` started (Unix s); 0 when that cannot be read (every run qualifies)."""
     try:
@@ -451,11 +476,17 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     stop = threading.Event()
     stream: JsonLinesOut | None = None
     sinks = None
+    if args.prometheus is not None:
+        config = _with_prometheus(config, args.prometheus)
     if args.json:
         # every record out as it is cut, not in flush_s batches
         config = config.with_overrides({"store_flush_s": 0})
         stream = JsonLinesOut(sys.stdout, stop.set)
         sinks = [*_configured_sinks(config), stream]
+    elif args.prometheus is not None:
+        sinks = _configured_sinks(config)  # a port in use is the user's error, said at once
+    if args.prometheus is not None and sinks is not None:
+        _say_metrics_url(sinks, args.quiet)
     what = f"process {args.pid} and its children" if process is not None else "this machine"
     tracker = Tracker(config=config, sinks=sinks,
                       command=f"wattprint monitor{f' --pid {args.pid}' if args.pid else ''}")

@@ -33,6 +33,10 @@ BUILTIN_SINKS: dict[str, str] = {
     "memory": "wattprint.sinks.memory:from_config",
     "http": "wattprint.sinks.http:from_config",
     "codecarbon-csv": "wattprint.sinks.codecarbon_csv:from_config",
+    "log": "wattprint.sinks.logs:from_config",
+    "prometheus": "wattprint.sinks.prometheus:from_config",  # extra prometheus
+    "pushgateway": "wattprint.sinks.pushgateway:from_config",  # extra prometheus
+    "otel": "wattprint.sinks.otel:from_config",  # extra otel
 }
 
 
