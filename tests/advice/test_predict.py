@@ -185,3 +185,29 @@ def test_figures_that_are_not_finite_give_no_prediction() -> None:
 
     assert predictor.add(replace(tr.records[3], energy_j=math.nan)) is None
     assert predictor.last is None
+
+
+def test_after_a_slowdown_the_band_holds_the_truth_at_its_stated_rate() -> None:
+    # 200 seeded runs as above, each also slowing down 1.5-3x somewhere between 40% and 60% of
+    # its steps; checked at 75%, once the slowdown has been found and the prediction re-based
+    runs = 200
+    held_s = held_j = rebased = 0
+    for seed in range(runs):
+        import random
+
+        rng = random.Random(1000 + seed)
+        n = rng.randrange(400, 800)
+        step_list = steps(n, seconds=rng.uniform(0.2, 1.0), noise=0.3, power_noise=0.1,
+                          warmup_steps=int(n * rng.uniform(0.02, 0.05)),
+                          warmup_factor=rng.uniform(3, 6),
+                          slowdown_at=int(n * rng.uniform(0.4, 0.6)),
+                          slowdown_factor=rng.uniform(1.5, 3), seed=seed)
+        tr = trace(step_list, setup_s=rng.uniform(0, 20))
+        found = predict_at(tr, n, 0.75)
+        held_s += found.duration_low_s <= tr.duration_s <= found.duration_high_s
+        held_j += found.energy_low_j <= tr.energy_j <= found.energy_high_j
+        rebased += found.rebased >= 1
+    low, high = _binomial_band(runs, LEVEL)
+    assert low <= held_s <= high, held_s
+    assert low <= held_j <= high, held_j
+    assert rebased >= 0.95 * runs  # the changes were found (197 of 200)
