@@ -12,7 +12,12 @@ from fastapi.testclient import TestClient
 from server_constants import OWNER, PEPPER  # tests/server is on sys.path (see conftest)
 from sqlalchemy import insert, select
 
-from wattprint.server.accounts import PROJECT_NAME_LENGTH, add_member, create_api_key
+from wattprint.server.accounts import (
+    EMAIL_LENGTH,
+    PROJECT_NAME_LENGTH,
+    add_member,
+    create_api_key,
+)
 from wattprint.server.app import create_app
 from wattprint.server.catalog import list_projects
 from wattprint.server.dashboard import fmt
@@ -165,6 +170,22 @@ def test_sign_out_is_a_form_with_the_csrf_field_and_ends_the_session(app, org):
     assert gone.status_code == 303 and gone.headers["location"].startswith("/dashboard/login")
 
 
+def test_a_form_sent_after_the_session_ended_signs_in_again_then_opens_the_dashboard(
+        app, engine, org):
+    client = sign_in(app)
+    page = client.get(f"{settings(org.organisation_id)}/members")
+    with engine.begin() as c:
+        c.execute(LoginSession.__table__.delete())  # ended elsewhere (expired, signed out)
+    for path in (f"{settings(org.organisation_id)}/members/{org.user_id}/role",
+                 "/dashboard/logout"):
+        answer = client.post(path, data={"csrf_token": csrf_of(page.text), "role": "viewer"},
+                             follow_redirects=False)
+        # back to the sign-in page, then the dashboard: a form's target is no page to open
+        assert answer.status_code == 303, path
+        assert answer.headers["location"] == "/dashboard/login?next=%2Fdashboard%2F", path
+    assert roles(engine, org.organisation_id)[OWNER["email"]] == "owner"
+
+
 def test_the_sign_in_page_offers_oidc_only_when_configured(app, db_url, engine):
     from wattprint.server.oidc import OidcSettings
 
@@ -249,6 +270,34 @@ def test_a_refused_key_shows_the_servers_message_and_keeps_the_form(app, engine,
     assert message.replace("'", "&#39;") in answer.text and 'value="kept name"' in answer.text
     with engine.connect() as c:
         assert c.execute(select(ApiKey.prefix)).all() == [(org.api_key.split("_")[1],)]
+
+
+def test_text_longer_than_its_column_is_a_400_on_the_page_and_in_the_api(app, engine, org):
+    """PostgreSQL refuses a value past a column's length (a 500 if it got that far)."""
+    assert ApiKey.__table__.c.name.type.length == PROJECT_NAME_LENGTH
+    assert User.__table__.c.email.type.length == EMAIL_LENGTH
+    org_id = org.organisation_id
+    client = sign_in(app)
+    csrf = csrf_of(client.get(f"{settings(org_id)}/keys").text)
+    long_name = client.post(f"{settings(org_id)}/keys", data={
+        "csrf_token": csrf, "name": "n" * 201, "project_id": str(org.project_id),
+        "scope": "read"})
+    assert long_name.status_code == 400 and "give at most 200" in long_name.text
+    api = client.post(f"/api/v1/orgs/{org_id}/keys", headers={"X-CSRF-Token": csrf},
+                      json={"project_id": org.project_id, "scopes": ["read"], "name": "n" * 201})
+    assert api.status_code == 400 and api.json()["detail"]["field"] == "name"
+    email = "a" * 320 + "@acme.test"
+    long_email = client.post(f"{settings(org_id)}/members", data={
+        "csrf_token": csrf, "email": email, "role": "viewer", "password": "p" * 12})
+    assert long_email.status_code == 400 and "at most 320 characters" in long_email.text
+    api = client.post(f"/api/v1/orgs/{org_id}/members", headers={"X-CSRF-Token": csrf},
+                      json={"email": email, "role": "viewer", "password": "p" * 12})
+    assert api.status_code == 400 and api.json()["detail"]["field"] == "email"
+    assert client.post(f"{settings(org_id)}/keys", data={
+        "csrf_token": csrf, "name": "n" * 200, "project_id": str(org.project_id),
+        "scope": "read"}).status_code == 201  # the longest that fits
+    with engine.connect() as c:
+        assert c.execute(select(User.id).where(User.email == email)).all() == []
 
 
 def test_another_organisations_project_gets_no_key(app, engine, org):

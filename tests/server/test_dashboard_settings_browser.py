@@ -172,8 +172,17 @@ def test_every_settings_page_is_axe_clean_light_and_dark_desktop_and_phone(drive
     created = driver.current_url  # the key page answers the POST: reloading would post again
     copy = driver.find_element(By.CSS_SELECTOR, "button[data-copy]")
     assert copy.is_displayed()  # scripts on: the Copy button is offered
-    prefix = driver.find_element(By.CSS_SELECTOR, "[data-testid=new-key]").get_attribute(
-        "value").split("_")[1]
+    key = driver.find_element(By.CSS_SELECTOR, "[data-testid=new-key]").get_attribute("value")
+    driver.execute_cdp_cmd("Browser.grantPermissions", {
+        "origin": site, "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"]})
+    copy.click()
+    status = driver.find_element(By.CSS_SELECTOR, "[data-copied]")
+    wait_for(lambda: status.text == "Copied.", what="the copy")
+    pasted = driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "navigator.clipboard.readText().then(done, e => done('refused: ' + e));")
+    assert pasted == key
+    prefix = key.split("_")[1]
     pages = {"members": f"{settings}/members", "projects": f"{settings}/projects",
              "keys": f"{settings}/keys", "revoke": f"{settings}/keys/{prefix}/revoke",
              "remove": f"{settings}/members/{member}/remove"}

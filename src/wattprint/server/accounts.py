@@ -19,13 +19,14 @@ if TYPE_CHECKING:
 
     from .sessions import NewSession
 
-__all__ = ["PROJECT_NAME_LENGTH", "AccountError", "Bootstrap", "CreatedKey", "add_member",
-           "bootstrap", "change_role", "create_api_key", "create_org_key", "create_project",
+__all__ = ["EMAIL_LENGTH", "PROJECT_NAME_LENGTH", "AccountError", "Bootstrap", "CreatedKey",
+           "add_member", "bootstrap", "change_role", "create_api_key", "create_org_key", "create_project",
            "list_keys", "list_members", "password_sign_in", "remove_member", "revoke_api_key",
            "revoke_org_key"]
 
 
-PROJECT_NAME_LENGTH = 200  # models.Project.name is a String(200) (a test pins it)
+PROJECT_NAME_LENGTH = 200  # models.Project.name and ApiKey.name: String(200) (a test pins it)
+EMAIL_LENGTH = 320  # models.User.email: String(320); PostgreSQL refuses longer, SQLite would not
 
 
 class AccountError(Exception):
@@ -218,8 +219,9 @@ def add_member(connection: Connection, *, org_id: int, actor_role: str | None, e
 
     _check_role_change(actor_role, None, role)
     address = email.strip().lower()
-    if "@" not in address:
-        raise AccountError(400, f"{email!r} is not an e-mail address", field="email")
+    if "@" not in address or len(address) > EMAIL_LENGTH:
+        raise AccountError(400, f"{email[:80]!r} is not an e-mail address (at most "
+                                f"{EMAIL_LENGTH} characters with an @)", field="email")
     user_id = connection.execute(select(User.id).where(User.email == address)).scalar()
     if user_id is None:
         if password is None or len(password) < 12:
@@ -305,6 +307,9 @@ def create_org_key(connection: Connection, *, org_id: int, project_id: int,
     from .keys import parse_key
     from .models import Project
 
+    if len(name) > PROJECT_NAME_LENGTH:
+        raise AccountError(400, f"a key name of {len(name)} characters: give at most "
+                                f"{PROJECT_NAME_LENGTH}", field="name")
     owner_org = connection.execute(select(Project.organisation_id).where(
         Project.id == project_id)).scalar()
     if owner_org != org_id:
