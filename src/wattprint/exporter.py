@@ -446,6 +446,12 @@ class Exporter:
             lane.sink.close()
         except Exception as exc:
             log.warning("wattprint: closing sink %s failed: %r", lane.name, exc)
+        # A sink that never raises (a metrics push: its totals are kept, and a spooled batch
+        # would be pushed alone, as if it were the whole run) says what went wrong here, so it
+        # reaches the summary's warnings instead of a log nobody configured.
+        problem = getattr(lane.sink, "problem", None)
+        if problem:
+            self._warn(f"sink:{lane.name}", f"sink {lane.name}: {problem}")
 
     # -- spooling --------------------------------------------------------------------------
     def _spill_lane_if_full(self, lane: _Lane) -> None:

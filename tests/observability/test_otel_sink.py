@@ -107,6 +107,8 @@ def test_an_otlp_endpoint_that_is_down_never_fails_the_run(make_tracker, clock, 
     assert summary.delivery is not None and summary.delivery["otel"] == "delivered"
     warnings = [r.getMessage() for r in caplog.records if r.name == "wattprint.sinks.otel"]
     assert len(warnings) == 1 and "is the OTLP collector up? set otlp_endpoint" in warnings[0]
+    (said,) = [w for w in summary.warnings if w.startswith("sink otel:")]
+    assert f"the last export of metrics to http://127.0.0.1:{port}/v1/metrics failed" in said
 
 
 def test_missing_extra_is_a_one_line_hint(monkeypatch):
@@ -167,3 +169,4 @@ def test_otlp_over_http_to_an_in_process_collector(make_tracker, clock):
                  for p in energy.sum.data_points}
     assert by_device["fake:cpu"] == pytest.approx(summary.energy_j["cpu"], rel=1e-12)
     assert sum(by_device.values()) == pytest.approx(summary.energy_j["total"], rel=1e-12)
+    assert not [w for w in summary.warnings if w.startswith("sink otel")]

@@ -98,6 +98,7 @@ def test_a_failing_gateway_is_logged_once_and_the_totals_arrive_later(make_track
     (group,) = gateway.groups.values()
     assert energy(group)["cpu"] == summary.energy_j["cpu"]  # everything, counted once
     assert any("pushing again after 4 failed pushes" in r.getMessage() for r in caplog.records)
+    assert not [w for w in summary.warnings if w.startswith("sink pushgateway")]
 
 
 def test_a_gateway_that_is_down_never_fails_the_run(make_tracker, clock, caplog):
@@ -111,6 +112,10 @@ def test_a_gateway_that_is_down_never_fails_the_run(make_tracker, clock, caplog)
     summary = tracker.stop()
     assert summary.status == "finished" and summary.energy_j["cpu"] == 500.0
     assert sink.pushes == 0 and sink.failures == 2  # the start's batch and the close
+    # the run's summary says so (a log nobody configured would hide it)
+    (warning,) = [w for w in summary.warnings if w.startswith("sink pushgateway:")]
+    assert f"the last push to http://127.0.0.1:{port} failed" in warning
+    assert "2 of 2 pushes failed" in warning
     assert "Connection refused" in caplog.text or "ConnectionRefusedError" in caplog.text
 
 

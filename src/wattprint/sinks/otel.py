@@ -82,6 +82,9 @@ class OtelSink:
         self._scope = "machine"
         self._seen: set[tuple[str, int]] = set()
         self._flush_failed = False
+        #: what went wrong with the last export, None once one succeeds (the exporter puts it
+        #: in the run's warnings at close)
+        self.problem: str | None = None
 
     def _start(self, run: RunInfo) -> None:
         from opentelemetry.sdk.metrics import MeterProvider
@@ -152,6 +155,12 @@ class OtelSink:
         elif not failed and self._flush_failed:
             log.info("otel: exporting metrics again")
         self._flush_failed = failed
+        self.problem = self._failure_text() if failed else None
+
+    def _failure_text(self) -> str:
+        where = self.endpoint or "OpenTelemetry's default endpoint"
+        return (f"the last export of metrics to {where} failed; the collector holds older "
+                "totals of this run, or none")
 
     def close(self) -> None:
         if self.provider is not None:
@@ -159,6 +168,9 @@ class OtelSink:
                 self.provider.shutdown(timeout_millis=self._timeout_ms)  # a last export
             except Exception as exc:  # noqa: BLE001
                 log.warning("otel: shutting the meter provider down failed (%s)", exc)
+            if self._watched is not None and not self._watched.last_ok:
+                self._flush_failed = True
+                self.problem = self._failure_text()
 
 
 def _watched(inner: Any) -> Any:

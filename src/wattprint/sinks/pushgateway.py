@@ -10,7 +10,8 @@ pushes run on the exporter's thread, never the host's, each bounded by ``timeout
 A gateway that is down, slow or answers an error never hurts the host program and never
 fails the batch (the records are already counted; the next push carries the totals so far):
 the first failure of a streak is logged as a warning with the fix, later ones at debug level,
-and the recovery at info level. The last push, at close, is tried once.
+and the recovery at info level. The last push, at close, is tried once; if it fails, the run's
+summary says so in its warnings (``problem``, read by the exporter at close).
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ class PushgatewaySink:
         self._failing = False
         self.pushes = 0  # successful pushes
         self.failures = 0
+        #: what went wrong with the last push, None once one succeeds (the exporter puts it in
+        #: the run's warnings at close)
+        self.problem: str | None = None
 
     def export(self, batch: Sequence[Item]) -> None:
         self.totals.add(batch)
@@ -73,6 +77,9 @@ class PushgatewaySink:
                             grouping_key=self.grouping_key(), timeout=self._timeout_s)
         except Exception as exc:  # noqa: BLE001 - down, slow, refused: never the host's problem
             self.failures += 1
+            self.problem = (f"the last push to {self.url} failed ({_reason(exc)}); {self.failures}"
+                            f" of {self.failures + self.pushes} pushes failed, so the gateway "
+                            "holds older totals of this run, or none")
             if not self._failing:
                 log.warning("pushgateway %s: push failed (%s); the totals are kept and pushed "
                             "again in %g s and at the end of the run. Check pushgateway_url "
@@ -85,6 +92,7 @@ class PushgatewaySink:
             log.info("pushgateway %s: pushing again after %d failed pushes", self.url,
                      self.failures)
         self._failing = False
+        self.problem = None
         self.pushes += 1
         return True
 
