@@ -199,3 +199,13 @@ def test_monitor_port_in_use_is_a_usage_error(tmp_path):
     assert done.returncode == 2, done.stderr
     assert f"cannot serve /metrics on 127.0.0.1:{port}" in done.stderr
     assert "--prometheus HOST:PORT" in done.stderr
+
+
+def test_monitor_bad_address_is_a_usage_error(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "wattprint", "monitor", "--country", "FR", "--duration", "1",
+         "--prometheus", "9464"], capture_output=True, text=True, timeout=60,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "WATTPRINT_HOME": str(tmp_path / "wp")})
+    assert done.returncode == 2
+    assert "--prometheus: " in done.stderr and "expected HOST:PORT" in done.stderr
+    assert not (tmp_path / "wp" / "wattprint.db").exists()  # stopped before measuring
