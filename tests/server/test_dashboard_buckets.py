@@ -257,3 +257,53 @@ def views_page(data, period: str) -> str:
 
     return templates().get_template("overview.html").render(
         **views.overview_context(data, period))
+
+
+def test_ranged_breakdowns_from_one_sum_equal_the_apis_totals(engine, org, run_objects):
+    """The overview sums a range once (a temporary table) for its five breakdowns and the
+    period before: each equals /api/v1/totals' answer for the same range and key."""
+    from sqlalchemy import insert
+
+    from wattprint.server import rollups
+    from wattprint.server.dashboard.data import BREAKDOWNS, Period
+    from wattprint.server.models import IntervalRecord, Run
+    from wattprint.server.query import RunQuery, totals
+
+    info, records = long_run(run_objects)
+    columns = {c.name for c in IntervalRecord.__table__.columns}
+    with engine.begin() as connection:
+        connection.execute(insert(Run).values(
+            run_id=info.run_id, project_id=org.project_id, info_received=True,
+            started_s=info.started_s, scope="machine", interval_s=RECORD_S, pue=1.0,
+            host_id="h0", hostname="node-0", country="FR", first_seen_s=T0))
+        connection.execute(insert(IntervalRecord), [
+            {**{k: v for k, v in r.to_row().items() if k in columns}, "run_id": info.run_id,
+             "gaps": list(r.gaps), "components": [], "work": []} for r in records])
+        rollups.rebuild(connection)
+    data = ServerData(engine, org.organisation_id, clock=lambda: T0 + 86400)
+    # edges inside hours, so the edge hours come from the records; twice on one connection
+    period = Period(since_s=T0 + 1000.5, until_s=T0 + 5000.25)
+    for _ in range(2):
+        overview = data.overview(period)
+    with engine.connect() as connection:
+        for by in BREAKDOWNS:
+            want = totals(connection, org.organisation_id, by,
+                          RunQuery(since_s=period.since_s, until_s=period.until_s))["groups"]
+            got = sorted(overview.breakdowns[by], key=lambda a: a.key)  # the page: largest first
+            assert [(a.key, a.runs) for a in got] == [(g["key"], g["runs"]) for g in want]
+            for a, g in zip(got, want, strict=True):
+                assert a.energy_j == pytest.approx(g["energy_j"], rel=1e-12)
+                assert a.emissions_g == pytest.approx(g["emissions_g"], rel=1e-12)
+                assert a.duration_s == pytest.approx(g["duration_s"], rel=1e-12)
+        before = period.previous
+        assert before is not None
+        want_before = totals(connection, org.organisation_id, "organisation",
+                             RunQuery(since_s=before.since_s, until_s=before.until_s))
+    assert overview.previous is not None
+    assert overview.previous.energy_j == pytest.approx(
+        sum(g["energy_j"] for g in want_before["groups"]), rel=1e-12)
+    # each record by its part inside the range, pro rata of its time
+    inside = sum(r.energy_j * max(0.0, min(r.start_s + r.duration_s, period.until_s)
+                                  - max(r.start_s, period.since_s)) / r.duration_s
+                 for r in records)
+    assert overview.totals.energy_j == pytest.approx(inside, rel=1e-9)

@@ -78,14 +78,15 @@ class ServerData:
                 dedup = whole.get("dedup")
             else:
                 dedup = {"skipped_records": records, "limit_records": DEDUP_MAX_RECORDS}
-            by_key = {by: self._totals(connection, by, period)["groups"] for by in BREAKDOWNS}
+            by_key = self._breakdowns(connection, period)
             breakdowns = {by: sorted((_aggregate(g) for g in groups),
                                      key=lambda a: (-a.energy_j, a.key))
                           for by, groups in by_key.items()}
             previous = None
             if period.previous is not None:
-                previous = _period_totals(self._totals(connection, "organisation",
-                                                       period.previous))
+                # the organisation's totals are its projects' (a run is in one project)
+                previous = _period_totals({"groups": self._breakdowns(
+                    connection, period.previous, ("project",))["project"]})
             # the newest runs started in the period (the runs list bounds the start)
             recent = list_runs(connection, self.organisation_id,
                                RunQuery(since_s=period.since_s, until_s=period.until_s),
@@ -95,6 +96,44 @@ class ServerData:
         return Overview(period=period, totals=totals, previous=previous,
                         breakdowns=breakdowns, recent=[_run_row(v) for v in recent],
                         dedup=dedup)
+
+    def _breakdowns(self, connection: Any, period: Period,
+                    bys: tuple[str, ...] = BREAKDOWNS) -> dict[str, list[dict[str, Any]]]:
+        """The groups of each of ``bys``, as ``totals`` answers them.
+
+        Over a range, each run's part inside it is summed once into a temporary table (whole
+        hours from the rollups, the edge hours from the records: ~0.1-0.4 s at 10^7 records)
+        and the groupings read that, instead of summing the range once each (a grouping over
+        the range's statements as one query took PostgreSQL ~1 s, over the table ~10 ms); all
+        time reads the runs' rollups, already one row per run."""
+        if period.since_s is None:
+            return {by: self._totals(connection, by, period)["groups"] for by in bys}
+        from sqlalchemy import Column, Float, MetaData, String, Table, insert, select, union_all
+
+        from ..models import Run
+        from ..query import RunQuery, _range_statements, _scoped_runs, _totals_view
+        from ..totals_sql import grouped_totals
+
+        scope = _scoped_runs(self.organisation_id, RunQuery(), detail=False)
+        runs = scope.with_only_columns(Run.run_id).subquery()
+        statements = _range_statements(runs, period.since_s, period.until_s)
+        combine: Any = union_all
+        sums: Any = statements[0] if len(statements) == 1 else combine(*statements)
+        names = [column.name for column in sums.selected_columns]
+        table = Table("dashboard_range_sums", MetaData(),
+                      *(Column(name, String() if name in ("run_id", "intensity_kind")
+                               else Float()) for name in names), prefixes=["TEMPORARY"])
+        # SQLite's driver runs DDL outside the transaction the page rolls back at its end, so
+        # a table left on a pooled connection by an earlier page goes first
+        table.drop(connection, checkfirst=True)
+        table.create(connection)
+        try:
+            connection.execute(insert(table).from_select(names, sums))
+            return {by: _totals_view(by, grouped_totals(connection, by, scope, select(table),
+                                                        ranged=True), None)["groups"]
+                    for by in bys}
+        finally:
+            table.drop(connection)
 
     def _records_in(self, connection: Any, period: Period) -> int:
         """How many records the period holds, from the rollups (whole hours at its edges)."""
