@@ -37,7 +37,9 @@ class TokenClassifier(L.LightningModule):
         return self.head(pooled)
 
     def training_step(self, batch, batch_idx):
-        return torch.nn.functional.cross_entropy(self(batch), batch["labels"])
+        loss = torch.nn.functional.cross_entropy(self(batch), batch["labels"])
+        self.log("train_loss", loss, batch_size=len(batch["labels"]))
+        return loss
 
     def validation_step(self, batch, batch_idx):
         self.log("val_loss", torch.nn.functional.cross_entropy(self(batch), batch["labels"]),
@@ -71,7 +73,7 @@ class Ticker(L.Callback):
 
 def make_trainer(tmp_path, callbacks, **options):
     return L.Trainer(max_epochs=EPOCHS, accelerator="cpu", devices=1, callbacks=callbacks,
-                     logger=CSVLogger(str(tmp_path), name="logs"), log_every_n_steps=1,
+                     logger=CSVLogger(str(tmp_path), name="logs"), log_every_n_steps=2,
                      enable_checkpointing=False, enable_progress_bar=False,
                      enable_model_summary=False, num_sanity_val_steps=0, **options)
 
@@ -88,7 +90,7 @@ def test_fit_logs_equal_the_tracker_summary(tmp_path, tracked):
     expected = []
     tracker.expect = lambda total, unit: expected.append((total, unit))  # noted, not predicted
     callback = WattprintCallback(tracker=tracker)
-    trainer = make_trainer(tmp_path, [callback, Ticker(tracked.clock)])
+    trainer = make_trainer(tmp_path, [Ticker(tracked.clock), callback])
     trainer.fit(TokenClassifier(), *loaders())
 
     summary = callback.summary
@@ -111,11 +113,17 @@ def test_fit_logs_equal_the_tracker_summary(tmp_path, tracked):
         "steps": batches, "samples": SAMPLES, "tokens": tokens_per_epoch}
 
     with open(trainer.logger.log_dir + "/metrics.csv") as f:
-        rows = [r for r in csv.DictReader(f) if r.get("wattprint/energy_j")]
-    energies = [float(r["wattprint/energy_j"]) for r in rows]
-    # each epoch's end, then the final figures after the tracker stopped
-    assert energies == pytest.approx([tracked.cpu_w * epoch_s, tracked.cpu_w * epoch_s * 2,
-                                      summary.energy_j["total"]])
+        logged = list(csv.DictReader(f))
+    rows = [r for r in logged if r.get("wattprint/energy_j")]
+    energies = [(r["step"], r["epoch"], float(r["wattprint/energy_j"])) for r in rows]
+    # every 2nd step (1 s a batch), each epoch's end (with its 1 s of validation), then the
+    # final figures after the tracker stopped
+    w = tracked.cpu_w
+    assert energies == [("1", "", 2 * w), ("3", "", 4 * w), ("3", "0", 5 * w),
+                        ("5", "", 7 * w), ("7", "", 9 * w), ("7", "1", 10 * w),
+                        ("7", "", summary.energy_j["total"])]
+    loss_steps = [r["step"] for r in logged if r.get("train_loss")]
+    assert loss_steps == ["1", "3", "5", "7"]  # the same rows as Lightning's own step metrics
     final = rows[-1]
     assert float(final["wattprint/emissions_g"]) == pytest.approx(summary.emissions_g)
     assert float(final["wattprint/intensity_g_per_kwh"]) == pytest.approx(

@@ -12,9 +12,9 @@ What :mod:`wattprint.integrations._common` describes, from these hooks: the run 
 that hook, so the epoch's ``eval`` is inside it); ``eval`` from ``on_validation_start`` to
 ``on_validation_end``; steps from ``trainer.global_step``; samples and tokens from each batch
 ``on_train_batch_end`` receives. The figures are logged with ``log_dict`` at each epoch's end
-(``on_epoch=True``) and, once the tracker has stopped, sent as the run's final figures to
-every logger of the trainer (``log_metrics`` at the last step), since Lightning refuses
-``self.log`` in ``on_train_end``.
+(``on_epoch=True``), sent to every logger of the trainer (``log_metrics``) every
+``log_every_n_steps`` optimizer steps, and once the tracker has stopped, as the run's final
+figures at the last step (Lightning refuses ``self.log`` in ``on_train_end``).
 
 Built on ``lightning.pytorch``; where only the older ``pytorch_lightning`` package is installed,
 on that (its Trainer accepts only its own Callback class).
@@ -84,8 +84,11 @@ class WattprintCallback(_Base):
                            batch_idx: int) -> None:
         self.run.batch(batch)
         step = int(getattr(trainer, "global_step", 0) or 0)
-        self.run.steps(step - self._last_step)
-        self._last_step = step
+        stepped, self._last_step = step - self._last_step, step
+        self.run.steps(stepped)
+        every = int(getattr(trainer, "log_every_n_steps", 0) or 0)
+        if stepped > 0 and every > 0 and step % every == 0 and self.run.active:
+            self._to_loggers(trainer, self.run.figures(), step - 1)
 
     def on_validation_start(self, trainer: Any, pl_module: Any) -> None:
         self.run.eval_begin()
@@ -106,13 +109,18 @@ class WattprintCallback(_Base):
         if not self.run.active:
             return
         self.run.end()
-        figures = self.run.figures()
+        self._to_loggers(trainer, self.run.figures(),
+                         int(getattr(trainer, "global_step", 0) or 0) - 1)
+
+    def _to_loggers(self, trainer: Any, figures: dict[str, float], step: int) -> None:
+        """Straight to every logger (rank 0's write; the others' are no-ops in Lightning), at
+        ``step`` counted as Lightning's own logging counts it (the last batch's, from 0), so the
+        figures share their rows and x-axis with the loss."""
         if not figures:
             return
-        step = int(getattr(trainer, "global_step", 0) or 0)
         for logger in getattr(trainer, "loggers", None) or ():
             try:
-                logger.log_metrics(figures, step=step)
+                logger.log_metrics(figures, step=max(step, 0))
             except Exception as exc:
                 self.run._failed(f"{type(logger).__name__}.log_metrics", exc)
 
