@@ -114,7 +114,7 @@ class OtelSink:
         self._scope = run.scope
 
     def export(self, batch: Sequence[Item]) -> None:
-        recorded = False
+        new: list[Record] = []
         for item in batch:
             if isinstance(item, RunInfo) and self.provider is None:
                 self._start(item)
@@ -122,24 +122,39 @@ class OtelSink:
                 key = (item.run_id, item.seq)
                 if key not in self._seen:  # a retried batch must not count twice
                     self._seen.add(key)
-                    self._record(item)
-                    recorded = True
-        if recorded:
+                    new.append(item)
+        if new:
+            self._record(new)
             self._flush()
 
-    def _record(self, record: Record) -> None:
+    def _record(self, records: list[Record]) -> None:
+        # One instrument call per device and batch, not per record: at short intervals a batch
+        # holds hundreds of records, and each SDK call costs tens of microseconds.
         energy, power, emissions, intensity = self._instruments
-        for device in _devices(record):
-            component, device_id, method, energy_j = device
-            attributes = {**self._attributes, "hw.id": device_id,
-                          "hw.type": _HW_TYPE.get(component, component),
-                          "wattprint.method": method, "wattprint.scope": self._scope}
-            energy.add(energy_j, attributes)
-            if record.duration_s > 0:  # the last record, cut at stop, has no time: no power
-                power.set(energy_j / record.duration_s, attributes)
-        emissions.add(record.emissions_g, self._attributes)
-        intensity.set(record.intensity_g_per_kwh,
-                      {**self._attributes, "wattprint.zone": record.intensity_zone})
+        energy_j: dict[tuple[str, str, str], float] = {}
+        power_w: dict[tuple[str, str, str], float] = {}
+        records = sorted(records, key=lambda record: record.seq)
+        for record in records:
+            for component, device_id, method, device_j in _devices(record):
+                key = (component, device_id, method)
+                energy_j[key] = energy_j.get(key, 0.0) + device_j
+                if record.duration_s > 0:  # the last record, cut at stop, has no time: no power
+                    power_w[key] = device_j / record.duration_s
+        for key, device_j in energy_j.items():
+            attributes = self._device_attributes(key)
+            energy.add(device_j, attributes)
+            if key in power_w:
+                power.set(power_w[key], attributes)
+        emissions.add(sum(record.emissions_g for record in records), self._attributes)
+        latest = records[-1]
+        intensity.set(latest.intensity_g_per_kwh,
+                      {**self._attributes, "wattprint.zone": latest.intensity_zone})
+
+    def _device_attributes(self, key: tuple[str, str, str]) -> dict[str, str]:
+        component, device_id, method = key
+        return {**self._attributes, "hw.id": device_id,
+                "hw.type": _HW_TYPE.get(component, component),
+                "wattprint.method": method, "wattprint.scope": self._scope}
 
     def _flush(self) -> None:
         try:
