@@ -186,6 +186,8 @@ def test_a_tracker_that_cannot_start_leaves_training_untracked(tracked, caplog):
         assert run.figures() == {}
         assert run.end() is None
     assert not run.active
+    assert "the test callback's begin failed (TypeError(" in caplog.text
+    assert "training goes on untracked" in caplog.text
 
 
 def test_a_bad_setting_fails_when_the_callback_is_made_naming_the_key():
