@@ -18,9 +18,11 @@ resource's ``service.instance.id`` (one per run, never a per-point attribute), b
 The sink builds its OWN MeterProvider and never touches the global one
 (``metrics.set_meter_provider``), so a host program's own OTel setup is left as it is. Its
 reader exports when a batch has been recorded (no extra thread: the periodic reader runs with
-an infinite interval and is flushed from the exporter's thread) and at close. An OTLP endpoint
-that is down is the OTel exporter's to log; the sink never raises it into the exporter, since
-cumulative counters carry everything at the next export anyway.
+an infinite interval and is flushed from the exporter's thread) and at close, each export
+bounded by ``timeout_s``. A batch's records reach the instruments as one call per device (their
+energy summed, the latest power). An OTLP endpoint that is down or slow is logged once per
+streak, and said in the run's warnings if the last export failed (``problem``); the sink never
+raises into the exporter, since the cumulative counters carry everything at the next export.
 """
 
 from __future__ import annotations
