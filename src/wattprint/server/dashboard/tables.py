@@ -84,10 +84,15 @@ class Table:
         yield out.getvalue()
 
     def json_chunks(self) -> Iterator[str]:
-        yield "["
+        # a chunk per _CHUNK_ROWS rows: each chunk is one trip through the server's threads
+        parts = ["["]
         for n, row in enumerate(self.records()):
-            yield ("," if n else "") + "\n" + json.dumps(row)
-        yield "\n]\n"
+            parts.append(("," if n else "") + "\n" + json.dumps(row))
+            if len(parts) >= _CHUNK_ROWS:
+                yield "".join(parts)
+                parts = []
+        parts.append("\n]\n")
+        yield "".join(parts)
 
     def to_csv(self) -> str:
         return "".join(self.csv_chunks())
