@@ -24,7 +24,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ... import __version__
-from . import UPLOT_VERSION, exports, fmt, views
+from . import UPLOT_VERSION, exports, fmt, report_download, views
 from .compare import RunNotFound, compare_context
 from .data import DashboardData, DataError
 from .tables import FORMATS, Table, export_response_parts
@@ -173,9 +173,14 @@ class Pages:
             context = views.run_context(self.data, request.path_params["run_id"],
                                         base=self.base)
             context.update(advice_context(self.data, context["detail"], request.query_params))
+            context["report_links"] = report_download.available(self.data)
             return self.page("run.html", context)
         except DataError as exc:
             return self.refused(request, exc, 404)
+
+    def run_report(self, request: Request) -> Response:
+        return report_download.report_response(self.data, request.path_params["run_id"],
+                                                request.path_params["kind"])
 
     def live(self, request: Request) -> Response:
         text = request.query_params.get("since_seq")
@@ -203,6 +208,7 @@ def create_dashboard_app(data: DashboardData, *,
         Route("/runs", pages.runs, name="runs"),
         Route("/runs.{kind:str}", pages.runs_export, name="runs_export"),
         Route("/runs/{run_id:str}/records.json", pages.live, name="live"),
+        Route("/runs/{run_id:str}/report.{kind:str}", pages.run_report, name="run_report"),
         Route("/runs/{run_id:str}", pages.run, name="run"),
         Route("/compare", pages.compare, name="compare"),
         Route("/export/overview/{table:str}.{kind:str}", pages.overview_export),
