@@ -199,6 +199,11 @@ def test_csv_cells():
     assert json.loads(table.to_json()) == [{"name": "line\nbreak", "energy_j": 0.1 + 0.2},
                                            {"name": 'say "hi"', "energy_j": None}]
     assert [text for _, _, text in table.cells(("x", 7200.0))] == ["x", "2 Wh"]
+    # a long table streams in chunks of 1,000 rows (each a trip through the server's threads)
+    long = Table("t", "T", table.columns, [(str(i), float(i)) for i in range(2500)])
+    assert len(list(long.csv_chunks())) == len(list(long.json_chunks())) == 3
+    assert [r["name"] for r in json.loads(long.to_json())] == [str(i) for i in range(2500)]
+    assert len(csv_rows(long.to_csv())) == 2500
 
 
 @pytest.mark.parametrize("by", ["project", "experiment", "component", "region", "host"])
