@@ -257,6 +257,9 @@ KEYS: dict[str, Key] = {
             "shared run identity of a distributed job (default: SLURM_JOB_ID or "
             "TORCHELASTIC_RUN_ID)"),
         Key("rapl_psys", _bool, "true or false", "use the RAPL platform (psys) domain"),
+        Key("lightning_callback", _bool, "true or false",
+            "add wattprint's callback to every PyTorch Lightning Trainer (through Lightning's "
+            "callbacks_factory entry point; wattprint[lightning])"),
         Key("log_level", _choice("debug", "info", "warning", "error"),
             "debug, info, warning or error", "level of the 'wattprint' logger"),
     )
@@ -316,6 +319,7 @@ class Config:
     gpu_ids: tuple[str, ...] | None = None
     job_id: str | None = None
     rapl_psys: bool = False
+    lightning_callback: bool = False
     log_level: str = "warning"
     # key -> where its value came from ("default", "argument", "env WATTPRINT_PUE", a file path)
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)

@@ -202,3 +202,41 @@ def test_under_lightning_ddp_each_rank_tracks_its_share_and_the_node_is_measured
     assert ranks[1]["devices"] == []  # nothing machine-wide, and no GPU here
     # the sampler splits the 32 samples: 16 a rank, 4 batches of 4
     assert [r["work"] for r in ranks] == [{"samples": 16, "steps": 4}] * 2
+
+
+def test_the_lightning_callback_setting_adds_a_callback_to_every_trainer(tmp_path, monkeypatch):
+    """Through Lightning's own callbacks_factory entry point (declared in pyproject.toml): the
+    training script is unchanged."""
+    assert not [c for c in make_trainer(tmp_path, []).callbacks
+                if isinstance(c, WattprintCallback)]  # off by default
+    monkeypatch.setenv("WATTPRINT_LIGHTNING_CALLBACK", "1")
+    monkeypatch.setenv("WATTPRINT_SINKS", "memory")
+    trainer = make_trainer(tmp_path, [])
+    added = [c for c in trainer.callbacks if isinstance(c, WattprintCallback)]
+    assert len(added) == 1 and added[0].automatic
+    trainer.fit(TokenClassifier(), *loaders())
+    summary = added[0].summary
+    assert summary.status == "finished"
+    assert {w["unit"]: w["count"] for w in summary.work}["samples"] == SAMPLES * EPOCHS
+
+
+def test_a_callback_the_script_adds_takes_precedence_over_the_automatic_one(
+        tmp_path, monkeypatch, tracked):
+    monkeypatch.setenv("WATTPRINT_LIGHTNING_CALLBACK", "true")
+    mine = WattprintCallback(**tracked.settings)
+    trainer = make_trainer(tmp_path, [mine])
+    automatic = next(c for c in trainer.callbacks if isinstance(c, WattprintCallback)
+                     and c.automatic)
+    trainer.fit(TokenClassifier(), *loaders())
+    assert mine.summary.status == "finished" and automatic.summary is None
+    assert automatic.run.tracker is None  # never started: the fit was tracked once
+
+
+def test_a_bad_lightning_callback_setting_leaves_the_trainer_alone(tmp_path, monkeypatch,
+                                                                   caplog):
+    monkeypatch.setenv("WATTPRINT_LIGHTNING_CALLBACK", "maybe")
+    with caplog.at_level("WARNING", logger="wattprint"):
+        trainer = make_trainer(tmp_path, [])
+    assert not [c for c in trainer.callbacks if isinstance(c, WattprintCallback)]
+    assert "no callback for this Lightning Trainer" in caplog.text
+    assert "WATTPRINT_LIGHTNING_CALLBACK" in caplog.text

@@ -18,12 +18,19 @@ figures at the last step (Lightning refuses ``self.log`` in ``on_train_end``).
 
 Built on ``lightning.pytorch``; where only the older ``pytorch_lightning`` package is installed,
 on that (its Trainer accepts only its own Callback class).
+
+Without touching the training script: with the ``lightning_callback`` setting on
+(``WATTPRINT_LIGHTNING_CALLBACK=1``), :func:`callbacks_factory`, registered in Lightning's
+``lightning.pytorch.callbacks_factory`` entry-point group, adds a callback to every Trainer
+(``lightning.pytorch``'s); one the script adds itself takes precedence, so a run is never
+tracked twice.
 """
 
 from __future__ import annotations
 
 import importlib
 
+from .._log import get_logger
 from . import MissingExtra
 from ._common import TrainingRun
 
@@ -34,7 +41,9 @@ if TYPE_CHECKING:
     from ..records import RunSummary
     from ..tracker import Tracker
 
-__all__ = ["WattprintCallback"]
+__all__ = ["WattprintCallback", "callbacks_factory"]
+
+log = get_logger("wattprint.integrations")
 
 
 def _callback_base() -> Any:
@@ -57,6 +66,8 @@ class WattprintCallback(_Base):
         super().__init__()
         self.run = TrainingRun("Lightning", tracker=tracker, **settings)
         self._last_step = 0
+        #: Added by :func:`callbacks_factory`: stands aside for one the script added.
+        self.automatic = False
 
     @property
     def summary(self) -> RunSummary | None:
@@ -64,6 +75,9 @@ class WattprintCallback(_Base):
         return self.run.summary
 
     def on_fit_start(self, trainer: Any, pl_module: Any) -> None:
+        if self.automatic and any(isinstance(c, WattprintCallback) and not c.automatic
+                                  for c in getattr(trainer, "callbacks", ())):
+            return  # the script's own callback tracks this fit
         self.run.begin()
         self._last_step = int(getattr(trainer, "global_step", 0) or 0)
 
@@ -127,3 +141,22 @@ class WattprintCallback(_Base):
     def on_exception(self, trainer: Any, pl_module: Any, exception: BaseException) -> None:
         self.run.end(status="interrupted" if isinstance(exception, KeyboardInterrupt)
                      else "failed")
+
+
+def callbacks_factory() -> list[Any]:
+    """Lightning calls this for every Trainer it makes (entry-point group
+    ``lightning.pytorch.callbacks_factory``): a callback when the ``lightning_callback`` setting
+    is on, else none. Never raises: a bad setting is logged and the Trainer gets no callback."""
+    try:
+        from ..config import load_config
+
+        if not load_config().lightning_callback:
+            return []
+        if _Base is not importlib.import_module("lightning.pytorch").Callback:
+            return []  # built on pytorch_lightning: not a callback lightning.pytorch accepts
+        callback = WattprintCallback()
+    except Exception as exc:
+        log.warning("wattprint: no callback for this Lightning Trainer (%s)", exc)
+        return []
+    callback.automatic = True
+    return [callback]
