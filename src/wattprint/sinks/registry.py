@@ -37,6 +37,7 @@ BUILTIN_SINKS: dict[str, str] = {
     "prometheus": "wattprint.sinks.prometheus:from_config",  # extra prometheus
     "pushgateway": "wattprint.sinks.pushgateway:from_config",  # extra prometheus
     "otel": "wattprint.sinks.otel:from_config",  # extra otel
+    "mlflow": "wattprint.integrations.mlflow:from_config",  # extra mlflow
 }
 
 
