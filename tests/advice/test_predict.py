@@ -211,3 +211,15 @@ def test_after_a_slowdown_the_band_holds_the_truth_at_its_stated_rate() -> None:
     assert low <= held_s <= high, held_s
     assert low <= held_j <= high, held_j
     assert rebased >= 0.95 * runs  # the changes were found (197 of 200)
+
+
+def test_a_change_late_in_a_long_run_is_placed_to_within_one_record() -> None:
+    # 6,000 records; steps 1.5x slower from the 48,000th of 60,000: recent blocks stay small
+    # however long the regime, so the new regime starts where the change happened
+    step_list = steps(60_000, noise=0.2, slowdown_at=48_000, slowdown_factor=1.5, seed=2)
+    tr = trace(step_list)
+    found = predict_at(tr, 60_000, 50_000 / 60_000)
+    slowed_s = sum(d for d, _ in step_list[:48_000])
+    assert found.rebased == 1
+    assert START_S + slowed_s - 5.0 <= found.regime_start_s <= START_S + slowed_s + 5.0
+    assert found.duration_low_s <= tr.duration_s <= found.duration_high_s
