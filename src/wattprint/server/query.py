@@ -398,7 +398,10 @@ def _edge_sums(scope: Any, hour_s: int, start_s: float, end_s: float) -> Any:
     return (select(r.run_id, r.intensity_kind, *parts)
             .join(seqs, and_(seqs.c.run_id == r.run_id, r.seq >= seqs.c.first_seq,
                              r.seq <= seqs.c.last_seq))
-            .where(r.start_s < end_s,
+            # "+ 0.0" (the same value) keeps PostgreSQL off ix_records_start here: for some
+            # edges it merged the hour's runs with a time-index scan from the table's start
+            # (1.1 s at 10^7 records) instead of reading each run's seq range (65 ms)
+            .where(r.start_s + 0.0 < end_s,
                    or_(and_(r.duration_s > 0, record_end > start_s),
                        and_(r.duration_s <= 0, r.start_s >= start_s)))
             .group_by(r.run_id, r.intensity_kind))
