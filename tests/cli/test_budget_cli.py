@@ -1,10 +1,13 @@
-"""Budgets on the command line: `wattprint run --budget-g/--budget-kwh` warn, never stop."""
+"""On the command line: `wattprint run --budget-g/--budget-kwh` warn, never stop; the live status
+line shows the prediction of a tracker inside the command."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+
+import pytest
 
 
 def wattprint(*args: str) -> subprocess.CompletedProcess[str]:
@@ -33,3 +36,47 @@ def test_a_bad_budget_is_a_usage_error_naming_the_setting():
     done = wattprint("run", "--budget-kwh", "-2", "--", sys.executable, "-c", "pass")
     assert done.returncode == 2
     assert "budget_kwh = -2.0 is not allowed; expected kWh above 0" in done.stderr
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
+def test_run_shows_the_prediction_of_a_tracker_inside_its_command(tmp_path):
+    # the command tracks its own work (as a training script with a framework callback does);
+    # `wattprint run`'s status line reads that tracker's latest prediction from the store
+    import os
+    import pty
+    import re
+
+    script = tmp_path / "train.py"
+    script.write_text(
+        "import time, wattprint\n"
+        "with wattprint.Tracker(interval_s=0.2, store_flush_s=0) as tracker:\n"
+        "    tracker.expect(total=120, unit='steps')\n"
+        "    for _ in range(120):\n"
+        "        time.sleep(0.05)\n"
+        "        tracker.step(1, unit='steps')\n")
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wattprint", "run", "--country", "FR", "--interval", "0.5", "--",
+         sys.executable, str(script)],
+        stdin=follower, stdout=follower, stderr=follower, close_fds=True,
+        env={**os.environ, "WATTPRINT_COUNTRY": "FR"})
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            data = os.read(leader, 4096)
+        except OSError:  # the terminal closes when the last writer exits
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait(timeout=60)
+    os.close(leader)
+    text = b"".join(chunks).decode(errors="replace")
+    assert proc.returncode == 0, text
+    lines = [line for line in text.split("\r\x1b[2K") if line.startswith("[wattprint] ")]
+    predicted = [line for line in lines
+                 if re.search(r"CO2e  ~[\d.]+ m?Wh, [\d.]+ m?g by \d\d:\d\d \(90%: [\d.]+-[\d.]+ "
+                              r"m?Wh\)", line)]
+    assert predicted, lines  # the prediction appeared once the command had done some work
+    assert not predicted[0] == lines[0]  # not before the command's tracker had any records
