@@ -11,12 +11,16 @@ from typing import Any
 
 import pytest
 
+import wattprint
 from wattprint.cli import main
 from wattprint.integrations.codecarbon import (
     CodeCarbonFileError,
     import_emissions_csv,
     read_emissions_csv,
 )
+from wattprint.sensors.fake import FakeDevice, FakeSensor
+from wattprint.sinks.codecarbon_csv import CodeCarbonCsvSink
+from wattprint.sinks.sqlite import SqliteSink
 from wattprint.store import open_repository
 from wattprint.wire import schema, to_wire
 
@@ -202,10 +206,32 @@ def test_a_file_that_is_not_codecarbons_is_refused(tmp_path: Path):
 
 def test_rows_wattprints_own_sink_wrote_are_not_imported_again(tmp_path: Path):
     own = ROW_3_3.replace(",3.3.2,", ",wattprint 0.1.0,", 1)
-    path = write(tmp_path / "emissions.csv", HEADER_3_3, own)
-    runs, [problem] = read_emissions_csv(path, tz=UTC)
-    assert runs == [] and problem.line == 2
-    assert "codecarbon-csv sink" in problem.message and "already in the store" in problem.message
+    path = write(tmp_path / "emissions.csv", HEADER_3_3, own, ROW_3_3_CLOUD)
+    result = import_emissions_csv(path, tmp_path / "home" / "wattprint.db", tz=UTC)
+    assert [r.line for r in result.own] == [2] and [r.line for r in result.imported] == [3]
+    assert result.problems == ()
+    assert result.to_dict()["written_by_wattprint"] == [
+        {"line": 2, "run_id": "0b1c9f4e-2a55-4c3d-9d1e-6f1a2b3c4d5e"}]
+
+
+def test_a_run_the_sink_wrote_into_an_older_layout_is_known_by_its_run_id(tmp_path: Path,
+                                                                         clock: Any):
+    """An older CodeCarbon layout has no codecarbon_version column: the row's run_id, a run in
+    the store, is what tells the importer that wattprint measured it."""
+    store = tmp_path / "home" / "wattprint.db"
+    path = write(tmp_path / "emissions.csv", HEADER_2_1, ROW_2_1)
+    tracker = wattprint.Tracker(
+        sensors=[FakeSensor([FakeDevice("fake:cpu", "cpu", 100.0)], clock=clock)],
+        sinks=[SqliteSink(store), CodeCarbonCsvSink(path, tz=UTC)], clock=clock,
+        wall_clock=clock.wall_clock, country="FR", interval_s=3600)
+    tracker.start()
+    clock.advance(10.0)
+    summary = tracker.stop()
+    result = import_emissions_csv(path, store, tz=UTC)
+    assert [r.line for r in result.own] == [3]
+    assert result.own[0].info.tags["codecarbon.run_id"] == summary.run_id
+    assert [r.line for r in result.imported] == [2]  # CodeCarbon's own row
+    assert set(stored(store)) == {summary.run_id, result.imported[0].run_id}
 
 
 def test_the_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]):

@@ -73,6 +73,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     say(f"imported {len(result.imported)} run(s) from {args.path} into "
         f"{config.store_path.parent}; {len(result.already)} already imported; "
         f"{len(result.problems)} row(s) skipped"
+        + (f"; {len(result.own)} row(s) written by wattprint itself (those runs are in the "
+           "store of the machine that measured them)" if result.own else "")
         + ("" if not result.imported else "; send them to a team server with "
            "`wattprint push --all`"))
     return EXIT_FAILURE if result.problems else 0

@@ -21,7 +21,8 @@ that cannot be read is reported with its line number and skipped; the good rows 
 CodeCarbon's ``timestamp`` is the end of the run in the writing machine's local time without
 an offset: it is read in ``tz`` (default: this machine's zone), and the zone used is in the
 tags. Rows wattprint's own codecarbon-csv sink wrote (``codecarbon_version`` starting with
-"wattprint") are not imported again: those runs are already in the store.
+"wattprint", or a ``run_id`` that is a run in the store) are not imported: those runs were
+measured by wattprint and are in the store of the machine that measured them.
 """
 
 from __future__ import annotations
@@ -89,6 +90,8 @@ class ImportResult:
     imported: tuple[ImportedRun, ...]  # new in the store
     already: tuple[ImportedRun, ...]  # in the store before (an earlier import)
     problems: tuple[RowProblem, ...]  # rows skipped, with why
+    # rows wattprint's codecarbon-csv sink wrote: the run is in the store it was measured in
+    own: tuple[ImportedRun, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         def runs(items: tuple[ImportedRun, ...]) -> list[dict[str, Any]]:
@@ -96,6 +99,8 @@ class ImportResult:
 
         return {"path": self.path, "imported": runs(self.imported),
                 "already_imported": runs(self.already),
+                "written_by_wattprint": [{"line": r.line, "run_id": r.info.tags[
+                    "codecarbon.run_id"]} for r in self.own],
                 "skipped": [{"line": p.line, "reason": p.message} for p in self.problems]}
 
 
@@ -178,10 +183,6 @@ def _stable_id(*parts: str) -> str:
 def _row_run(row: Mapping[str, Any], *, path: Path, line: int, project: str | None,
              tz: tzinfo) -> ImportedRun:
     version = _text(row, "codecarbon_version")
-    if version.startswith("wattprint"):
-        raise ValueError(f"written by wattprint's codecarbon-csv sink ({version}): the run "
-                         f"{_text(row, 'run_id')[:8]} is already in the store where it was "
-                         "measured")
     stamp = _text(row, "timestamp")
     if not stamp:
         raise ValueError("timestamp is empty")
@@ -216,7 +217,8 @@ def _row_run(row: Mapping[str, Any], *, path: Path, line: int, project: str | No
         wattprint_version=_version(),
         tags={"imported_from": origin, "imported.method": "imported",
               "imported.file": path.name, "imported.line": str(line),
-              "codecarbon.run_id": cc_run_id, "codecarbon.timestamp": stamp,
+              "codecarbon.run_id": cc_run_id, "codecarbon.version": version,
+              "codecarbon.timestamp": stamp,
               "codecarbon.timestamp_zone": str(tz)},
     )
     total_j = sum(energy_j.values())
@@ -318,6 +320,16 @@ def import_emissions_csv(path: Path, store_path: Path, *, project: str | None = 
     runs, problems = read_emissions_csv(path, project=project, tz=tz)
     repo = open_repository(store_path)
     try:
+        # A row wattprint's own sink wrote names its run; in a file of an older CodeCarbon
+        # layout (no codecarbon_version column) that run id is the only sign.
+        own: list[ImportedRun] = []
+        theirs: list[ImportedRun] = []
+        for run in runs:
+            tags = run.info.tags
+            ours = (tags["codecarbon.version"].startswith("wattprint")
+                    or _has_run(repo, tags["codecarbon.run_id"]))
+            (own if ours else theirs).append(run)
+        runs = theirs
         known = {r.run_id for r in runs if _has_run(repo, r.run_id)}
     finally:
         repo.close()
@@ -334,12 +346,14 @@ def import_emissions_csv(path: Path, store_path: Path, *, project: str | None = 
             sink.export(run.items)
     finally:
         sink.close()
-    return ImportResult(str(path), tuple(fresh), tuple(repeated), tuple(problems))
+    return ImportResult(str(path), tuple(fresh), tuple(repeated), tuple(problems), tuple(own))
 
 
 def _has_run(repo: Any, run_id: str) -> bool:
     from ..errors import StoreError
 
+    if not run_id:
+        return False
     try:
         repo.info(run_id)
     except StoreError:
