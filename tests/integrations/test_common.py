@@ -244,3 +244,24 @@ def test_the_job_is_read_when_training_begins_not_when_the_callback_is_made(trac
     run.begin()
     assert run.tracker.job is not None and run.tracker.job.source == "lightning"
     assert run.end().job["world_size"] == 2
+
+
+def test_a_budget_in_the_callback_settings_warns_from_the_expected_total(tracked):
+    """budget_kwh is a setting and on_budget a Tracker keyword: both pass through the callback's
+    keywords; the framework's total steps make the prediction cross the budget early."""
+    import wattprint
+
+    if not hasattr(wattprint.Tracker, "expect"):
+        pytest.skip("this wattprint's Tracker has no expect() (prediction) yet")
+    alerts = []
+    run = TrainingRun("test", budget_kwh=500 / 3.6e6, on_budget=alerts.append,
+                      **tracked.settings)
+    run.begin()
+    run.expect(10)  # 10 steps of 1 s at 100 W: 1,000 J predicted, against 500 J
+    for _ in range(3):
+        tracked.clock.advance(1.0)
+        run.steps(1)
+        run.tracker.flush()
+    assert [(a.kind, a.predicted) for a in alerts] == [("energy", True)]
+    assert alerts[0].limit == pytest.approx(500.0)
+    assert run.end().energy_j["total"] == pytest.approx(300.0)  # warned, never stopped

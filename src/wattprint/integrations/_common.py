@@ -51,9 +51,14 @@ log = get_logger("wattprint.integrations")
 #: Every key a callback adds to its framework's logs starts with this.
 PREFIX = "wattprint/"
 
-#: Keyword arguments of :class:`~wattprint.Tracker` that inject parts rather than settings.
-_INJECTED = frozenset({"config", "sensors", "intensity", "sinks", "paths", "clock", "wall_clock",
-                       "pid", "modules", "run_id", "command", "tags"})
+
+def _injected() -> frozenset[str]:
+    """The :class:`~wattprint.Tracker` keywords that inject parts (sensors, clocks, sinks,
+    ``on_budget`` ...) rather than settings: its named parameters, whatever they become."""
+    from ..tracker import Tracker
+
+    code = Tracker.__init__.__code__
+    return frozenset(code.co_varnames[1:code.co_argcount + code.co_kwonlyargcount])
 
 _open_runs: weakref.WeakSet[TrainingRun] = weakref.WeakSet()
 _exit_hook_installed = False
@@ -88,8 +93,9 @@ class TrainingRun:
     def __init__(self, framework: str, *, tracker: Tracker | None = None, **settings: Any) -> None:
         self.framework = framework
         self._given = tracker
-        self._settings = {k: v for k, v in settings.items() if k in _INJECTED}
-        self._plain = {k: v for k, v in settings.items() if k not in _INJECTED}
+        injected = _injected()
+        self._settings = {k: v for k, v in settings.items() if k in injected}
+        self._plain = {k: v for k, v in settings.items() if k not in injected}
         self._config()  # a bad setting: ConfigError now, naming the key
         self.tracker: Tracker | None = None
         #: The last finished run's summary (None until a run has ended).
