@@ -146,6 +146,15 @@ def test_an_older_codecarbon_file_keeps_its_layout(tmp_path: Path, clock: Any) -
     assert list(written[1]) == HEADER_2_1.split(",")
 
 
+def test_a_file_a_spreadsheet_saved_with_a_byte_order_mark_is_appended_to(tmp_path: Path,
+                                                                           clock: Any) -> None:
+    path = tmp_path / "emissions.csv"
+    path.write_bytes("\ufeff".encode() + (DOCUMENTED_HEADER + "\n").encode())
+    summary = track(clock, CodeCarbonCsvSink(path, tz=timezone.utc), 10.0)
+    [row] = list(csv.DictReader(path.read_text(encoding="utf-8-sig").splitlines()))
+    assert row["run_id"] == summary.run_id
+
+
 def test_a_file_with_other_columns_is_refused_and_left_as_it_was(tmp_path: Path,
                                                                  clock: Any) -> None:
     path = tmp_path / "emissions.csv"

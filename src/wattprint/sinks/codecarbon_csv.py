@@ -182,7 +182,8 @@ class CodeCarbonCsvSink:
             os.close(fd)  # also releases the lock
 
     def _existing_columns(self, fd: int) -> tuple[str, ...]:
-        head = os.pread(fd, _HEADER_PEEK_BYTES, 0).decode("utf-8", errors="replace")
+        # utf-8-sig: a file saved by a spreadsheet may start with a byte-order mark
+        head = os.pread(fd, _HEADER_PEEK_BYTES, 0).decode("utf-8-sig", errors="replace")
         header = tuple(next(csv.reader([head.splitlines()[0]]), []))
         unknown = [c for c in header if c not in CODECARBON_COLUMNS]
         if not header or unknown:
