@@ -322,3 +322,25 @@ def test_runs_are_picked_by_checkbox_without_javascript_and_from_a_run_page(serv
     removes = [unescape(h) for h in re.findall(r'<a class="remove" href="([^"]+)"', three)]
     assert removes[1] == f"/compare?run={runs['mid']}&run={runs['cpu']}"
     assert "remove" not in page.split('data-testid="compared-runs"')[1].split("</ol>")[0]
+
+
+def test_a_running_run_is_compared_as_of_loading_and_says_so(runs):
+    tracker, clock = dashkit.tracker(project="live", experiment="now", wall_s=NOW - 60)
+    tracker.start()
+    try:
+        for _ in range(2):
+            clock.advance(5.0)
+            tracker.flush()
+        app, repo = dashkit.app(now_s=NOW - 45)
+        with TestClient(app) as client:
+            html = client.get(compare_url(runs["mid"], tracker.run_id)).text
+            assert cell(html, "status", 1) == "running"
+            note = re.search(r'data-testid="running-note">(.*?)</p>', html).group(1)
+            assert unescape(note).startswith("Run 2 is still running: its figures are as of")
+            so_far = sum(r.energy_j for r in repo.records(tracker.run_id, limit=None))
+            assert cell(html, "energy_j", 1).startswith(fmt.energy(so_far))
+            assert 'data-testid="running-note"' not in client.get(
+                compare_url(runs["mid"], runs["gpu"])).text
+        repo.close()
+    finally:
+        tracker.stop()
