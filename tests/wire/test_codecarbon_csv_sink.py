@@ -130,6 +130,10 @@ def test_a_summary_exported_twice_is_one_row(tmp_path: Path, clock: Any) -> None
     sink.export([memory.summary])
     sink.export([memory.summary])  # the exporter's retry
     assert len(rows(path)[1]) == 1
+    # the spool delivering it again from another process: a new sink, the same file
+    again = CodeCarbonCsvSink(path)
+    again.export([memory.run, memory.summary])
+    assert len(rows(path)[1]) == 1
 
 
 def test_an_older_codecarbon_file_keeps_its_layout(tmp_path: Path, clock: Any) -> None:

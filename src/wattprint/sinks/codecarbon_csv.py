@@ -16,7 +16,9 @@ as CodeCarbon writes it.
 An existing file is appended to in its own column order when its header names only columns
 of this set (a file an older CodeCarbon wrote keeps its layout); a file with other columns is
 refused with a message naming the setting to change, never rewritten or moved. Appends hold an
-exclusive ``flock`` and are all-or-nothing, as in the csv sink.
+exclusive ``flock`` and are all-or-nothing, as in the csv sink; a run whose row the file
+already holds (a summary delivered again from the spool, by another process) is not appended
+twice.
 """
 
 from __future__ import annotations
@@ -166,6 +168,8 @@ class CodeCarbonCsvSink:
                 fcntl.flock(fd, fcntl.LOCK_EX)
             size = os.fstat(fd).st_size
             columns = self._existing_columns(fd) if size > 0 else None
+            if columns is not None and "run_id" in columns and _has_run_row(fd, row["run_id"]):
+                return  # a summary delivered again (the spool, another process): one row
             text = io.StringIO()
             writer = csv.DictWriter(text, fieldnames=columns or CODECARBON_COLUMNS,
                                     extrasaction="ignore", lineterminator="\n")
@@ -195,6 +199,12 @@ class CodeCarbonCsvSink:
 
     def close(self) -> None:
         pass  # nothing is held open between batches
+
+
+def _has_run_row(fd: int, run_id: str) -> bool:
+    # One row per run, so the file stays small: reading it whole at a run's end is cheap.
+    text = os.pread(fd, os.fstat(fd).st_size, 0).decode("utf-8-sig", errors="replace")
+    return any(r.get("run_id") == run_id for r in csv.DictReader(io.StringIO(text)))
 
 
 def _write_all(fd: int, data: bytes) -> None:
