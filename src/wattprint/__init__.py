@@ -73,3 +73,17 @@ def __getattr__(name: str) -> object:
 
 def __dir__() -> list[str]:
     return sorted(__all__)
+
+
+def load_ipython_extension(ipython: object) -> None:
+    """``%load_ext wattprint``: the ``%%wattprint`` and ``%wattprint`` magics (see
+    :mod:`wattprint.integrations.jupyter`, loaded only now)."""
+    from .integrations.jupyter import load_ipython_extension as load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: object) -> None:
+    from .integrations.jupyter import unload_ipython_extension as unload
+
+    unload(ipython)
