@@ -159,6 +159,19 @@ def test_older_column_sets(tmp_path: Path, header: str, row: str, energy_j: dict
         "system" if k == "other" else k for k, v in energy_j.items() if v > 0}
 
 
+def test_a_task_file_is_a_run_per_task(tmp_path: Path):
+    # CodeCarbon 3.3's emissions_<experiment>_<run>.csv: task_name first, no experiment_id
+    header = "task_name," + HEADER_3_3.replace("experiment_id,", "").replace(",pue,wue", "")
+    first = "load," + ROW_3_3.replace("5b0fa12a-3dd7-45bb-9766-cc326314d9f1,", "")[:-8]
+    second = "train," + ROW_3_3.replace("5b0fa12a-3dd7-45bb-9766-cc326314d9f1,", "")[:-8]
+    path = write(tmp_path / "emissions_exp_run.csv", header, first, second)
+    runs, problems = read_emissions_csv(path, tz=UTC)
+    assert problems == []
+    assert [r.info.tags["codecarbon.task_name"] for r in runs] == ["load", "train"]
+    assert runs[0].run_id != runs[1].run_id  # one CodeCarbon run, two tasks, two runs here
+    assert runs[0].summary.energy_j["gpu"] == 0.25 * J
+
+
 def test_importing_twice_adds_nothing_and_a_grown_file_adds_its_new_rows(tmp_path: Path):
     path = write(tmp_path / "emissions.csv", HEADER_3_3, ROW_3_3)
     store = tmp_path / "home" / "wattprint.db"

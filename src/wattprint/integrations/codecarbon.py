@@ -4,7 +4,8 @@ codecarbon``), from where ``wattprint push`` sends them to a team server.
 One run per row: one record spanning the row's duration, and a finished summary. Every row
 layout CodeCarbon has written is read by column name: 1.x (only ``energy_consumed``, no
 ``run_id``), 2.x (energy per CPU, GPU and RAM, later ``pue``) and 3.x (``water_consumed``,
-utilisation). Units are CodeCarbon's: kWh, kg, s. CodeCarbon multiplies energy by the PUE
+utilisation), and the per-task files of ``start_task``/``stop_task`` (a run per task, tagged
+``codecarbon.task_name``). Units are CodeCarbon's: kWh, kg, s. CodeCarbon multiplies energy by the PUE
 before it writes it, so the IT energy kept here is ``kWh x 3.6e6 / pue`` J per component and
 the record carries that PUE; emissions are the file's, x 1000 (g). A 1.x row's single total is
 kept as "other" energy.
@@ -202,7 +203,9 @@ def _row_run(row: Mapping[str, Any], *, path: Path, line: int, project: str | No
                     "other": _number(row, "energy_consumed") * J_PER_KWH / pue}
     name = project or _text(row, "project_name") or "codecarbon"
     cc_run_id = _text(row, "run_id")
-    run_id = _stable_id(name, cc_run_id, stamp, _text(row, "experiment_id"))
+    task = _text(row, "task_name")  # a task file (start_task/stop_task): one row per task
+    run_id = _stable_id(name, cc_run_id, stamp, _text(row, "experiment_id"),
+                        *((task,) if task else ()))
     origin = f"codecarbon {version or '(version not recorded)'} emissions.csv"
     where = f"{path.name}, line {line}"
     location = _location(row)
@@ -218,6 +221,7 @@ def _row_run(row: Mapping[str, Any], *, path: Path, line: int, project: str | No
         tags={"imported_from": origin, "imported.method": "imported",
               "imported.file": path.name, "imported.line": str(line),
               "codecarbon.run_id": cc_run_id, "codecarbon.version": version,
+              **({"codecarbon.task_name": task} if task else {}),
               "codecarbon.timestamp": stamp,
               "codecarbon.timestamp_zone": str(tz)},
     )
