@@ -75,7 +75,7 @@ def main() -> None:
     results = []
     for cell in request["cells"]:
         with capture_output() as captured:
-            result = shell.run_cell(cell)
+            result = shell.run_cell(cell, store_history=True)  # numbered, as in a notebook
         from wattprint.integrations.jupyter import last_summary
 
         summary = last_summary(shell)

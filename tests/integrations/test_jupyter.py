@@ -78,7 +78,9 @@ def test_an_exception_in_the_cell_shows_the_summary_then_goes_on_untouched():
         "1.0 s  27.8 mWh  10.0 mg CO2e  [failed]")
     assert cell["user_x"] == "1"  # the cell ran in the user's namespace up to the raise
     traceback = cell["stdout"]
-    assert "----> 3 raise boom" in traceback  # the cell's own line (under the magic's line)
+    # the cell's own lines, numbered as in the cell (the magic's line is line 1)
+    assert "Cell In[1], line 4\n      2 clock.advance(1.0)\n      3 x = 1\n----> 4 raise boom" \
+        in traceback
     assert "ValueError: the user's own <error>" in traceback
     assert "jupyter.py" not in traceback  # the magic's frames are hidden
 
@@ -104,14 +106,14 @@ def test_a_session_measures_cells_as_spans_of_one_run():
         "%wattprint clock.advance(1.0)", "%wattprint stop", "%wattprint summary")["results"]
     assert start["stdout"].startswith("wattprint: session run ")
     assert only_output(first)["text/plain"].startswith(
-        "wattprint cell-1  3.0 s  83.3 mWh  30.0 mg CO2e\n  a span of the session's run ")
+        "wattprint cell-2  3.0 s  83.3 mWh  30.0 mg CO2e\n  a span of the session's run ")
     assert first["summary"] is None  # no run of its own
     assert status["stdout"].endswith("3.0 s  100.0 W  83.3 mWh  30.0 mg CO2e so far\n")
-    assert only_output(second)["text/plain"].startswith("wattprint cell-1  1.0 s  27.8 mWh")
+    assert only_output(second)["text/plain"].startswith("wattprint cell-4  1.0 s  27.8 mWh")
     summary = stop["summary"]
     assert summary["project"] == "nb" and summary["energy_j"]["total"] == 400.0
-    assert [s["energy_j"] for s in summary["spans"]] == [400.0]  # both cells: one name, x2
-    assert summary["spans"][0]["count"] == 2
+    assert [(s["name"], s["energy_j"]) for s in summary["spans"]] == [("cell-2", 300.0),
+                                                                      ("cell-4", 100.0)]
     assert only_output(stop)["text/plain"].startswith(
         f"wattprint {summary['run_id'][:8]} nb/default  4.0 s  111.1 mWh  40.0 mg CO2e")
     assert full["stdout"].startswith(f"wattprint run {summary['run_id'][:8]}  nb/default")

@@ -163,6 +163,8 @@ class CellSummary:
         head, details, warnings = self._parts()
         lines = [head, *([f"  {details}"] if details else []),
                  *(f"  ! {_cut(w)}" for w in warnings)]
+        if any(len(w) > WARNING_CHARS for w in warnings):
+            lines.append("  (%wattprint summary shows them whole)")
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -210,7 +212,7 @@ class WattprintMagics:
             if options.rest:
                 raise self._usage_error(f"%%wattprint: {options.rest!r} is not an option; the "
                                         f"code goes in the cell below the line. Usage: {USAGE}")
-            return self.measure(cell, options)
+            return self.measure(cell, options, magic_line=f"%%{MAGIC_NAME} {line}".rstrip())
         command, _, after = options.rest.partition(" ")
         if command in COMMANDS:  # its options may follow it: %wattprint start --project x
             try:
@@ -275,12 +277,13 @@ class WattprintMagics:
             print(format_summary(self.last_summary))
 
     # -- measuring a cell -------------------------------------------------------------------
-    def measure(self, code: str, options: MagicOptions) -> Any:
+    def measure(self, code: str, options: MagicOptions, magic_line: str | None = None) -> Any:
         """Run ``code`` in the user's namespace as one run (or a span of the session), show
         its summary, and return the value of its last expression. The code is parsed first:
-        a syntax error is raised before anything is measured."""
+        a syntax error is raised before anything is measured. ``magic_line``: the cell
+        magic's line, above the code in the cell (so tracebacks count the cell's lines)."""
         __tracebackhide__ = True  # IPython leaves this frame out of the cell's traceback
-        compiled = _compile(self.shell, code)
+        compiled = _compile(self.shell, code, magic_line)
         session = self.session
         span: Any = None
         tracker: Tracker | None = None
@@ -289,7 +292,7 @@ class WattprintMagics:
             if options.settings or options.tags:
                 log.warning("wattprint: the options of a cell are ignored during a session "
                             "(its run has its own)")
-            span = _guarded_span(session, f"cell-{self.shell.execution_count}")
+            span = _guarded_span(session, f"cell-{_cell_number(self.shell)}")
         else:
             tracker, problem = self._tracker(options)
             if tracker is not None:
@@ -364,16 +367,27 @@ def _guarded_span(tracker: Tracker, name: str) -> Any:
         return None
 
 
-def _compile(shell: Any, code: str) -> tuple[Any, Any]:
+def _cell_number(shell: Any) -> int:
+    """The number of the cell running now (``In [N]``). IPython 9 counts the cell before
+    running it and IPython 8 after, but both store its input first."""
+    inputs = getattr(getattr(shell, "history_manager", None), "input_hist_raw", None)
+    return len(inputs) - 1 if inputs else int(shell.execution_count)
+
+
+def _compile(shell: Any, code: str, magic_line: str | None) -> tuple[Any, Any]:
     """The cell as IPython would run it (its own magics and ``!`` lines transformed, its AST
     transformers applied): the code before the last expression, and that expression (or None).
-    The source goes into the line cache, so tracebacks show the cell's lines."""
+    The source goes into the line cache under the cell's number (with the magic's line above
+    it), so tracebacks show the cell's own lines, numbered as in the notebook."""
     source = shell.transform_cell(code)
     tree = shell.transform_ast(shell.compile.ast_parse(source))
+    if magic_line is not None:
+        ast.increment_lineno(tree, 1)
+        source = f"{magic_line}\n{source}"
     last = None
     if tree.body and isinstance(tree.body[-1], ast.Expr):
         last = ast.Expression(tree.body.pop().value)
-    filename = shell.compile.cache(source, shell.execution_count)
+    filename = shell.compile.cache(source, _cell_number(shell))
     body = shell.compile(tree, filename, "exec")
     return body, (shell.compile(last, filename, "eval") if last is not None else None)
 
