@@ -125,7 +125,7 @@ class Tracker:
         config: Config | None = None,
         sensors: Sequence[Sensor] | None = None,
         intensity: IntensitySource | None = None,
-        sinks: Sequence[Sink] | None = None,
+        sinks: Sequence[Sink | str] | None = None,
         paths: HostPaths | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
@@ -140,6 +140,12 @@ class Tracker:
         from .intensity.locate import locate
 
         base = config if config is not None else load_config()
+        # ``sinks=["sqlite", "mlflow"]`` names sinks, as the ``sinks`` setting does (checked
+        # there: an unknown name is a ConfigError now, not a sink that fails at every batch);
+        # Sink objects are injected as they are; a list may mix both.
+        sink_names = [s for s in sinks if isinstance(s, str)] if sinks is not None else []
+        if sink_names:
+            settings = {**settings, "sinks": sink_names}
         self.config = base.with_overrides(settings) if settings else base
         log.set_level(self.config.log_level)
         self._paths = paths or HostPaths()
@@ -148,7 +154,8 @@ class Tracker:
         self._provider = _make_provider(self.config) if intensity is None else None
         self._given_sensors = list(sensors) if sensors is not None else None
         self._given_intensity = intensity
-        self._given_sinks = list(sinks) if sinks is not None else None
+        self._given_sinks = [s for s in sinks or () if not isinstance(s, str)]
+        self._named_sinks = sinks is None or bool(sink_names)
         self._clock = clock
         self._wall = wall_clock
         self._pid = pid
@@ -275,7 +282,7 @@ class Tracker:
                                         gpus_measured=gpus):
                 self._warn(warning)
 
-        self._sinks = self._given_sinks if self._given_sinks is not None else self._config_sinks()
+        self._sinks = [*self._given_sinks, *(self._config_sinks() if self._named_sinks else ())]
         for module in ("exporter", "sampler", "scope", "spool"):  # loaded now, used by _begin
             __import__(f"{__package__}.{module}")
 

@@ -130,6 +130,35 @@ def test_a_failing_sink_is_isolated_and_reported(clock):
     assert summary.delivery["exploding"].startswith("spooled: ")
 
 
+def test_sinks_given_by_name_are_made_like_the_setting_and_may_mix_with_objects(clock, tmp_path):
+    memory = MemorySink()
+    path = tmp_path / "records.jsonl"
+    tracker, _ = make_tracker(clock, FakeDevice("fake:cpu", "cpu", 10.0),
+                              sinks=["jsonl", memory], jsonl_path=str(path))
+    tracker.start()
+    clock.advance(2.0)
+    summary = tracker.stop()
+    assert summary.delivery == {"memory": "delivered", "jsonl": "delivered"}
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    stored = [line for line in lines if line.get("type") == "record"]
+    assert [r["energy_j"] for r in stored] == [r.energy_j for r in memory.records]
+    assert sum(r["energy_j"] for r in stored) == pytest.approx(20.0)
+
+
+def test_an_unknown_sink_name_fails_at_construction_naming_the_setting(clock):
+    with pytest.raises(ConfigError) as caught:
+        make_tracker(clock, FakeDevice("fake:cpu", "cpu", 10.0), sinks=["sqlite", "mlfow"])
+    assert caught.value.key == "sinks"
+    assert "mlfow" in str(caught.value)
+
+
+def test_an_empty_sink_list_means_no_sinks(clock):
+    tracker, _ = make_tracker(clock, FakeDevice("fake:cpu", "cpu", 10.0), sinks=[])
+    tracker.start()
+    clock.advance(1.0)
+    assert tracker.stop().delivery == {}
+
+
 def test_sensor_failure_is_a_gap_not_a_crash(clock):
     sink = MemorySink()
     tracker, sensor = make_tracker(clock, FakeDevice("fake:cpu", "cpu", 10.0), sinks=[sink])
