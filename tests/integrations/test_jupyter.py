@@ -53,8 +53,10 @@ def test_the_cell_magic_shows_the_runs_summary_as_text_and_html():
         "  360 gCO2e/kWh FR (test table, 2025); pue 1; cpu measured")
     html = shown["text/html"]
     assert html.startswith('<div class="wattprint-summary"><strong>'
-                           f"wattprint {summary['run_id'][:8]} demo/lr sweep  2.0 s  55.6 mWh  "
-                           "20.0 mg CO2e  [finished]</strong>")
+                           f"wattprint {summary['run_id'][:8]} demo/lr sweep</strong> &middot; "
+                           "2.0 s &middot; 55.6 mWh &middot; 20.0 mg CO2e &middot; [finished]"
+                           "<br><small>360 gCO2e/kWh FR (test table, 2025); pue 1; cpu measured"
+                           "</small><details>")
     # the full summary, as `wattprint show` prints it, folded under the figures
     assert "<details><summary>full summary</summary><pre>wattprint run" in html
     assert "energy     55.6 mWh  (200.0 J, before PUE)" in html
@@ -96,7 +98,8 @@ def test_user_strings_are_escaped_in_the_html():
                        "clock.advance(1.0)")["results"]
     html = only_output(cell)["text/html"]
     assert "<script>" not in html and "<b>" not in html
-    assert "&lt;b&gt;p&amp;q&lt;/b&gt;/&lt;script&gt;x&lt;/script&gt;" in html
+    assert "<strong>wattprint " in html  # the markup is the magic's own
+    assert "&lt;b&gt;p&amp;q&lt;/b&gt;/&lt;script&gt;x&lt;/script&gt;</strong>" in html
     assert "<b>p&q</b>/<script>x</script>" in only_output(cell)["text/plain"]
 
 

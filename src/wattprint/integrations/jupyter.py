@@ -124,23 +124,23 @@ class CellSummary:
         self.session_run_id = session_run_id
         self.problem = problem
 
-    # the figures, as (headline, details, warnings)
-    def _parts(self) -> tuple[str, str, list[str]]:
+    # the figures, as (headline fields, details, warnings); the first field names the run
+    def _parts(self) -> tuple[list[str], str, list[str]]:
         from ..report import format_duration, format_energy, format_intensity, format_mass
 
         if self.problem:
-            return f"wattprint: not measured ({self.problem})", "", []
+            return [f"wattprint: not measured ({self.problem})"], "", []
         if self.span is not None:
             span = self.span
-            head = (f"wattprint {span.name}  {format_duration(span.duration_s)}  "
-                    f"{format_energy(span.energy_j)}  {format_mass(span.emissions_g)} CO2e")
+            head = [f"wattprint {span.name}", format_duration(span.duration_s),
+                    format_energy(span.energy_j), f"{format_mass(span.emissions_g)} CO2e"]
             return head, f"a span of the session's run {self.session_run_id[:8]}", []
         summary = self.summary
         assert summary is not None
         total = summary.energy_j.get("total", 0.0)
-        head = (f"wattprint {summary.run_id[:8]} {summary.project}/{summary.experiment}  "
-                f"{format_duration(summary.duration_s)}  {format_energy(total)}  "
-                f"{format_mass(summary.emissions_g)} CO2e  [{summary.status}]")
+        head = [f"wattprint {summary.run_id[:8]} {summary.project}/{summary.experiment}",
+                format_duration(summary.duration_s), format_energy(total),
+                f"{format_mass(summary.emissions_g)} CO2e", f"[{summary.status}]"]
         intensity = summary.intensity or {}
         if intensity.get("kind") is None:
             where = "no intensity: emissions not counted"
@@ -161,7 +161,7 @@ class CellSummary:
         """A few lines: the figures, how they were had, and each warning cut to one line
         (``%wattprint summary`` shows them whole)."""
         head, details, warnings = self._parts()
-        lines = [head, *([f"  {details}"] if details else []),
+        lines = ["  ".join(head), *([f"  {details}"] if details else []),
                  *(f"  ! {_cut(w)}" for w in warnings)]
         if any(len(w) > WARNING_CHARS for w in warnings):
             lines.append("  (%wattprint summary shows them whole)")
@@ -175,11 +175,13 @@ class CellSummary:
 
         head, details, warnings = self._parts()
         esc = html.escape
-        out = [f'<div class="wattprint-summary"><strong>{esc(head)}</strong>']
+        out = [f'<div class="wattprint-summary"><strong>{esc(head[0])}</strong>'
+               + "".join(f" &middot; {esc(field)}" for field in head[1:])]
         if details:
             out.append(f"<br><small>{esc(details)}</small>")
         if warnings:
-            out.append("<ul>" + "".join(f"<li>&#9888; {esc(w)}</li>" for w in warnings) + "</ul>")
+            out.append('<ul style="margin:0.2em 0;font-size:smaller">'
+                       + "".join(f"<li>&#9888; {esc(w)}</li>" for w in warnings) + "</ul>")
         if self.summary is not None:
             out.append(f"<details><summary>full summary</summary><pre>"
                        f"{esc(format_summary(self.summary))}</pre></details>")
