@@ -268,7 +268,12 @@ class Tracker:
                                              location=self.location))
             self._sensors, self._skipped = detection.sensors, detection.skipped
         self._devices = [d for s in self._sensors for d in s.devices()]
-        if not self._sensors:
+        if not self._sensors and self.job is not None and not self.job.is_node_leader:
+            # By design (cluster.py): the node's leader measures the machine-wide devices and
+            # each GPU its owner; a rank that owns no GPU measures nothing, and that is no fault.
+            log.info("rank %s measures no device: the node's leader (local rank 0) measures "
+                     "the machine and each GPU's owner that GPU", self.job.rank)
+        elif not self._sensors:
             self._warn("no energy sensor could be opened: energy will read 0; run "
                        "`wattprint doctor` to see why")
         for device in self._devices:

@@ -102,3 +102,25 @@ def test_two_nodes_four_ranks_count_each_device_once(tmp_path, clock):
     hours = SECONDS / 3600
     assert job.embodied_g == pytest.approx((2 * per_hour["server"] + 8 * per_hour["gpu"]) * hours)
     assert [s.embodied["server_g"] > 0 for s in summaries] == [i % 4 == 0 for i in range(8)]
+
+
+def test_a_rank_that_owns_no_device_measures_nothing_without_a_false_alarm(tmp_path, clock):
+    powercap = FakePowercap(tmp_path / "sys")
+    powercap.package(0, energy_uj=1_000_000)
+    nvml = FakeNvml(clock)  # a node without GPUs: ranks 1..3 own nothing to measure
+
+    def summary_of(environ):
+        config = load_config({"country": "DE", "interval_s": 3600}, environ=environ, cwd=tmp_path)
+        tracker = wattprint.Tracker(
+            config=config, paths=powercap.paths, modules={"pynvml": nvml},
+            intensity=FixedIntensity(), sinks=[MemorySink()], clock=clock,
+            wall_clock=clock.wall_clock)
+        tracker.start()
+        clock.advance(1.0)
+        return tracker.stop()
+
+    follower = summary_of(rank_env(0, 1))
+    assert list(follower.components) == []
+    assert not any("no energy sensor" in w for w in follower.warnings), follower.warnings
+    leader = summary_of(rank_env(0, 0))
+    assert sorted(c["device"] for c in leader.components) == ["rapl:dram-0", "rapl:package-0"]
