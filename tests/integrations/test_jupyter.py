@@ -132,9 +132,11 @@ def test_a_bad_magic_line_is_a_usage_error_and_the_cell_does_not_run():
 
 
 def test_a_tracker_that_cannot_be_made_or_stopped_never_breaks_the_cell():
-    [bad_setting] = run_cells("%%wattprint --country Atlantis\nx = 5\nx")["results"]
+    [bad_setting] = run_cells("%%wattprint --country '<Atlantis>'\nx = 5\nx")["results"]
     assert bad_setting["error"] is None and bad_setting["result"] == "5"
-    assert only_output(bad_setting)["text/plain"].startswith("wattprint: not measured (")
+    shown = only_output(bad_setting)
+    assert shown["text/plain"].startswith("wattprint: not measured (unknown country '<Atlantis>'")
+    assert "unknown country &#x27;&lt;Atlantis&gt;&#x27;" in shown["text/html"]
     [broken] = run_cells("%%wattprint\nx = 6\nx", break_stop=True)["results"]
     assert broken["error"] is None and broken["result"] == "6"
     assert only_output(broken)["text/plain"] == (
