@@ -15,7 +15,7 @@ from ..._struct import dataclass, field
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ...advice.waste import WasteReport
-    from ...records import Record, RunInfo, RunSummary, SpanRecord
+    from ...records import Prediction, Record, RunInfo, RunSummary, SpanRecord
     from ...store.repository import Aggregate, RunRow
 
 __all__ = ["BREAKDOWNS", "SORT_KEYS", "DashboardData", "Overview", "Period", "RunDetail",
@@ -159,4 +159,9 @@ class DashboardData(Protocol):
     def waste(self, run_id: str, *, max_records: int) -> WasteReport | None:
         """What the run wasted (:func:`wattprint.advice.waste.waste_report` over its records);
         None when it holds more than ``max_records`` records."""
+        ...
+
+    def prediction(self, run_id: str) -> Prediction | None:
+        """The run's latest prediction of its totals (the read API's ``prediction``, the query
+        API's ``/runs/{id}/prediction``); None when it made none."""
         ...

@@ -35,7 +35,7 @@ from .data import (
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ...advice.waste import WasteReport
-    from ...records import Record
+    from ...records import Prediction, Record
 
 __all__ = ["LocalStoreData", "downsample", "figures_of"]
 
@@ -177,6 +177,12 @@ class LocalStoreData:
             if len(records) > max_records:
                 return None
             return waste_report(self.repository.info(run_id), records)
+        except StoreError as exc:
+            raise DataError(str(exc)) from None
+
+    def prediction(self, run_id: str) -> Prediction | None:
+        try:
+            return self.repository.prediction(run_id)
         except StoreError as exc:
             raise DataError(str(exc)) from None
 

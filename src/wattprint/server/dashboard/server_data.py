@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from ...advice.waste import WasteReport
-    from ...records import Record
+    from ...records import Prediction, Record
     from ...store.repository import Aggregate, RunRow
 
 __all__ = ["ServerData"]
@@ -317,6 +317,18 @@ class ServerData:
             return None
         info: Any = from_wire(view["info"])
         return waste_report(info, records)
+
+    def prediction(self, run_id: str) -> Prediction | None:
+        """The query API's latest prediction (``run_prediction``) as the read API's object."""
+        from ...records import Prediction
+        from ..query import run_prediction
+
+        with self.engine.connect() as connection:
+            wire = run_prediction(connection, self.organisation_id, run_id)
+        if wire is False:
+            raise DataError(f"no run {run_id!r} in this organisation: pick one from the runs "
+                            "table")
+        return Prediction.from_dict(wire) if isinstance(wire, dict) else None
 
 
 def _no_jit(connection: Any) -> None:

@@ -191,6 +191,8 @@ def _badges(detail: Any) -> dict[str, Any]:
 
 def run_context(data: DashboardData, run_id: str, *, base: str = "") -> dict[str, Any]:
     """The run page; ``base``: the path the dashboard is served under (the live URL's)."""
+    from .prediction_view import prediction_block
+
     detail = data.run(run_id)
     series = data.series(run_id, max_points=MAX_CHART_POINTS)
     table = [record_row(r) for r in series.points[:MAX_TABLE_ROWS]]
@@ -210,7 +212,9 @@ def run_context(data: DashboardData, run_id: str, *, base: str = "") -> dict[str
             "shown_as": shown_as(series),
             "spans": _span_tree(detail.spans), "intensity": _badges(detail),
             "location": dict(detail.info.location or {}), "host": dict(detail.info.host or {}),
-            "live": detail.row.status == "running"}
+            "live": detail.row.status == "running",
+            "prediction": prediction_block(data.prediction(run_id), detail.summary,
+                                           ended=detail.row.status != "running")}
 
 
 def shown_as(series: Series) -> str | None:
@@ -258,10 +262,14 @@ def measurement_holes(series: Series) -> list[dict[str, Any]]:
 
 
 def live_payload(data: DashboardData, run_id: str, since_seq: int | None) -> dict[str, Any]:
-    """New records since ``since_seq`` and the run's status now (the run page polls this)."""
+    """New records since ``since_seq``, the run's status and its latest prediction now (the run
+    page polls this)."""
+    from .prediction_view import prediction_block
+
     records = data.records_since(run_id, since_seq, limit=LIVE_BATCH)
     row = data.run_row(run_id)
     return {"run_id": run_id, "status": row.status, "heartbeat_s": row.heartbeat_s,
             "records": [record_row(r) for r in records],
             "last_seq": records[-1].seq if records else since_seq,
-            "more": len(records) == LIVE_BATCH}
+            "more": len(records) == LIVE_BATCH,
+            "prediction": prediction_block(data.prediction(run_id))}

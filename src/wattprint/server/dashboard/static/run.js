@@ -122,6 +122,17 @@
     });
     body.appendChild(tr);
   }
+  // "How much will it cost?": the server writes each cell (prediction_view.py); placed here
+  function showPrediction(p) {
+    document.querySelectorAll("[data-pred]").forEach(function (el) {
+      var text = p.text[el.dataset.pred];
+      if (text !== undefined) { el.textContent = text; }
+    });
+    var none = document.getElementById("prediction-none");
+    var figures = document.getElementById("prediction-figures");
+    if (none) { none.hidden = true; }
+    if (figures) { figures.hidden = false; }
+  }
   function poll() {
     var url = data.live_url + (since === null ? "" : "?since_seq=" + encodeURIComponent(since));
     fetch(url, { headers: { accept: "application/json" } }).then(function (res) {
@@ -132,6 +143,7 @@
       var complete = body.dataset.complete === "true";
       live.records.forEach(function (r) { add(r); if (complete) { row(r); } });
       if (live.records.length) { redraw(); }
+      if (live.prediction) { showPrediction(live.prediction); }
       since = live.last_seq;
       status.textContent = live.status;
       status.className = "status s-" + live.status;
