@@ -131,6 +131,13 @@ def test_a_bad_magic_line_is_a_usage_error_and_the_cell_does_not_run():
     assert "no session is running; %wattprint start begins one" in statement["stderr"]
 
 
+def test_a_syntax_error_points_into_the_cell_and_nothing_is_measured():
+    [cell] = run_cells("%%wattprint\nx = 1\ny = (")["results"]
+    assert cell["error"] == "SyntaxError" and cell["user_x"] == "None"
+    assert "Cell In[1], line 3\n    y = (" in cell["stdout"]  # the magic's line is line 1
+    assert cell["outputs"] == [] and cell["summary"] is None
+
+
 def test_a_tracker_that_cannot_be_made_or_stopped_never_breaks_the_cell():
     [bad_setting] = run_cells("%%wattprint --country '<Atlantis>'\nx = 5\nx")["results"]
     assert bad_setting["error"] is None and bad_setting["result"] == "5"

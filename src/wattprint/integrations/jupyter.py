@@ -382,14 +382,18 @@ def _compile(shell: Any, code: str, magic_line: str | None) -> tuple[Any, Any]:
     The source goes into the line cache under the cell's number (with the magic's line above
     it), so tracebacks show the cell's own lines, numbered as in the notebook."""
     source = shell.transform_cell(code)
-    tree = shell.transform_ast(shell.compile.ast_parse(source))
-    if magic_line is not None:
-        ast.increment_lineno(tree, 1)
-        source = f"{magic_line}\n{source}"
+    if magic_line is not None:  # a blank line in its place keeps the line numbers
+        filename = shell.compile.cache(f"{magic_line}\n{source}", _cell_number(shell))
+        source = f"\n{source}"
+    else:
+        filename = shell.compile.cache(source, _cell_number(shell))
+    try:
+        tree = shell.transform_ast(shell.compile.ast_parse(source, filename))
+    except SyntaxError as exc:  # the cell's mistake, pointing into the cell, not our frames
+        raise exc.with_traceback(None) from None
     last = None
     if tree.body and isinstance(tree.body[-1], ast.Expr):
         last = ast.Expression(tree.body.pop().value)
-    filename = shell.compile.cache(source, _cell_number(shell))
     body = shell.compile(tree, filename, "exec")
     return body, (shell.compile(last, filename, "eval") if last is not None else None)
 
