@@ -136,6 +136,13 @@ def test_a_syntax_error_points_into_the_cell_and_nothing_is_measured():
     assert cell["error"] == "SyntaxError" and cell["user_x"] == "None"
     assert "Cell In[1], line 3\n    y = (" in cell["stdout"]  # the magic's line is line 1
     assert cell["outputs"] == [] and cell["summary"] is None
+    [awaits] = run_cells("%%wattprint\nawait f()")["results"]
+    assert "cannot await; measure it in a session instead (%wattprint start" in awaits["stdout"]
+
+
+def test_help_says_how_to_use_the_magics():
+    [cell] = run_cells("%wattprint?")["results"]
+    assert "%wattprint start [options]       a session" in cell["stdout"]
 
 
 def test_a_tracker_that_cannot_be_made_or_stopped_never_breaks_the_cell():
@@ -153,12 +160,18 @@ def test_a_tracker_that_cannot_be_made_or_stopped_never_breaks_the_cell():
 
 
 def test_load_ext_wattprint_measures_this_machine_and_import_stays_light():
-    load, cell = run_cells("%load_ext wattprint", "%%wattprint --quiet --country FR\nx = 3",
-                           fake=False)["results"]
+    load, cell, start, unload, gone = run_cells(
+        "%load_ext wattprint", "%%wattprint --quiet --country FR\nx = 3",
+        "%wattprint start --quiet --country FR", "%unload_ext wattprint", "%wattprint 1",
+        fake=False)["results"]
     assert load["error"] is None and cell["error"] is None
     assert cell["outputs"] == []  # --quiet: nothing shown, the summary still kept
     assert cell["summary"]["status"] == "finished"
     assert cell["summary"]["location"]["country"] == "FR"
+    # unloading ends a running session (its summary shown), and the magics are gone
+    assert unload["summary"] is None  # the shell's magics object went with the extension
+    assert only_output(unload)["text/plain"].splitlines()[0].endswith("  [finished]")
+    assert gone["error"] == "UsageError" and "`%wattprint` not found" in gone["stderr"]
     light = subprocess.run(
         [sys.executable, "-c", "import sys, wattprint; wattprint.load_ipython_extension; "
          "print(sorted(m for m in sys.modules if m.startswith(('wattprint', 'IPython'))))"],

@@ -64,6 +64,28 @@ _OPTION = re.compile(r"\s*(--(?=\s|$)|--?[A-Za-z][\w-]*(?=\s|=|$))")
 _VALUE = re.compile(r"""(?:=|\s+)((?:"[^"]*"|'[^']*'|[^\s"']+)+)""")
 
 
+# A measured cell runs as plain code, inside the kernel's own event loop: it cannot await.
+AWAIT_HINT = ("'await' outside function: a cell under %%wattprint cannot await; measure it "
+              "in a session instead (%wattprint start, the cell without the magic, "
+              "%wattprint stop)")
+
+HELP = f"""Measure the energy and emissions of a cell, a statement or a session of cells.
+
+%%wattprint [options]            the cell below is one run; its summary shows under it
+%wattprint [options] STATEMENT   one statement, the same way
+%wattprint start [options]       a session: one run over the cells that follow ...
+%wattprint status                ... its figures so far
+%wattprint stop                  ... its end and summary
+%wattprint summary               the last run's full summary
+
+During a session, a measured cell or statement is a span cell-N of the session's run.
+Options: --project NAME, --experiment NAME, --country CODE, --tag KEY=VALUE (repeatable),
+--quiet (show nothing; the run is still stored).
+
+Usage: {USAGE}
+"""
+
+
 class MagicUsageError(ValueError):
     """A magic line that cannot be read; the message says what to write instead."""
 
@@ -199,6 +221,7 @@ class WattprintMagics:
     :class:`~wattprint.Tracker` keywords every run gets (the options override them)."""
 
     def __init__(self, shell: Any, **tracker_settings: Any) -> None:
+        self.__doc__ = HELP  # what %wattprint? shows
         self.shell = shell
         self.tracker_settings = tracker_settings
         self.session: Tracker | None = None
@@ -389,13 +412,15 @@ def _compile(shell: Any, code: str, magic_line: str | None) -> tuple[Any, Any]:
         filename = shell.compile.cache(source, _cell_number(shell))
     try:
         tree = shell.transform_ast(shell.compile.ast_parse(source, filename))
+        last = None
+        if tree.body and isinstance(tree.body[-1], ast.Expr):
+            last = ast.Expression(tree.body.pop().value)
+        body = shell.compile(tree, filename, "exec")
+        return body, (shell.compile(last, filename, "eval") if last is not None else None)
     except SyntaxError as exc:  # the cell's mistake, pointing into the cell, not our frames
+        if exc.msg == "'await' outside function":
+            exc.msg = AWAIT_HINT
         raise exc.with_traceback(None) from None
-    last = None
-    if tree.body and isinstance(tree.body[-1], ast.Expr):
-        last = ast.Expression(tree.body.pop().value)
-    body = shell.compile(tree, filename, "exec")
-    return body, (shell.compile(last, filename, "eval") if last is not None else None)
 
 
 def _run(shell: Any, compiled: tuple[Any, Any]) -> Any:
