@@ -122,6 +122,11 @@ def test_a_session_measures_cells_as_spans_of_one_run():
     assert full["stdout"].startswith(f"wattprint run {summary['run_id'][:8]}  nb/default")
 
 
+def test_a_statement_that_starts_like_a_command_follows_two_dashes():
+    [cell] = run_cells("%wattprint -- start = 5")["results"]
+    assert cell["error"] is None and cell["summary"]["status"] == "finished"
+
+
 def test_a_bad_magic_line_is_a_usage_error_and_the_cell_does_not_run():
     bad, statement = run_cells("%%wattprint --projet x\nx = 1",
                                "%wattprint stop")["results"]
@@ -184,7 +189,7 @@ def test_options_are_read_up_to_the_statement():
     assert options.settings == {"project": "my proj", "experiment": "e"}
     assert options.tags == {"a": "1", "b": ""}
     assert options.quiet and options.rest == "x -1"
-    assert parse_options("-- --x").rest == "--x"
+    assert parse_options("-- --x").rest == "--x" and parse_options("-- --x").ended
     assert parse_options("start --project p").rest == "start --project p"
     with pytest.raises(MagicUsageError, match="--tag takes KEY=VALUE"):
         parse_options("--tag novalue")

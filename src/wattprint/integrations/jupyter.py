@@ -98,6 +98,7 @@ class MagicOptions:
         self.tags: dict[str, str] = {}
         self.quiet = False
         self.rest = ""
+        self.ended = False  # a "--" ended the options: the rest is a statement, never a command
 
 
 def parse_options(line: str) -> MagicOptions:
@@ -111,6 +112,7 @@ def parse_options(line: str) -> MagicOptions:
             break
         flag, pos = match.group(1), match.end()
         if flag == "--":
+            options.ended = True
             break
         name = flag.lstrip("-").replace("-", "_")
         if flag in ("-q", "--quiet"):
@@ -239,7 +241,7 @@ class WattprintMagics:
                                         f"code goes in the cell below the line. Usage: {USAGE}")
             return self.measure(cell, options, magic_line=f"%%{MAGIC_NAME} {line}".rstrip())
         command, _, after = options.rest.partition(" ")
-        if command in COMMANDS:  # its options may follow it: %wattprint start --project x
+        if command in COMMANDS and not options.ended:  # options may follow: start --project x
             try:
                 more = parse_options(after)
             except MagicUsageError as exc:
