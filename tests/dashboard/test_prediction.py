@@ -175,3 +175,34 @@ def test_a_finished_run_without_prediction_has_no_block():
     client = TestClient(dashkit.app(now_s=NOW)[0])
     page = client.get(f"/runs/{summary.run_id}")
     assert page.status_code == 200 and 'data-testid="prediction"' not in page.text
+
+
+def test_the_prediction_downloads_as_csv_and_json_with_full_precision(served):
+    t, clock = predicting()
+    work(t, clock, 6)
+    summary = t.stop()
+    client, repo = served(clock.wall)
+    p = repo.prediction(t.run_id)
+    assert p is not None
+    page = client.get(f"/runs/{t.run_id}").text
+    assert f'href="/export/runs/{t.run_id}/prediction.csv"' in page
+    got = client.get(f"/export/runs/{t.run_id}/prediction.json")
+    assert got.status_code == 200, got.text
+    rows = {row["figure"]: row for row in got.json()}
+    assert list(rows) == ["duration", "energy", "emissions"]
+    energy = rows["energy"]
+    measured_j = summary.energy_j["total"]
+    assert (energy["predicted"], energy["low"], energy["high"], energy["level"]) == (
+        p.energy_j, p.energy_low_j, p.energy_high_j, p.level)
+    assert energy["measured"] == measured_j and energy["inside_band"] is False
+    assert energy["off_percent"] == 100 * (p.energy_j - measured_j) / measured_j
+    assert (energy["unit"], energy["done"], energy["total"], energy["seq"], energy["at_s"]) == (
+        "steps", 60.0, 100.0, p.seq, p.at_s)
+    assert rows["emissions"]["predicted"] == p.emissions_g
+    assert rows["duration"]["measured"] == summary.duration_s
+    csv_text = client.get(f"/export/runs/{t.run_id}/prediction.csv").text
+    assert csv_text.splitlines()[0].startswith("figure,predicted,low,high,level,measured,")
+    assert len(csv_text.splitlines()) == 4
+    none = dashkit.finished_run(wall_s=NOW - 7200)  # no prediction: the header alone
+    assert client.get(f"/export/runs/{none.run_id}/prediction.json").json() == []
+    repo.close()

@@ -72,6 +72,7 @@ def test_a_live_runs_prediction_appears_and_updates_without_reload(driver):
                 assert browser.axe_violations(driver) == []
                 browser.screenshot(driver, f"run-prediction-live-{'dark' if dark else 'light'}")
             assert browser.console_errors(driver) == []
+            driver.get("about:blank")  # the page stops polling before its server goes
         reader.close()
         repo.close()
     finally:

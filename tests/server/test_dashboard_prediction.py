@@ -151,8 +151,15 @@ def test_a_finished_run_sets_its_prediction_against_the_measured_totals(server, 
     energy = block["measured"]["rows"]["energy"]
     assert energy["measured"] == measured_j
     assert energy["off_percent"] == pytest.approx(100 * (25_000 - 20_000) / 20_000)
-    shown = block_text(signed_in(app).get(
+    client = signed_in(app)
+    shown = block_text(client.get(
         f"/dashboard/orgs/{org.organisation_id}/runs/{summary.run_id}").text)
+    download = client.get(f"/dashboard/orgs/{org.organisation_id}/export/runs/"
+                          f"{summary.run_id}/prediction.json")
+    assert download.status_code == 200, download.text
+    rows = {row["figure"]: row for row in download.json()}
+    assert (rows["energy"]["predicted"], rows["energy"]["measured"],
+            rows["energy"]["off_percent"]) == (last.energy_j, measured_j, energy["off_percent"])
     assert (f"{fmt.energy(measured_j)} +{fmt.number(energy['off_percent'], 3)} % no") in shown
     assert "The run ended after 80 of the 100 steps it expected" in shown
     assert (f"Energy budget {fmt.energy(18_000.0)}: crossed: {fmt.energy(measured_j)} used, "

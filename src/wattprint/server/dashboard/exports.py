@@ -3,7 +3,8 @@
 Overview: ``by-project``, ``by-experiment``, ``by-component``, ``by-region``, ``by-host``.
 Runs: ``runs`` (the table's filters and sort, every matching run). One run: ``records``
 (every record, streamed: a long run is never held in memory), ``components``, ``work``,
-``spans``, ``rescores``. Comparison: ``comparison`` and ``curves`` (:mod:`.compare`).
+``spans``, ``rescores``, ``prediction`` (:mod:`.prediction_view`). Comparison: ``comparison``
+and ``curves`` (:mod:`.compare`).
 The columns read the same objects the pages show, written by the same :mod:`.fmt` functions.
 """
 
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = ["RUN_TABLES", "overview_tables", "run_tables", "runs_table"]
 
-RUN_TABLES = ("records", "components", "work", "spans", "rescores")
+RUN_TABLES = ("records", "components", "work", "spans", "rescores", "prediction")
 _RECORD_PAGE = 5000  # records read per call while streaming a run's records
 
 
@@ -109,6 +110,8 @@ _RECORD_COLUMNS = (
 
 def run_tables(data: DashboardData, detail: RunDetail) -> dict[str, Table]:
     """A run's tables; ``records`` reads the run's records lazily, when downloaded."""
+    from .prediction_view import prediction_table
+
     run_id = detail.info.run_id
     total_j = (detail.summary.energy_j or {}).get("total") or 0.0
     return {
@@ -148,6 +151,8 @@ def run_tables(data: DashboardData, detail: RunDetail) -> dict[str, Table]:
                    fmt.intensity, True),
             Column("kind", "Kind", _key("kind")),
         ), list(detail.rescores)),
+        # "How much will it cost?" (prediction_view.py): read only when downloaded
+        "prediction": prediction_table(data, detail),
     }
 
 

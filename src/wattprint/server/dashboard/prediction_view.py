@@ -9,7 +9,7 @@ set against the measured totals: how far off it was, and whether its band held t
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable, Iterator
 
 from ...records import J_PER_KWH
 from . import fmt
@@ -17,8 +17,10 @@ from . import fmt
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ...records import Prediction, RunSummary
+    from .data import DashboardData, RunDetail
+    from .tables import Table
 
-__all__ = ["FIGURES", "prediction_block"]
+__all__ = ["FIGURES", "prediction_block", "prediction_table"]
 
 #: (key, label, the prediction's central/low/high attribute names, how the figure is written)
 FIGURES = (("duration", "Duration", ("duration_s", "duration_low_s", "duration_high_s"),
@@ -127,3 +129,54 @@ def _budget(summary: RunSummary) -> list[dict[str, str]] | None:
 
 def _si(limit: Any, factor: float) -> float | None:
     return None if limit is None else float(limit) * factor
+
+
+def prediction_table(data: DashboardData, detail: RunDetail) -> Table:
+    """The block's figures as a table for its CSV and JSON download (``prediction``): a row per
+    figure, full precision, SI units in the keys; read only when downloaded. No rows when the
+    run made no prediction."""
+    from .tables import Column, Table
+
+    def rows() -> Iterator[dict[str, Any]]:
+        block = prediction_block(data.prediction(detail.info.run_id), detail.summary,
+                                 ended=detail.row.status != "running")
+        if block is None:
+            return
+        measured = (block["measured"] or {}).get("rows", {})
+        for key, _, _, _ in FIGURES:
+            figure, m = block["figures"][key], measured.get(key, {})
+            yield {"figure": key, **figure, "level": block["level"],
+                   "measured": m.get("measured"), "off_percent": m.get("off_percent"),
+                   "inside_band": m.get("inside"), "unit": block["unit"],
+                   "done": block["done"], "total": block["total"], "seq": block["seq"],
+                   "at_s": block["at_s"], "end_s": block["end_s"]}
+
+    def get(name: str) -> Any:
+        return lambda row: row.get(name)
+
+    return Table("prediction", "How much will it cost?", (
+        Column("figure", "Figure", get("figure")),
+        Column("predicted", "Predicted total (s, J or g)", get("predicted"), fmt.number, True),
+        Column("low", "Band low", get("low"), fmt.number, True),
+        Column("high", "Band high", get("high"), fmt.number, True),
+        Column("level", "Band level", get("level"), fmt.number, True),
+        Column("measured", "Measured", get("measured"), fmt.number, True),
+        Column("off_percent", "Prediction off by (%)", get("off_percent"), fmt.number, True),
+        Column("inside_band", "Inside the band", get("inside_band")),
+        Column("unit", "Work unit", get("unit")),
+        Column("done", "Done", get("done"), fmt.number, True),
+        Column("total", "Expected", get("total"), fmt.number, True),
+        Column("seq", "After record", get("seq"), str, True),
+        Column("at_s", "Computed at", get("at_s"), fmt.timestamp, True),
+        Column("end_s", "Predicted end", get("end_s"), fmt.timestamp, True),
+    ), _Rows(rows))
+
+
+class _Rows:
+    """An iterable that computes its rows only when iterated (a download, not a page)."""
+
+    def __init__(self, make: Callable[[], Iterator[dict[str, Any]]]) -> None:
+        self.make = make
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return self.make()
