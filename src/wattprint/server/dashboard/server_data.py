@@ -214,7 +214,6 @@ class ServerData:
         return _run_row(self._one(run_id))
 
     def run(self, run_id: str) -> RunDetail:
-        from ...records import RunAccumulator
         from ...wire import from_wire
         from ..query import run_spans
         from ..rescores import list_rescores
@@ -232,11 +231,13 @@ class ServerData:
         rescores: list[dict[str, Any]] = (pushed or {}).get("rescores", [])
         if view["summary"] is not None:
             summary: Any = from_wire(view["summary"])
-        else:  # still running (or lost): the summary so far, from its records
-            acc = RunAccumulator()
-            for record in self._records(run_id, since_seq=None, limit=None):
-                acc.add(record)
-            summary = acc.summary(info, spans=spans, status=view["status"])
+        else:  # still running (or lost): the summary so far, from the rollups when it is long
+            from .live_summary import summary_so_far
+
+            with self.engine.connect() as connection:
+                summary = summary_so_far(
+                    connection, run_id, info, spans=spans, status=view["status"],
+                    records=lambda: self._records(run_id, since_seq=None, limit=None))
         ended_s = None if view["summary"] is None else summary.started_s + summary.duration_s
         row = _run_row(view, ended_s=ended_s, exit_code=summary.exit_code)
         return RunDetail(row=row, info=info, summary=summary, spans=spans, rescores=rescores)
