@@ -166,3 +166,33 @@ def test_the_run_page_takes_the_rollups_beyond_the_limit(client, auth, engine, o
     assert_same(dict(fast.energy_j), dict(exact.energy_j))
     assert_same(fast.emissions_g, exact.emissions_g)
     assert fast.status == "running"
+
+
+def test_the_run_and_compare_pages_show_the_summary_so_far_and_say_so(client, auth, org,
+                                                                      run_objects, monkeypatch):
+    import html
+
+    from fastapi.testclient import TestClient
+    from server_constants import OWNER  # tests/server is on sys.path (see conftest)
+
+    from wattprint.server.dashboard import fmt
+
+    send(client, auth, run_objects, edge_run(60), batch=25)
+    items, _ = run_objects  # a finished run to compare it with
+    assert client.post("/api/v1/ingest", json={"items": items}, headers=auth).status_code == 200
+    other = items[0]["run_id"]
+    # (a run this short has its chart and waste read from its records: not the summary's path)
+    monkeypatch.setattr(live_summary, "RECORD_PATH_MAX_RECORDS", 59)
+    browser = TestClient(client.app, base_url="https://testserver")  # the cookie is Secure
+    assert browser.post("/api/v1/login", json=OWNER).status_code == 200
+    base = f"/dashboard/orgs/{org.organisation_id}"
+    engine = client.app.state.engine
+    summary = ServerData(engine, org.organisation_id, clock=lambda: NOW_S).run(RUN_ID).summary
+    assert LIVE_WARNING in summary.warnings
+    total = fmt.energy(summary.energy_j["total"])
+    assert total == fmt.energy(sum(r.energy_j for r in edge_run(60)))
+    run_page = browser.get(f"{base}/runs/{RUN_ID}")
+    assert run_page.status_code == 200
+    assert LIVE_WARNING in html.unescape(run_page.text) and total in run_page.text
+    compared = browser.get(f"{base}/compare?run={RUN_ID}&run={other}")
+    assert compared.status_code == 200 and total in compared.text
