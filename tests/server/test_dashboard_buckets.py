@@ -215,8 +215,10 @@ def test_a_long_runs_points_are_kept_until_its_records_change(tmp_path: Path, ru
 
 def test_the_overview_says_when_it_did_not_count_overlaps_once(engine, org, run_objects,
                                                                monkeypatch):
-    """Over more than DEDUP_MAX_RECORDS records the overview shows the runs' own sums and says
-    that the de-duplicated figure was not computed (it reads every record), never a guess."""
+    """Over more than DEDUP_MAX_RECORDS records of runs that overlap another measurer's (the
+    only records the de-duplicated figure reads) the overview shows the runs' own sums and says
+    that the de-duplicated figure was not computed, never a guess. A run alone on its host
+    reads nothing and never counts against the limit."""
     from sqlalchemy import insert
 
     from wattprint.server import rollups
@@ -227,29 +229,37 @@ def test_the_overview_says_when_it_did_not_count_overlaps_once(engine, org, run_
     info, records = long_run(run_objects, n=50)
     columns = {c.name for c in IntervalRecord.__table__.columns}
     with engine.begin() as connection:
-        connection.execute(insert(Run).values(
-            run_id=info.run_id, project_id=org.project_id, info_received=True,
-            started_s=info.started_s, scope="machine", interval_s=RECORD_S, pue=1.0,
-            host_id="h0", hostname="node-0", country="FR", first_seen_s=T0))
-        connection.execute(insert(IntervalRecord), [
-            {**{k: v for k, v in r.to_row().items() if k in columns}, "run_id": info.run_id,
-             "gaps": list(r.gaps), "components": [], "work": []} for r in records])
+        # two machine-scope runs at once on node-0, a third alone on node-1
+        for run_id, host_id in (("on-0", "h0"), ("also-on-0", "h0"), ("alone-on-1", "h1")):
+            connection.execute(insert(Run).values(
+                run_id=run_id, project_id=org.project_id, info_received=True,
+                started_s=info.started_s, scope="machine", interval_s=RECORD_S, pue=1.0,
+                host_id=host_id, hostname=f"node-{host_id[1]}", country="FR", first_seen_s=T0))
+            connection.execute(insert(IntervalRecord), [
+                {**{k: v for k, v in r.to_row().items() if k in columns}, "run_id": run_id,
+                 "gaps": list(r.gaps), "components": [], "work": []} for r in records])
         rollups.rebuild(connection)
     data = ServerData(engine, org.organisation_id, clock=lambda: T0 + 86400)
     for period in (Period(since_s=None, until_s=T0 + 86400),
                    Period(since_s=T0 - 3600, until_s=T0 + 86400)):
         counted = data.overview(period)
         assert counted.dedup is not None and "rule" in counted.dedup
-        monkeypatch.setattr(server_data, "DEDUP_MAX_RECORDS", 49)
+        # node-0 counted once: one of its two runs' energy removed
+        assert counted.dedup["removed_energy_j"] == pytest.approx(
+            sum(r.energy_j for r in records), rel=1e-9)
+        monkeypatch.setattr(server_data, "DEDUP_MAX_RECORDS", 100)
+        assert data.overview(period).dedup == counted.dedup  # 100 records of 150 read
+        monkeypatch.setattr(server_data, "DEDUP_MAX_RECORDS", 99)
         skipped = data.overview(period)
         monkeypatch.setattr(server_data, "DEDUP_MAX_RECORDS", 100_000)
-        assert skipped.dedup == {"skipped_records": 50, "limit_records": 49}
+        assert skipped.dedup == {"skipped_records": 100, "limit_records": 99}
         assert skipped.totals == counted.totals
-        assert skipped.totals.energy_j == pytest.approx(sum(r.energy_j for r in records))
-    html = views_page(data, "all")
-    assert "Not computed for this period: it holds 50 records" not in html
-    monkeypatch.setattr(server_data, "DEDUP_MAX_RECORDS", 49)
-    assert "Not computed for this period: it holds 50 records" in views_page(data, "all")
+        assert skipped.totals.energy_j == pytest.approx(3 * sum(r.energy_j for r in records))
+    said = "Not computed for this period: its runs that overlap another measurer's on the " \
+        "same host hold 100 records"
+    assert said not in views_page(data, "all")
+    monkeypatch.setattr(server_data, "DEDUP_MAX_RECORDS", 99)
+    assert said in views_page(data, "all")
 
 
 def views_page(data, period: str) -> str:

@@ -408,7 +408,7 @@ def _edge_sums(scope: Any, hour_s: int, start_s: float, end_s: float) -> Any:
 
 
 def totals(connection: Connection, organisation_id: int, by: str, query: RunQuery, *,
-           dedup: bool = False) -> dict[str, Any]:
+           dedup: bool = False, dedup_max_records: int | None = None) -> dict[str, Any]:
     """Totals per ``by`` (one of :data:`TOTALS_KEYS`), sorted by key, as the local store's
     aggregate computes them: grams per kind of intensity (average and marginal never summed
     into one another silently), runs without a summary counted with their records so far.
@@ -422,7 +422,9 @@ def totals(connection: Connection, organisation_id: int, by: str, query: RunQuer
 
     With ``dedup``, each group also carries its runs' de-duplicated figures (a host's energy
     counted once where runs on it overlap, :func:`.dedup.dedup_energy`, over the same range)
-    beside the plain per-run sums, and ``dedup`` the overall figures and the rule's name."""
+    beside the plain per-run sums, and ``dedup`` the overall figures and the rule's name. Only
+    the records of runs that overlap another measurer's are read (:mod:`.dedup_fast`); above
+    ``dedup_max_records`` of them, :class:`.dedup_fast.DedupTooLarge`."""
     if by not in TOTALS_KEYS:
         raise QueryError(f"cannot total by {by!r}; choose one of {', '.join(TOTALS_KEYS)}",
                          field="by")
@@ -434,9 +436,16 @@ def totals(connection: Connection, organisation_id: int, by: str, query: RunQuer
         host=query.host, job=query.job, run_id=query.run_id), detail=False)
     if not dedup:  # grouped in the database: a few rows per group come back, not every run
         return _totals_view(by, _grouped_in_sql(connection, by, scope, since_s, until_s), None)
-    shared = _dedup(connection, scope.with_only_columns(Run.run_id).subquery(), since_s, until_s)
-    return _totals_view(by, _grouped_in_python(connection, by, scope, since_s, until_s, shared),
-                        shared)
+    from .dedup_fast import dedup_from_sums
+
+    runs = scope.with_only_columns(Run.run_id).subquery()
+    ranged = since_s is not None or until_s is not None
+    sums = _range_sums(connection, runs, since_s, until_s) if ranged \
+        else _whole_run_sums(connection, runs)
+    shared = dedup_from_sums(connection, runs, since_s, until_s, sums,
+                             max_records=dedup_max_records)
+    return _totals_view(by, _grouped_in_python(connection, by, scope, since_s, until_s, shared,
+                                               sums), shared)
 
 
 def _grouped_in_sql(connection: Connection, by: str, scope: Select[Any], since_s: float | None,
@@ -458,14 +467,18 @@ def _grouped_in_sql(connection: Connection, by: str, scope: Select[Any], since_s
 
 def _grouped_in_python(connection: Connection, by: str, scope: Select[Any],
                        since_s: float | None, until_s: float | None,
-                       shared: DedupResult | None) -> dict[str, list[Any]]:
+                       shared: DedupResult | None,
+                       sums: dict[str, dict[Any, dict[str, float]]] | None = None,
+                       ) -> dict[str, list[Any]]:
     """key -> [runs, duration_s, energy_j, {kind: grams}, dedup J, dedup g]: the runs grouped
-    here, one by one (the path with per-run de-duplicated figures to add)."""
+    here, one by one (the path with per-run de-duplicated figures to add); ``sums``, each run's
+    sums in the range (or whole) by kind of intensity, when the caller has them already."""
     ranged = since_s is not None or until_s is not None
     rows = connection.execute(scope).all()
-    runs = scope.with_only_columns(Run.run_id).subquery()
-    sums = _range_sums(connection, runs, since_s, until_s) if ranged \
-        else _whole_run_sums(connection, runs)
+    if sums is None:
+        runs = scope.with_only_columns(Run.run_id).subquery()
+        sums = _range_sums(connection, runs, since_s, until_s) if ranged \
+            else _whole_run_sums(connection, runs)
     if ranged:
         rows = [row for row in rows if row.run_id in sums]
     groups: dict[str, list[Any]] = {}  # key -> [runs, duration_s, energy_j, {kind: g}, dedup J, g]
@@ -526,33 +539,6 @@ def _totals_view(by: str, groups: dict[str, list[Any]],
             "emissions_g": whole.emissions_g, "removed_energy_j": whole.removed_energy_j,
             "removed_emissions_g": whole.removed_emissions_g, "overlapped_s": whole.overlapped_s}
     return out
-
-
-def _dedup(connection: Connection, runs: Any, since_s: float | None,
-           until_s: float | None) -> DedupResult:
-    """De-duplicated figures of the records of ``runs``, clipped to [since_s, until_s) as
-    :func:`totals` clips them (each record's part inside, pro rata of its time)."""
-    import math
-
-    from .dedup import IntervalRow, clip_to_range, dedup_energy, interval_row
-
-    r, run = IntervalRecord, Run
-    low_s = since_s if since_s is not None else -math.inf
-    high_s = until_s if until_s is not None else math.inf
-    statement = (select(r.run_id, r.start_s, r.duration_s, r.cpu_energy_j, r.gpu_energy_j,
-                        r.ram_energy_j, r.other_energy_j, r.emissions_g, run.host_id, run.scope,
-                        run.job_id, run.node, run.rank)
-                 .join(run, run.run_id == r.run_id).where(r.run_id.in_(select(runs.c.run_id))))
-    if until_s is not None:
-        statement = statement.where(r.start_s < until_s)
-    if since_s is not None:
-        statement = statement.where(r.start_s + r.duration_s >= since_s)
-    rows: list[IntervalRow] = []
-    for x in connection.execute(statement):
-        clipped = clip_to_range(interval_row(x), low_s, high_s)
-        if clipped is not None:
-            rows.append(clipped)
-    return dedup_energy(rows)
 
 
 def _grams_by_kind(per_kind: dict[Any, dict[str, float]], column: str) -> dict[str, float]:

@@ -37,9 +37,10 @@ if TYPE_CHECKING:
 __all__ = ["ServerData"]
 
 _SORTED_MAX_ROWS = 100_000  # runs read to sort by something else than the start time
-# Counting overlapping energy once (dedup.py) reads each record of the period into Python:
-# ~1 s for 10^5 records on the development VM, minutes at 10^7. The overview computes it up to
-# this many records and otherwise says it did not, and where to ask for it.
+# Counting overlapping energy once reads into Python the records of the runs that overlap
+# another measurer's on their host (dedup_fast.py; every other run keeps its rollup sums):
+# ~1 s for 10^5 such records on the development VM. The overview computes it up to this many
+# and otherwise says it did not, and where to ask for it.
 DEDUP_MAX_RECORDS = 100_000
 _RECORD_PAGE = 5000  # records read per query while walking a run
 
@@ -57,27 +58,29 @@ class ServerData:
         return self._clock()
 
     # -- overview ---------------------------------------------------------------------------
-    def _totals(self, connection: Any, by: str, period: Period, *,
-                dedup: bool = False) -> dict[str, Any]:
+    def _totals(self, connection: Any, by: str, period: Period, *, dedup: bool = False,
+                dedup_max_records: int | None = None) -> dict[str, Any]:
         from ..query import QueryError, totals
 
         try:
-            return totals(connection, self.organisation_id, by, _run_query(period), dedup=dedup)
+            return totals(connection, self.organisation_id, by, _run_query(period), dedup=dedup,
+                          dedup_max_records=dedup_max_records)
         except QueryError as exc:
             raise DataError(str(exc)) from None
 
     def overview(self, period: Period, *, top: int = 5) -> Overview:
+        from ..dedup_fast import DedupTooLarge
         from ..query import RunQuery, list_runs
 
         with self.engine.connect() as connection:
             _no_jit(connection)
-            records = self._records_in(connection, period)
             whole = None
-            if records <= DEDUP_MAX_RECORDS:
-                whole = self._totals(connection, "organisation", period, dedup=True)
+            try:
+                whole = self._totals(connection, "organisation", period, dedup=True,
+                                     dedup_max_records=DEDUP_MAX_RECORDS)
                 dedup = whole.get("dedup")
-            else:
-                dedup = {"skipped_records": records, "limit_records": DEDUP_MAX_RECORDS}
+            except DedupTooLarge as exc:  # only the overlapping runs' records count here
+                dedup = {"skipped_records": exc.records, "limit_records": exc.limit}
             by_key = self._breakdowns(connection, period)
             breakdowns = {by: sorted((_aggregate(g) for g in groups),
                                      key=lambda a: (-a.energy_j, a.key))
@@ -134,25 +137,6 @@ class ServerData:
                     for by in bys}
         finally:
             table.drop(connection)
-
-    def _records_in(self, connection: Any, period: Period) -> int:
-        """How many records the period holds, from the rollups (whole hours at its edges)."""
-        import math
-
-        from sqlalchemy import func, select
-
-        from ..models import Project, RollupRun, RollupRunHour, Run
-
-        runs = (select(Run.run_id).join(Project, Project.id == Run.project_id)
-                .where(Project.organisation_id == self.organisation_id))
-        if period.since_s is None:
-            counted = select(func.sum(RollupRun.records)).where(RollupRun.run_id.in_(runs))
-        else:
-            counted = select(func.sum(RollupRunHour.records)).where(
-                RollupRunHour.run_id.in_(runs),
-                RollupRunHour.hour_start_s >= math.floor(period.since_s / 3600) * 3600,
-                RollupRunHour.hour_start_s < period.until_s)
-        return int(connection.execute(counted).scalar() or 0)
 
     # -- runs -------------------------------------------------------------------------------
     def runs(self, query: RunsQuery) -> RunsPage:
