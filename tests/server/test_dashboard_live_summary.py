@@ -194,5 +194,8 @@ def test_the_run_and_compare_pages_show_the_summary_so_far_and_say_so(client, au
     run_page = browser.get(f"{base}/runs/{RUN_ID}")
     assert run_page.status_code == 200
     assert LIVE_WARNING in html.unescape(run_page.text) and total in run_page.text
+    # its work units are not "none counted": they wait for the final summary
+    assert 'data-testid="work-pending"' in run_page.text and "No work counted" not in \
+        run_page.text
     compared = browser.get(f"{base}/compare?run={RUN_ID}&run={other}")
     assert compared.status_code == 200 and total in compared.text
