@@ -7,7 +7,7 @@ page builds the summary so far (dashboard/live_summary.py): from the rollups and
 first and last records. ``--record-path`` also times the old way, every record summed in Python
 (tens of seconds), and checks the two agree on the totals.
 
-    python benchmarks/bench_live_run_page.py [--repeat 5] [--record-path]
+    python benchmarks/bench_live_run_page.py [--run RUN_ID] [--repeat 5] [--record-path]
 
 Writes one JSON line (p50/max in ms); note `uptime` (printed with it).
 """
@@ -28,6 +28,8 @@ from _common import emit
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--database", default="wattprint_bench_dashboard")
+    parser.add_argument("--run", default=query_bench.LONG_RUN_ID,
+                        help="the run to open (bench-000001: one of 10,000 records)")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--record-path", action="store_true",
                         help="also time the summary summed record by record (slow)")
@@ -45,9 +47,9 @@ def main() -> None:
         org_id = int(connection.execute(text("SELECT min(id) FROM organisations")).scalar_one())
         records = int(connection.execute(text(
             "SELECT coalesce(sum(records), 0) FROM rollup_runs WHERE run_id = :r"),
-            {"r": query_bench.LONG_RUN_ID}).scalar_one())
+            {"r": args.run}).scalar_one())
     if records == 0:
-        raise SystemExit(f"no {query_bench.LONG_RUN_ID} in {args.database}: run "
+        raise SystemExit(f"no {args.run} in {args.database}: run "
                          "benchmarks/bench_dashboard_server.py --keep first")
     real_one_run = query.one_run
 
@@ -62,7 +64,7 @@ def main() -> None:
         samples, summary = [], None
         for _ in range(args.repeat):
             start = time.perf_counter()
-            summary = data.run(query_bench.LONG_RUN_ID).summary
+            summary = data.run(args.run).summary
             samples.append((time.perf_counter() - start) * 1000)
         return samples, summary
 
@@ -70,7 +72,7 @@ def main() -> None:
     fast_ms, fast = timed()
     assert live_summary.LIVE_WARNING in fast.warnings and fast.records == records
     result: dict[str, Any] = {
-        "database": args.database, "run": query_bench.LONG_RUN_ID, "records": records,
+        "database": args.database, "run": args.run, "records": records,
         "rollup_path_ms": {"p50": round(statistics.median(fast_ms), 1),
                            "max": round(max(fast_ms), 1)}}
     if args.record_path:

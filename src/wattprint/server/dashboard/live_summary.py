@@ -29,9 +29,10 @@ if TYPE_CHECKING:
 
 __all__ = ["LIVE_WARNING", "RECORD_PATH_MAX_RECORDS", "summary_so_far"]
 
-# Up to this many records the summary is summed record by record, every figure exact: ~93 us
-# a record on PostgreSQL (10^6 records: 93 s, load 4-6), so ~0.2 s here; beyond, from the
-# rollups (bench-long's 10^6 records: ~26 ms for the whole ServerData.run).
+# Up to this many records the summary is summed record by record, every figure exact: 70-93 us
+# a record on PostgreSQL (10^4 records: 0.71 s, 10^6: 93 s; load 3-6), so <= ~0.2 s here;
+# beyond, from the rollups (the whole ServerData.run: 10 ms at 10^4 records, 26 ms at 10^6;
+# benchmarks/bench_live_run_page.py).
 RECORD_PATH_MAX_RECORDS = 2_000
 LIVE_WARNING = ("summary so far, for a run still running: records, duration, energy and "
                 "emissions are the server's exact running sums; the devices' methods, shares "
