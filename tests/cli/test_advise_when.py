@@ -4,18 +4,15 @@ exact grams; the usage and provider errors."""
 
 from __future__ import annotations
 
-import functools
 import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from fakes.http_recordings.replay import Replay, Reply, recording
+from fakes.http_recordings.replay import Replay, Reply, recording, wired_replay
 from wattprint.advice.windows import local_text
 from wattprint.cli import main
 from wattprint.config import load_config
-from wattprint.intensity import providers
-from wattprint.intensity.providers import _http
 from wattprint.records import ComponentEnergy, Record, RunInfo, summarize
 from wattprint.store import Store
 
@@ -31,11 +28,7 @@ KWH = 3.6e6
 
 @pytest.fixture
 def replay(monkeypatch: pytest.MonkeyPatch) -> Replay:
-    replay = Replay()
-    wired = functools.partial(_http.HttpOptions, transport=replay.transport,
-                              sleep=lambda _s: None, jitter=lambda: 0.0)
-    monkeypatch.setattr(_http, "HttpOptions", wired)
-    monkeypatch.setattr(providers, "_utc_now", lambda: NOW)
+    replay = wired_replay(monkeypatch, now=NOW)
     monkeypatch.setenv("WATTPRINT_ELECTRICITYMAPS_API_KEY", "test-token")
     return replay
 

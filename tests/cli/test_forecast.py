@@ -11,7 +11,6 @@ The provider's HTTP goes to an injected ``httpx.MockTransport``; "now" is the re
 from __future__ import annotations
 
 import argparse
-import functools
 import io
 import json
 import sys
@@ -19,11 +18,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from fakes.http_recordings.replay import Replay, Reply, ok, recording
+from fakes.http_recordings.replay import Replay, Reply, ok, recording, wired_replay
 from wattprint.cli import main
 from wattprint.cli.forecast import deadline_arg, duration_arg
-from wattprint.intensity import providers
-from wattprint.intensity.providers import _http
 
 httpx = pytest.importorskip("httpx")
 
@@ -34,11 +31,7 @@ FULL = "neso/intensity_fw48h_full.json"
 
 @pytest.fixture
 def replay(monkeypatch: pytest.MonkeyPatch) -> Replay:
-    replay = Replay()
-    wired = functools.partial(_http.HttpOptions, transport=replay.transport,
-                              sleep=lambda _s: None, jitter=lambda: 0.0)
-    monkeypatch.setattr(_http, "HttpOptions", wired)
-    monkeypatch.setattr(providers, "_utc_now", lambda: NOW)
+    replay = wired_replay(monkeypatch, now=NOW)
     return replay
 
 

@@ -8,17 +8,15 @@ the settings, with the transport slipped into its ``HttpOptions``. No network, n
 
 from __future__ import annotations
 
-import functools
 import json
 from datetime import datetime, timezone
 
 import pytest
 
-from fakes.http_recordings.replay import Replay, Reply, ok, recording
+from fakes.http_recordings.replay import Replay, Reply, ok, recording, wired_replay
 from wattprint.cli import main
 from wattprint.intensity import Location
 from wattprint.intensity.bundled import BundledSource
-from wattprint.intensity.providers import _http
 
 pytest.importorskip("httpx")
 
@@ -28,10 +26,7 @@ KEY = "test-token"
 
 @pytest.fixture
 def replay(monkeypatch) -> Replay:
-    replay = Replay()
-    wired = functools.partial(_http.HttpOptions, transport=replay.transport,
-                              sleep=lambda _s: None, jitter=lambda: 0.0)
-    monkeypatch.setattr(_http, "HttpOptions", wired)
+    replay = wired_replay(monkeypatch)
     return replay
 
 

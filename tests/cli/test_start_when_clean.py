@@ -14,11 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from fakes.http_recordings.replay import Replay, Reply, ok, recording
+from fakes.http_recordings.replay import Replay, Reply, ok, recording, wired_replay
 from wattprint.advice.windows import local_text
 from wattprint.cli import clean_start, main
 from wattprint.config import load_config
-from wattprint.intensity import providers
 from wattprint.intensity.providers import _http
 from wattprint.records import ComponentEnergy, Record, RunInfo, summarize
 from wattprint.store import Store, open_repository
@@ -48,11 +47,7 @@ class FakeTime:
 
 @pytest.fixture
 def replay(monkeypatch: pytest.MonkeyPatch) -> Replay:
-    replay = Replay()
-    wired = functools.partial(_http.HttpOptions, transport=replay.transport,
-                              sleep=lambda _s: None, jitter=lambda: 0.0)
-    monkeypatch.setattr(_http, "HttpOptions", wired)
-    monkeypatch.setattr(providers, "_utc_now", lambda: NOW)
+    replay = wired_replay(monkeypatch, now=NOW)
     return replay
 
 

@@ -7,6 +7,7 @@ network call ran on the caller's thread.
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from dataclasses import dataclass, field
@@ -79,6 +80,21 @@ class Replay:
     def count(self, path: str) -> int:
         return self.paths().count(path)
 
+
+
+def wired_replay(monkeypatch: Any, *, now: datetime | None = None) -> Replay:
+    """A Replay that every provider's HTTP goes through (its transport, no retry sleep, no
+    jitter); with ``now``, the providers' default clock reads it."""
+    from wattprint.intensity import providers
+    from wattprint.intensity.providers import _http
+
+    replay = Replay()
+    wired = functools.partial(_http.HttpOptions, transport=replay.transport,
+                              sleep=lambda _s: None, jitter=lambda: 0.0)
+    monkeypatch.setattr(_http, "HttpOptions", wired)
+    if now is not None:
+        monkeypatch.setattr(providers, "_utc_now", lambda: now)
+    return replay
 
 
 def utc(text: str) -> datetime:
