@@ -7,20 +7,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from wattprint.intensity import Intensity
+from fakes.intensity import FixedIntensity
 from wattprint.sensors.fake import FakeDevice, FakeSensor
 from wattprint.sinks.memory import MemorySink
 
 CPU_W = 100.0
 G_PER_KWH = 360.0
-
-
-class FixedIntensity:
-    name = "fixed"
-    static = True
-
-    def lookup(self, where, start, end):
-        return Intensity(G_PER_KWH, "FR", "test table", 2025)
 
 
 @pytest.fixture
@@ -30,7 +22,7 @@ def tracked(clock):
     sink = MemorySink()
     settings = {
         "sensors": [FakeSensor([FakeDevice("fake:cpu", "cpu", CPU_W)], clock=clock)],
-        "intensity": FixedIntensity(), "sinks": [sink], "clock": clock,
+        "intensity": FixedIntensity(G_PER_KWH), "sinks": [sink], "clock": clock,
         "wall_clock": clock.wall_clock, "country": "FR", "interval_s": 3600,
     }
     return SimpleNamespace(settings=settings, sink=sink, clock=clock, cpu_w=CPU_W,

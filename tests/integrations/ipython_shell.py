@@ -19,19 +19,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the shared fakes
 
 from fakes.clock import FakeClock  # noqa: E402
+from fakes.intensity import FixedIntensity  # noqa: E402
 
 CPU_W = 100.0
 G_PER_KWH = 360.0
-
-
-class FixedIntensity:
-    name = "fixed"
-    static = True
-
-    def lookup(self, where, start, end):
-        from wattprint.intensity import Intensity
-
-        return Intensity(G_PER_KWH, "FR", "test table", 2025)
 
 
 def register_fakes(shell, clock: FakeClock | None = None):
@@ -46,7 +37,7 @@ def register_fakes(shell, clock: FakeClock | None = None):
     sink = MemorySink()
     jupyter.register(shell, sensors=[FakeSensor([FakeDevice("fake:cpu", "cpu", CPU_W)],
                                                 clock=clock)],
-                     intensity=FixedIntensity(), sinks=[sink], clock=clock,
+                     intensity=FixedIntensity(G_PER_KWH), sinks=[sink], clock=clock,
                      wall_clock=clock.wall_clock, country="FR", interval_s=3600)
     return sink
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import wattprint
-from wattprint.intensity import Intensity
+from fakes.intensity import FixedIntensity
 from wattprint.sensors.fake import FakeDevice, FakeSensor
 
 # The helpers the tests import live in a plain module beside this file (never `from conftest`).
@@ -17,14 +17,6 @@ if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
 G_PER_KWH = 360.0
-
-
-class FixedIntensity:
-    name = "fixed"
-    static = True
-
-    def lookup(self, where, start, end):
-        return Intensity(G_PER_KWH, "FR", "test table", 2025)
 
 
 @pytest.fixture
@@ -41,7 +33,7 @@ def make_tracker(clock):
         settings.setdefault("project", "vision")
         settings.setdefault("experiment", "resnet")
         return wattprint.Tracker(sensors=[FakeSensor(devices, clock=clock)], sinks=list(sinks),
-                                 intensity=FixedIntensity(), clock=clock,
+                                 intensity=FixedIntensity(G_PER_KWH), clock=clock,
                                  wall_clock=clock.wall_clock, **settings)
 
     return make

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 import wattprint
+from fakes.intensity import FixedIntensity
 from wattprint.config import load_config
-from wattprint.intensity import Intensity
 from wattprint.sensors.fake import FakeDevice, FakeSensor
 from wattprint.sinks import Sink
 from wattprint.sinks.codecarbon_csv import CodeCarbonCsvSink, from_config
@@ -39,20 +39,12 @@ HEADER_2_1 = (
 G_PER_KWH = 360.0
 
 
-class FixedIntensity:
-    name = "fixed"
-    static = True
-
-    def lookup(self, where: Any, start: Any, end: Any) -> Intensity:
-        return Intensity(G_PER_KWH, "FR", "test table", 2025)
-
-
 def track(clock: Any, sink: Any, seconds: float, **settings: Any) -> wattprint.RunSummary:
     devices = [FakeDevice("fake:cpu", "cpu", 100.0), FakeDevice("fake:gpu", "gpu", 200.0),
                FakeDevice("fake:ram", "ram", 10.0)]
     memory = MemorySink()
     tracker = wattprint.Tracker(
-        sensors=[FakeSensor(devices, clock=clock)], intensity=FixedIntensity(),
+        sensors=[FakeSensor(devices, clock=clock)], intensity=FixedIntensity(G_PER_KWH),
         sinks=[sink, memory], clock=clock, wall_clock=clock.wall_clock, interval_s=3600,
         **{"country": "FR", "pue": 1.2, "project": "bert", "experiment": "lr-3e-4", **settings})
     tracker.start()
