@@ -14,6 +14,8 @@ from wattprint.server import rollups
 from wattprint.server.dedup import clip_to_range, dedup_energy, interval_row
 from wattprint.server.dedup_fast import (
     DedupTooLarge,
+    _candidate_rows,
+    _changing_rows,
     candidate_records,
     candidate_runs,
     dedup_from_sums,
@@ -115,7 +117,7 @@ def test_fast_path_equals_the_rule_over_every_record(engine, org):
         for n in range(SCENARIOS):
             _scenario(connection, org.project_id, rng, f"s{n}")
         rollups.rebuild(connection)
-    seen = {"candidates": 0, "kept": 0, "removed": 0, "ranges": 0}
+    seen = {"candidates": 0, "kept": 0, "rows_kept": 0, "removed": 0, "ranges": 0}
     with engine.connect() as connection:
         for n in range(SCENARIOS):
             name = f"s{n}"
@@ -128,13 +130,17 @@ def test_fast_path_equals_the_rule_over_every_record(engine, org):
                 fast = _fast(connection, name, since_s, until_s)
                 _assert_same(fast, full)
                 candidates = candidate_runs(connection, _runs(name), since_s, until_s)
+                _, unchanged = _changing_rows(_candidate_rows(connection, candidates, since_s,
+                                                              until_s))
                 seen["candidates"] += len(candidates)
+                seen["rows_kept"] += len(unchanged)
                 seen["kept"] += len(set(full.runs) - candidates)
                 seen["removed"] += full.total.removed_energy_j > 1.0
                 seen["ranges"] += since_s is not None
-    # the cases the property covers did occur: runs read, runs kept from the rollups, energy
-    # removed by the rule
-    assert seen["candidates"] > 50 and seen["kept"] > 50 and seen["removed"] > 20, seen
+    # the cases the property covers did occur: runs read, runs kept from the rollups, records
+    # of runs read that nothing overlaps (kept whole), energy removed by the rule
+    assert seen["candidates"] > 50 and seen["kept"] > 50 and seen["rows_kept"] > 50 \
+        and seen["removed"] > 20, seen
 
 
 def test_totals_api_dedup_equals_the_rule_over_every_record(engine, org):
@@ -226,3 +232,32 @@ def test_candidates_are_the_runs_another_measurer_can_change(engine, org):
         _assert_same(kept, _full(connection, "c", None, None))
         # the two measurers on h3 overlap 300 s: the host counts 600 + 300 s of 100 W once
         assert kept.hosts["h3"].energy_j == pytest.approx(100.0 * 900)
+
+
+def test_only_the_records_another_measurer_overlaps_go_through_the_rule():
+    from wattprint.server.dedup import IntervalRow
+
+    def row(run_id, start_s, duration_s, scope="machine", job_id=None, host_id="h"):
+        return IntervalRow(host_id=host_id, run_id=run_id, scope=scope, start_s=start_s,
+                           duration_s=duration_s, cpu_energy_j=duration_s, job_id=job_id)
+
+    long_run = [row("long", 60.0 * k, 60.0) for k in range(10)]  # 0-600 s
+    rows = [*long_run, row("short", 130.0, 20.0),  # inside the long run's third record
+            row("share", 400.0, 300.0, scope="process"),  # its 7th-10th, past its end
+            row("rank0", 0.0, 60.0, job_id="j", host_id="g"),
+            row("rank1", 0.0, 60.0, job_id="j", host_id="g"),  # one job: one measurer
+            row("p1", 0.0, 60.0, scope="process", host_id="g"),  # shares of g's ranks
+            row("p2", 100.0, 60.0, scope="process", host_id="g"),  # shares alone
+            row("other-host", 130.0, 20.0, host_id="elsewhere")]
+    changing, unchanged = _changing_rows(rows)
+    assert sorted((r.run_id, r.start_s) for r in changing) == sorted(
+        [("long", 120.0), ("short", 130.0), ("long", 360.0), ("long", 420.0), ("long", 480.0),
+         ("long", 540.0), ("share", 400.0), ("rank0", 0.0), ("rank1", 0.0), ("p1", 0.0)])
+    assert len(changing) + len(unchanged) == len(rows)
+    # what the rule gives the rows left out is exactly what they measured
+    whole = dedup_energy(rows)
+    for r in unchanged:
+        alone = [x for x in rows if x.run_id == r.run_id]
+        if all(x in unchanged for x in alone):
+            assert whole.runs[r.run_id].totals.energy_j == pytest.approx(
+                sum(x.cpu_energy_j for x in alone), rel=1e-12)

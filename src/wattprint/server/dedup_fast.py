@@ -9,7 +9,9 @@ intersects, on the same host, the extent of a run of another measurer (a distrib
 machine-scope runs are one measurer) with at least one machine-scope side. Only their records
 are read and go through :func:`.dedup.dedup_energy`; every other run keeps its own sums from the
 rollups, which is what the rule gives it. An extent is coarser than the records (a gap inside a
-run still counts), so the candidates are a superset of the runs that change: never fewer.
+run still counts), so the candidates are a superset of the runs that change: never fewer. Among
+the candidates' records, the same test record by record (:func:`_changing_rows`) leaves out
+those that no other measurer's record overlaps: they keep their own figures too.
 
 Removing a run that is not a candidate changes nothing for the others: in each slice where it
 is active, the slice holds only its own measurer's machine rows, or only shares, so no other
@@ -128,15 +130,15 @@ def _candidate_rows(connection: Connection, run_ids: set[str], since_s: float | 
     low_s = since_s if since_s is not None else -math.inf
     high_s = until_s if until_s is not None else math.inf
     rows: list[IntervalRow] = []
-    ids = sorted(run_ids)
-    for at in range(0, len(ids), _CHUNK):
+    for run_id in sorted(run_ids):  # run by run: PostgreSQL reads each by primary key
         statement = (select(r.run_id, r.start_s, r.duration_s, r.cpu_energy_j, r.gpu_energy_j,
                             r.ram_energy_j, r.other_energy_j, r.emissions_g, run.host_id,
                             run.scope, run.job_id, run.node, run.rank)
-                     .join(run, run.run_id == r.run_id)
-                     .where(r.run_id.in_(ids[at:at + _CHUNK])))
+                     .join(run, run.run_id == r.run_id).where(r.run_id == run_id))
         if until_s is not None:
-            statement = statement.where(r.start_s < until_s)
+            # "+ 0.0" (the same value) keeps PostgreSQL off ix_records_start, a scan of every
+            # run's records before that time (as in query._edge_sums)
+            statement = statement.where(r.start_s + 0.0 < until_s)
         if since_s is not None:
             statement = statement.where(r.start_s + r.duration_s >= since_s)
         for x in connection.execute(statement):
@@ -144,6 +146,56 @@ def _candidate_rows(connection: Connection, run_ids: set[str], since_s: float | 
             if clipped is not None:
                 rows.append(clipped)
     return rows
+
+
+def _changing_rows(rows: list[IntervalRow]) -> tuple[list[IntervalRow], list[IntervalRow]]:
+    """(rows another measurer's row overlaps, at least one of the two machine-scope; the rest).
+
+    The candidates' extents are coarse: a long run overlapped for an hour keeps its other
+    records whole. The same test, record by record (a sweep by start time per host), leaves
+    only the rows the rule can change for :func:`.dedup.dedup_energy`."""
+    changing = [False] * len(rows)
+    by_host: dict[str, list[int]] = {}
+    for i, row in enumerate(rows):
+        if row.host_id is not None and row.duration_s > 0:
+            by_host.setdefault(row.host_id, []).append(i)
+    for indices in by_host.values():
+        indices.sort(key=lambda i: rows[i].start_s)
+        active: list[int] = []
+        for i in indices:
+            x = rows[i]
+            active = [j for j in active if rows[j].start_s + rows[j].duration_s > x.start_s]
+            for j in active:
+                if _conflict(x, rows[j]):
+                    changing[i] = changing[j] = True
+            active.append(i)
+    return ([row for row, c in zip(rows, changing, strict=True) if c],
+            [row for row, c in zip(rows, changing, strict=True) if not c])
+
+
+def _conflict(a: IntervalRow, b: IntervalRow) -> bool:
+    """Whether overlapping rows ``a`` and ``b`` can change each other under the rule."""
+    machine_a, machine_b = a.scope == "machine", b.scope == "machine"
+    if not (machine_a or machine_b):
+        return False  # shares only: summed, each keeps its own
+    if machine_a and machine_b:
+        return _measurer(a) != _measurer(b)
+    return True  # a machine-scope row and a share of it
+
+
+def _measurer(row: IntervalRow) -> str:
+    return f"job:{row.job_id}" if row.job_id is not None else f"run:{row.run_id}"
+
+
+def _own_rows(rows: list[IntervalRow]) -> dict[str, EnergyTotals]:
+    """Per run: what its ``rows`` measured, kept whole."""
+    out: dict[str, EnergyTotals] = {}
+    for row in rows:
+        own = _own({"cpu_energy_j": row.cpu_energy_j, "gpu_energy_j": row.gpu_energy_j,
+                    "ram_energy_j": row.ram_energy_j, "other_energy_j": row.other_energy_j,
+                    "emissions_g": row.emissions_g})
+        out[row.run_id] = _plus(out.get(row.run_id), own)
+    return out
 
 
 def _own(values: dict[str, float]) -> EnergyTotals:
@@ -188,22 +240,33 @@ def dedup_from_sums(connection: Connection, runs: Any, since_s: float | None,
         records = candidate_records(connection, candidates, since_s, until_s)
         if records > max_records:
             raise DedupTooLarge(records, max_records)
-    result = dedup_energy(_candidate_rows(connection, candidates, since_s, until_s))
+    changing, unchanged = _changing_rows(_candidate_rows(connection, candidates, since_s,
+                                                         until_s))
+    result = dedup_energy(changing)
     run_figures = dict(result.runs)
     hosts, jobs = dict(result.hosts), dict(result.jobs)
     total = result.total
+    kept = _own_rows(unchanged)  # a candidate's records that nothing overlaps
     facts = connection.execute(select(Run.run_id, Run.host_id, Run.scope, Run.job_id)
                                .where(Run.run_id.in_(select(runs.c.run_id))))
     for run_id, host_id, scope, job_id in facts:
-        if run_id in run_figures or run_id not in sums:
-            continue  # a candidate (done above), or no record in the period
-        added: dict[str, float] = {}
-        for values in sums[run_id].values():
-            for name, value in values.items():
-                added[name] = added.get(name, 0.0) + value
-        own = _own(added)
+        if run_id in candidates:
+            if run_id not in kept:
+                continue  # wholly in dedup_energy's result (or no record in the period)
+            own = kept[run_id]
+            before = run_figures.get(run_id)
+            figures = _plus(before.totals if before else None, own)
+        elif run_id in sums:
+            added: dict[str, float] = {}
+            for values in sums[run_id].values():
+                for name, value in values.items():
+                    added[name] = added.get(name, 0.0) + value
+            figures = own = _own(added)
+        else:
+            continue  # no record in the period
         run_figures[run_id] = RunEnergy(run_id=run_id, host_id=host_id,
-                                        scope=scope or "machine", job_id=job_id, totals=own)
+                                        scope=scope or "machine", job_id=job_id,
+                                        totals=figures)
         host_key = host_id if host_id is not None else f"run:{run_id}"
         hosts[host_key] = _plus(hosts.get(host_key), own)
         if job_id is not None:
