@@ -3,6 +3,8 @@ training callback moves it, so every figure a framework logs is exact."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -10,6 +12,11 @@ import pytest
 from fakes.intensity import FixedIntensity
 from wattprint.sensors.fake import FakeDevice, FakeSensor
 from wattprint.sinks.memory import MemorySink
+
+# The helpers the tests import live in plain modules beside this file (never `from conftest`).
+_HERE = str(Path(__file__).resolve().parent)
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
 
 CPU_W = 100.0
 G_PER_KWH = 360.0

@@ -11,13 +11,13 @@ import importlib
 import importlib.util
 
 import pytest
+from training_fit import BATCH, BATCHES, EPOCH_S, EPOCHS, SAMPLES, SEQ, VAL, check_fit_summary
 
 import wattprint
 
 pytest.importorskip("torch")
 np = pytest.importorskip("numpy")
 
-SAMPLES, BATCH, EPOCHS, SEQ, VAL = 8, 2, 2, 6, 4
 
 
 @pytest.fixture
@@ -84,24 +84,13 @@ def test_fit_logs_equal_the_tracker_summary(tmp_path, tracked, keras, callback_c
                                    ticker(keras, tracked.clock)])
 
     summary = callback.summary
-    batches = SAMPLES // BATCH
-    assert expected == [(batches * EPOCHS, "steps")]  # epochs x steps per epoch
-    epoch_s = batches * 1.0 + VAL // BATCH * 0.5
-    assert summary.status == "finished"
-    assert summary.energy_j["total"] == pytest.approx(tracked.cpu_w * epoch_s * EPOCHS)
-    assert summary.emissions_g == pytest.approx(summary.energy_j["total"] * tracked.g_per_j)
-    tokens_per_epoch = sum(SEQ - i % 3 for i in range(SAMPLES))
-    work = {w["unit"]: w["count"] for w in summary.work}
-    assert work == {"steps": batches * EPOCHS, "samples": SAMPLES * EPOCHS,
-                    "tokens": tokens_per_epoch * EPOCHS}
-    spans = {s["span_id"]: s for s in summary.spans}
-    assert sorted(spans) == ["train", "train/epoch-1", "train/epoch-1/eval", "train/epoch-2",
-                             "train/epoch-2/eval"]
-    assert spans["train/epoch-1"]["energy_j"] == pytest.approx(tracked.cpu_w * epoch_s)
+    assert expected == [(BATCHES * EPOCHS, "steps")]  # epochs x steps per epoch
+    spans = check_fit_summary(summary, tracked)
+    assert spans["train/epoch-1"]["energy_j"] == pytest.approx(tracked.cpu_w * EPOCH_S)
     assert spans["train/epoch-1/eval"]["energy_j"] == pytest.approx(tracked.cpu_w * 1.0)
     assert not spans["train/epoch-1/eval"]["work"]
 
-    expected = [tracked.cpu_w * epoch_s, tracked.cpu_w * epoch_s * 2]
+    expected = [tracked.cpu_w * EPOCH_S, tracked.cpu_w * EPOCH_S * 2]
     assert history.history["wattprint/energy_j"] == pytest.approx(expected)
     with open(log_path) as f:
         rows = list(csv.DictReader(f))

@@ -12,6 +12,17 @@ import subprocess
 import sys
 
 import pytest
+from training_fit import (
+    BATCH,
+    BATCHES,
+    EPOCH_S,
+    EPOCHS,
+    SAMPLES,
+    SEQ,
+    TOKENS_PER_EPOCH,
+    VAL,
+    check_fit_summary,
+)
 
 torch = pytest.importorskip("torch")
 L = pytest.importorskip("lightning.pytorch")
@@ -21,8 +32,6 @@ from lightning.pytorch.loggers import CSVLogger  # noqa: E402
 import wattprint  # noqa: E402
 from fakes.powercap import FakePowercap  # noqa: E402
 from wattprint.integrations.lightning import WattprintCallback  # noqa: E402
-
-SAMPLES, BATCH, EPOCHS, SEQ, VAL = 8, 2, 2, 6, 4
 
 
 class TokenClassifier(L.LightningModule):
@@ -94,23 +103,12 @@ def test_fit_logs_equal_the_tracker_summary(tmp_path, tracked):
     trainer.fit(TokenClassifier(), *loaders())
 
     summary = callback.summary
-    batches = SAMPLES // BATCH
-    assert expected == [(batches * EPOCHS, "steps")]  # estimated_stepping_batches
-    epoch_s = batches * 1.0 + VAL // BATCH * 0.5
-    assert summary.status == "finished"
-    assert summary.energy_j["total"] == pytest.approx(tracked.cpu_w * epoch_s * EPOCHS)
-    assert summary.emissions_g == pytest.approx(summary.energy_j["total"] * tracked.g_per_j)
-    tokens_per_epoch = sum(SEQ - i % 3 for i in range(SAMPLES))
-    work = {w["unit"]: w["count"] for w in summary.work}
-    assert work == {"steps": batches * EPOCHS, "samples": SAMPLES * EPOCHS,
-                    "tokens": tokens_per_epoch * EPOCHS}
-    spans = {s["span_id"]: s for s in summary.spans}
-    assert sorted(spans) == ["train", "train/epoch-1", "train/epoch-1/eval", "train/epoch-2",
-                             "train/epoch-2/eval"]
-    assert spans["train/epoch-2"]["energy_j"] == pytest.approx(tracked.cpu_w * epoch_s)
+    assert expected == [(BATCHES * EPOCHS, "steps")]  # estimated_stepping_batches
+    spans = check_fit_summary(summary, tracked)
+    assert spans["train/epoch-2"]["energy_j"] == pytest.approx(tracked.cpu_w * EPOCH_S)
     assert spans["train/epoch-2/eval"]["energy_j"] == pytest.approx(tracked.cpu_w * 1.0)
     assert {w["unit"]: w["count"] for w in spans["train/epoch-1"]["work"]} == {
-        "steps": batches, "samples": SAMPLES, "tokens": tokens_per_epoch}
+        "steps": BATCHES, "samples": SAMPLES, "tokens": TOKENS_PER_EPOCH}
 
     with open(trainer.logger.log_dir + "/metrics.csv") as f:
         logged = list(csv.DictReader(f))
@@ -129,7 +127,7 @@ def test_fit_logs_equal_the_tracker_summary(tmp_path, tracked):
     assert float(final["wattprint/intensity_g_per_kwh"]) == pytest.approx(
         summary.intensity["g_per_kwh"])
     assert trainer.callback_metrics["wattprint/energy_j"].item() == pytest.approx(
-        tracked.cpu_w * epoch_s * 2)
+        tracked.cpu_w * EPOCH_S * 2)
 
 
 def test_an_exception_in_training_ends_the_run_failed(tmp_path, tracked):
