@@ -122,3 +122,26 @@ class ServedApp:
         self.server.should_exit = True
         self.thread.join(timeout=10)
         self._sock.close()
+
+
+def wait_for(predicate: Any, timeout_s: float = 10.0, what: str = "the page") -> None:
+    """Real time: a real browser renders and polls on its own clock."""
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def loaded(driver: Any) -> None:
+    """Wait until the page in ``driver`` has finished loading."""
+    wait_for(lambda: driver.execute_script("return document.readyState") == "complete")
+
+
+def canvas_painted(driver: Any, selector: str) -> bool:
+    """Whether the canvas under ``selector`` has any painted (non-transparent) pixel."""
+    return bool(driver.execute_script(
+        "const c = document.querySelector(arguments[0] + ' canvas'); if (!c) return false;"
+        "const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+        "for (let i = 3; i < d.length; i += 4) { if (d[i] !== 0) return true; } return false;",
+        selector))

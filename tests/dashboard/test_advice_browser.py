@@ -6,7 +6,6 @@ Screenshots: tests/dashboard/artifacts/advice-*.png."""
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import browser
@@ -26,13 +25,6 @@ pytestmark = pytest.mark.slow
 RUN = "gpu00001"
 
 
-@pytest.fixture(scope="module")
-def driver(tmp_path_factory):
-    d = browser.start_driver(tmp_path_factory.mktemp("downloads"))
-    yield d
-    d.quit()
-
-
 @pytest.fixture
 def served():
     advicekit.store_run(*advicekit.training_run(RUN))
@@ -43,26 +35,13 @@ def served():
     repo.close()
 
 
-def wait_for(predicate, timeout_s=10.0, what="the page"):
-    """Real time: a real browser renders on its own clock."""
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
-def loaded(driver):
-    wait_for(lambda: driver.execute_script("return document.readyState") == "complete")
-
-
 def test_the_sections_render_and_a_region_is_added_through_the_form(driver, served):
     from selenium.webdriver.common.by import By
 
     server, repo = served
     browser.emulate(driver, dark=False, metrics=browser.DESKTOP)
     driver.get(f"{server.url}/runs/{RUN}")
-    loaded(driver)
+    browser.loaded(driver)
     where = driver.find_element(By.CSS_SELECTOR, '[data-testid="where"]')
     assert where.find_element(By.TAG_NAME, "h2").text == "Where could it have run?"
     advice = where_advice(run=repo.summary(RUN), cloud="aws")
@@ -78,8 +57,8 @@ def test_the_sections_render_and_a_region_is_added_through_the_form(driver, serv
     box = driver.find_element(By.ID, "where-regions")
     box.send_keys("gcp/europe-west9")
     driver.find_element(By.CSS_SELECTOR, '[data-testid="where"] button[type="submit"]').click()
-    wait_for(lambda: "regions=" in driver.current_url, what="the re-priced page")
-    loaded(driver)
+    browser.wait_for(lambda: "regions=" in driver.current_url, what="the re-priced page")
+    browser.loaded(driver)
     added = driver.find_element(By.CSS_SELECTOR, '[data-region="gcp europe-west9"]')
     assert "added" in added.text and "96%" in added.text  # Google's carbon-free share
     browser.screenshot(driver, "advice-added-light-desktop")
@@ -95,7 +74,7 @@ def test_the_advice_sections_are_clean_and_accessible(driver, served, dark):
     for size, metrics in (("desktop", browser.DESKTOP), ("phone", browser.PHONE)):
         browser.emulate(driver, dark=dark, metrics=metrics)
         driver.get(f"{server.url}/runs/{RUN}?regions=atlantis")
-        loaded(driver)
+        browser.loaded(driver)
         alert = driver.find_element(By.CSS_SELECTOR, '[data-testid="where-problems"]')
         assert "unknown region 'atlantis'" in alert.text
         driver.execute_script("document.getElementById('h-where').scrollIntoView()")

@@ -6,8 +6,6 @@ Screenshots of each page (light and dark, desktop and phone) go to tests/dashboa
 
 from __future__ import annotations
 
-import time
-
 import browser
 import dashkit
 import pytest
@@ -18,15 +16,6 @@ from wattprint.store import RunFilter
 
 pytestmark = pytest.mark.slow
 NOW = T0 + 10 * DAY
-
-
-@pytest.fixture(scope="module")
-def driver(tmp_path_factory):
-    downloads = tmp_path_factory.mktemp("downloads")
-    d = browser.start_driver(downloads)
-    d.downloads = downloads
-    yield d
-    d.quit()
 
 
 @pytest.fixture
@@ -49,24 +38,6 @@ def served(runs):
     repo.close()
 
 
-def wait_for(predicate, timeout_s=10.0, what="the page"):
-    """Real time: a real browser renders and polls on its own clock."""
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
-def canvas_drawn(driver, selector):
-    """Whether the canvas under ``selector`` has any painted (non-transparent) pixel."""
-    return driver.execute_script(
-        "const c = document.querySelector(arguments[0] + ' canvas'); if (!c) return false;"
-        "const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
-        "for (let i = 3; i < d.length; i += 4) { if (d[i] !== 0) return true; } return false;",
-        selector)
-
-
 @pytest.mark.parametrize("dark", [False, True], ids=["light", "dark"])
 def test_every_page_loads_clean_accessible_and_drawn(driver, served, runs, dark):
     server, repo = served
@@ -76,12 +47,12 @@ def test_every_page_loads_clean_accessible_and_drawn(driver, served, runs, dark)
         browser.emulate(driver, dark=dark, metrics=metrics)
         for name, path in pages.items():
             driver.get(server.url + path)
-            wait_for(lambda: driver.execute_script("return document.readyState") == "complete")
+            browser.wait_for(lambda: driver.execute_script("return document.readyState") == "complete")
             if name == "run":
-                wait_for(lambda: driver.execute_script(
+                browser.wait_for(lambda: driver.execute_script(
                     "return document.documentElement.dataset.chartsDrawn") == "3", what="charts")
                 for chart in ("#chart-power", "#chart-energy", "#chart-intensity"):
-                    assert canvas_drawn(driver, chart), (chart, theme, size)
+                    assert browser.canvas_painted(driver, chart), (chart, theme, size)
             browser.screenshot(driver, f"{name}-{theme}-{size}")
             assert browser.console_errors(driver) == [], (name, theme, size)
             assert browser.axe_violations(driver) == [], (name, theme, size)
@@ -99,11 +70,11 @@ def test_drill_down_from_the_overview_to_a_run_by_clicking(driver, served, runs)
     driver.get(server.url + "/?period=7d")
     table = driver.find_element(By.CSS_SELECTOR, '[data-testid="by-project"]')
     table.find_element(By.LINK_TEXT, "nlp").click()
-    wait_for(lambda: "/runs?project=nlp" in driver.current_url, what="the runs page")
+    browser.wait_for(lambda: "/runs?project=nlp" in driver.current_url, what="the runs page")
     rows = driver.find_elements(By.CSS_SELECTOR, '[data-testid="runs-table"] tbody tr')
     assert [r.get_attribute("data-run") for r in rows] == [runs["gpt"], runs["bert"]]
     rows[0].find_element(By.CSS_SELECTOR, "td a").click()
-    wait_for(lambda: driver.current_url.endswith(f"/runs/{runs['gpt']}"), what="the run page")
+    browser.wait_for(lambda: driver.current_url.endswith(f"/runs/{runs['gpt']}"), what="the run page")
     assert driver.find_element(By.TAG_NAME, "h1").text == "nlp / gpt"
     energy = driver.find_element(By.CSS_SELECTOR, '[data-testid="kpi-energy"] .value').text
     assert energy == fmt.energy(repo.summary(runs["gpt"]).energy_j["total"])
@@ -119,7 +90,7 @@ def test_drill_down_from_the_overview_to_a_run_by_clicking(driver, served, runs)
 
     crumb = driver.find_element(By.CSS_SELECTOR, "nav.crumbs a")
     crumb.send_keys(Keys.ENTER)
-    wait_for(lambda: driver.current_url.rstrip("/") == server.url, what="the overview")
+    browser.wait_for(lambda: driver.current_url.rstrip("/") == server.url, what="the overview")
     assert browser.console_errors(driver) == []
 
 
@@ -132,13 +103,13 @@ def test_export_downloads_the_filtered_table(driver, served, runs):
         old.unlink()
     driver.find_element(By.CSS_SELECTOR, '[data-testid="export-csv"]').click()
     target = driver.downloads / "runs.csv"
-    wait_for(target.exists, what="the CSV download")
+    browser.wait_for(target.exists, what="the CSV download")
     lines = target.read_text().splitlines()
     expected = repo.runs(RunFilter(project="nlp")).items
     assert lines[0].startswith("run_id,project,experiment,")
     assert [line.split(",")[0] for line in lines[1:]] == [r.run_id for r in expected]
     driver.find_element(By.CSS_SELECTOR, '[data-testid="export-json"]').click()
-    wait_for((driver.downloads / "runs.json").exists, what="the JSON download")
+    browser.wait_for((driver.downloads / "runs.json").exists, what="the JSON download")
     assert browser.console_errors(driver) == []
 
 
@@ -165,7 +136,7 @@ def test_a_live_run_page_shows_a_new_record_without_reload(driver, runs):
             assert len(before) == 2
             clock.advance(5.0)
             tracker.flush()  # a record reaches the store while the page is open
-            wait_for(lambda: len(seqs()) == 3, what="the new record (polled every 2 s)")
+            browser.wait_for(lambda: len(seqs()) == 3, what="the new record (polled every 2 s)")
             assert seqs() == before + [before[-1] + 1]
             assert driver.execute_script("return window.__same_page === true")
             new = repo.records(tracker.run_id, since_seq=before[-1])[0]

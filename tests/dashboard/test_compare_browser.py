@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import time
 
 import browser
 import dashkit
@@ -19,15 +18,6 @@ from wattprint.server.dashboard import fmt
 
 pytestmark = pytest.mark.slow
 NOW = T0 + 10 * DAY
-
-
-@pytest.fixture(scope="module")
-def driver(tmp_path_factory):
-    downloads = tmp_path_factory.mktemp("downloads")
-    d = browser.start_driver(downloads)
-    d.downloads = downloads
-    yield d
-    d.quit()
 
 
 @pytest.fixture
@@ -46,25 +36,8 @@ def served():
     repo.close()
 
 
-def wait_for(predicate, timeout_s=10.0, what="the page"):
-    """Real time: a real browser renders on its own clock."""
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
-def painted(driver, selector):
-    return driver.execute_script(
-        "const c = document.querySelector(arguments[0] + ' canvas'); if (!c) return false;"
-        "const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
-        "for (let i = 3; i < d.length; i += 4) { if (d[i] !== 0) return true; } return false;",
-        selector)
-
-
 def charts_ready(driver):
-    wait_for(lambda: driver.execute_script(
+    browser.wait_for(lambda: driver.execute_script(
         "return document.documentElement.dataset.chartsDrawn") == "2", what="the charts")
 
 
@@ -77,11 +50,11 @@ def test_pick_two_runs_by_checkbox_compare_and_download(driver, served):
     for name in ("vit", "bert"):
         driver.find_element(By.CSS_SELECTOR, f'input[type=checkbox][value="{runs[name]}"]').click()
     driver.find_element(By.CSS_SELECTOR, '[data-testid="compare"]').click()
-    wait_for(lambda: "/compare?" in driver.current_url, what="the comparison")
+    browser.wait_for(lambda: "/compare?" in driver.current_url, what="the comparison")
     charts_ready(driver)
     # one series per run on each chart (uPlot's series 0 is the x axis), both painted
     assert driver.execute_script("return document.documentElement.dataset.compareSeries") == "2"
-    assert painted(driver, "#chart-power") and painted(driver, "#chart-energy")
+    assert browser.canvas_painted(driver, "#chart-power") and browser.canvas_painted(driver, "#chart-energy")
     legend = [e.text for e in driver.find_elements(By.CSS_SELECTOR,
                                                    "#chart-power .u-legend .u-series th")]
     assert [text.split(". ")[0] for text in legend[1:]] == ["1", "2"]
@@ -101,7 +74,7 @@ def test_pick_two_runs_by_checkbox_compare_and_download(driver, served):
         old.unlink()
     driver.find_element(By.CSS_SELECTOR, '[data-testid="export-comparison-csv"]').click()
     target = driver.downloads / "comparison.csv"
-    wait_for(target.exists, what="the CSV download")
+    browser.wait_for(target.exists, what="the CSV download")
     rows = list(csv.DictReader(io.StringIO(target.read_text(), newline="")))
     assert [r["run_id"] for r in rows] == order
     for row, run_id in zip(rows, order, strict=True):
@@ -109,7 +82,7 @@ def test_pick_two_runs_by_checkbox_compare_and_download(driver, served):
         assert float(row["energy_j"]) == summary.energy_j["total"]
         assert float(row["emissions_g"]) == summary.emissions_g
     driver.find_element(By.CSS_SELECTOR, '[data-testid="export-curves-json"]').click()
-    wait_for((driver.downloads / "curves.json").exists, what="the JSON download")
+    browser.wait_for((driver.downloads / "curves.json").exists, what="the JSON download")
     curves = json.loads((driver.downloads / "curves.json").read_text())
     assert {r["run_id"] for r in curves} == set(order)
     assert browser.console_errors(driver) == []
@@ -122,12 +95,12 @@ def test_compare_with_from_a_run_page(driver, served):
     browser.emulate(driver, dark=False, metrics=browser.DESKTOP)
     driver.get(f"{server.url}/runs/{runs['gpt']}")
     driver.find_element(By.CSS_SELECTOR, '[data-testid="compare-with"]').click()
-    wait_for(lambda: "/runs?" in driver.current_url, what="the runs table")
+    browser.wait_for(lambda: "/runs?" in driver.current_url, what="the runs table")
     mine = driver.find_element(By.CSS_SELECTOR, f'input[type=checkbox][value="{runs["gpt"]}"]')
     assert mine.is_selected()
     driver.find_element(By.CSS_SELECTOR, f'input[type=checkbox][value="{runs["bert"]}"]').click()
     driver.find_element(By.CSS_SELECTOR, '[data-testid="compare"]').click()
-    wait_for(lambda: "/compare?" in driver.current_url, what="the comparison")
+    browser.wait_for(lambda: "/compare?" in driver.current_url, what="the comparison")
     charts_ready(driver)
     assert driver.find_element(By.TAG_NAME, "h1").text == "Comparing 2 runs"
     assert browser.console_errors(driver) == []

@@ -4,8 +4,6 @@ axe-core clean, light and dark. Screenshots go to tests/dashboard/artifacts/."""
 
 from __future__ import annotations
 
-import time
-
 import browser
 import dashkit
 import pytest
@@ -15,22 +13,6 @@ from wattprint.server.dashboard import fmt
 from wattprint.store import open_repository
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def driver(tmp_path_factory):
-    d = browser.start_driver(tmp_path_factory.mktemp("downloads"))
-    yield d
-    d.quit()
-
-
-def wait_for(predicate, timeout_s=10.0, what="the page"):
-    """Real time: a real browser renders and polls on its own clock."""
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def shown(driver, selector: str) -> str:
@@ -52,11 +34,11 @@ def test_a_live_runs_prediction_appears_and_updates_without_reload(driver):
             driver.execute_script("window.__same_page = true;")  # gone if the page reloads
 
             work(t, clock, 1)  # the third record: the first prediction reaches the store
-            wait_for(lambda: shown(driver, '[data-testid="prediction-work"]')
+            browser.wait_for(lambda: shown(driver, '[data-testid="prediction-work"]')
                      == "30 of 100 steps (30 %)", what="the first prediction (polled)")
             assert shown(driver, '[data-testid="prediction-none"]') == "None"  # now hidden
             work(t, clock, 1)
-            wait_for(lambda: shown(driver, '[data-testid="prediction-work"]')
+            browser.wait_for(lambda: shown(driver, '[data-testid="prediction-work"]')
                      == "40 of 100 steps (40 %)", what="the newer prediction")
             p = reader.prediction(t.run_id)
             assert p is not None and p.seq == 3
