@@ -158,3 +158,13 @@ def run_objects(clock):
     """(wire objects, summary) of one real tracker run."""
     sink, summary = _tracked_run(clock)
     return _wire_objects(sink), summary
+
+
+@pytest.fixture
+def driver(tmp_path):
+    """A headless Chromium for the dashboard's browser tests (dashboard_browser_kit.py)."""
+    from dashboard_browser_kit import browser
+
+    d = browser.start_driver(tmp_path)
+    yield d
+    d.quit()

@@ -5,45 +5,20 @@ tests/dashboard/artifacts/server-*.png."""
 
 from __future__ import annotations
 
-import sys
-import time
-from pathlib import Path
-
 import pytest
+from dashboard_browser_kit import browser, local_site, wait_for
 from server_constants import OWNER, PEPPER  # tests/server is on sys.path (see conftest)
 
-_DASHBOARD_TESTS = str(Path(__file__).resolve().parents[1] / "dashboard")
-if _DASHBOARD_TESTS not in sys.path:
-    sys.path.insert(0, _DASHBOARD_TESTS)
-
-import browser  # noqa: E402  (tests/dashboard/browser.py: the one Selenium harness)
-
-from wattprint.server.app import create_app  # noqa: E402
-from wattprint.server.dashboard import fmt  # noqa: E402
-from wattprint.server.settings import Settings  # noqa: E402
+from wattprint.server.app import create_app
+from wattprint.server.dashboard import fmt
+from wattprint.server.settings import Settings
 
 pytestmark = pytest.mark.slow
 
 
-def wait_for(predicate, timeout_s=10.0, what="the page"):
-    """Real time: a real browser renders on its own clock."""
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
-@pytest.fixture
-def driver(tmp_path):
-    d = browser.start_driver(tmp_path)
-    yield d
-    d.quit()
-
-
 def checked(driver, name: str) -> None:
     """The page as it is: screenshot, no console error, axe-core clean."""
-    wait_for(lambda: driver.execute_script("return document.readyState") == "complete")
+    browser.loaded(driver)
     browser.screenshot(driver, f"server-{name}")
     assert browser.console_errors(driver) == [], name
     assert browser.axe_violations(driver) == [], name
@@ -64,8 +39,7 @@ def test_sign_in_see_the_overview_drill_down_to_a_run_and_sign_out(driver, db_ur
     base = f"/dashboard/orgs/{org.organisation_id}"
     browser.emulate(driver, dark=False, metrics=browser.DESKTOP)
     with browser.ServedApp(app) as server:
-        # localhost: Chromium keeps the Secure session cookie on a loopback http:// origin
-        site = f"http://localhost:{server.port}"
+        site = local_site(server)
         driver.get(f"{site}{base}/?period=all")
         wait_for(lambda: "/dashboard/login" in driver.current_url, what="the sign-in page")
         checked(driver, "login")

@@ -5,41 +5,16 @@ prediction.png."""
 
 from __future__ import annotations
 
-import sys
-import time
-from pathlib import Path
-
 import pytest
-from server_constants import OWNER, PEPPER  # tests/server is on sys.path (see conftest)
+from dashboard_browser_kit import browser, local_site, sign_in, wait_for
+from server_constants import PEPPER  # tests/server is on sys.path (see conftest)
 from test_dashboard_prediction import Run
 
-_DASHBOARD_TESTS = str(Path(__file__).resolve().parents[1] / "dashboard")
-if _DASHBOARD_TESTS not in sys.path:
-    sys.path.insert(0, _DASHBOARD_TESTS)
-
-import browser  # noqa: E402  (tests/dashboard/browser.py: the one Selenium harness)
-
-from wattprint.server.app import create_app  # noqa: E402
-from wattprint.server.dashboard import fmt  # noqa: E402
-from wattprint.server.settings import Settings  # noqa: E402
+from wattprint.server.app import create_app
+from wattprint.server.dashboard import fmt
+from wattprint.server.settings import Settings
 
 pytestmark = pytest.mark.slow
-
-
-def wait_for(predicate, timeout_s=10.0, what="the page"):
-    """Real time: a real browser renders and polls on its own clock."""
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
-@pytest.fixture
-def driver(tmp_path):
-    d = browser.start_driver(tmp_path)
-    yield d
-    d.quit()
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # the pages are the same on both
@@ -69,13 +44,7 @@ def test_a_running_runs_prediction_updates_on_the_team_run_page(driver, db_url, 
     browser.emulate(driver, dark=True, metrics=browser.DESKTOP)
     try:
         with browser.ServedApp(app) as server:
-            site = f"http://localhost:{server.port}"  # the Secure cookie on loopback http
-            driver.get(f"{site}/dashboard/login?next={base}/runs/{run.tracker.run_id}")
-            driver.find_element(By.ID, "email").send_keys(OWNER["email"])
-            driver.find_element(By.ID, "password").send_keys(OWNER["password"])
-            driver.find_element(By.CSS_SELECTOR, "form[data-login] button").click()
-            wait_for(lambda: driver.current_url.endswith(f"{base}/runs/{run.tracker.run_id}"),
-                     what="the run page")
+            sign_in(driver, local_site(server), f"{base}/runs/{run.tracker.run_id}")
             assert driver.find_element(By.ID, "run-status").text == "running"
             assert work_done() == "40 of 100 steps (40 %)"
             driver.execute_script("window.__same_page = true;")  # gone if the page reloads

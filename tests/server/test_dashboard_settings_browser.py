@@ -8,42 +8,18 @@ and dark, on a desktop and at phone width. Screenshots: tests/dashboard/artifact
 from __future__ import annotations
 
 import re
-import sys
-import time
-from pathlib import Path
 
 import pytest
+from dashboard_browser_kit import browser, loaded, local_site, sign_in, submit, wait_for
 from server_constants import OWNER, PEPPER  # tests/server is on sys.path (see conftest)
 from sqlalchemy import select
 
-_DASHBOARD_TESTS = str(Path(__file__).resolve().parents[1] / "dashboard")
-if _DASHBOARD_TESTS not in sys.path:
-    sys.path.insert(0, _DASHBOARD_TESTS)
-
-import browser  # noqa: E402  (tests/dashboard/browser.py: the one Selenium harness)
-
-from wattprint.server.accounts import add_member  # noqa: E402
-from wattprint.server.app import create_app  # noqa: E402
-from wattprint.server.models import ApiKey, Membership  # noqa: E402
-from wattprint.server.settings import Settings  # noqa: E402
+from wattprint.server.accounts import add_member
+from wattprint.server.app import create_app
+from wattprint.server.models import ApiKey, Membership
+from wattprint.server.settings import Settings
 
 pytestmark = pytest.mark.slow
-
-
-def wait_for(predicate, timeout_s=10.0, what="the page"):
-    """Real time: a real browser renders on its own clock."""
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
-@pytest.fixture
-def driver(tmp_path):
-    d = browser.start_driver(tmp_path)
-    yield d
-    d.quit()
 
 
 @pytest.fixture
@@ -55,42 +31,8 @@ def served(db_url, engine, org):
                             password="member password 1", now_s=1.0)["user_id"]
     app = create_app(Settings(db_url=db_url, pepper=PEPPER), wall_clock=lambda: 1.8e9)
     with browser.ServedApp(app) as server:
-        # localhost: Chromium keeps the Secure session cookie on a loopback http:// origin
-        yield f"http://localhost:{server.port}", org.organisation_id, member
+        yield local_site(server), org.organisation_id, member
     app.state.engine.dispose()
-
-
-def loaded(driver) -> None:
-    wait_for(lambda: driver.execute_script("return document.readyState") == "complete")
-
-
-def submit(driver, css: str) -> None:
-    from selenium.webdriver.common.by import By
-
-    old = driver.find_element(By.TAG_NAME, "html")
-    driver.find_element(By.CSS_SELECTOR, css).click()
-    wait_for(lambda: _stale(old), what=f"the answer to {css}")
-
-
-def _stale(element) -> bool:
-    from selenium.common.exceptions import StaleElementReferenceException
-
-    try:
-        element.tag_name  # noqa: B018  (touching it tells whether the page was replaced)
-    except StaleElementReferenceException:
-        return True
-    return False
-
-
-def sign_in(driver, site: str, target: str) -> None:
-    from selenium.webdriver.common.by import By
-
-    driver.get(f"{site}{target}")
-    assert "/dashboard/login" in driver.current_url
-    driver.find_element(By.ID, "email").send_keys(OWNER["email"])
-    driver.find_element(By.ID, "password").send_keys(OWNER["password"])
-    submit(driver, "form[data-login] button")
-    wait_for(lambda: driver.current_url == f"{site}{target}", what=target)
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # the pages are the same on both
