@@ -102,3 +102,13 @@ def test_help_imports_no_store_sensor_tracker_or_http_code():
 def test_the_all_extra_holds_every_other_extra():
     extras = tomllib.loads(PYPROJECT.read_text())["project"]["optional-dependencies"]
     assert extras["all"] == [f"wattprint[{','.join(sorted(set(extras) - {'all'}))}]"]
+
+
+def test_help_reads_as_plain_text_lines_of_terminal_width(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")  # argparse wraps to the terminal's width
+    # descriptions taken from module docstrings once showed reST (``login URL``, :mod:`x`), and a
+    # raw-formatted description ran on as one 250-character line
+    for name, command in commands().items():
+        text = command.format_help()
+        assert "``" not in text and ":mod:`" not in text, name
+        assert max(len(line) for line in text.splitlines()) <= 100, name

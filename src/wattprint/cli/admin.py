@@ -30,10 +30,11 @@ applies when none of them sets the value.
 def add_doctor(sub: Any) -> None:
     doctor = sub.add_parser(
         "doctor", help="explain what would be measured and how; exit 1 on a problem",
-        description="Explain what a run started here would measure and how: every sensor "
-                    "tried (and the fix for those missing), the location and intensity, the "
-                    "store, and each setting with where it came from. Takes the same location, "
-                    "intensity and measurement flags as `wattprint run`.",
+        # the raw formatter keeps the epilog's table, so the description brings its own breaks
+        description="Explain what a run started here would measure and how: every sensor tried\n"
+                    "(and the fix for those missing), the location and intensity, the store, and\n"
+                    "each setting with where it came from. Takes the same location, intensity\n"
+                    "and measurement flags as `wattprint run`.",
         epilog=DOCTOR_EXIT_STATUS, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_settings(doctor, LOCATION, INTENSITY, MEASUREMENT)
     doctor.add_argument("--strict", action="store_true",

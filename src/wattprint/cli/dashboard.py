@@ -27,7 +27,8 @@ def add_dashboard(sub: Any) -> None:
                     "no login: it listens on a loopback address only. Ctrl-C stops it.")
     dash.add_argument("--host", default="127.0.0.1",
                       help="loopback address to listen on (default: 127.0.0.1; other addresses "
-                           "are refused until the team server's login protects them)")
+                           "are refused: it has no login; the team server's /dashboard/ has "
+                           "one)")
     dash.add_argument("--port", type=int, default=8765, help="port (default: 8765; 0: any free)")
     dash.add_argument("--open", action="store_true", help="open the dashboard in a web browser")
     dash.add_argument("--store", metavar="PATH",

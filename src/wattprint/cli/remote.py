@@ -36,9 +36,17 @@ PUSHED_FILE = "pushed.json"
 _PAGE = 1000
 
 
+def _help_text(paragraph: int) -> str:
+    """A paragraph of the module docstring as --help shows it: without the reST markup."""
+    import re
+
+    text = __doc__.split("\n\n")[paragraph]
+    return re.sub(r":\w+:`([^`]*)`|``([^`]*)``", lambda m: m.group(1) or m.group(2), text)
+
+
 def add_login(sub: Any) -> None:
     login = sub.add_parser("login", help="save a team server's URL and API key (checked first)",
-                           description=__doc__.split("\n\n")[1])
+                           description=_help_text(1))
     login.add_argument("url", help="the server, e.g. https://wattprint.example.org")
     login.add_argument("--key-stdin", action="store_true",
                        help="read the API key from the first line of stdin (for scripts)")
@@ -47,7 +55,7 @@ def add_login(sub: Any) -> None:
 
 def add_push(sub: Any) -> None:
     push = sub.add_parser("push", help="upload stored runs to the team server",
-                          description=__doc__.split("\n\n")[2])
+                          description=_help_text(2))
     push.add_argument("run_id", nargs="?", help="run id or a unique prefix of it")
     push.add_argument("--all", action="store_true", help="every finished run not pushed yet")
     push.add_argument("--again", action="store_true",
