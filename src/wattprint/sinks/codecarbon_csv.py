@@ -30,6 +30,7 @@ from datetime import datetime, tzinfo
 from pathlib import Path
 
 from ..records import J_PER_KWH, RunInfo, RunSummary
+from .csv import append_locked
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -38,10 +39,6 @@ if TYPE_CHECKING:
     from ..config import Config
     from ..wire import Item
 
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows: appends are not locked
-    fcntl = None  # type: ignore[assignment]
 
 __all__ = ["CODECARBON_COLUMNS", "CODECARBON_RELEASE", "CodeCarbonCsvSink", "codecarbon_row",
            "from_config"]
@@ -161,29 +158,19 @@ class CodeCarbonCsvSink:
                 self._written.add(item.run_id)
 
     def _append(self, row: dict[str, Any]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            if fcntl is not None:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-            size = os.fstat(fd).st_size
+        def compose(fd: int, size: int) -> str | None:
             columns = self._existing_columns(fd) if size > 0 else None
             if columns is not None and "run_id" in columns and _has_run_row(fd, row["run_id"]):
-                return  # a summary delivered again (the spool, another process): one row
+                return None  # a summary delivered again (the spool, another process): one row
             text = io.StringIO()
             writer = csv.DictWriter(text, fieldnames=columns or CODECARBON_COLUMNS,
                                     extrasaction="ignore", lineterminator="\n")
             if columns is None:
                 writer.writeheader()
             writer.writerow(row)
-            try:
-                _write_all(fd, text.getvalue().encode("utf-8"))
-                os.fsync(fd)
-            except BaseException:
-                os.ftruncate(fd, size)  # all or nothing: no torn row
-                raise
-        finally:
-            os.close(fd)  # also releases the lock
+            return text.getvalue()
+
+        append_locked(self.path, compose)
 
     def _existing_columns(self, fd: int) -> tuple[str, ...]:
         # utf-8-sig: a file saved by a spreadsheet may start with a byte-order mark
@@ -205,12 +192,6 @@ def _has_run_row(fd: int, run_id: str) -> bool:
     # One row per run, so the file stays small: reading it whole at a run's end is cheap.
     text = os.pread(fd, os.fstat(fd).st_size, 0).decode("utf-8-sig", errors="replace")
     return any(r.get("run_id") == run_id for r in csv.DictReader(io.StringIO(text)))
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
 
 
 def from_config(config: Config) -> CodeCarbonCsvSink:

@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Sequence
 from ..records import RECORD_COLUMNS, Record
 
 if TYPE_CHECKING:
+    from typing import Callable
+
     from ..config import Config
     from ..wire import Item
 
@@ -92,27 +94,15 @@ class CsvSink:
         return seqs is not None and record.seq in seqs
 
     def _append(self, text: str) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            if fcntl is not None:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-            size = os.fstat(fd).st_size
+        def compose(fd: int, size: int) -> str:
             if size > 0:
                 self._check_header(fd)
-            else:
-                header = io.StringIO()
-                csv.DictWriter(header, fieldnames=RECORD_COLUMNS).writeheader()
-                text = header.getvalue() + text
-            try:
-                _write_all(fd, text.encode("utf-8"))
-                os.fsync(fd)
-            except BaseException:
-                # All or nothing: a half-written batch (disk full) would leave a torn row.
-                os.ftruncate(fd, size)
-                raise
-        finally:
-            os.close(fd)  # also releases the lock
+                return text
+            header = io.StringIO()
+            csv.DictWriter(header, fieldnames=RECORD_COLUMNS).writeheader()
+            return header.getvalue() + text
+
+        append_locked(self.path, compose)
 
     def _check_header(self, fd: int) -> None:
         head = os.pread(fd, _HEADER_PEEK_BYTES, 0).decode("utf-8", errors="replace")
@@ -126,6 +116,30 @@ class CsvSink:
 
     def close(self) -> None:
         pass  # nothing is held open between batches
+
+
+def append_locked(path: Path, compose: Callable[[int, int], str | None]) -> None:
+    """Append ``compose(fd, size)``'s text to ``path`` (made if missing) under an exclusive
+    lock, as other processes may append to the same file; ``compose`` may read the file's head
+    through ``fd`` first, and returns None to append nothing. All or nothing: a write that fails
+    part way (disk full) is cut off, so no torn row stays."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        size = os.fstat(fd).st_size
+        text = compose(fd, size)
+        if text is None:
+            return
+        try:
+            _write_all(fd, text.encode("utf-8"))
+            os.fsync(fd)
+        except BaseException:
+            os.ftruncate(fd, size)
+            raise
+    finally:
+        os.close(fd)  # also releases the lock
 
 
 def _write_all(fd: int, data: bytes) -> None:
