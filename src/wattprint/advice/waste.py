@@ -33,7 +33,12 @@ if TYPE_CHECKING:
 
     from ..records import Record, RunInfo
 
-__all__ = ["CPU_BUSY_FRACTION", "IDLE_FRACTION", "Finding", "WasteReport", "waste_report"]
+    # one interval: (duration_s, energy_j, grams per J at its PUE and intensity, devices as
+    # (component, device, energy_j, share, share_basis)): what the scan reads of a record
+    _Interval = tuple[float, float, float, list[tuple[str, str, float, float, str | None]]]
+
+__all__ = ["CPU_BUSY_FRACTION", "IDLE_FRACTION", "WASTE_COLUMNS", "Finding", "WasteReport",
+           "waste_report", "waste_report_rows"]
 
 J_PER_WH = 3600.0
 J_PER_KWH = 3_600_000.0
@@ -45,6 +50,9 @@ IDLE_FRACTION = 0.2
 # A data loader on a few cores lifts a CPU a fraction of its idle-to-full range; a quarter of it
 # separates such work from an idle CPU's background noise. Stated in the output likewise.
 CPU_BUSY_FRACTION = 0.25
+#: What :func:`waste_report_rows` reads of each record, in this order.
+WASTE_COLUMNS = ("seq", "duration_s", "energy_j", "pue", "intensity_g_per_kwh",
+                 "intensity_kind", "components")
 # A CPU range judged from the run itself narrower than this share of its top says nothing.
 _FLAT_CPU = 0.10
 
@@ -132,24 +140,24 @@ def _attribute(device: Mapping[str, Any], key: str) -> float | None:
         return None
 
 
-def _cpu_power(records: Sequence[Record]) -> list[float | None]:
+def _cpu_power(intervals: Sequence[_Interval]) -> list[float | None]:
     """Each interval's whole-CPU power (W); None where a share of 0 hides it or no CPU."""
     out: list[float | None] = []
-    for r in records:
-        if r.duration_s <= 0:  # a last record cut at stop: no time, no power
+    for duration_s, _, _, components in intervals:
+        if duration_s <= 0:  # a last record cut at stop: no time, no power
             out.append(None)
             continue
         watts: float | None = 0.0
         seen = False
-        for c in r.components:
-            if c.component != "cpu":
+        for component, _, energy_j, share, _ in components:
+            if component != "cpu":
                 continue
             seen = True
-            whole = _device_j(c.energy_j, c.share)
+            whole = _device_j(energy_j, share)
             if whole is None or watts is None:
                 watts = None
             else:
-                watts += whole / r.duration_s
+                watts += whole / duration_s
         out.append(watts if seen else None)
     return out
 
@@ -191,22 +199,22 @@ def _limit_w(device: str, info_by_device: Mapping[str, Mapping[str, Any]],
                     "states no power limit)")
 
 
-def _gpu_findings(info: RunInfo, records: Sequence[Record], duration_s: float,
+def _gpu_findings(info: RunInfo, intervals: Sequence[_Interval], duration_s: float,
                   notes: list[str]) -> list[Finding]:
     info_by_device = _device_info(info)
-    cpu_w = _cpu_power(records)
+    cpu_w = _cpu_power(intervals)
     busy_w, busy_how = _cpu_busy_w(info, cpu_w)
-    gpus = sorted({c.device for r in records for c in r.components if c.component == "gpu"})
+    gpus = sorted({c[1] for r in intervals for c in r[3] if c[0] == "gpu"})
     found: list[Finding] = []
     for gpu in gpus:
-        rows = []  # (record index, tracked J, whole-device W or None)
-        for i, r in enumerate(records):
-            for c in r.components:
-                if c.device == gpu:
-                    whole = _device_j(c.energy_j, c.share)
-                    watts = whole / r.duration_s if whole is not None and r.duration_s > 0 \
+        rows = []  # (interval index, tracked J, whole-device W or None)
+        for i, (interval_s, _, _, components) in enumerate(intervals):
+            for _, device, energy_j, share, _ in components:
+                if device == gpu:
+                    whole = _device_j(energy_j, share)
+                    watts = whole / interval_s if whole is not None and interval_s > 0 \
                         else None
-                    rows.append((i, c.energy_j, watts))
+                    rows.append((i, energy_j, watts))
         judged = [w for _, _, w in rows if w is not None]
         if not judged:
             notes.append(f"{gpu}: every interval's share is 0, so its power is unknown: idle "
@@ -228,9 +236,9 @@ def _gpu_findings(info: RunInfo, records: Sequence[Record], duration_s: float,
         for kind, hits in idle.items():
             if not hits:
                 continue
-            seconds = sum(records[i].duration_s for i, _ in hits)
+            seconds = sum(intervals[i][0] for i, _ in hits)
             joules = sum(j for _, j in hits)
-            grams = sum(j * _grams_per_j(records[i]) for i, j in hits)
+            grams = sum(j * intervals[i][2] for i, j in hits)
             if kind == "idle_accelerator":
                 change = (f"release {gpu} when it has no work, or give it work (it sat idle "
                           f"{seconds:.0f} s)")
@@ -255,19 +263,21 @@ def _gpu_findings(info: RunInfo, records: Sequence[Record], duration_s: float,
     return found
 
 
-def _other_processes(records: Sequence[Record], duration_s: float,
+def _other_processes(intervals: Sequence[_Interval], duration_s: float,
                      notes: list[str]) -> list[Finding]:
     others: dict[str, list[tuple[int, float, float]]] = {}  # device -> (i, others' J, total J)
     hidden: dict[str, int] = {}
-    for i, r in enumerate(records):
-        for c in r.components:
-            if c.share >= 1.0:
+    bases: dict[str, set[str]] = {}
+    for i, (_, _, _, components) in enumerate(intervals):
+        for _, device, energy_j, share, basis in components:
+            if share >= 1.0:
                 continue
-            whole = _device_j(c.energy_j, c.share)
+            bases.setdefault(device, set()).add(basis or "unknown")
+            whole = _device_j(energy_j, share)
             if whole is None:
-                hidden[c.device] = hidden.get(c.device, 0) + 1
+                hidden[device] = hidden.get(device, 0) + 1
                 continue
-            others.setdefault(c.device, []).append((i, whole - c.energy_j, whole))
+            others.setdefault(device, []).append((i, whole - energy_j, whole))
     for device, count in sorted(hidden.items()):
         notes.append(f"{device}: {count} interval(s) with a share of 0: the device's energy "
                      "there is unknown, so other processes' use is not counted")
@@ -277,10 +287,8 @@ def _other_processes(records: Sequence[Record], duration_s: float,
         whole = sum(t for _, _, t in hits)
         if joules <= 0:
             continue
-        seconds = sum(records[i].duration_s for i, _, _ in hits)
-        grams = sum(j * _grams_per_j(records[i]) for i, j, _ in hits)
-        bases = sorted({c.share_basis or "unknown" for r in records for c in r.components
-                        if c.device == device and c.share < 1.0})
+        seconds = sum(intervals[i][0] for i, _, _ in hits)
+        grams = sum(j * intervals[i][2] for i, j, _ in hits)
         found.append(Finding(
             kind="other_processes", device=device, seconds=seconds,
             share_of_time=seconds / duration_s if duration_s > 0 else 0.0, energy_j=joules,
@@ -289,7 +297,8 @@ def _other_processes(records: Sequence[Record], duration_s: float,
             change=(f"stop what else ran on {device} if it was not needed, or run on a "
                     "machine sized for the job (this energy is not in the run's total)"),
             based_on=(f"the device drew {whole / J_PER_WH:.4g} Wh over {len(hits)} interval(s) "
-                      f"where the run's share was below 1 (share basis: {', '.join(bases)}); "
+                      f"where the run's share was below 1 (share basis: "
+                      f"{', '.join(sorted(bases[device]))}); "
                       "energy / share - energy is the others'"),
             inferred_from="shares",
             figures={"device_energy_j": whole, "intervals": len(hits)}))
@@ -299,17 +308,52 @@ def _other_processes(records: Sequence[Record], duration_s: float,
 def waste_report(info: RunInfo, records: Sequence[Record]) -> WasteReport:
     """What the run wasted, from its records (in ``seq`` order) and its info's devices."""
     records = sorted(records, key=lambda r: r.seq)
-    duration_s = sum(r.duration_s for r in records)
+    return _report(info, [
+        (r.duration_s, r.energy_j, _grams_per_j(r),
+         [(c.component, c.device, c.energy_j, c.share, c.share_basis) for c in r.components])
+        for r in records])
+
+
+def waste_report_rows(info: RunInfo, rows: Sequence[Sequence[Any]]) -> WasteReport:
+    """:func:`waste_report` over raw rows of :data:`WASTE_COLUMNS` (the read API's and the
+    query module's ``record_rows``): the same report, without building a :class:`Record` per
+    row. ``components`` may be JSON text (SQLite) or decoded lists (a JSON column)."""
+    import json
+
+    rows = sorted(rows, key=lambda row: row[0])
+    stored = [row[6] or "[]" for row in rows]
+    if all(isinstance(text, str) for text in stored):  # one parse for the lot: 3x faster
+        decoded = json.loads("[" + ",".join(stored) + "]")
+    else:
+        decoded = [json.loads(v) if isinstance(v, str) else v for v in stored]
+    intervals: list[_Interval] = []
+    for row, components in zip(rows, decoded, strict=True):
+        _, duration_s, energy_j, pue, intensity, kind, _ = row
+        intervals.append((
+            float(duration_s), float(energy_j),
+            0.0 if kind is None or kind == "" else float(pue) * float(intensity) / J_PER_KWH,
+            [(str(c["component"]), str(c["device"]), float(c["energy_j"]),
+              float(c.get("share", 1.0)), _text_or_none(c.get("share_basis")))
+             for c in components]))
+    return _report(info, intervals)
+
+
+def _text_or_none(value: Any) -> str | None:
+    return None if value is None or value == "" else str(value)
+
+
+def _report(info: RunInfo, intervals: list[_Interval]) -> WasteReport:
+    duration_s = sum(r[0] for r in intervals)
     notes: list[str] = []
-    if not records:
+    if not intervals:
         notes.append("no records: nothing to judge")
-    findings = _gpu_findings(info, records, duration_s, notes)
-    findings += _other_processes(records, duration_s, notes)
+    findings = _gpu_findings(info, intervals, duration_s, notes)
+    findings += _other_processes(intervals, duration_s, notes)
     if info.scope == "machine":
         notes.append("machine scope: the run's total holds every process's energy, so other "
                      "processes' use cannot be told apart; `--scope process` splits it")
-    if records and not any(c.component == "gpu" for r in records for c in r.components):
+    if intervals and not any(c[0] == "gpu" for r in intervals for c in r[3]):
         notes.append("no GPU in the records: no accelerator to find idle")
     return WasteReport(run_id=info.run_id, duration_s=duration_s,
-                       energy_j=sum(r.energy_j for r in records), findings=tuple(findings),
+                       energy_j=sum(r[1] for r in intervals), findings=tuple(findings),
                        notes=tuple(notes))

@@ -29,7 +29,7 @@ from .models import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, Sequence
 
     from sqlalchemy import Connection, Select
 
@@ -240,6 +240,26 @@ def run_records(connection: Connection, organisation_id: int, run_id: str, *, si
     records = [dict(row._mapping) for row in rows[:limit]]
     next_seq = records[-1]["seq"] + 1 if len(rows) > limit else None
     return {"run_id": run_id, "records": records, "next_seq": next_seq}
+
+
+def run_record_rows(connection: Connection, organisation_id: int, run_id: str,
+                    columns: Sequence[str], *, since_seq: int,
+                    limit: int) -> list[tuple[Any, ...]] | None:
+    """Raw rows of the run's records, ``columns`` (``seq`` first) with ``seq >= since_seq``
+    in order, at most ``limit``: what a download or a waste scan pages through instead of
+    :func:`run_records`' dicts (None: no such run in the organisation). JSON columns come as
+    the driver decodes them."""
+    if not _owned(connection, organisation_id, run_id):
+        return None
+    table = IntervalRecord.__table__.columns
+    if not columns or columns[0] != "seq" or any(c not in table or c == "run_id"
+                                                  for c in columns):
+        raise QueryError(f"record columns must start with 'seq' and name record columns, not "
+                         f"{tuple(columns)}")
+    return [tuple(row) for row in connection.execute(
+        select(*(table[c] for c in columns))
+        .where(IntervalRecord.run_id == run_id, IntervalRecord.seq >= since_seq)
+        .order_by(IntervalRecord.seq).limit(limit))]
 
 
 def run_spans(connection: Connection, organisation_id: int, run_id: str) -> list[Any] | None:

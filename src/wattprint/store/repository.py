@@ -26,7 +26,15 @@ from typing import Any, Callable, Iterator, Protocol, Sequence, runtime_checkabl
 
 from .._struct import asdict, dataclass, field
 from ..errors import StoreError
-from ..records import Prediction, Record, RunAccumulator, RunInfo, RunSummary, SpanRecord
+from ..records import (
+    RECORD_COLUMNS,
+    Prediction,
+    Record,
+    RunAccumulator,
+    RunInfo,
+    RunSummary,
+    SpanRecord,
+)
 from .buckets import BOUNDS_SQL, bucket_rows, bucket_sql
 from .liveness import Liveness, effective_status, pid_alive
 from .source import Source
@@ -392,6 +400,34 @@ class SqliteRepository:
                 found.setdefault(row[0], tuple(row))
         return [found[seq] for seq in sorted(found)] if len(self.sources) > 1 \
             else list(found.values())
+
+    def record_rows(self, run_id: str, columns: Sequence[str], *, since_seq: int | None = None,
+                    limit: int | None = None) -> list[tuple[Any, ...]]:
+        """Raw rows of ``run_id``'s records: ``columns`` (names of :class:`Record`'s fields,
+        ``seq`` first) with ``seq > since_seq``, in seq order, at most ``limit``.
+
+        What a download or a scan of a long run reads instead of :meth:`records`: the values
+        as SQLite holds them, no :class:`Record` built (``intensity_live`` 0/1, ``components``,
+        ``gaps`` and ``work`` as their JSON text). A run in two files counts each seq once."""
+        if not columns or columns[0] != "seq" or not set(columns) <= set(RECORD_COLUMNS):
+            raise ValueError(f"record_rows: columns must start with 'seq' and be among "
+                             f"{RECORD_COLUMNS}, not {tuple(columns)}")
+        sql = (f"SELECT {', '.join(columns)} FROM records WHERE run_id=? AND seq > ? "
+               "ORDER BY seq LIMIT ?")
+        args = (run_id, -(2**63) if since_seq is None else since_seq,
+                -1 if limit is None else limit)
+        found: dict[int, tuple[Any, ...]] = {}
+        for source in self.sources:
+            with source.lock:  # tuples, not sqlite3.Row
+                cursor = source.db.execute(sql, args)
+                cursor.row_factory = None
+                rows = cursor.fetchall()
+            if len(self.sources) == 1:
+                return rows
+            for row in rows:
+                found.setdefault(row[0], row)
+        ordered = [found[seq] for seq in sorted(found)]
+        return ordered if limit is None else ordered[:limit]
 
     def _record_sources(self, run_id: str) -> list[Source]:
         return [s for s in self.sources

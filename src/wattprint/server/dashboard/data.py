@@ -8,7 +8,7 @@ implement it over its own database. Figures are SI (J, g, s, W); presentation un
 
 from __future__ import annotations
 
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, Sequence, runtime_checkable
 
 from ..._struct import dataclass, field
 
@@ -155,6 +155,14 @@ class DashboardData(Protocol):
     def series(self, run_id: str, *, max_points: int) -> Series: ...
 
     def records_since(self, run_id: str, since_seq: int | None, *, limit: int) -> list[Record]: ...
+
+    def record_rows(self, run_id: str, columns: Sequence[str], *, since_seq: int | None,
+                    limit: int) -> list[tuple[Any, ...]]:
+        """Raw rows of the run's records after ``since_seq`` (None: from the first), in seq
+        order: ``columns`` (``seq`` first) as the database holds them, no :class:`Record`
+        built (JSON columns as text or as the driver decoded them; ``intensity_live`` may be
+        0/1). What a download or a scan of a long run pages through."""
+        ...
 
     def waste(self, run_id: str, *, max_records: int) -> WasteReport | None:
         """What the run wasted (:func:`wattprint.advice.waste.waste_report` over its records);

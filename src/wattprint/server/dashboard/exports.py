@@ -10,6 +10,7 @@ The columns read the same objects the pages show, written by the same :mod:`.fmt
 
 from __future__ import annotations
 
+import json
 from typing import Any, Callable, Iterator
 
 from . import fmt
@@ -18,7 +19,6 @@ from .tables import Column, Table
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from ...records import Record
     from ...store.repository import RunRow
 
 __all__ = ["RUN_TABLES", "overview_tables", "run_tables", "runs_table"]
@@ -76,35 +76,79 @@ def runs_table(rows: list[RunRow]) -> Table:
         for key, label, show in _RUN_FIELDS), rows)
 
 
-def all_records(data: DashboardData, run_id: str) -> Iterator[Record]:
-    """Every record of ``run_id`` in seq order, a page at a time."""
+#: What the ``records`` download reads of each record, straight from the database
+#: (:meth:`.data.DashboardData.record_rows`): no :class:`Record` built per row, no devices
+#: decoded.
+RECORD_EXPORT_COLUMNS = (
+    "seq", "start_s", "duration_s", "cpu_energy_j", "gpu_energy_j", "ram_energy_j",
+    "other_energy_j", "energy_j", "pue", "emissions_g", "intensity_g_per_kwh", "intensity_zone",
+    "intensity_source", "intensity_year", "intensity_kind", "intensity_live", "gaps", "work")
+
+
+def all_records(data: DashboardData, run_id: str) -> Iterator[tuple[Any, ...]]:
+    """Every record of ``run_id`` in seq order as a raw row of
+    :data:`RECORD_EXPORT_COLUMNS`, a page at a time."""
     since_seq = None
     while True:
-        page = data.records_since(run_id, since_seq, limit=_RECORD_PAGE)
+        page = data.record_rows(run_id, RECORD_EXPORT_COLUMNS, since_seq=since_seq,
+                                limit=_RECORD_PAGE)
         yield from page
         if len(page) < _RECORD_PAGE:
             return
-        since_seq = page[-1].seq
+        since_seq = page[-1][0]
+
+
+def _at(name: str, convert: Callable[[Any], Any] = float) -> Callable[[tuple[Any, ...]], Any]:
+    """A raw row's figure, converted as :meth:`Record.from_row` converts it (same bytes)."""
+    index = RECORD_EXPORT_COLUMNS.index(name)
+    return lambda row: convert(row[index])
+
+
+def _year(value: Any) -> int | None:
+    return None if value in (None, "") else int(value)
+
+
+def _text_or_none(value: Any) -> str | None:
+    return None if value is None or value == "" else str(value)
+
+
+def _live(value: Any) -> bool:
+    return value.strip().lower() in ("1", "true", "yes") if isinstance(value, str) \
+        else bool(value)
+
+
+def _json(value: Any) -> Any:
+    return (json.loads(value) if value else []) if isinstance(value, str) else value
+
+
+def _gaps(value: Any) -> str:
+    return "; ".join(str(g) for g in (_json(value) or ()))
+
+
+def _work(value: Any) -> str:
+    from ...records import work_from_wire
+
+    return "; ".join(f"{c:g} {u}" for u, c in work_from_wire(_json(value) or ()))
 
 
 _RECORD_COLUMNS = (
-    Column("seq", "Seq", _attr("seq"), str, True),
-    Column("start_s", "Start", _attr("start_s"), fmt.timestamp, True),
-    Column("duration_s", "Duration", _attr("duration_s"), fmt.duration, True),
-    *(Column(f"{c}_energy_j", f"{c.upper()} energy", _attr(f"{c}_energy_j"), fmt.energy, True)
+    Column("seq", "Seq", _at("seq", int), str, True),
+    Column("start_s", "Start", _at("start_s"), fmt.timestamp, True),
+    Column("duration_s", "Duration", _at("duration_s"), fmt.duration, True),
+    *(Column(f"{c}_energy_j", f"{c.upper()} energy", _at(f"{c}_energy_j"), fmt.energy, True)
       for c in ("cpu", "gpu", "ram", "other")),
-    Column("energy_j", "Energy", _attr("energy_j"), fmt.energy, True),
-    Column("pue", "PUE", _attr("pue"), fmt.number, True),
-    Column("emissions_g", "Emissions", _attr("emissions_g"), fmt.emissions, True),
-    Column("intensity_g_per_kwh", "Intensity", _attr("intensity_g_per_kwh"), fmt.intensity,
+    Column("energy_j", "Energy", _at("energy_j"), fmt.energy, True),
+    Column("pue", "PUE", _at("pue"), fmt.number, True),
+    Column("emissions_g", "Emissions", _at("emissions_g"), fmt.emissions, True),
+    Column("intensity_g_per_kwh", "Intensity", _at("intensity_g_per_kwh"), fmt.intensity,
            True),
-    Column("intensity_zone", "Zone", _attr("intensity_zone")),
-    Column("intensity_source", "Source", _attr("intensity_source")),
-    Column("intensity_year", "Year", _attr("intensity_year")),
-    Column("intensity_kind", "Kind", _attr("intensity_kind")),
-    Column("intensity_live", "Live", _attr("intensity_live")),
-    Column("gaps", "Gaps", lambda r: "; ".join(r.gaps)),
-    Column("work", "Work", lambda r: "; ".join(f"{c:g} {u}" for u, c in r.work)),
+    Column("intensity_zone", "Zone", _at("intensity_zone", str)),
+    Column("intensity_source", "Source", _at("intensity_source", str)),
+    Column("intensity_year", "Year", _at("intensity_year", _year)),
+    Column("intensity_kind", "Kind", _at("intensity_kind", _text_or_none)),
+    Column("intensity_live", "Live", _at("intensity_live", _live)),
+    Column("gaps", "Gaps", _at("gaps", _gaps)),
+    Column("work", "Work", _at("work", _work)),
 )
 
 
@@ -162,5 +206,5 @@ class _Lazy:
     def __init__(self, data: DashboardData, run_id: str) -> None:
         self.data, self.run_id = data, run_id
 
-    def __iter__(self) -> Iterator[Record]:
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
         return all_records(self.data, self.run_id)

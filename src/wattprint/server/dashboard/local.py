@@ -13,7 +13,7 @@ import binascii
 import json
 import math
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from ...errors import StoreError
 from ...store.buckets import bucket_rows
@@ -169,16 +169,31 @@ class LocalStoreData:
         except StoreError as exc:
             raise DataError(str(exc)) from None
 
-    def waste(self, run_id: str, *, max_records: int) -> WasteReport | None:
-        from ...advice.waste import waste_report
-
+    def record_rows(self, run_id: str, columns: Sequence[str], *, since_seq: int | None,
+                    limit: int) -> list[tuple[Any, ...]]:
+        repo: Any = self.repository
         try:
-            records = self.repository.records(run_id, limit=max_records + 1)
-            if len(records) > max_records:
-                return None
-            return waste_report(self.repository.info(run_id), records)
+            if hasattr(repo, "record_rows"):
+                rows: list[tuple[Any, ...]] = repo.record_rows(
+                    run_id, columns, since_seq=since_seq, limit=limit)
+                return rows
+            # any other Repository: its records, as rows
+            return [row_of(r, columns) for r in repo.records(run_id, since_seq=since_seq,
+                                                             limit=limit)]
         except StoreError as exc:
             raise DataError(str(exc)) from None
+
+    def waste(self, run_id: str, *, max_records: int) -> WasteReport | None:
+        from ...advice.waste import WASTE_COLUMNS, waste_report_rows
+
+        try:
+            info = self.repository.info(run_id)
+        except StoreError as exc:
+            raise DataError(str(exc)) from None
+        rows = self.record_rows(run_id, WASTE_COLUMNS, since_seq=None, limit=max_records + 1)
+        if len(rows) > max_records:
+            return None
+        return waste_report_rows(info, rows)
 
     def prediction(self, run_id: str) -> Prediction | None:
         try:
@@ -192,6 +207,13 @@ def figures_of(record: Record) -> tuple[Any, ...]:
     return (record.seq, record.start_s, record.duration_s, record.cpu_energy_j,
             record.gpu_energy_j, record.ram_energy_j, record.other_energy_j, record.energy_j,
             record.pue, record.emissions_g, record.intensity_g_per_kwh, json.dumps(record.gaps))
+
+
+def row_of(record: Record, columns: Sequence[str]) -> tuple[Any, ...]:
+    """``record``'s raw row of ``columns`` (:meth:`LocalStoreData.record_rows`)."""
+    row = record.to_row()
+    return tuple(json.loads(row[c]) if c in ("components", "gaps", "work") else row[c]
+                 for c in columns)
 
 
 def _filter_of(where: Period | RunsQuery) -> RunFilter:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from .buckets import run_series
 from .data import BREAKDOWNS, DataError, Overview, Period, RunDetail, RunsPage, RunsQuery, Series
@@ -290,18 +290,31 @@ class ServerData:
     def records_since(self, run_id: str, since_seq: int | None, *, limit: int) -> list[Record]:
         return self._records(run_id, since_seq=since_seq, limit=limit)
 
+    def record_rows(self, run_id: str, columns: Sequence[str], *, since_seq: int | None,
+                    limit: int) -> list[tuple[Any, ...]]:
+        from ..query import run_record_rows
+
+        # the read API's since_seq is exclusive, the query API's inclusive
+        with self.engine.connect() as connection:
+            rows = run_record_rows(connection, self.organisation_id, run_id, columns,
+                                   since_seq=-(2**31) if since_seq is None else since_seq + 1,
+                                   limit=limit)
+        if rows is None:
+            raise DataError(f"no run {run_id!r} in this organisation")
+        return rows
+
     def waste(self, run_id: str, *, max_records: int) -> WasteReport | None:
-        from ...advice.waste import waste_report
+        from ...advice.waste import WASTE_COLUMNS, waste_report_rows
         from ...wire import from_wire
 
         view = self._one(run_id)
         if view["info"] is None:
             raise DataError(f"run {run_id!r} has sent records but not its start yet")
-        records = self._records(run_id, since_seq=None, limit=max_records + 1)
-        if len(records) > max_records:
+        rows = self.record_rows(run_id, WASTE_COLUMNS, since_seq=None, limit=max_records + 1)
+        if len(rows) > max_records:
             return None
         info: Any = from_wire(view["info"])
-        return waste_report(info, records)
+        return waste_report_rows(info, rows)
 
     def prediction(self, run_id: str) -> Prediction | None:
         """The query API's latest prediction (``run_prediction``) as the read API's object."""
