@@ -30,9 +30,9 @@ SERVER_EXTRA_HINT = "the server needs its extra: pip install 'wattprint[server]'
 
 def add_server(sub: Any) -> None:
     server = sub.add_parser(
-        "server", help="the team server: serve, `migrate` its database, `admin` bootstrap",
-        description="Run the team server (FastAPI on uvicorn), migrate its database, or create "
-                    "its first organisation, owner and ingest API key. The database is "
+        "server", help="the team server: serve, `migrate` or `backup` its database, `admin` bootstrap",
+        description="Run the team server (FastAPI on uvicorn), migrate or back up its database, "
+                    "or create its first organisation, owner and ingest API key. The database is "
                     "WATTPRINT_SERVER_DB or --db (default: SQLite in the wattprint home).")
     server.add_argument("action", nargs="?", choices=("serve", "migrate", "admin", "backup"),
                         default="serve", help="serve (default), migrate, admin, or backup")
