@@ -157,6 +157,15 @@ def positive(kind: Callable[[str], Any], what: str) -> Callable[[str], Any]:
     return parse
 
 
+def add_run_or_job(parser: argparse.ArgumentParser, verb: str) -> None:
+    """RUN_ID (a run id or a unique prefix) and --job, which makes it a distributed job's id:
+    the command does ``verb`` to the sum of the job's ranks."""
+    parser.add_argument("run_id", type=run_id_text,
+                        help="run id or a unique prefix of it (a job id with --job)")
+    parser.add_argument("--job", action="store_true",
+                        help=f"RUN_ID is a distributed job id: {verb} the sum of all its ranks")
+
+
 def run_id_text(text: str) -> str:
     """An argparse type for a run id or prefix: an empty one would match every run."""
     if not text.strip():

@@ -12,7 +12,7 @@ import sys
 from typing import Any
 
 from .common import EXIT_FAILURE, UsageError, reading_settings, say
-from .options import run_id_text
+from .options import add_run_or_job
 
 # advice.report.FORMATS (a test keeps them equal): not imported, so --help loads no records
 FORMATS = ("md", "html", "latex", "json")
@@ -26,10 +26,7 @@ def add_report(sub: Any) -> None:
                     "with basis and year, PUE, operational and embodied emissions (beside, "
                     "never added), equivalents with their sources, methodology and uncertainty, "
                     "a citation sentence and the command that reproduces it.")
-    report.add_argument("run_id", type=run_id_text,
-                        help="run id or a unique prefix of it (a job id with --job)")
-    report.add_argument("--job", action="store_true",
-                        help="RUN_ID is a distributed job id: report the sum of all its ranks")
+    add_run_or_job(report, "report")
     report.add_argument("--format", dest="fmt", choices=FORMATS, default=None,
                         help="md (GitHub Markdown, the default), html (one self-contained file "
                              "with charts), latex (a standalone document for pdflatex) or json "

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from ..errors import StoreError, WattprintError
 from .common import EXIT_FAILURE, EXIT_USAGE, print_json, reading_settings, say, strict_settings
-from .options import add_json, add_run_filters, positive, run_filter, run_id_text
+from .options import add_json, add_run_filters, add_run_or_job, positive, run_filter, run_id_text
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -47,10 +47,7 @@ def add_show(sub: Any) -> None:
                                       "measured: energy (measured or estimated, per component) "
                                       "x PUE x the carbon intensity of the time. A rescore is "
                                       "shown beside the original, never in its place.")
-    show.add_argument("run_id", type=run_id_text,
-                      help="run id or a unique prefix of it (a job id with --job)")
-    show.add_argument("--job", action="store_true",
-                      help="RUN_ID is a distributed job id: show the sum of all its ranks")
+    add_run_or_job(show, "show")
     add_json(show, "print the summary as one JSON object (with its rescores)")
     show.set_defaults(handler=cmd_show)
 
