@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -27,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import emit
+from _common import emit, time_pages
 
 
 def fill(path: Path, runs: int, records: int, long: int) -> list[str]:
@@ -103,20 +102,7 @@ def main() -> int:
             assert proc.stdout is not None
             url = proc.stdout.readline().strip()
             with httpx.Client(base_url=url, timeout=600) as client:
-                for name, page in urls.items():
-                    t = time.perf_counter()
-                    client.get(page).raise_for_status()
-                    first_ms = round(1000 * (time.perf_counter() - t), 1)
-                    times, size = [], 0
-                    for _ in range(args.repeat):
-                        t = time.perf_counter()
-                        answer = client.get(page)
-                        times.append(time.perf_counter() - t)
-                        answer.raise_for_status()
-                        size = len(answer.content)
-                    result[name] = {"first_ms": first_ms,
-                                    "median_ms": round(1000 * statistics.median(times), 1),
-                                    "kb": round(size / 1024)}
+                result.update(time_pages(client, urls, args.repeat))
         finally:
             proc.terminate()
             proc.wait(timeout=20)

@@ -30,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import emit
+from _common import emit, time_pages
 
 
 def fill(path: Path, runs: int, records: int, long: int) -> tuple[str, str]:
@@ -106,22 +106,7 @@ def main() -> int:
                                          "fill_s": round(fill_s, 1)}
             load_before = os.getloadavg()
             with httpx.Client(base_url=url, timeout=120) as client:
-                for name, page in pages.items():
-                    t = time.perf_counter()
-                    client.get(page).raise_for_status()
-                    first_ms = round(1000 * (time.perf_counter() - t), 1)
-                    times, size = [], 0
-                    for _ in range(args.repeat):
-                        t = time.perf_counter()
-                        answer = client.get(page)
-                        times.append(time.perf_counter() - t)
-                        answer.raise_for_status()
-                        size = len(answer.content)
-                    times.sort()
-                    p95 = times[min(len(times) - 1, int(round(0.95 * (len(times) - 1))))]
-                    result[name] = {"first_ms": first_ms,
-                                    "median_ms": round(1000 * statistics.median(times), 1),
-                                    "p95_ms": round(1000 * p95, 1), "kb": round(size / 1024)}
+                result.update(time_pages(client, pages, args.repeat))
             if args.browser_loads:
                 result["browser"] = browser_times(url.rstrip("/"), long_id, args.browser_loads)
         finally:

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import bench_server_query as query_bench
-from _common import emit
+from _common import emit, wait_healthy
 from bench_dashboard_local import page_timings
 
 HERE = Path(__file__).resolve().parent
@@ -91,16 +91,7 @@ def _http(base: str, org_id: int, requests: int) -> tuple[dict[str, Any], dict[s
     import httpx
 
     with httpx.Client(base_url=base, timeout=300.0) as client:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if client.get("/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("the server did not answer /healthz within 60 s")
-            time.sleep(0.2)
+        wait_healthy(client, timeout_s=60, poll_s=0.2)
         login = client.post("/api/v1/login", json=OWNER)
         assert login.status_code == 200, login.text
         # the session cookie is Secure: sent by hand over this loopback http:// origin

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import psutil
 
-from _common import emit
+from _common import emit, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[1]
 PEPPER = "bench-pepper"
@@ -157,22 +157,6 @@ def _rss_peak_mb(pid: int) -> float:
     return 0.0
 
 
-def _wait_healthy(client: object, base: str) -> None:
-    import httpx
-
-    assert isinstance(client, httpx.Client)
-    deadline = time.monotonic() + 30.0
-    while True:
-        try:
-            if client.get(f"{base}/healthz").status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError("the server did not answer /healthz within 30 s")
-        time.sleep(0.05)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
@@ -210,7 +194,7 @@ def main() -> None:
             clients = [httpx.Client(base_url=base, headers=headers, timeout=120.0)
                        for _ in senders]
             for client in clients:
-                _wait_healthy(client, base)
+                wait_healthy(client, f"{base}/healthz", poll_s=0.05)
             for client, (info_body, _) in zip(clients, senders, strict=True):
                 client.post("/api/v1/ingest", content=info_body).raise_for_status()
             failures: list[BaseException] = []

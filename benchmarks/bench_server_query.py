@@ -43,7 +43,7 @@ from pathlib import Path
 
 import psutil
 
-from _common import emit
+from _common import emit, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[1]
 PEPPER = "bench-pepper"
@@ -413,16 +413,7 @@ def _measure(base: str, read_key: str, ingest_key: str, db_url: str, runs: int,
     headers = {"Authorization": f"Bearer {read_key}"}
     out: dict[str, object] = {}
     with httpx.Client(base_url=base, headers=headers, timeout=120.0) as client:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if client.get("/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("the server did not answer /healthz within 30 s")
-            time.sleep(0.1)
+        wait_healthy(client, timeout_s=30, poll_s=0.1)
         # a sample run through the real ingest path: its rollup equals its records' sums
         out["ingest_check"] = _ingest_sample(client, ingest_key, db_url)
         # the ranged overview against the raw records' answer
