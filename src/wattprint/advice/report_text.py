@@ -66,7 +66,8 @@ def key_figures(report: Mapping[str, Any]) -> list[tuple[str, str]]:
         ("Run", f"{run['run_id']} ({run['project']}/{run['experiment']}), {run['status']}"),
         ("Started", f"{run['started']} ({_ended(run)})"),
         ("Duration", f"{format_duration(run['duration']['value'])} "
-                     f"({run['duration']['value']:g} s, {run['records']} records)"),
+                     f"({run['duration']['value']:g} s, {run['records']} "
+                     f"record{'' if run['records'] == 1 else 's'})"),
         ("Scope", f"{run['scope']}: {run['scope_meaning']}"),
         ("Hardware", hardware_text(report)),
         ("Energy", f"{format_energy(total_j)} ({total_j:.1f} J, ±{_pct(unc['energy_pct'])}), "
