@@ -37,12 +37,10 @@ def add_when_flags(parser: argparse.ArgumentParser) -> None:
 
 def check_when_flags(args: argparse.Namespace) -> None:
     from .common import UsageError
+    from .options import only_with
 
     if not args.when:
-        given = [f for f, v in (("--window", args.window), ("--provider", args.provider))
-                 if v is not None]
-        if given:
-            raise UsageError(f"{' and '.join(given)} go with --when")
+        only_with("--when", {"--window": args.window, "--provider": args.provider})
         return
     if args.run_id is None:  # an amount of energy has no profile to move
         raise UsageError("--when needs a RUN_ID: it moves a stored run's own energy profile in "

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from .common import UsageError, say
 from .forecast import deadline_arg, duration_arg
+from .options import only_with
 
 if TYPE_CHECKING:
     from ..advice.windows import StartWindow
@@ -66,10 +67,8 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
 
 def check_flags(args: argparse.Namespace) -> None:
     if not args.start_when_clean:
-        given = [f for f, v in (("--deadline", args.deadline), ("--duration", args.duration))
-                 if v is not None]
-        if given:
-            raise UsageError(f"{' and '.join(given)} go with --start-when-clean")
+        only_with("--start-when-clean", {"--deadline": args.deadline,
+                                         "--duration": args.duration})
         return
     if args.deadline is None:
         raise UsageError("--start-when-clean needs --deadline, e.g. --deadline 12h: when the "

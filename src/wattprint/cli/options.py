@@ -157,6 +157,14 @@ def positive(kind: Callable[[str], Any], what: str) -> Callable[[str], Any]:
     return parse
 
 
+def only_with(flag: str, values: dict[str, Any]) -> None:
+    """Refuse the options in ``values`` (option -> its parsed value, None when not given) that
+    were given although ``flag`` was not: they go with it."""
+    given = [option for option, value in values.items() if value is not None]
+    if given:
+        raise UsageError(f"{' and '.join(given)} go with {flag}")
+
+
 def add_run_or_job(parser: argparse.ArgumentParser, verb: str) -> None:
     """RUN_ID (a run id or a unique prefix) and --job, which makes it a distributed job's id:
     the command does ``verb`` to the sum of the job's ranks."""
