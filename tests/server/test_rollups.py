@@ -1,6 +1,8 @@
 """Rollups kept at ingest equal the sums of the stored records, split by UTC hour pro rata of
 time, under retried and reordered batches and under real processes racing on one database;
-rebuild() recomputes the same from the records table."""
+rebuild() recomputes the same from the records table. The detail rollups (rollup_details.py)
+are checked through what they serve: each run's summary so far built from the rollups alone
+(dashboard/live_summary.py) equals summarize() over its stored records in every field."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from sqlalchemy import select
 from wattprint.server import rollups
 from wattprint.server.db import make_engine
 from wattprint.server.ingest import store_batch
-from wattprint.server.models import IntervalRecord, RollupRun, RollupRunHour
+from wattprint.server.models import Base, IntervalRecord, RollupRun, RollupRunHour
 from wattprint.server.validate import WireValidator
 
 HOUR_S = 3600
@@ -26,8 +28,10 @@ SUMS = ("records", "duration_s", "energy_j", "cpu_energy_j", "gpu_energy_j", "ra
 
 def wire_record(run_id: str, seq: int, start_s: float, duration_s: float, *, cpu_j: float,
                 gpu_j: float, ram_j: float = 0.0, grams: float, kind: str | None) -> dict:
+    # shares, bases, gaps and work vary with seq (no random draw: the records stay the same)
     components = [{"component": comp, "device": f"fake:{comp}", "method": "measured",
-                   "energy_j": energy, "share": 1.0, "share_basis": "whole"}
+                   "energy_j": energy, "share": 1.0 - (seq % 3) / 4,
+                   "share_basis": ("whole", "measured", None)[seq % 3]}
                   for comp, energy in (("cpu", cpu_j), ("gpu", gpu_j), ("ram", ram_j))]
     return {"run_id": run_id, "seq": seq, "start_s": start_s, "duration_s": duration_s,
             "cpu_energy_j": cpu_j, "gpu_energy_j": gpu_j, "ram_energy_j": ram_j,
@@ -35,8 +39,10 @@ def wire_record(run_id: str, seq: int, start_s: float, duration_s: float, *, cpu
             "emissions_g": grams, "intensity_g_per_kwh": 360.0, "intensity_zone": "XX",
             "intensity_source": "test table", "intensity_year": 2024, "intensity_kind": kind,
             "intensity_live": False, "intensity_basis": "generation",
-            "intensity_scope": "lifecycle", "intensity_gases": "CO2e", "gaps": [],
-            "components": components, "work": [], "type": "record", "schema_version": 3}
+            "intensity_scope": "lifecycle", "intensity_gases": "CO2e",
+            "gaps": [f"gap {seq % 4}"] if seq % 5 == 0 else [], "components": components,
+            "work": [{"unit": "step", "count": 1 + seq % 2}], "type": "record",
+            "schema_version": 3}
 
 
 def random_records(rng: random.Random, *, runs: int, per_run: int,
@@ -112,6 +118,41 @@ def assert_same(actual: dict, expected: dict) -> None:
             assert actual[key][name] == pytest.approx(value, rel=1e-9, abs=1e-6), (key, name)
 
 
+def assert_summaries_so_far_exact(connection, records: list[dict]) -> None:
+    """Each run's summary so far from the rollups equals summarize() over its records."""
+    from wattprint.records import Record, RunInfo, summarize
+    from wattprint.server.dashboard.live_summary import LIVE_WARNING, summary_so_far
+
+    unique = {(r["run_id"], r["seq"]): r for r in records}
+    for run_id in sorted({run for run, _ in unique}):
+        info = RunInfo(run_id=run_id, project="p", experiment="e", started_s=T0_S,
+                       interval_s=1.0, location={}, pue=1.0, scope="process", host={},
+                       devices=(), skipped=())
+        mine = [Record.from_row(row) for key, row in sorted(unique.items()) if key[0] == run_id]
+        want = summarize(info, mine, status="running").to_json()
+        got = summary_so_far(connection, run_id, info, spans=(), status="running",
+                             records=lambda: pytest.fail("read the records"),
+                             max_records=0).to_json()
+        assert list(got.pop("warnings")) == [LIVE_WARNING]
+        del want["warnings"]
+        _close(got, want, run_id)
+
+
+def _close(got, want, where) -> None:
+    if isinstance(want, float) and isinstance(got, float):
+        assert got == pytest.approx(want, rel=1e-9, abs=1e-9), where
+    elif isinstance(want, dict):
+        assert sorted(got) == sorted(want), where
+        for key in want:
+            _close(got[key], want[key], f"{where}.{key}")
+    elif isinstance(want, (list, tuple)):
+        assert len(got) == len(want), where
+        for i, (a, b) in enumerate(zip(got, want, strict=True)):
+            _close(a, b, f"{where}[{i}]")
+    else:
+        assert got == want, (where, got, want)
+
+
 def store(engine, objects: list[dict], project_id: int) -> None:
     validator = WireValidator()
     checked = [validator.check(index, obj) for index, obj in enumerate(objects)]
@@ -143,6 +184,8 @@ def test_rollups_equal_the_records_under_retried_and_reordered_batches(engine, o
     for (run_id, _hour, kind), row in stored_hours.items():
         per_run[(run_id, kind)] = per_run.get((run_id, kind), 0.0) + row["energy_j"]
     assert per_run == pytest.approx({key: row["energy_j"] for key, row in stored_runs.items()})
+    with engine.connect() as connection:
+        assert_summaries_so_far_exact(connection, records)
 
 
 def test_rebuild_recomputes_the_same_rollups_from_the_records(engine, org):
@@ -155,6 +198,12 @@ def test_rebuild_recomputes_the_same_rollups_from_the_records(engine, org):
     with engine.begin() as connection:
         read = rollups.rebuild(connection)
         rebuilt = stored_rollups(connection)
+
+        detail_tables = [table for table in Base.metadata.sorted_tables
+                         if table.name.startswith("rollup_run_") and table.name != "rollup_run_hours"]
+        assert len(detail_tables) == 4
+        assert all(connection.execute(select(table)).first() for table in detail_tables)
+        assert_summaries_so_far_exact(connection, records)
 
     assert read == len(records)
     assert_same(rebuilt[0], kept[0])
@@ -212,6 +261,7 @@ def test_processes_racing_with_overlapping_batches_count_each_record_once(engine
 
     with engine.connect() as connection:
         stored_runs, stored_hours = stored_rollups(connection)
+        assert_summaries_so_far_exact(connection, records)
     runs, hours = expected_rollups(records)
     assert_same(stored_runs, runs)
     assert_same(stored_hours, hours)
@@ -238,10 +288,11 @@ def test_migration_0003_backfills_the_rollups_of_an_existing_database(db_url):
             connection.execute(insert(IntervalRecord), [
                 {k: v for k, v in r.items() if k not in skip} for r in records])
 
-        upgrade(engine)
+        upgrade(engine)  # 0003 backfills the sums, 0007 the details
 
         with engine.connect() as connection:
             stored_runs, stored_hours = stored_rollups(connection)
+            assert_summaries_so_far_exact(connection, records)
     finally:
         engine.dispose()
     runs, hours = expected_rollups(records)
@@ -250,15 +301,25 @@ def test_migration_0003_backfills_the_rollups_of_an_existing_database(db_url):
 
 
 def test_server_migrate_rebuild_rollups_recomputes_them(engine, org, db_url, capsys):
-    from sqlalchemy import delete
+    from sqlalchemy import delete, update
 
     from wattprint.cli import main
+    from wattprint.server.models import (
+        RollupRunDevice,
+        RollupRunGap,
+        RollupRunIntensity,
+        RollupRunWork,
+    )
 
     records = random_records(random.Random(14), runs=3, per_run=20)
     store(engine, records, org.project_id)
     with engine.begin() as connection:  # rollups lost or wrong, the records intact
         connection.execute(delete(RollupRunHour))
         connection.execute(delete(RollupRun).where(RollupRun.run_id == "run-000"))
+        connection.execute(delete(RollupRunDevice))
+        connection.execute(delete(RollupRunGap).where(RollupRunGap.run_id == "run-001"))
+        connection.execute(update(RollupRunWork).values(count=0.0))
+        connection.execute(update(RollupRunIntensity).values(live=1))
 
     code = main(["server", "migrate", "--db", db_url, "--rebuild-rollups"])
 
@@ -266,6 +327,7 @@ def test_server_migrate_rebuild_rollups_recomputes_them(engine, org, db_url, cap
     assert f"rollups rebuilt from {len(records)} records" in capsys.readouterr().err
     with engine.connect() as connection:
         stored_runs, stored_hours = stored_rollups(connection)
+        assert_summaries_so_far_exact(connection, records)
     runs, hours = expected_rollups(records)
     assert_same(stored_runs, runs)
     assert_same(stored_hours, hours)

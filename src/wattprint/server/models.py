@@ -38,7 +38,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 __all__ = ["ROLES", "SCOPES", "ApiKey", "Base", "Experiment", "Heartbeat", "IntervalRecord",
            "Prediction",
            "LoginFailure", "LoginSession", "OidcPendingLogin", "UserIdentity",
-           "Membership", "Organisation", "Project", "Rescore", "RollupRun", "RollupRunHour", "Run",
+           "Membership", "Organisation", "Project", "Rescore", "RollupRun", "RollupRunDevice",
+           "RollupRunGap", "RollupRunHour", "RollupRunIntensity", "RollupRunWork", "Run",
            "Span", "Summary", "User"]
 
 ROLES = ("owner", "admin", "member", "viewer")
@@ -362,3 +363,69 @@ class RollupRun(_RollupSums, Base):
     __tablename__ = "rollup_runs"
     run_id: Mapped[str] = mapped_column(ForeignKey("runs.run_id", ondelete="CASCADE"),
                                         primary_key=True)
+
+
+class RollupRunDevice(Base):
+    """A run's sums per device (and share basis), for its summary so far (see
+    :mod:`.rollup_details`): ``share_basis`` is '' when unknown; ``component`` and ``method``
+    are those of the device's first record (``first_seq``, at ``first_index`` in it)."""
+
+    __tablename__ = "rollup_run_devices"
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.run_id", ondelete="CASCADE"),
+                                        primary_key=True)
+    device: Mapped[str] = mapped_column(String(), primary_key=True)
+    share_basis: Mapped[str] = mapped_column(String(), primary_key=True)
+    component: Mapped[str] = mapped_column(String())
+    method: Mapped[str] = mapped_column(String())
+    first_seq: Mapped[int] = mapped_column(BigInteger)
+    first_index: Mapped[int] = mapped_column(Integer)
+    records: Mapped[int] = mapped_column(Integer)
+    energy_j: Mapped[float] = mapped_column(Float)
+    share_s: Mapped[float] = mapped_column(Float)  # sum of share x duration
+    seen_s: Mapped[float] = mapped_column(Float)
+    share_sum: Mapped[float] = mapped_column(Float)
+
+
+class RollupRunIntensity(Base):
+    """A run's scored records per intensity kind and provenance ('' for an unknown label):
+    energy x PUE (the mean intensity's denominator), the range of the intensity and its value
+    in the latest record."""
+
+    __tablename__ = "rollup_run_intensities"
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.run_id", ondelete="CASCADE"),
+                                        primary_key=True)
+    intensity_kind: Mapped[str] = mapped_column(String(), primary_key=True)
+    source: Mapped[str] = mapped_column(String(), primary_key=True)
+    zone: Mapped[str] = mapped_column(String(), primary_key=True)
+    basis: Mapped[str] = mapped_column(String(), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(), primary_key=True)
+    gases: Mapped[str] = mapped_column(String(), primary_key=True)
+    records: Mapped[int] = mapped_column(Integer)
+    pue_energy_j: Mapped[float] = mapped_column(Float)
+    min_g_per_kwh: Mapped[float] = mapped_column(Float)
+    max_g_per_kwh: Mapped[float] = mapped_column(Float)
+    last_seq: Mapped[int] = mapped_column(BigInteger)
+    last_g_per_kwh: Mapped[float] = mapped_column(Float)
+    max_year: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    live: Mapped[int] = mapped_column(Integer)  # 1 when any of them was live
+
+
+class RollupRunGap(Base):
+    """Each distinct gap a run's records reported, with where it was first seen."""
+
+    __tablename__ = "rollup_run_gaps"
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.run_id", ondelete="CASCADE"),
+                                        primary_key=True)
+    gap: Mapped[str] = mapped_column(String(), primary_key=True)
+    first_seq: Mapped[int] = mapped_column(BigInteger)
+    first_index: Mapped[int] = mapped_column(Integer)
+
+
+class RollupRunWork(Base):
+    """A run's work units counted so far, per unit."""
+
+    __tablename__ = "rollup_run_work"
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.run_id", ondelete="CASCADE"),
+                                        primary_key=True)
+    unit: Mapped[str] = mapped_column(String(), primary_key=True)
+    count: Mapped[float] = mapped_column(Float)

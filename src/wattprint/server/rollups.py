@@ -18,6 +18,9 @@ records that transaction inserted (a retried record is never added twice), and i
 (PostgreSQL locks the row; SQLite has one writer). Rows are written in key order so concurrent
 transactions lock them in the same order (no deadlock). :func:`rebuild` recomputes both tables
 from the records (migration 0003 backfills with it).
+:mod:`.rollup_details` keeps, the same way, what a running run's summary needs besides (its
+devices, intensity provenance, gaps and work units); :func:`add_records` and :func:`rebuild`
+maintain both.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ if TYPE_CHECKING:
 
     from sqlalchemy.engine import Connection
 
-__all__ = ["HOUR_S", "SUM_COLUMNS", "add_records", "hour_of", "rebuild"]
+__all__ = ["HOUR_S", "SUM_COLUMNS", "add_records", "hour_of", "rebuild", "rebuild_sums"]
 
 HOUR_S = 3600
 COMPONENTS = ("cpu", "gpu", "ram", "other")
@@ -186,14 +189,28 @@ def add_records(connection: Connection, records: Iterable[Mapping[str, Any]]) ->
 
     Call it in the transaction that inserted them, with only the records that transaction
     inserted: a record added twice is counted twice."""
+    from . import rollup_details
+
+    rows = records if isinstance(records, list) else list(records)
     acc = _Accumulator()
-    for record in records:
+    for record in rows:
         acc.add(record)
     _write(connection, acc)
+    rollup_details.add_records(connection, rows)  # what a running run's summary needs besides
 
 
 def rebuild(connection: Connection) -> int:
-    """Recompute both rollup tables from the records table; the number of records read.
+    """Recompute every rollup table from the records table; the number of records read."""
+    from . import rollup_details
+
+    count = rebuild_sums(connection)
+    rollup_details.rebuild(connection)
+    return count
+
+
+def rebuild_sums(connection: Connection) -> int:
+    """Recompute ``rollup_runs`` and ``rollup_run_hours`` from the records table (migration
+    0003, which predates the detail tables); the number of records read.
 
     Streams the records by run, so memory holds one chunk and the rollup rows of the runs in it.
     """

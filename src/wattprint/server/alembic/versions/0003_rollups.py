@@ -52,9 +52,9 @@ def upgrade() -> None:
     op.create_index('ix_runs_project_sort', 'runs', ['project_id', _SORT, 'run_id'],
                     unique=False)
     # an existing database: its records summed once, in this migration's transaction
-    from wattprint.server.rollups import rebuild
+    from wattprint.server.rollups import rebuild_sums
 
-    rebuild(op.get_bind())
+    rebuild_sums(op.get_bind())  # the tables of this revision (0007 backfills its own)
 
 
 def downgrade() -> None:
