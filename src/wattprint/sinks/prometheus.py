@@ -58,12 +58,11 @@ class TotalsCollector:
             names.append("run_id")
             values.append(snap.run_id)
 
-        energy = CounterMetricFamily(
-            "wattprint_energy_joules", "IT energy (before PUE) by component, in joules",
-            labels=[*names, "component"], unit="joules")
-        for component in COMPONENTS:
-            energy.add_metric([*values, component], snap.energy_j[component])
-        yield energy
+        yield _by_component(
+            CounterMetricFamily("wattprint_energy_joules",
+                                "IT energy (before PUE) by component, in joules",
+                                labels=[*names, "component"], unit="joules"),
+            values, snap.energy_j)
         emissions = CounterMetricFamily(
             "wattprint_emissions_grams", "emissions in grams CO2e (with PUE)", labels=names,
             unit="grams")
@@ -73,12 +72,11 @@ class TotalsCollector:
         records.add_metric(values, snap.records)
         yield records
         if snap.power_w:
-            power = GaugeMetricFamily(
-                "wattprint_power_watts", "mean power over the latest record, in watts",
-                labels=[*names, "component"], unit="watts")
-            for component in COMPONENTS:
-                power.add_metric([*values, component], snap.power_w[component])
-            yield power
+            yield _by_component(
+                GaugeMetricFamily("wattprint_power_watts",
+                                  "mean power over the latest record, in watts",
+                                  labels=[*names, "component"], unit="watts"),
+                values, snap.power_w)
         if snap.intensity_g_per_kwh is not None:
             intensity = GaugeMetricFamily(
                 "wattprint_intensity_grams_per_kwh",
@@ -91,6 +89,13 @@ class TotalsCollector:
                                     labels=names)
             pue.add_metric(values, snap.pue)
             yield pue
+
+
+def _by_component(family: Any, values: list[str], figures: dict[str, float]) -> Any:
+    """``family`` with one sample per component (its last label), the figure for each."""
+    for component in COMPONENTS:
+        family.add_metric([*values, component], figures[component])
+    return family
 
 
 def private_registry(totals: RunTotals, *, run_id_label: bool = False) -> Any:
