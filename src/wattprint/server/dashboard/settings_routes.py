@@ -142,18 +142,29 @@ def add_member(org_id: int, request: Request, form: dict[str, str] = _FORM,
 @router.post(f"{_SETTINGS}/members/{{user_id}}/role")
 def change_role(org_id: int, user_id: str, request: Request, form: dict[str, str] = _FORM,
                 principal: Principal = _MEMBERS_MANAGE) -> Response:
-    from ..accounts import AccountError, change_role
+    from ..accounts import change_role
+
+    return _change_member(request, org_id, user_id, lambda c, member: change_role(
+        c, org_id=org_id, actor_role=principal.role, user_id=member, role=form.get("role", "")),
+        done=lambda member: {"changed": str(member)})
+
+
+def _change_member(request: Request, org_id: int, user_id: str,
+                   change: Callable[[Connection, int], object],
+                   done: Callable[[int], dict[str, str]]) -> Response:
+    """``change`` (connection, the member's user id) applied to a member: the members page
+    again with the refusal as the API words it, or the redirect with ``done``'s notice."""
+    from ..accounts import AccountError
 
     member = _user_id(user_id)
     try:
         if member is None:
             raise AccountError(404, f"user {user_id[:40]!r} is not a member of organisation "
                                     f"{org_id}")
-        _change(request, lambda c: change_role(c, org_id=org_id, actor_role=principal.role,
-                                               user_id=member, role=form.get("role", "")))
+        _change(request, lambda c: change(c, member))
     except AccountError as exc:
         return _members_page(request, org_id, error=exc.message, status_code=exc.status)
-    return _done(org_id, "members", changed=str(member))
+    return _done(org_id, "members", **done(member))
 
 
 def _member(request: Request, org_id: int, user_id: str) -> dict[str, Any] | None:
@@ -171,30 +182,30 @@ def confirm_remove(org_id: int, user_id: str, request: Request,
     if member is None:
         return _members_page(request, org_id, status_code=404,
                              error=f"user {user_id[:40]!r} is not a member of this organisation")
+    return _confirm(
+        request, org_id, "members", f"{member['user_id']}/remove", title="Remove a member",
+        question=f"Remove {member['email']} ({member['role']}) from this organisation?",
+        consequence="They lose access to its runs and settings at once; their account and "
+                    "the runs stay.", button="Remove member")
+
+
+def _confirm(request: Request, org_id: int, tab: str, action: str, *, title: str,
+             question: str, consequence: str, button: str) -> Response:
+    """The confirmation page of an action on ``tab`` that posts to ``tab``/``action``."""
     return _page(request, org_id, "settings_confirm.html", {
-        "title": "Remove a member", "tab": "members",
-        "question": f"Remove {member['email']} ({member['role']}) from this organisation?",
-        "consequence": "They lose access to its runs and settings at once; their account and "
-                       "the runs stay.",
-        "action": f"{_base(org_id)}/settings/members/{member['user_id']}/remove",
-        "button": "Remove member", "cancel": f"{_base(org_id)}/settings/members"})
+        "title": title, "tab": tab, "question": question, "consequence": consequence,
+        "action": f"{_base(org_id)}/settings/{tab}/{action}",
+        "button": button, "cancel": f"{_base(org_id)}/settings/{tab}"})
 
 
 @router.post(f"{_SETTINGS}/members/{{user_id}}/remove")
 def remove_member(org_id: int, user_id: str, request: Request, form: dict[str, str] = _FORM,
                   principal: Principal = _MEMBERS_MANAGE) -> Response:
-    from ..accounts import AccountError, remove_member
+    from ..accounts import remove_member
 
-    member = _user_id(user_id)
-    try:
-        if member is None:
-            raise AccountError(404, f"user {user_id[:40]!r} is not a member of organisation "
-                                    f"{org_id}")
-        _change(request, lambda c: remove_member(c, org_id=org_id, actor_role=principal.role,
-                                                 user_id=member))
-    except AccountError as exc:
-        return _members_page(request, org_id, error=exc.message, status_code=exc.status)
-    return _done(org_id, "members", removed="1")
+    return _change_member(request, org_id, user_id, lambda c, member: remove_member(
+        c, org_id=org_id, actor_role=principal.role, user_id=member),
+        done=lambda _member: {"removed": "1"})
 
 
 # -- projects --------------------------------------------------------------------------------
@@ -326,14 +337,12 @@ def confirm_revoke(org_id: int, prefix: str, request: Request,
     if key["revoked_s"] is not None:
         return _keys_page(request, org_id, status_code=409,
                           error=f"key wp_{prefix}_... is already revoked")
-    return _page(request, org_id, "settings_confirm.html", {
-        "title": "Revoke an API key", "tab": "keys",
-        "question": f"Revoke key wp_{prefix}_... ({key['name']}, project {key['project']}, "
-                    f"scopes {' '.join(key['scopes'])})?",
-        "consequence": "Every program that sends it is refused from now on; this cannot be "
-                       "undone (create a new key instead).",
-        "action": f"{_base(org_id)}/settings/keys/{prefix}/revoke",
-        "button": "Revoke key", "cancel": f"{_base(org_id)}/settings/keys"})
+    return _confirm(
+        request, org_id, "keys", f"{prefix}/revoke", title="Revoke an API key",
+        question=f"Revoke key wp_{prefix}_... ({key['name']}, project {key['project']}, "
+                 f"scopes {' '.join(key['scopes'])})?",
+        consequence="Every program that sends it is refused from now on; this cannot be "
+                    "undone (create a new key instead).", button="Revoke key")
 
 
 @router.post(f"{_SETTINGS}/keys/{{prefix}}/revoke")
