@@ -22,7 +22,7 @@ from datetime import datetime, timedelta, timezone, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from .common import EXIT_FAILURE, print_json, say, strict_settings
-from .options import LOCATION, add_json, add_settings, positive, setting_help, setting_overrides
+from .options import LOCATION, add_json, add_settings, iso_datetime, positive, setting_help, setting_overrides
 
 if TYPE_CHECKING:
     from ..advice.windows import StartWindow
@@ -58,12 +58,8 @@ def deadline_arg(text: str) -> timedelta | datetime:
         return duration_arg(text)
     except argparse.ArgumentTypeError:
         pass
-    try:
-        when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a deadline: give a time from now such as 12h or 1d, or a date-time "
-            "such as 2026-01-02T06:00") from None
+    when = iso_datetime(text, f"{text!r} is not a deadline: give a time from now such as 12h "
+                              "or 1d, or a date-time such as 2026-01-02T06:00")
     return when if when.tzinfo is not None else when.astimezone()  # naive: local time
 
 

@@ -13,6 +13,10 @@ from typing import Any, Callable
 
 from .common import UsageError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from datetime import datetime
+
 # (flag, config key, value type, metavar), one group per concern.
 Flag = tuple[str, str, Callable[[str], Any], str]
 LOCATION: tuple[Flag, ...] = (
@@ -186,19 +190,24 @@ def parse_when(text: str, *, now_s: float | None = None) -> float:
     """Unix seconds for ``--since``/``--until``: an age (``90m``, ``12h``, ``7d``, ``2w``) or an
     ISO 8601 date or date-time (local time unless it says otherwise, as ``runs`` prints)."""
     import re
-    from datetime import datetime
 
     age = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", text)
     if age:
         unit_s = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[age.group(2)]
         return (time.time() if now_s is None else now_s) - float(age.group(1)) * unit_s
+    return iso_datetime(text, f"{text!r} is not a time: give an age such as 12h or 7d, or a "
+                              "date such as 2026-01-31 or 2026-01-31T08:00").timestamp()
+
+
+def iso_datetime(text: str, refusal: str) -> datetime:
+    """An ISO 8601 date or date-time (a trailing Z is UTC; naive when it has no offset), or
+    argparse's error saying ``refusal``."""
+    from datetime import datetime
+
     try:
-        when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        return datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a time: give an age such as 12h or 7d, or a date such as "
-            "2026-01-31 or 2026-01-31T08:00") from None
-    return when.timestamp()  # naive: local time
+        raise argparse.ArgumentTypeError(refusal) from None
 
 
 def add_run_filters(parser: argparse.ArgumentParser) -> None:
