@@ -90,3 +90,35 @@ def test_raw_rows_page_in_seq_order_and_check_their_columns(stored):
             repo.record_rows(run.run_id, bad)
     full = repo.record_rows(run.run_id, tuple(c for c in RECORD_COLUMNS if c != "run_id"))
     assert len(full) == len(records)
+
+
+def test_the_records_tables_whole_row_writers_equal_its_columns(stored):
+    """csv_row/json_row (one call a row) write what the columns' getters give cell by cell."""
+    from wattprint._struct import replace
+    from wattprint.server.dashboard.exports import run_tables
+
+    _, repo, made = stored
+    data = LocalStoreData(repo, clock=lambda: NOW)
+    for run, _ in made:
+        table = run_tables(data, data.run(run.run_id))["records"]
+        assert table.csv_row is not None and table.json_row is not None
+        by_cell = replace(table, csv_row=None, json_row=None)
+        assert table.to_csv() == by_cell.to_csv()
+        assert table.to_json() == by_cell.to_json()
+
+
+def test_the_scan_leaves_the_garbage_collector_as_it_found_it(stored):
+    import gc
+
+    _, _, made = stored
+    run, records = made[1]
+    rows = [row_of(r, WASTE_COLUMNS) for r in records]
+    assert gc.isenabled()
+    waste_report_rows(run, rows)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        waste_report_rows(run, rows)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

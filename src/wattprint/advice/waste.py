@@ -318,24 +318,35 @@ def waste_report_rows(info: RunInfo, rows: Sequence[Sequence[Any]]) -> WasteRepo
     """:func:`waste_report` over raw rows of :data:`WASTE_COLUMNS` (the read API's and the
     query module's ``record_rows``): the same report, without building a :class:`Record` per
     row. ``components`` may be JSON text (SQLite) or decoded lists (a JSON column)."""
+    import gc
     import json
+    from operator import itemgetter
 
-    rows = sorted(rows, key=lambda row: row[0])
-    stored = [row[6] or "[]" for row in rows]
-    if all(isinstance(text, str) for text in stored):  # one parse for the lot: 3x faster
-        decoded = json.loads("[" + ",".join(stored) + "]")
-    else:
-        decoded = [json.loads(v) if isinstance(v, str) else v for v in stored]
-    intervals: list[_Interval] = []
-    for row, components in zip(rows, decoded, strict=True):
-        _, duration_s, energy_j, pue, intensity, kind, _ = row
-        intervals.append((
-            float(duration_s), float(energy_j),
-            0.0 if kind is None or kind == "" else float(pue) * float(intensity) / J_PER_KWH,
-            [(str(c["component"]), str(c["device"]), float(c["energy_j"]),
-              float(c.get("share", 1.0)), _text_or_none(c.get("share_basis")))
-             for c in components]))
-    return _report(info, intervals)
+    # The scan makes a few objects per record and frees none until it ends, which sets the
+    # cyclic collector off again and again over the growing heap: ~40% of a 20,000-record scan.
+    # None of them forms a cycle, so it is paused, and resumed as it was.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        rows = sorted(rows, key=itemgetter(0))
+        stored = [row[6] or "[]" for row in rows]
+        if all(isinstance(text, str) for text in stored):  # one parse: 1.6x faster than each
+            decoded = json.loads("[" + ",".join(stored) + "]")
+        else:
+            decoded = [json.loads(v) if isinstance(v, str) else v for v in stored]
+        intervals: list[_Interval] = []
+        for row, components in zip(rows, decoded, strict=True):
+            _, duration_s, energy_j, pue, intensity, kind, _ = row
+            intervals.append((
+                float(duration_s), float(energy_j),
+                0.0 if kind is None or kind == "" else float(pue) * float(intensity) / J_PER_KWH,
+                [(str(c["component"]), str(c["device"]), float(c["energy_j"]),
+                  float(c.get("share", 1.0)), _text_or_none(c.get("share_basis")))
+                 for c in components]))
+        return _report(info, intervals)
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def _text_or_none(value: Any) -> str | None:

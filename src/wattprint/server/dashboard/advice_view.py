@@ -24,11 +24,12 @@ if TYPE_CHECKING:
 __all__ = ["ADVICE_TABLES", "AUTO_WASTE_RECORDS", "MAX_WASTE_RECORDS", "advice_context",
            "advice_tables", "requested_regions"]
 
-# The waste scan reads every record, decoded with its devices: 2,000 records took 300 ms at
-# load 10, three times the rest of the page. A page scans a run of up to AUTO_WASTE_RECORDS by
-# itself; a longer one on request (a button), up to MAX_WASTE_RECORDS; beyond, the page says so
-# instead of waiting.
-AUTO_WASTE_RECORDS = 1_000
+# The waste scan reads every record's raw row (record_rows + waste_report_rows: no Record
+# built; benchmarks/bench_long_run_reads.py): 20,000 records cost ~0.25 s of CPU, 100,000
+# ~1.3 s (3.3 s at load 8; 5.8 s of CPU the old way, a Record per row). Not well under a
+# second at 100,000, so a page scans a run of up to AUTO_WASTE_RECORDS by itself; a longer one
+# on request (a button), up to MAX_WASTE_RECORDS; beyond, the page says so instead of waiting.
+AUTO_WASTE_RECORDS = 20_000
 ADVICE_TABLES = ("where", "waste")  # their downloads: /export/runs/RUN_ID/{where,waste}.csv
 MAX_WASTE_RECORDS = 100_000
 _MAX_REQUESTED = 20
@@ -86,7 +87,8 @@ def advice_context(data: DashboardData, detail: RunDetail,
     if waste is None and records <= MAX_WASTE_RECORDS and not scan:
         offer = records
         skipped = (f"this run holds {records:,} records; the page scans up to "
-                   f"{AUTO_WASTE_RECORDS:,} by itself, to stay quick")
+                   f"{AUTO_WASTE_RECORDS:,} by itself, to stay quick (a scan of "
+                   f"{MAX_WASTE_RECORDS:,} takes a few seconds)")
     elif waste is None:
         skipped = (f"this run holds more than {MAX_WASTE_RECORDS:,} records, too many to scan "
                    f"for a page; `wattprint advise {detail.info.run_id[:8]}` reports it on the "

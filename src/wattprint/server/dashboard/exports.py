@@ -10,12 +10,13 @@ The columns read the same objects the pages show, written by the same :mod:`.fmt
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any, Callable, Iterator
 
 from . import fmt
 from .data import BREAKDOWNS, DashboardData, Overview, RunDetail
-from .tables import Column, Table
+from .tables import Column, Table, csv_cell
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -98,10 +99,10 @@ def all_records(data: DashboardData, run_id: str) -> Iterator[tuple[Any, ...]]:
         since_seq = page[-1][0]
 
 
-def _at(name: str, convert: Callable[[Any], Any] = float) -> Callable[[tuple[Any, ...]], Any]:
+def _at(name: str) -> Callable[[tuple[Any, ...]], Any]:
     """A raw row's figure, converted as :meth:`Record.from_row` converts it (same bytes)."""
     index = RECORD_EXPORT_COLUMNS.index(name)
-    return lambda row: convert(row[index])
+    return lambda row: _values(row)[index]
 
 
 def _year(value: Any) -> int | None:
@@ -122,17 +123,58 @@ def _json(value: Any) -> Any:
 
 
 def _gaps(value: Any) -> str:
-    return "; ".join(str(g) for g in (_json(value) or ()))
+    if isinstance(value, str):
+        return _gaps_text(value)
+    return "; ".join(str(g) for g in (value or ()))
 
 
 def _work(value: Any) -> str:
     from ...records import work_from_wire
 
-    return "; ".join(f"{c:g} {u}" for u, c in work_from_wire(_json(value) or ()))
+    if isinstance(value, str):
+        return _work_text(value)
+    return "; ".join(f"{c:g} {u}" for u, c in work_from_wire(value or ()))
+
+
+# A long run repeats the same few texts ("[]", its steps' units): each decoded once.
+@functools.lru_cache(maxsize=4096)
+def _gaps_text(text: str) -> str:
+    return "; ".join(str(g) for g in (_json(text) or ()))
+
+
+@functools.lru_cache(maxsize=4096)
+def _work_text(text: str) -> str:
+    from ...records import work_from_wire
+
+    return "; ".join(f"{c:g} {u}" for u, c in work_from_wire(_json(text) or ()))
+
+
+def _values(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A raw row's figures as the columns give them, the whole row in one call."""
+    (seq, start_s, duration_s, cpu_j, gpu_j, ram_j, other_j, energy_j, pue, emissions_g,
+     intensity, zone, source, year, kind, live, gaps, work) = row
+    return (int(seq), float(start_s), float(duration_s), float(cpu_j), float(gpu_j),
+            float(ram_j), float(other_j), float(energy_j), float(pue), float(emissions_g),
+            float(intensity), str(zone), str(source), _year(year), _text_or_none(kind),
+            _live(live), _gaps(gaps), _work(work))
+
+
+_TEXT_AT = (11, 12, 13, 14, 15, 16, 17)  # the cells csv_cell rewrites (numbers pass as they are)
+
+
+def _csv_fields(row: tuple[Any, ...]) -> list[Any]:
+    fields = list(_values(row))
+    for i in _TEXT_AT:
+        fields[i] = csv_cell(fields[i])
+    return fields
+
+
+def _json_object(row: tuple[Any, ...]) -> dict[str, Any]:
+    return dict(zip(RECORD_EXPORT_COLUMNS, _values(row), strict=True))
 
 
 _RECORD_COLUMNS = (
-    Column("seq", "Seq", _at("seq", int), str, True),
+    Column("seq", "Seq", _at("seq"), str, True),
     Column("start_s", "Start", _at("start_s"), fmt.timestamp, True),
     Column("duration_s", "Duration", _at("duration_s"), fmt.duration, True),
     *(Column(f"{c}_energy_j", f"{c.upper()} energy", _at(f"{c}_energy_j"), fmt.energy, True)
@@ -142,13 +184,13 @@ _RECORD_COLUMNS = (
     Column("emissions_g", "Emissions", _at("emissions_g"), fmt.emissions, True),
     Column("intensity_g_per_kwh", "Intensity", _at("intensity_g_per_kwh"), fmt.intensity,
            True),
-    Column("intensity_zone", "Zone", _at("intensity_zone", str)),
-    Column("intensity_source", "Source", _at("intensity_source", str)),
-    Column("intensity_year", "Year", _at("intensity_year", _year)),
-    Column("intensity_kind", "Kind", _at("intensity_kind", _text_or_none)),
-    Column("intensity_live", "Live", _at("intensity_live", _live)),
-    Column("gaps", "Gaps", _at("gaps", _gaps)),
-    Column("work", "Work", _at("work", _work)),
+    Column("intensity_zone", "Zone", _at("intensity_zone")),
+    Column("intensity_source", "Source", _at("intensity_source")),
+    Column("intensity_year", "Year", _at("intensity_year")),
+    Column("intensity_kind", "Kind", _at("intensity_kind")),
+    Column("intensity_live", "Live", _at("intensity_live")),
+    Column("gaps", "Gaps", _at("gaps")),
+    Column("work", "Work", _at("work")),
 )
 
 
@@ -159,7 +201,8 @@ def run_tables(data: DashboardData, detail: RunDetail) -> dict[str, Table]:
     run_id = detail.info.run_id
     total_j = (detail.summary.energy_j or {}).get("total") or 0.0
     return {
-        "records": Table("records", "Records", _RECORD_COLUMNS, _Lazy(data, run_id)),
+        "records": Table("records", "Records", _RECORD_COLUMNS, _Lazy(data, run_id),
+                         csv_row=_csv_fields, json_row=_json_object),
         "components": Table("components", "Energy by component and device", (
             Column("component", "Component", _key("component")),
             Column("device", "Device", _key("device")),
