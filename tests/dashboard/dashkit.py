@@ -4,8 +4,9 @@ the real local store under WATTPRINT_HOME, and the dashboard app over that store
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import wattprint
 from fakes.clock import FakeClock
@@ -59,3 +60,16 @@ def app(*, now_s: float, allowed_hosts: tuple[str, ...] = ("testserver",)) -> An
     repo = open_repository(store_path(), clock=lambda: now_s)
     return create_dashboard_app(LocalStoreData(repo, clock=lambda: now_s),
                                 allowed_hosts=allowed_hosts), repo
+
+
+@contextmanager
+def client(*, now_s: float) -> Iterator[tuple[Any, Any]]:
+    """The dashboard app at ``now_s`` in a TestClient: (client, repository), closed after."""
+    from fastapi.testclient import TestClient
+
+    dashboard, repo = app(now_s=now_s)
+    try:
+        with TestClient(dashboard) as test_client:
+            yield test_client, repo
+    finally:
+        repo.close()

@@ -37,10 +37,8 @@ def runs():
 
 @pytest.fixture
 def served(runs):
-    app, repo = dashkit.app(now_s=NOW)
-    with TestClient(app) as client:
+    with dashkit.client(now_s=NOW) as (client, repo):
         yield client, repo
-    repo.close()
 
 
 def compare_url(*ids: str, path: str = "/compare") -> str:

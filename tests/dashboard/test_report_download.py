@@ -8,7 +8,6 @@ import json
 import dashkit
 import pytest
 from dashkit import T0
-from starlette.testclient import TestClient
 
 from wattprint.server.dashboard.report_download import available
 
@@ -18,10 +17,8 @@ NOW = T0 + 3600
 @pytest.fixture
 def served():
     summary = dashkit.finished_run(project="paper_x", experiment="a&b", records=4, gpu_w=250.0)
-    app, repo = dashkit.app(now_s=NOW)
-    with TestClient(app) as client:
+    with dashkit.client(now_s=NOW) as (client, _repo):
         yield client, summary
-    repo.close()
 
 
 def test_the_run_page_links_the_four_formats(served):

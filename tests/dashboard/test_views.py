@@ -39,10 +39,8 @@ def runs():
 
 @pytest.fixture
 def served(runs):
-    app, repo = dashkit.app(now_s=NOW)
-    with TestClient(app) as client:
+    with dashkit.client(now_s=NOW) as (client, repo):
         yield client, repo
-    repo.close()
 
 
 def test_the_local_adapter_is_the_dashboard_data_seam(served):
