@@ -36,10 +36,6 @@ _READ_CHUNK = 20_000
 _DEVICE_SUMS = ("records", "energy_j", "share_s", "seen_s", "share_sum")
 
 
-def _text(value: Any) -> str:
-    return "" if value is None else str(value)
-
-
 class _Details:
     """The four tables' rows being summed in memory, keyed like the tables."""
 
@@ -92,29 +88,36 @@ class _Details:
 
     def _add_intensity(self, run_id: str, seq: int, kind: str,
                        record: Mapping[str, Any]) -> None:
-        key = (run_id, kind, _text(record["intensity_source"]), _text(record["intensity_zone"]),
-               _text(record.get("intensity_basis")), _text(record.get("intensity_scope")),
-               _text(record.get("intensity_gases")))
-        g_per_kwh = float(record["intensity_g_per_kwh"])
+        basis, scope, gases = (record.get("intensity_basis"), record.get("intensity_scope"),
+                               record.get("intensity_gases"))
+        key = (run_id, kind, record["intensity_source"], record["intensity_zone"],
+               "" if basis is None else basis, "" if scope is None else scope,
+               "" if gases is None else gases)
+        g_per_kwh = record["intensity_g_per_kwh"]
         year = record.get("intensity_year")
-        year = None if year in (None, "") else int(year)
+        if year == "":
+            year = None
         live = 1 if record["intensity_live"] else 0
+        pue_energy_j = record["energy_j"] * record["pue"]
         row = self.intensities.get(key)
         if row is None:
             self.intensities[key] = {
-                "records": 1, "pue_energy_j": float(record["energy_j"]) * float(record["pue"]),
-                "min_g_per_kwh": g_per_kwh, "max_g_per_kwh": g_per_kwh, "last_seq": seq,
-                "last_g_per_kwh": g_per_kwh, "max_year": year, "live": live}
+                "records": 1, "pue_energy_j": pue_energy_j, "min_g_per_kwh": g_per_kwh,
+                "max_g_per_kwh": g_per_kwh, "last_seq": seq, "last_g_per_kwh": g_per_kwh,
+                "max_year": year, "live": live}
             return
         row["records"] += 1
-        row["pue_energy_j"] += float(record["energy_j"]) * float(record["pue"])
-        row["min_g_per_kwh"] = min(row["min_g_per_kwh"], g_per_kwh)
-        row["max_g_per_kwh"] = max(row["max_g_per_kwh"], g_per_kwh)
+        row["pue_energy_j"] += pue_energy_j
+        if g_per_kwh < row["min_g_per_kwh"]:
+            row["min_g_per_kwh"] = g_per_kwh
+        elif g_per_kwh > row["max_g_per_kwh"]:
+            row["max_g_per_kwh"] = g_per_kwh
         if seq > row["last_seq"]:
             row["last_seq"], row["last_g_per_kwh"] = seq, g_per_kwh
-        if year is not None:
-            row["max_year"] = year if row["max_year"] is None else max(row["max_year"], year)
-        row["live"] = max(row["live"], live)
+        if year is not None and (row["max_year"] is None or year > row["max_year"]):
+            row["max_year"] = year
+        if live:
+            row["live"] = 1
 
 
 def _tables() -> dict[str, Any]:

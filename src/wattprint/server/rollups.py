@@ -191,7 +191,7 @@ def add_records(connection: Connection, records: Iterable[Mapping[str, Any]]) ->
     inserted: a record added twice is counted twice."""
     from . import rollup_details
 
-    rows = records if isinstance(records, list) else list(records)
+    rows = records if isinstance(records, (list, tuple)) else list(records)
     acc = _Accumulator()
     for record in rows:
         acc.add(record)
