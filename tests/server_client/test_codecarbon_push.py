@@ -5,9 +5,6 @@ the run's provenance tags."""
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -15,15 +12,11 @@ import pytest
 pytest.importorskip("fastapi", reason="the server extra is not installed")
 pytest.importorskip("uvicorn", reason="the server extra is not installed")
 
-import uvicorn  # noqa: E402
+from real_server import RealServer, bootstrapped  # noqa: E402
 from run_items import login  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
 from wattprint.cli import main  # noqa: E402
-from wattprint.server.accounts import bootstrap  # noqa: E402
-from wattprint.server.app import create_app  # noqa: E402
-from wattprint.server.db import make_engine  # noqa: E402
-from wattprint.server.migrate import upgrade  # noqa: E402
 from wattprint.server.models import IntervalRecord, Run, Summary  # noqa: E402
 from wattprint.server.settings import Settings  # noqa: E402
 
@@ -45,28 +38,11 @@ EMISSIONS_CSV = (
 
 @pytest.fixture
 def server(tmp_path: Path):
-    db_url = f"sqlite:///{tmp_path / 'server.db'}"
-    engine = make_engine(db_url)
-    upgrade(engine)
-    with engine.begin() as connection:
-        org = bootstrap(connection, organisation="Acme", email="owner@acme.test",
-                        password="correct horse battery", pepper=PEPPER.encode(),
-                        now_s=time.time())
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    running = uvicorn.Server(uvicorn.Config(create_app(Settings(db_url=db_url, pepper=PEPPER)),
-                                            host="127.0.0.1", port=port, log_level="warning",
-                                            lifespan="off"))
-    thread = threading.Thread(target=running.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10.0
-    while not running.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    yield f"http://127.0.0.1:{port}", engine, org.api_key
-    running.should_exit = True
-    thread.join(10.0)
+    db_url, engine, org = bootstrapped(tmp_path, PEPPER)
+    running = RealServer(Settings(db_url=db_url, pepper=PEPPER))
+    running.up()
+    yield running.url, engine, org.api_key
+    running.down()
     engine.dispose()
 
 

@@ -4,8 +4,6 @@ and the summary's energy and emissions, even when the server was down for part o
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from pathlib import Path
 
@@ -14,72 +12,24 @@ import pytest
 pytest.importorskip("fastapi", reason="the server extra is not installed")
 pytest.importorskip("uvicorn", reason="the server extra is not installed")
 
-import uvicorn  # noqa: E402
+from real_server import PEPPER, RealServer, bootstrapped  # noqa: E402
 from run_items import login, stored_run  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
 import wattprint  # noqa: E402
 from wattprint.cli import main  # noqa: E402
 from wattprint.sensors.fake import FakeDevice, FakeSensor  # noqa: E402
-from wattprint.server.accounts import bootstrap, create_api_key  # noqa: E402
+from wattprint.server.accounts import create_api_key  # noqa: E402
 from wattprint.server.app import create_app  # noqa: E402
-from wattprint.server.db import make_engine  # noqa: E402
-from wattprint.server.migrate import upgrade  # noqa: E402
 from wattprint.server.models import IntervalRecord, Span, Summary  # noqa: E402
 from wattprint.server.settings import Settings  # noqa: E402
 from wattprint.sinks.http import HttpSink  # noqa: E402
 from wattprint.spool import Spool  # noqa: E402
 
-PEPPER = "client-test-pepper"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class RealServer:
-    """The server app under uvicorn on 127.0.0.1, stoppable and restartable on one port."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.port = _free_port()
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self.project_id = 0
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def up(self) -> None:
-        config = uvicorn.Config(create_app(self.settings), host="127.0.0.1", port=self.port,
-                                log_level="warning", lifespan="off")
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10.0
-        while not self._server.started:
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.01)
-
-    def down(self) -> None:
-        if self._server is not None and self._thread is not None:
-            self._server.should_exit = True
-            self._thread.join(10.0)
-            self._server = None
-
 
 @pytest.fixture
 def real(tmp_path: Path):
-    db_url = f"sqlite:///{tmp_path / 'server.db'}"
-    engine = make_engine(db_url)
-    upgrade(engine)
-    with engine.begin() as connection:
-        org = bootstrap(connection, organisation="Acme", email="owner@acme.test",
-                        password="correct horse battery", pepper=PEPPER.encode(),
-                        now_s=time.time())
+    db_url, engine, org = bootstrapped(tmp_path)
     server = RealServer(Settings(db_url=db_url, pepper=PEPPER))
     server.up()
     server.project_id = org.project_id
