@@ -10,22 +10,19 @@ from html import unescape
 from pathlib import Path
 
 import pytest
+from dashboard_kit import HTTPS, app_at, ingest
 from fastapi.testclient import TestClient
-from server_constants import OWNER, PEPPER  # tests/server is on sys.path (see conftest)
+from server_constants import OWNER  # tests/server is on sys.path (see conftest)
 
 from wattprint.advice.waste import waste_report
 from wattprint.advice.where import where_advice
 from wattprint.records import summarize
-from wattprint.server.app import create_app
 from wattprint.server.dashboard import fmt
 from wattprint.server.dashboard.server_data import ServerData
-from wattprint.server.settings import Settings
 from wattprint.wire import to_wire
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "advice"))
 import advicekit  # noqa: E402  (tests/advice's run builders: a crafted training run)
-
-HTTPS = "https://testserver"  # the session cookie is Secure
 
 
 def text(html: str) -> str:
@@ -39,12 +36,9 @@ def sent(engine, org):
     run, records = advicekit.training_run("gpu00001")
     summary = summarize(run, records, exit_code=0)
     now_s = run.started_s + 3600.0
-    app = create_app(Settings(db_url=engine.url.render_as_string(hide_password=False),
-                              pepper=PEPPER), wall_clock=lambda: now_s)
+    app = app_at(engine, now_s)
     with TestClient(app, base_url=HTTPS) as client:
-        answer = client.post("/api/v1/ingest", headers={"Authorization": f"Bearer {org.api_key}"},
-                             json={"items": [to_wire(i) for i in (run, *records, summary)]})
-        assert answer.status_code == 200, answer.text
+        ingest(client, [to_wire(i) for i in (run, *records, summary)], org.api_key)
     yield app, run, records, summary
     app.state.engine.dispose()
 

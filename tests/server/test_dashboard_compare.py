@@ -9,25 +9,22 @@ import csv
 import io
 
 import pytest
+from dashboard_kit import HTTPS, app_at, ingest, read_key, signed_in
 from fastapi.testclient import TestClient
-from server_constants import OWNER, PEPPER, FixedIntensity  # tests/server is on sys.path
+from server_constants import FixedIntensity  # tests/server is on sys.path
 from sqlalchemy import insert
 
 import wattprint
 from fakes.clock import FakeClock
 from wattprint.sensors.fake import FakeDevice, FakeSensor
-from wattprint.server.accounts import create_api_key
-from wattprint.server.app import create_app
 from wattprint.server.dashboard import fmt
 from wattprint.server.dashboard.compare import compare_context
 from wattprint.server.dashboard.server_data import ServerData
 from wattprint.server.models import Membership, Organisation, Project, User
 from wattprint.server.passwords import hash_password
-from wattprint.server.settings import Settings
 from wattprint.sinks.memory import MemorySink
 from wattprint.wire import to_wire
 
-HTTPS = "https://testserver"  # the session cookie is Secure
 T0 = 1_767_225_600.0
 
 
@@ -63,30 +60,17 @@ def stored(engine, org):
     second, b = tracked(wall_s=T0 + 3600, cpu_w=30.0, gpu_w=0.0, intervals=5,
                         experiment="small")
     now_s = T0 + 6 * 3600.0
-    app = create_app(Settings(db_url=engine.url.render_as_string(hide_password=False),
-                              pepper=PEPPER), wall_clock=lambda: now_s)
+    app = app_at(engine, now_s)
     with TestClient(app, base_url=HTTPS) as client:
         for items in (first, second):
-            answer = client.post("/api/v1/ingest", json={"items": items},
-                                 headers={"Authorization": f"Bearer {org.api_key}"})
-            assert answer.status_code == 200, answer.text
+            ingest(client, items, org.api_key)
     yield app, [a, b], now_s
     app.state.engine.dispose()
 
 
 @pytest.fixture
 def reader(engine, org):
-    with engine.begin() as connection:
-        key = create_api_key(connection, project_id=org.project_id, pepper=PEPPER.encode(),
-                             now_s=1.0, scopes=("read",))
-    return {"Authorization": f"Bearer {key}"}
-
-
-def signed_in(app, email=OWNER["email"], password=OWNER["password"]) -> TestClient:
-    client = TestClient(app, base_url=HTTPS)
-    answer = client.post("/api/v1/login", json={"email": email, "password": password})
-    assert answer.status_code == 200, answer.text
-    return client
+    return read_key(engine, org)
 
 
 def test_the_comparison_shows_the_query_apis_figures(stored, org, reader):

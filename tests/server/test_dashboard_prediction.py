@@ -9,8 +9,9 @@ import re
 from html import unescape
 
 import pytest
+from dashboard_kit import HTTPS, ingest, signed_in
 from fastapi.testclient import TestClient
-from server_constants import OWNER, PEPPER  # tests/server is on sys.path (see conftest)
+from server_constants import PEPPER  # tests/server is on sys.path (see conftest)
 
 import wattprint
 from wattprint.records import Heartbeat, Prediction
@@ -24,8 +25,6 @@ from wattprint.server.query import run_prediction
 from wattprint.server.settings import Settings
 from wattprint.sinks.memory import MemorySink
 from wattprint.wire import to_wire
-
-HTTPS = "https://testserver"  # the session cookie is Secure
 
 
 def text(html: str) -> str:
@@ -75,25 +74,15 @@ class Run:
 def server(engine, org, clock):
     now = {"s": clock.wall}
     app = create_app(Settings(db_url=engine.url.render_as_string(hide_password=False),
-                              pepper=PEPPER), wall_clock=lambda: now["s"])
+                              pepper=PEPPER), wall_clock=lambda: now["s"])  # moves with clock
     client = TestClient(app, base_url=HTTPS)
 
     def send(items: list[dict]) -> None:
         now["s"] = clock.wall
-        answer = client.post("/api/v1/ingest", json={"items": items},
-                             headers={"Authorization": f"Bearer {org.api_key}"})
-        assert answer.status_code == 200, answer.text
+        ingest(client, items, org.api_key)
 
     yield app, send
     app.state.engine.dispose()
-
-
-def signed_in(app) -> TestClient:
-    client = TestClient(app, base_url=HTTPS)
-    answer = client.post("/api/v1/login", json={"email": OWNER["email"],
-                                               "password": OWNER["password"]})
-    assert answer.status_code == 200, answer.text
-    return client
 
 
 def test_a_running_runs_page_and_live_poll_show_the_query_apis_latest_prediction(

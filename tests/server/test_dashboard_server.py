@@ -8,21 +8,17 @@ import json
 import re
 
 import pytest
+from dashboard_kit import HTTPS, app_at, ingest, read_key, signed_in
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
-from server_constants import OWNER, PEPPER  # tests/server is on sys.path (see conftest)
 from sqlalchemy import insert
 
-from wattprint.server.accounts import create_api_key
-from wattprint.server.app import create_app
 from wattprint.server.authz import is_authorized_route
 from wattprint.server.dashboard import fmt, views
 from wattprint.server.dashboard.data import DashboardData, DataError, RunsQuery
 from wattprint.server.dashboard.server_data import ServerData
 from wattprint.server.models import Membership, Organisation, Project, User
 from wattprint.server.passwords import hash_password
-
-HTTPS = "https://testserver"  # the session cookie is Secure
 
 
 def shifted(items: list[dict], run_id: str, shift_s: float) -> list[dict]:
@@ -45,33 +41,18 @@ def stored(engine, org, run_objects):
     items, summary = run_objects
     started_s = items[0]["started_s"]
     now_s = started_s + 6 * 3600.0
-    settings_db = engine.url.render_as_string(hide_password=False)
-    from wattprint.server.settings import Settings
-
-    app = create_app(Settings(db_url=settings_db, pepper=PEPPER), wall_clock=lambda: now_s)
+    app = app_at(engine, now_s)
     with TestClient(app, base_url=HTTPS) as client:
-        key = {"Authorization": f"Bearer {org.api_key}"}
         for batch in (items, shifted(items, "run-overlap", 30.0), shifted(items, "run-later",
                                                                           3600.0)):
-            answer = client.post("/api/v1/ingest", json={"items": batch}, headers=key)
-            assert answer.status_code == 200, answer.text
+            ingest(client, batch, org.api_key)
     yield app, summary.run_id, now_s
     app.state.engine.dispose()
 
 
 @pytest.fixture
 def reader(engine, org):
-    with engine.begin() as connection:
-        key = create_api_key(connection, project_id=org.project_id, pepper=PEPPER.encode(),
-                             now_s=1.0, scopes=("read",))
-    return {"Authorization": f"Bearer {key}"}
-
-
-def signed_in(app, email=OWNER["email"], password=OWNER["password"]) -> TestClient:
-    client = TestClient(app, base_url=HTTPS)
-    answer = client.post("/api/v1/login", json={"email": email, "password": password})
-    assert answer.status_code == 200, answer.text
-    return client
+    return read_key(engine, org)
 
 
 def test_server_data_is_a_dashboard_data(engine, org):
