@@ -261,3 +261,24 @@ def test_only_the_records_another_measurer_overlaps_go_through_the_rule():
         if all(x in unchanged for x in alone):
             assert whole.runs[r.run_id].totals.energy_j == pytest.approx(
                 sum(x.cpu_energy_j for x in alone), rel=1e-12)
+
+
+def test_the_sweep_finds_exactly_the_pairs_a_pairwise_test_finds():
+    """_meeting_runs (one sweep per host) against the definition, every pair, on random extents."""
+    from wattprint.server.dedup_fast import _meeting_runs
+
+    rng = random.Random(11)
+    for _ in range(300):
+        extents = []
+        for i in range(rng.randint(1, 12)):
+            lo_s = float(rng.randint(0, 40))
+            extents.append((f"r{i}", rng.choice(["h1", "h2"]), rng.choice([None, "j1", "j2"]),
+                            rng.random() < 0.6, lo_s, lo_s + rng.randint(1, 15)))
+
+        def measurer(e):
+            return None if not e[3] else (f"job:{e[2]}" if e[2] else f"run:{e[0]}")
+
+        expected = {a[0] for a in extents for b in extents
+                    if a[0] != b[0] and a[1] == b[1] and a[4] < b[5] and b[4] < a[5]
+                    and (a[3] or b[3]) and not (a[3] and b[3] and measurer(a) == measurer(b))}
+        assert _meeting_runs(sorted(extents, key=lambda e: (e[1], e[4]))) == expected, extents

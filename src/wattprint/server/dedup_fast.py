@@ -25,7 +25,7 @@ from .dedup import COMPONENTS, DedupResult, EnergyTotals, RunEnergy
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, Iterable
 
     from sqlalchemy.engine import Connection
 
@@ -57,7 +57,7 @@ def candidate_runs(connection: Connection, runs: Any, since_s: float | None,
     """Ids of the runs of ``runs`` (a subquery with a ``run_id`` column) whose time extent,
     clipped to [since_s, until_s), intersects on the same host another measurer's, at least
     one side machine-scope (see the module's docstring)."""
-    from sqlalchemy import and_, case, func, literal, not_, or_, select
+    from sqlalchemy import case, func, literal, select
 
     from .models import RollupRun, Run
 
@@ -75,15 +75,62 @@ def candidate_runs(connection: Connection, runs: Any, since_s: float | None,
                .group_by(Run.run_id, Run.host_id, Run.job_id, Run.scope)
                .having(first_s < last_s)  # nothing inside, or only instants: overlaps nothing
                .cte("extents"))
-    a, b = extents.alias("a"), extents.alias("b")
-    # one job's machine-scope ranks; both ids tested for NULL, or the NOT below is NULL too
-    same_measurer = and_(a.c.machine, b.c.machine, a.c.job_id.is_not(None),
-                         b.c.job_id.is_not(None), a.c.job_id == b.c.job_id)
-    pairs = (select(a.c.run_id).distinct()
-             .join(b, and_(b.c.host_id == a.c.host_id, b.c.run_id != a.c.run_id,
-                           a.c.lo_s < b.c.hi_s, b.c.lo_s < a.c.hi_s))
-             .where(or_(a.c.machine, b.c.machine), not_(same_measurer)))
-    return set(connection.execute(pairs).scalars())
+    rows = connection.execute(select(extents).order_by(extents.c.host_id, extents.c.lo_s))
+    return _meeting_runs(rows)
+
+
+def _meeting_runs(extents: Iterable[Any]) -> set[str]:
+    """Of ``extents`` (run_id, host_id, job_id, machine, lo_s, hi_s; by host, then lo_s), the
+    runs whose extent meets another measurer's on the same host, at least one machine-scope.
+
+    One sweep by start per host, O(n log n): a pairwise test in SQL took 3.8 s for 3,000 runs
+    one after another on one host (SQLite), every run against every other. The runs still
+    open are counted per measurer; each run is marked once."""
+    import heapq
+
+    marked: set[str] = set()
+    open_ends: list[tuple[float, str]] = []  # (hi_s, run id) of the runs still open
+    opened: dict[str, str | None] = {}  # run id -> its measurer (None: process scope)
+    machines: dict[str, int] = {}  # measurer -> open machine-scope runs
+    shares = 0
+    unmarked: dict[str | None, set[str]] = {}  # measurer (None: shares) -> open runs not marked
+    host: Any = object()
+    for run_id, host_id, job_id, machine, lo_s, hi_s in extents:
+        if host_id != host:  # a new host: nothing open
+            host, open_ends, opened, machines, shares, unmarked = host_id, [], {}, {}, 0, {}
+        while open_ends and open_ends[0][0] <= lo_s:  # ended (touching is not meeting)
+            _, ended = heapq.heappop(open_ends)
+            measurer = opened.pop(ended)
+            if measurer is None:
+                shares -= 1
+            else:
+                machines[measurer] -= 1
+                if not machines[measurer]:
+                    del machines[measurer]
+            waiting = unmarked.get(measurer)
+            if waiting is not None:
+                waiting.discard(ended)
+                if not waiting:
+                    del unmarked[measurer]
+        mine = (f"job:{job_id}" if job_id is not None else f"run:{run_id}") if machine else None
+        hit: list[str | None]
+        if mine is None:  # a share meets every open machine-scope run
+            hit = [m for m in unmarked if m is not None] if machines else []
+        else:  # a machine-scope run meets the shares and the other measurers
+            hit = [m for m in unmarked if m != mine]
+        if shares and mine is not None or any(m != mine for m in machines):
+            marked.add(run_id)
+            for measurer in hit:
+                marked.update(unmarked.pop(measurer))
+        heapq.heappush(open_ends, (hi_s, run_id))
+        opened[run_id] = mine
+        if mine is None:
+            shares += 1
+        else:
+            machines[mine] = machines.get(mine, 0) + 1
+        if run_id not in marked:
+            unmarked.setdefault(mine, set()).add(run_id)
+    return marked
 
 
 def candidate_records(connection: Connection, run_ids: set[str], since_s: float | None,
