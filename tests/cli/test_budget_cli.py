@@ -43,8 +43,9 @@ def test_run_shows_the_prediction_of_a_tracker_inside_its_command(tmp_path):
     # the command tracks its own work (as a training script with a framework callback does);
     # `wattprint run`'s status line reads that tracker's latest prediction from the store
     import os
-    import pty
     import re
+
+    from fakes.terminal import run_on_a_terminal
 
     script = tmp_path / "train.py"
     script.write_text(
@@ -54,26 +55,10 @@ def test_run_shows_the_prediction_of_a_tracker_inside_its_command(tmp_path):
         "    for _ in range(120):\n"
         "        time.sleep(0.05)\n"
         "        tracker.step(1, unit='steps')\n")
-    leader, follower = pty.openpty()
-    proc = subprocess.Popen(
+    returncode, text = run_on_a_terminal(
         [sys.executable, "-m", "wattprint", "run", "--country", "FR", "--interval", "0.5", "--",
-         sys.executable, str(script)],
-        stdin=follower, stdout=follower, stderr=follower, close_fds=True,
-        env={**os.environ, "WATTPRINT_COUNTRY": "FR"})
-    os.close(follower)
-    chunks = []
-    while True:
-        try:
-            data = os.read(leader, 4096)
-        except OSError:  # the terminal closes when the last writer exits
-            break
-        if not data:
-            break
-        chunks.append(data)
-    proc.wait(timeout=60)
-    os.close(leader)
-    text = b"".join(chunks).decode(errors="replace")
-    assert proc.returncode == 0, text
+         sys.executable, str(script)], env={**os.environ, "WATTPRINT_COUNTRY": "FR"})
+    assert returncode == 0, text
     lines = [line for line in text.split("\r\x1b[2K") if line.startswith("[wattprint] ")]
     predicted = [line for line in lines
                  if re.search(r"CO2e  ~[\d.]+ m?Wh, [\d.]+ m?g by \d\d:\d\d \(90%: [\d.]+-[\d.]+ "

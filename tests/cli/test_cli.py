@@ -211,27 +211,12 @@ def test_setup_rapl_prints_the_plan_without_applying():
 
 @pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
 def test_live_status_line_on_a_terminal():
-    import pty
+    from fakes.terminal import run_on_a_terminal
 
-    leader, follower = pty.openpty()
-    proc = subprocess.Popen(
+    returncode, text = run_on_a_terminal(
         [sys.executable, "-m", "wattprint", "run", "--country", "FR", "--interval", "0.2", "--",
-         sys.executable, "-c", "import time; time.sleep(2.5)"],
-        stdin=follower, stdout=follower, stderr=follower, close_fds=True)
-    os.close(follower)
-    chunks = []
-    while True:
-        try:
-            data = os.read(leader, 4096)
-        except OSError:  # the terminal closes when the last writer exits
-            break
-        if not data:
-            break
-        chunks.append(data)
-    proc.wait(timeout=30)
-    os.close(leader)
-    text = b"".join(chunks).decode(errors="replace")
-    assert proc.returncode == 0
+         sys.executable, "-c", "import time; time.sleep(2.5)"], timeout_s=30)
+    assert returncode == 0
     assert "\r\x1b[2K[wattprint] " in text  # redrawn in place
     assert " W  " in text and "CO2e" in text
     assert "emissions" in text  # the final summary follows
