@@ -139,15 +139,14 @@ def test_local_store_buckets_equal_the_records_summed_plainly(tmp_path: Path, ru
         repo.close()
 
 
-def test_server_buckets_equal_the_records_summed_plainly(engine, org, run_objects):
-    """Rows stored as ingest stores them (records, the run, its rollups rebuilt), without the
-    HTTP round trip: 3,000 records are what is under test here, not the ingest."""
+def store_as_ingest(engine, org, info, records, *, components: bool) -> None:
+    """The run and its records stored as the ingest stores them (JSON columns take the values;
+    the records' components only when asked), its rollups rebuilt, without the HTTP round trip."""
     from sqlalchemy import insert
 
     from wattprint.server import rollups
     from wattprint.server.models import IntervalRecord, Run
 
-    info, records = long_run(run_objects)
     columns = {c.name for c in IntervalRecord.__table__.columns}
     with engine.begin() as connection:
         connection.execute(insert(Run).values(
@@ -156,11 +155,18 @@ def test_server_buckets_equal_the_records_summed_plainly(engine, org, run_object
             host_id="h0", hostname="node-0", country="FR", first_seen_s=T0))
         connection.execute(insert(IntervalRecord), [
             {**{k: v for k, v in r.to_row().items() if k in columns}, "run_id": info.run_id,
-             # JSON columns take the values, as the ingest stores them
-             "gaps": list(r.gaps), "components": [c.to_dict() for c in r.components],
+             "gaps": list(r.gaps),
+             "components": [c.to_dict() for c in r.components] if components else [],
              "work": []}
             for r in records])
         rollups.rebuild(connection)
+
+
+def test_server_buckets_equal_the_records_summed_plainly(engine, org, run_objects):
+    """Rows stored as ingest stores them (records, the run, its rollups rebuilt), without the
+    HTTP round trip: 3,000 records are what is under test here, not the ingest."""
+    info, records = long_run(run_objects)
+    store_as_ingest(engine, org, info, records, components=True)
     data = ServerData(engine, org.organisation_id, clock=lambda: T0 + 86400)
     check_series(data, info.run_id, records)
     with pytest.raises(DataError, match="no run 'nope' in this organisation"):
@@ -272,24 +278,11 @@ def views_page(data, period: str) -> str:
 def test_ranged_breakdowns_from_one_sum_equal_the_apis_totals(engine, org, run_objects):
     """The overview sums a range once (a temporary table) for its five breakdowns and the
     period before: each equals /api/v1/totals' answer for the same range and key."""
-    from sqlalchemy import insert
-
-    from wattprint.server import rollups
     from wattprint.server.dashboard.data import BREAKDOWNS, Period
-    from wattprint.server.models import IntervalRecord, Run
     from wattprint.server.query import RunQuery, totals
 
     info, records = long_run(run_objects)
-    columns = {c.name for c in IntervalRecord.__table__.columns}
-    with engine.begin() as connection:
-        connection.execute(insert(Run).values(
-            run_id=info.run_id, project_id=org.project_id, info_received=True,
-            started_s=info.started_s, scope="machine", interval_s=RECORD_S, pue=1.0,
-            host_id="h0", hostname="node-0", country="FR", first_seen_s=T0))
-        connection.execute(insert(IntervalRecord), [
-            {**{k: v for k, v in r.to_row().items() if k in columns}, "run_id": info.run_id,
-             "gaps": list(r.gaps), "components": [], "work": []} for r in records])
-        rollups.rebuild(connection)
+    store_as_ingest(engine, org, info, records, components=False)
     data = ServerData(engine, org.organisation_id, clock=lambda: T0 + 86400)
     # edges inside hours, so the edge hours come from the records; twice on one connection
     period = Period(since_s=T0 + 1000.5, until_s=T0 + 5000.25)
