@@ -6,13 +6,12 @@ a bad prediction is a 400 naming the field."""
 from __future__ import annotations
 
 import pytest
-from server_constants import PEPPER  # tests/server is on sys.path (see conftest)
-from sqlalchemy import insert, select
+from other_org import key_of, other_organisation
+from sqlalchemy import select
 
 import wattprint
 from wattprint.sensors.fake import FakeDevice, FakeSensor
-from wattprint.server.accounts import create_api_key
-from wattprint.server.models import Organisation, Prediction, Project
+from wattprint.server.models import Prediction
 from wattprint.sinks.memory import MemorySink
 from wattprint.wire import to_wire
 
@@ -106,16 +105,8 @@ def test_a_run_without_prediction_and_runs_not_ours(client, engine, org, read, c
     assert missing.status_code == 404 and missing.json()["detail"]["field"] == "run_id"
     predicted, predictions = predicted_run(clock)
     assert ingest(client, org, predicted).status_code == 200
-    with engine.begin() as connection:
-        other_org = connection.execute(insert(Organisation).values(
-            slug="other-lab", name="Other Lab", created_s=1_700_000_000.0
-        ).returning(Organisation.id)).scalar_one()
-        other_project = connection.execute(insert(Project).values(
-            organisation_id=other_org, name="vision", created_s=1_700_000_000.0
-        ).returning(Project.id)).scalar_one()
-        theirs = create_api_key(connection, project_id=other_project, pepper=PEPPER.encode(),
-                                now_s=1_700_000_000.0, scopes=("read",))
-    their_read = {"Authorization": f"Bearer {theirs}"}
+    other_org, other_project = other_organisation(engine)
+    their_read = {"Authorization": f"Bearer {key_of(engine, other_project)}"}
     run_id = predictions[-1].run_id
     assert client.get(f"/api/v1/runs/{run_id}/prediction", headers=their_read).status_code == 404
     assert client.get(f"/api/v1/orgs/{other_org}/runs/{run_id}/prediction",

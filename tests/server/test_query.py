@@ -7,12 +7,9 @@ import json
 
 import pytest
 from fastapi.testclient import TestClient
-from server_constants import PEPPER  # tests/server is on sys.path (see conftest)
-from sqlalchemy import insert
+from other_org import key_of, other_organisation
 
-from wattprint.server.accounts import create_api_key
 from wattprint.server.app import create_app
-from wattprint.server.models import Organisation, Project
 from wattprint.store.liveness import stale_after_s
 from wattprint.wire import from_wire
 
@@ -208,18 +205,8 @@ def test_the_series_sums_into_at_most_n_buckets(client, org, read, run_objects):
 def test_a_read_key_never_sees_another_organisation(client, engine, org, read, run_objects):
     items, summary = run_objects
     ingest(client, org, items)
-    with engine.begin() as connection:
-        # bootstrap only makes the first organisation: the second one is inserted as rows
-        other_org = connection.execute(insert(Organisation).values(
-            slug="other-lab", name="Other Lab", created_s=1_700_000_000.0
-        ).returning(Organisation.id)).scalar_one()
-        other_project = connection.execute(insert(Project).values(
-            organisation_id=other_org, name="vision", created_s=1_700_000_000.0
-        ).returning(Project.id)).scalar_one()
-        other_key = create_api_key(connection, project_id=other_project,
-                                   pepper=PEPPER.encode(), now_s=1_700_000_000.0,
-                                   scopes=("read",))
-    theirs = {"Authorization": f"Bearer {other_key}"}
+    _, other_project = other_organisation(engine)
+    theirs = {"Authorization": f"Bearer {key_of(engine, other_project)}"}
     run_url = f"/api/v1/runs/{summary.run_id}"
 
     assert client.get("/api/v1/runs", headers=theirs).json()["runs"] == []

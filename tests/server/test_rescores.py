@@ -8,13 +8,12 @@ import json
 from datetime import datetime, timezone
 
 import pytest
-from server_constants import PEPPER  # tests/server is on sys.path (see conftest)
+from other_org import key_of, other_organisation
 from sqlalchemy import func, insert, select
 
 from wattprint.intensity.providers import IntensityPoint
 from wattprint.rescore import rescore_records
-from wattprint.server.accounts import create_api_key
-from wattprint.server.models import Organisation, Project, Rescore
+from wattprint.server.models import Project, Rescore
 from wattprint.wire import from_wire
 
 
@@ -82,17 +81,6 @@ def test_a_run_not_on_the_server_says_to_push_it_first(client, auth):
     assert "push the run first" in answer.json()["detail"]["message"]
 
 
-def _other_organisation(engine) -> tuple[int, int]:
-    with engine.begin() as connection:
-        other_org = connection.execute(insert(Organisation).values(
-            slug="other-lab", name="Other Lab", created_s=1_700_000_000.0
-        ).returning(Organisation.id)).scalar_one()
-        other_project = connection.execute(insert(Project).values(
-            organisation_id=other_org, name="vision", created_s=1_700_000_000.0
-        ).returning(Project.id)).scalar_one()
-    return other_org, other_project
-
-
 def test_another_projects_or_organisations_run_is_404(client, engine, org, auth, make_key,
                                                       run_objects):
     items, summary = run_objects
@@ -104,11 +92,8 @@ def test_another_projects_or_organisations_run_is_404(client, engine, org, auth,
         same_org_project = connection.execute(insert(Project).values(
             organisation_id=org.organisation_id, name="audio", created_s=1_700_000_000.0
         ).returning(Project.id)).scalar_one()
-    other_org, other_project = _other_organisation(engine)
-    with engine.begin() as connection:
-        theirs = {scope: create_api_key(connection, project_id=other_project,
-                                        pepper=PEPPER.encode(), now_s=1_700_000_000.0,
-                                        scopes=(scope,)) for scope in ("ingest", "read")}
+    other_org, other_project = other_organisation(engine)
+    theirs = {scope: key_of(engine, other_project, scope) for scope in ("ingest", "read")}
     other_project_key = make_key(project_id=same_org_project)
 
     for key in (other_project_key, theirs["ingest"]):
