@@ -18,7 +18,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from fakes.http_recordings.replay import Replay, Reply, ok, recording, wired_replay
+from fakes.http_recordings.replay import Replay, Reply, ok, recording, watttime_forecast, wired_replay
 from wattprint.cli import main
 from wattprint.cli.forecast import deadline_arg, duration_arg
 
@@ -117,12 +117,7 @@ def test_electricitymaps_where_configured(replay: Replay, monkeypatch, capsys) -
 
 def test_watttime_five_minute_values_are_shown_as_hourly_rows(replay: Replay, monkeypatch,
                                                                capsys) -> None:
-    monkeypatch.setenv("WATTPRINT_PROVIDER", "watttime")
-    monkeypatch.setenv("WATTPRINT_WATTTIME_USERNAME", "user")
-    monkeypatch.setenv("WATTPRINT_WATTTIME_PASSWORD", "secret")
-    monkeypatch.setenv("WATTPRINT_WATTTIME_REGION", "CAISO_NORTH")
-    replay.add("/login", ok("watttime/login.json"))
-    replay.add("/v3/forecast", ok("watttime/forecast_CAISO_NORTH.json"))
+    watttime_forecast(monkeypatch, replay)
     assert main(["forecast", "--country", "US", "--subdivision", "CA", "--duration", "15m",
                  "--tz", "Europe/Paris"]) == 0
     lines = capsys.readouterr().out.splitlines()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from fakes.http_recordings.replay import Replay, Reply, ok, recording, wired_replay
+from fakes.http_recordings.replay import Replay, Reply, ok, recording, watttime_forecast, wired_replay
 from wattprint.advice.windows import local_text
 from wattprint.cli import clean_start, main
 from wattprint.config import load_config
@@ -271,12 +271,7 @@ def test_usage_errors(replay, fake_time, tmp_path, capfd) -> None:
 
 
 def test_a_marginal_forecast_says_so(replay, fake_time, monkeypatch, tmp_path, capfd) -> None:
-    monkeypatch.setenv("WATTPRINT_PROVIDER", "watttime")
-    monkeypatch.setenv("WATTPRINT_WATTTIME_USERNAME", "user")
-    monkeypatch.setenv("WATTPRINT_WATTTIME_PASSWORD", "secret")
-    monkeypatch.setenv("WATTPRINT_WATTTIME_REGION", "CAISO_NORTH")
-    replay.add("/login", ok("watttime/login.json"))
-    replay.add("/v3/forecast", ok("watttime/forecast_CAISO_NORTH.json"))
+    watttime_forecast(monkeypatch, replay)
     code, tags = run(tmp_path, "--country", "US", "--subdivision", "CA", "--start-when-clean",
                      "--deadline", "1h", "--duration", "15m")
     assert code == 0 and tags is not None

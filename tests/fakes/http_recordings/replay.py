@@ -97,5 +97,16 @@ def wired_replay(monkeypatch: Any, *, now: datetime | None = None) -> Replay:
     return replay
 
 
+def watttime_forecast(monkeypatch: Any, replay: Replay) -> None:
+    """WattTime configured (provider, account, region CAISO_NORTH) and ``replay`` answering its
+    login and its recorded CAISO_NORTH forecast."""
+    monkeypatch.setenv("WATTPRINT_PROVIDER", "watttime")
+    monkeypatch.setenv("WATTPRINT_WATTTIME_USERNAME", "user")
+    monkeypatch.setenv("WATTPRINT_WATTTIME_PASSWORD", "secret")
+    monkeypatch.setenv("WATTPRINT_WATTTIME_REGION", "CAISO_NORTH")
+    replay.add("/login", ok("watttime/login.json"))
+    replay.add("/v3/forecast", ok("watttime/forecast_CAISO_NORTH.json"))
+
+
 def utc(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
