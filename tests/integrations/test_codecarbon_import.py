@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 import wattprint
+from fakes.codecarbon_files import HEADER_3_3
 from wattprint.cli import main
 from wattprint.integrations.codecarbon import (
     CodeCarbonFileError,
@@ -24,14 +25,6 @@ from wattprint.sinks.sqlite import SqliteSink
 from wattprint.store import open_repository
 from wattprint.wire import schema, to_wire
 
-HEADER_3_3 = (
-    "timestamp,project_name,run_id,experiment_id,duration,emissions,emissions_rate,cpu_power,"
-    "gpu_power,ram_power,cpu_energy,gpu_energy,ram_energy,energy_consumed,water_consumed,"
-    "country_name,country_iso_code,region,cloud_provider,cloud_region,os,python_version,"
-    "codecarbon_version,cpu_count,cpu_model,gpu_count,gpu_model,longitude,latitude,"
-    "ram_total_size,tracking_mode,cpu_utilization_percent,gpu_utilization_percent,"
-    "ram_utilization_percent,ram_used_gb,on_cloud,pue,wue"
-)
 ROW_3_3 = (
     "2026-11-20T14:03:11,bert,0b1c9f4e-2a55-4c3d-9d1e-6f1a2b3c4d5e,"
     "5b0fa12a-3dd7-45bb-9766-cc326314d9f1,3600.5,0.0305,8.47e-06,42.5,250.0,10.0,0.0425,0.25,"

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 import wattprint
+from fakes.codecarbon_files import HEADER_3_3  # by hand: the sink's constant is not the spec
 from fakes.intensity import FixedIntensity
 from wattprint.config import load_config
 from wattprint.sensors.fake import FakeDevice, FakeSensor
@@ -19,16 +20,6 @@ from wattprint.sinks.codecarbon_csv import CodeCarbonCsvSink, from_config
 from wattprint.sinks.memory import MemorySink
 from wattprint.sinks.registry import make_sink
 
-# CodeCarbon 3.3.2's header as its EmissionsData fields give it (codecarbon/output_methods/
-# emissions_data.py), written out here by hand: the sink's own constant must not be the spec.
-DOCUMENTED_HEADER = (
-    "timestamp,project_name,run_id,experiment_id,duration,emissions,emissions_rate,cpu_power,"
-    "gpu_power,ram_power,cpu_energy,gpu_energy,ram_energy,energy_consumed,water_consumed,"
-    "country_name,country_iso_code,region,cloud_provider,cloud_region,os,python_version,"
-    "codecarbon_version,cpu_count,cpu_model,gpu_count,gpu_model,longitude,latitude,"
-    "ram_total_size,tracking_mode,cpu_utilization_percent,gpu_utilization_percent,"
-    "ram_utilization_percent,ram_used_gb,on_cloud,pue,wue"
-)
 # CodeCarbon 2.1.4's header: an older file keeps its own layout.
 HEADER_2_1 = (
     "timestamp,project_name,run_id,duration,emissions,emissions_rate,cpu_power,gpu_power,"
@@ -74,7 +65,7 @@ def test_one_row_per_run_at_stop_in_codecarbons_columns_and_units(tmp_path: Path
     sink = CodeCarbonCsvSink(path, tz=timezone.utc)
     summary = track(clock, sink, 10.0)
     header, [row] = rows(path)
-    assert header == DOCUMENTED_HEADER
+    assert header == HEADER_3_3
     pue = 1.2
     assert row["run_id"] == summary.run_id
     assert row["project_name"] == "bert" and row["experiment_id"] == "lr-3e-4"
@@ -145,7 +136,7 @@ def test_an_older_codecarbon_file_keeps_its_layout(tmp_path: Path, clock: Any) -
 def test_a_file_a_spreadsheet_saved_with_a_byte_order_mark_is_appended_to(tmp_path: Path,
                                                                            clock: Any) -> None:
     path = tmp_path / "emissions.csv"
-    path.write_bytes("\ufeff".encode() + (DOCUMENTED_HEADER + "\n").encode())
+    path.write_bytes("\ufeff".encode() + (HEADER_3_3 + "\n").encode())
     summary = track(clock, CodeCarbonCsvSink(path, tz=timezone.utc), 10.0)
     [row] = list(csv.DictReader(path.read_text(encoding="utf-8-sig").splitlines()))
     assert row["run_id"] == summary.run_id
