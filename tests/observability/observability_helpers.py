@@ -95,3 +95,16 @@ class FakePushgateway:
         self.release()
         self._server.shutdown()
         self._server.server_close()
+
+
+def finished_run_batch(make_tracker, clock, seconds: float = 20.0) -> list:
+    """[run info, records] of a finished run of ``seconds`` on the fake clock, as one batch a
+    sink could be given (twice, to prove it counts once)."""
+    from wattprint.sinks.memory import MemorySink
+
+    memory = MemorySink()
+    tracker = make_tracker(memory)
+    tracker.start()
+    clock.advance(seconds)
+    tracker.stop()
+    return [memory.run, *memory.records]

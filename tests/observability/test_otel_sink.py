@@ -10,10 +10,10 @@ import time
 import pytest
 
 pytest.importorskip("opentelemetry.sdk.metrics")
+from observability_helpers import finished_run_batch  # noqa: E402
 from opentelemetry import metrics  # noqa: E402
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader  # noqa: E402
 
-from wattprint.sinks.memory import MemorySink  # noqa: E402
 from wattprint.sinks.otel import OtelSink  # noqa: E402
 
 
@@ -78,14 +78,9 @@ def test_energy_power_and_emissions_equal_the_summary(make_tracker, clock, monke
 
 
 def test_a_batch_delivered_twice_counts_once(make_tracker, clock):
-    memory = MemorySink()
-    tracker = make_tracker(memory)
-    tracker.start()
-    clock.advance(20.0)
-    tracker.stop()
+    batch = finished_run_batch(make_tracker, clock)
     reader = InMemoryMetricReader()
     sink = OtelSink(reader=reader)
-    batch = [memory.run, *memory.records]
     sink.export(batch)
     sink.export(batch)
     assert points(collected(reader)["hw.energy"])["fake:cpu"].value == pytest.approx(1000.0)

@@ -13,7 +13,7 @@ import urllib.request
 import pytest
 
 prometheus_client = pytest.importorskip("prometheus_client")
-from observability_helpers import KeepOpen  # noqa: E402
+from observability_helpers import KeepOpen, finished_run_batch  # noqa: E402
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 
 from wattprint.sinks.prometheus import PrometheusSink, parse_address  # noqa: E402
@@ -100,16 +100,9 @@ def test_private_registry_and_two_trackers(make_tracker, clock):
 
 
 def test_a_batch_delivered_twice_counts_once(make_tracker, clock):
-    from wattprint.sinks.memory import MemorySink
-
-    memory = MemorySink()
-    tracker = make_tracker(memory)
-    tracker.start()
-    clock.advance(20.0)
-    tracker.stop()
+    batch = finished_run_batch(make_tracker, clock)
     sink = PrometheusSink("127.0.0.1:0")
     try:
-        batch = [memory.run, *memory.records]
         sink.export(batch)
         sink.export(batch)  # the exporter's retry, or the spool after a crash
         energy = scrape(sink.url)["wattprint_energy_joules"]
