@@ -3,9 +3,9 @@
 
 bench-long is finished there, so its stored summary is hidden from the page (the query API's
 one_run answers ``summary: None`` in this process only; the database is not changed) and the
-page builds the summary so far (dashboard/live_summary.py): from the rollups and the run's
-first and last records. ``--record-path`` also times the old way, every record summed in Python
-(tens of seconds), and checks the two agree on the totals.
+page builds the summary so far (dashboard/live_summary.py): from the rollups alone (the
+database needs migration 0007's detail rollups). ``--record-path`` also times the old way,
+every record summed in Python (tens of seconds), and checks the two agree on the totals.
 
     python benchmarks/bench_live_run_page.py [--run RUN_ID] [--repeat 5] [--record-path]
 
