@@ -63,5 +63,7 @@ def test_run_shows_the_prediction_of_a_tracker_inside_its_command(tmp_path):
     predicted = [line for line in lines
                  if re.search(r"CO2e  ~[\d.]+ m?Wh, [\d.]+ m?g by \d\d:\d\d \(90%: [\d.]+-[\d.]+ "
                               r"m?Wh\)", line)]
-    assert predicted, lines  # the prediction appeared once the command had done some work
-    assert not predicted[0] == lines[0]  # not before the command's tracker had any records
+    # `wattprint run` itself has no expected total, so a prediction on its line can only be the
+    # command's tracker's (when the first line is drawn depends on the machine's load: not
+    # asserted)
+    assert predicted, lines
