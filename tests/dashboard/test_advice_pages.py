@@ -66,6 +66,10 @@ def test_where_shows_the_librarys_ranking_of_the_runs_provider(served):
     rows = where_rows(page.text)
     assert [r for r, _ in rows] == [o.label for o in advice.options]
     assert len(rows) == len(advice.options) > 30
+    shown, _, folded = page.text.partition('data-testid="where-more"')
+    assert [r for r, _ in where_rows(shown)] == [o.label for o in advice.options[:10]]
+    assert [r for r, _ in where_rows(folded)] == [o.label for o in advice.options[10:]]
+    assert f"The other {len(advice.options) - 10} regions, ranked</summary>" in folded
     for (_, cells), option in zip(rows, advice.options, strict=True):
         assert cells[2] == fmt.intensity(option.figure.comparable_g_per_kwh)
         assert cells[3].rstrip("*") == fmt.number(option.pue.pue)
@@ -94,6 +98,17 @@ def test_regions_can_be_added_and_a_wrong_name_is_said_on_the_page(served):
     assert "added" in paris[1]
     assert 'role="alert"' in page.text and "unknown region 'atlantis'" in text(page.text)
     assert 'value="gcp/europe-west9, atlantis"' in page.text  # the form keeps what was typed
+
+
+def test_an_added_region_below_the_ten_cleanest_stays_in_view(served):
+    client, repo = served
+    page = client.get("/runs/gpu00001", params={"regions": "gcp/asia-south1"})
+    advice = where_advice(run=repo.summary("gpu00001"), cloud="aws", extra=["gcp/asia-south1"])
+    labels = [o.label for o in advice.options]
+    assert labels.index("gcp asia-south1") >= 10  # a coal-heavy grid: far down the ranking
+    shown, _, folded = page.text.partition('data-testid="where-more"')
+    assert [r for r, _ in where_rows(shown)] == labels[:10] + ["gcp asia-south1"]
+    assert "gcp asia-south1" not in dict(where_rows(folded))
 
 
 def test_what_was_wasted_shows_the_librarys_findings(served):
