@@ -138,11 +138,20 @@ class _Tally:
         self.overlapped_s = 0.0
 
     def add(self, other: _Tally) -> None:
-        self.measured_j += other.measured_j
-        self.kept_j = [a + b for a, b in zip(self.kept_j, other.kept_j, strict=True)]
-        self.measured_g += other.measured_g
-        self.kept_g += other.kept_g
-        self.overlapped_s += other.overlapped_s
+        self.add_figures(other.measured_j, other.kept_j, other.measured_g, other.kept_g,
+                         other.overlapped_s)
+
+    def add_figures(self, measured_j: float, kept_j: list[float], measured_g: float,
+                    kept_g: float, overlapped_s: float) -> None:
+        kept = self.kept_j  # in place, component by component (once per row: a hot path)
+        kept[0] += kept_j[0]
+        kept[1] += kept_j[1]
+        kept[2] += kept_j[2]
+        kept[3] += kept_j[3]
+        self.measured_j += measured_j
+        self.measured_g += measured_g
+        self.kept_g += kept_g
+        self.overlapped_s += overlapped_s
 
     def totals(self) -> EnergyTotals:
         return EnergyTotals(measured_energy_j=self.measured_j, energy_j=sum(self.kept_j),
@@ -166,11 +175,18 @@ def dedup_energy(rows: Iterable[IntervalRow]) -> DedupResult:
     total = _Tally()
     for host_key, host_rows in by_host.items():
         host = _Tally()
-        tallies, overlapped_s = _dedup_host(host_rows)
-        for row, tally in zip(host_rows, tallies, strict=True):
-            runs.setdefault(row.run_id, _Tally()).add(tally)
-            facts.setdefault(row.run_id, row)
-            host.add(tally)
+        kept_j, kept_g, overlapped_row_s, overlapped_s = _dedup_host(host_rows)
+        for row, row_kept_j, row_kept_g, row_overlapped_s in zip(
+                host_rows, kept_j, kept_g, overlapped_row_s, strict=True):
+            run = runs.get(row.run_id)
+            if run is None:  # (not setdefault: a tally built per row costs a busy week ~1 s)
+                run = runs[row.run_id] = _Tally()
+                facts[row.run_id] = row
+            measured_j = sum(row.energies_j())
+            run.add_figures(measured_j, row_kept_j, row.emissions_g, row_kept_g,
+                            row_overlapped_s)
+            host.add_figures(measured_j, row_kept_j, row.emissions_g, row_kept_g,
+                             row_overlapped_s)
         host.overlapped_s = overlapped_s  # the host's seconds, not the sum of its runs'
         hosts[host_key] = host.totals()
         total.add(host)
@@ -193,42 +209,20 @@ def _measurer(row: IntervalRow) -> str:
     return f"job:{row.job_id}" if row.job_id is not None else f"run:{row.run_id}"
 
 
-def _slices(rows: Sequence[IntervalRow]) -> Iterable[tuple[float, float, list[int]]]:
-    """(start, end, indices of the rows covering it) for each slice between row boundaries."""
-    timed = [i for i, row in enumerate(rows) if row.duration_s > 0]
-    bounds = sorted({rows[i].start_s for i in timed} | {rows[i].start_s + rows[i].duration_s
-                                                         for i in timed})
-    starting = sorted(timed, key=lambda i: rows[i].start_s)
-    active: list[int] = []
-    next_row = 0
-    for begin_s, end_s in zip(bounds, bounds[1:], strict=False):
-        while next_row < len(starting) and rows[starting[next_row]].start_s <= begin_s:
-            active.append(starting[next_row])
-            next_row += 1
-        active = [i for i in active if rows[i].start_s + rows[i].duration_s > begin_s]
-        if active:
-            yield begin_s, end_s, active
-
-
-def _dedup_host(rows: Sequence[IntervalRow]) -> tuple[list[_Tally], float]:
-    """One tally per row of one host (measured, and kept under ``RULE``); overlapped seconds."""
-    tallies = [_Tally() for _ in rows]
-    for tally, row in zip(tallies, rows, strict=True):
-        tally.measured_j = sum(row.energies_j())
-        tally.measured_g = row.emissions_g
-        if row.duration_s == 0:  # an instant overlaps nothing: it keeps what it measured
-            tally.kept_j = list(row.energies_j())
-            tally.kept_g = row.emissions_g
+def _dedup_host(rows: Sequence[IntervalRow]
+                ) -> tuple[list[list[float]], list[float], list[float], float]:
+    """Per row of one host, what it keeps under ``RULE`` (energy per component, emissions) and
+    its overlapped seconds; the host's overlapped seconds. Flat lists, not an object per row:
+    a busy week has hundreds of thousands of rows."""
     if not _any_overlap(rows):  # the usual host (one run at a time): every row keeps its own
-        for tally, row in zip(tallies, rows, strict=True):
-            tally.kept_j = list(row.energies_j())
-            tally.kept_g = row.emissions_g
-        return tallies, 0.0
-    overlapped_s = 0.0
-    for begin_s, end_s, active in _slices(rows):
-        if _share_slice(rows, tallies, end_s - begin_s, active):
-            overlapped_s += end_s - begin_s
-    return tallies, overlapped_s
+        return ([list(row.energies_j()) for row in rows], [row.emissions_g for row in rows],
+                [0.0] * len(rows), 0.0)
+    # an instant overlaps nothing: it keeps what it measured; the others start from nothing
+    kept_j = [[0.0, 0.0, 0.0, 0.0] if row.duration_s else list(row.energies_j())
+              for row in rows]
+    kept_g = [0.0 if row.duration_s else row.emissions_g for row in rows]
+    overlapped_row_s = [0.0] * len(rows)
+    return kept_j, kept_g, overlapped_row_s, _sweep(rows, kept_j, kept_g, overlapped_row_s)
 
 
 def _any_overlap(rows: Sequence[IntervalRow]) -> bool:
@@ -240,39 +234,135 @@ def _any_overlap(rows: Sequence[IntervalRow]) -> bool:
     return False
 
 
-def _share_slice(rows: Sequence[IntervalRow], tallies: list[_Tally], slice_s: float,
-                 active: list[int]) -> bool:
-    """Add one slice's figures to the tallies of its rows; whether measurers overlapped in it."""
-    fraction = {i: slice_s / rows[i].duration_s for i in active}
-    raw = {i: [e * fraction[i] for e in rows[i].energies_j()] for i in active}
-    machine = [i for i in active if rows[i].scope == "machine"]
-    shares = [i for i in active if rows[i].scope != "machine"]
-    measurers: dict[str, list[int]] = {}
-    for i in machine:
-        measurers.setdefault(_measurer(rows[i]), []).append(i)
+def _sweep(rows: Sequence[IntervalRow], kept_j: list[list[float]], kept_g: list[float],
+           overlapped_row_s: list[float]) -> float:
+    """Add every slice's figures to what its rows keep (in place); the seconds in which
+    measurers overlapped.
 
-    kept = {i: list(raw[i]) for i in shares}  # shares keep their own figures
-    for c in range(len(COMPONENTS)):
-        if not machine:
-            break
-        machine_j = sum(raw[i][c] for i in machine) / len(measurers)  # mean over measurers
-        left_j = max(0.0, machine_j - sum(raw[i][c] for i in shares))
-        measured_j = sum(raw[i][c] for i in machine)
-        for i in machine:
-            part = raw[i][c] * left_j / measured_j if measured_j > 0 else 0.0
-            kept.setdefault(i, [0.0] * len(COMPONENTS))[c] = part
+    One pass over the sorted slice boundaries with the rows covering the current slice; the
+    rows' facts are read once into flat lists, and each slice works on tuples and lists only
+    (this loop runs once per slice: hundreds of thousands of times for a busy week). Every
+    figure is computed with the same operations in the same order as the rule's plain
+    statement, so the results are the same to the last bit."""
+    ends_s = [row.start_s + row.duration_s for row in rows]
+    durations_s = [row.duration_s for row in rows]
+    energies_j = [row.energies_j() for row in rows]
+    grams = [row.emissions_g for row in rows]
+    is_machine = [row.scope == "machine" for row in rows]
+    measurers = [_measurer(row) for row in rows]
 
-    overlapped = len(measurers) > 1 or (bool(machine) and bool(shares))
-    for i in active:
-        tally = tallies[i]
-        kept_j = sum(kept[i])
-        raw_j = sum(raw[i])
-        slice_g = rows[i].emissions_g * fraction[i]
-        tally.kept_j = [a + b for a, b in zip(tally.kept_j, kept[i], strict=True)]
-        tally.kept_g += slice_g * kept_j / raw_j if raw_j > 0 else slice_g
+    timed = [i for i, row in enumerate(rows) if row.duration_s > 0]
+    bounds = sorted({rows[i].start_s for i in timed} | {ends_s[i] for i in timed})
+    starting = sorted(timed, key=lambda i: rows[i].start_s)
+    starts_s = [rows[i].start_s for i in starting]
+    active: list[int] = []
+    next_row = 0
+    overlapped_s = 0.0
+    for begin_s, end_s in zip(bounds, bounds[1:], strict=False):
+        while next_row < len(starting) and starts_s[next_row] <= begin_s:
+            active.append(starting[next_row])
+            next_row += 1
+        active = [i for i in active if ends_s[i] > begin_s]
+        if not active:
+            continue
+        slice_s = end_s - begin_s
+        if len(active) == 2 and is_machine[active[0]] and is_machine[active[1]]:
+            # the busiest case (two machine-scope runs at once), with the general path's
+            # arithmetic written out: sum() of floats is 0.0 + a + b ...
+            i, j = active
+            n_measurers = 1 if measurers[i] == measurers[j] else 2
+            _machine_pair(slice_s / durations_s[i], slice_s / durations_s[j],
+                          energies_j[i], energies_j[j], n_measurers, kept_j[i], kept_j[j],
+                          kept_g, grams, i, j)
+            if n_measurers > 1:
+                overlapped_s += slice_s
+                overlapped_row_s[i] += slice_s
+                overlapped_row_s[j] += slice_s
+            continue
+        machine: list[int] = []
+        machine_raw: list[tuple[float, float, float, float]] = []
+        shares_raw: list[tuple[float, float, float, float]] = []
+        for i in active:
+            fraction = slice_s / durations_s[i]
+            e = energies_j[i]
+            raw = (e[0] * fraction, e[1] * fraction, e[2] * fraction, e[3] * fraction)
+            if is_machine[i]:
+                machine.append(i)
+                machine_raw.append(raw)
+            else:  # a share keeps its own figures
+                shares_raw.append(raw)
+                _keep(kept_j[i], raw)
+                raw_j = sum(raw)
+                slice_g = grams[i] * fraction
+                kept_g[i] += slice_g * raw_j / raw_j if raw_j > 0 else slice_g
+        overlapped = bool(machine) and bool(shares_raw)
+        if machine:
+            n_measurers = 1 if len(machine) == 1 else len({measurers[i] for i in machine})
+            overlapped = overlapped or n_measurers > 1
+            parts = _machine_parts(machine_raw, shares_raw, n_measurers)
+            for i, raw, part in zip(machine, machine_raw, parts, strict=True):
+                _keep(kept_j[i], part)
+                raw_j = sum(raw)
+                slice_g = grams[i] * (slice_s / durations_s[i])
+                kept_g[i] += slice_g * sum(part) / raw_j if raw_j > 0 else slice_g
         if overlapped:
-            tally.overlapped_s += slice_s
-    return overlapped
+            overlapped_s += slice_s
+            for i in active:
+                overlapped_row_s[i] += slice_s
+    return overlapped_s
+
+
+def _machine_pair(fraction_i: float, fraction_j: float, energies_i: Sequence[float],
+                  energies_j: Sequence[float], n_measurers: int, kept_i: list[float],
+                  kept_j: list[float], kept_g: list[float], grams: list[float], i: int,
+                  j: int) -> None:
+    """:func:`_machine_parts` and the tallies' update for a slice of two machine-scope rows
+    and no share, operation for operation (the same figures to the last bit)."""
+    raw_i = (energies_i[0] * fraction_i, energies_i[1] * fraction_i,
+             energies_i[2] * fraction_i, energies_i[3] * fraction_i)
+    raw_j = (energies_j[0] * fraction_j, energies_j[1] * fraction_j,
+             energies_j[2] * fraction_j, energies_j[3] * fraction_j)
+    part_i = [0.0, 0.0, 0.0, 0.0]
+    part_j = [0.0, 0.0, 0.0, 0.0]
+    for c in (0, 1, 2, 3):
+        a, b = raw_i[c], raw_j[c]
+        measured = 0.0 + a + b  # what sum((a, b)) computes
+        if measured > 0:
+            mean = measured / n_measurers
+            left = mean if mean > 0.0 else 0.0  # max(0.0, mean - 0): no share to take off
+            part_i[c] = a * left / measured
+            part_j[c] = b * left / measured
+        kept_i[c] += part_i[c]
+        kept_j[c] += part_j[c]
+    for k, raw, part, fraction in ((i, raw_i, part_i, fraction_i),
+                                   (j, raw_j, part_j, fraction_j)):
+        raw_total = sum(raw)
+        slice_g = grams[k] * fraction
+        kept_g[k] += slice_g * sum(part) / raw_total if raw_total > 0 else slice_g
+
+
+def _keep(kept_j: list[float], part_j: Sequence[float]) -> None:
+    kept_j[0] += part_j[0]
+    kept_j[1] += part_j[1]
+    kept_j[2] += part_j[2]
+    kept_j[3] += part_j[3]
+
+
+def _machine_parts(machine_raw: list[tuple[float, float, float, float]],
+                   shares_raw: list[tuple[float, float, float, float]],
+                   n_measurers: int) -> list[list[float]]:
+    """Each machine-scope row's kept energy per component in one slice (rules 2 to 4)."""
+    measured_j = [sum(column) for column in zip(*machine_raw, strict=True)]
+    shares_j = ([sum(column) for column in zip(*shares_raw, strict=True)] if shares_raw
+                else _NO_SHARES)
+    # the mean over measurers, less the shares, never below zero
+    left_j = [max(0.0, m / n_measurers - s) for m, s in zip(measured_j, shares_j, strict=True)]
+    return [[r * left / m if m > 0 else 0.0 for r, left, m in zip(raw, left_j, measured_j,
+                                                                 strict=True)]
+            for raw in machine_raw]
+
+
+_NO_SHARES = (0, 0, 0, 0)  # what sum() of no share gives, so the arithmetic stays the rule's
 
 
 def load_interval_rows(connection: Connection, *, start_s: float, end_s: float,
