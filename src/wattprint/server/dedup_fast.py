@@ -170,7 +170,7 @@ def _candidate_rows(connection: Connection, run_ids: set[str], since_s: float | 
 
     from sqlalchemy import select
 
-    from .dedup import clip_to_range, interval_row
+    from .dedup import clip_to_range, interval_rows
     from .models import IntervalRecord, Run
 
     r, run = IntervalRecord, Run
@@ -188,8 +188,8 @@ def _candidate_rows(connection: Connection, run_ids: set[str], since_s: float | 
             statement = statement.where(r.start_s + 0.0 < until_s)
         if since_s is not None:
             statement = statement.where(r.start_s + r.duration_s >= since_s)
-        for x in connection.execute(statement):
-            clipped = clip_to_range(interval_row(x), low_s, high_s)
+        for row in interval_rows(connection.execute(statement)):
+            clipped = clip_to_range(row, low_s, high_s)
             if clipped is not None:
                 rows.append(clipped)
     return rows
