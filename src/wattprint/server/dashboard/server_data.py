@@ -39,8 +39,8 @@ __all__ = ["ServerData"]
 _SORTED_MAX_ROWS = 100_000  # runs read to sort by something else than the start time
 # Counting overlapping energy once reads into Python the records of the runs that overlap
 # another measurer's on their host (dedup_fast.py; every other run keeps its rollup sums):
-# ~1 s for 10^5 such records on the development VM. The overview computes it up to this many
-# and otherwise says it did not, and where to ask for it.
+# ~2 s for 10^5 such records on the development VM (6.7 s for 343,790, quiet). The overview
+# computes it up to this many and otherwise says it did not, and where to ask for it.
 DEDUP_MAX_RECORDS = 100_000
 _RECORD_PAGE = 5000  # records read per query while walking a run
 
