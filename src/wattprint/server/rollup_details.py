@@ -138,19 +138,9 @@ def _upsert_statement(dialect: str, table: Any) -> Any:
         return statement
     from sqlalchemy import case, func
 
-    insert: Any
-    least: Any
-    greatest: Any
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
+    from .rollups import dialect_upsert
 
-        least, greatest = func.least, func.greatest
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-
-        least, greatest = func.min, func.max  # SQLite's two-argument min/max are scalar
-    else:
-        raise RuntimeError(f"the server supports SQLite and PostgreSQL, not {dialect}")
+    insert, least, greatest = dialect_upsert(dialect)
     stmt = insert(table)
     new, old = stmt.excluded, table.c
     updates: dict[str, Any]

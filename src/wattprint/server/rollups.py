@@ -129,27 +129,29 @@ def _tables() -> tuple[Any, Any]:
 _UPSERTS: dict[tuple[str, str], Any] = {}
 
 
+def dialect_upsert(dialect: str) -> tuple[Any, Any, Any]:
+    """The dialect's ``insert`` (with ON CONFLICT ... DO UPDATE) and its two-argument least and
+    greatest functions, for the rollups' adding upserts."""
+    from sqlalchemy import func
+
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert, func.least, func.greatest
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert, func.min, func.max  # SQLite's two-argument min/max are scalar
+    raise RuntimeError(f"the server supports SQLite and PostgreSQL, not {dialect}")
+
+
 def _upsert_statement(dialect: str, table: Any, keys: tuple[str, ...]) -> Any:
     """``INSERT INTO table VALUES (:column, ...) ON CONFLICT (keys) DO UPDATE`` adding the sums
     into the stored row; executed with a list of rows (executemany)."""
     statement = _UPSERTS.get((dialect, table.name))
     if statement is not None:
         return statement
-    from sqlalchemy import func
-
-    insert: Any
-    least: Any
-    greatest: Any
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-
-        least, greatest = func.least, func.greatest
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-
-        least, greatest = func.min, func.max  # SQLite's two-argument min/max are scalar
-    else:
-        raise RuntimeError(f"the server supports SQLite and PostgreSQL, not {dialect}")
+    insert, least, greatest = dialect_upsert(dialect)
     stmt = insert(table)
     updates: dict[str, Any] = {column: table.c[column] + stmt.excluded[column]
                                for column in SUM_COLUMNS}
